@@ -1,0 +1,277 @@
+import type { Kysely, Transaction as KyselyTransaction, SelectQueryBuilder } from 'kysely';
+import { TABLE, type Database, type Dialect, type ResourceTable, migrate } from './schema.js';
+import {
+  AlreadyExistsError,
+  VersionConflictError,
+  type Change,
+  type ChangeListener,
+  type Kind,
+  type NewRow,
+  type Query,
+  type Row,
+  type Store,
+  type StoreReader,
+  type Transaction,
+} from './store.js';
+
+type Db = Kysely<Database> | KyselyTransaction<Database>;
+
+function decode<T>(r: ResourceTable): Row<T> {
+  return {
+    arn: r.arn,
+    cluster: r.cluster,
+    name: r.name,
+    status: r.status,
+    seq: Number(r.seq),
+    version: Number(r.version),
+    doc: JSON.parse(r.doc) as T,
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+}
+
+function applyQuery<O>(
+  qb: SelectQueryBuilder<Database, ResourceTableName, O>,
+  q: Query,
+): SelectQueryBuilder<Database, ResourceTableName, O> {
+  let b = qb;
+  if (q.cluster !== undefined) b = b.where('cluster', '=', q.cluster);
+  if (q.name !== undefined) b = b.where('name', '=', q.name);
+  if (q.status !== undefined) {
+    if (typeof q.status === 'string') b = b.where('status', '=', q.status);
+    else if (q.status.length > 0) b = b.where('status', 'in', [...q.status]);
+  }
+  return b;
+}
+
+type ResourceTableName = (typeof TABLE)[Kind];
+
+/** Reads shared by the store and its transactions. */
+class SqlReader implements StoreReader {
+  constructor(protected readonly db: Db) {}
+
+  async get<T>(kind: Kind, arn: string): Promise<Row<T> | undefined> {
+    const r = await this.db.selectFrom(TABLE[kind]).selectAll().where('arn', '=', arn).executeTakeFirst();
+    return r ? decode<T>(r) : undefined;
+  }
+
+  async find<T>(kind: Kind, q: Query = {}): Promise<Row<T>[]> {
+    let b = applyQuery(this.db.selectFrom(TABLE[kind]).selectAll(), q);
+    const dir = q.descending ? 'desc' : 'asc';
+    if (q.after) {
+      const { name, seq, arn } = q.after;
+      b = b.where((eb) =>
+        eb(eb.refTuple('name', 'seq', 'arn'), q.descending ? '<' : '>', eb.tuple(name, seq, arn)),
+      );
+    }
+    b = b.orderBy('name', dir).orderBy('seq', dir).orderBy('arn', dir);
+    if (q.limit !== undefined) b = b.limit(q.limit);
+    const rows = await b.execute();
+    return rows.map((r) => decode<T>(r));
+  }
+
+  async count(kind: Kind, q: Query = {}): Promise<number> {
+    const r = await applyQuery(
+      this.db.selectFrom(TABLE[kind]).select((eb) => eb.fn.countAll<number>().as('n')),
+      q,
+    ).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  async distinctNames(
+    kind: Kind,
+    q: { status?: string | readonly string[]; prefix?: string; after?: string; limit?: number; descending?: boolean } = {},
+  ): Promise<string[]> {
+    let b = applyQuery(this.db.selectFrom(TABLE[kind]).select('name').distinct(), { status: q.status });
+    if (q.prefix !== undefined && q.prefix !== '') {
+      // Prefix match without LIKE wildcards: names sort between prefix and prefix + U+FFFF.
+      b = b.where('name', '>=', q.prefix).where('name', '<', q.prefix + '\uffff');
+    }
+    if (q.after !== undefined) b = b.where('name', q.descending ? '<' : '>', q.after);
+    b = b.orderBy('name', q.descending ? 'desc' : 'asc');
+    if (q.limit !== undefined) b = b.limit(q.limit);
+    return (await b.execute()).map((r) => r.name);
+  }
+}
+
+class SqlTransaction extends SqlReader implements Transaction {
+  readonly changes: Omit<Change, 'seq'>[] = [];
+
+  constructor(db: KyselyTransaction<Database>) {
+    super(db);
+  }
+
+  private record(kind: Kind, arn: string, cluster: string, op: Change['op'], version: number, at: number): void {
+    this.changes.push({ kind, arn, cluster, op, version, at });
+  }
+
+  async insert<T>(kind: Kind, row: NewRow<T>): Promise<Row<T>> {
+    const now = Date.now();
+    try {
+      await this.db
+        .insertInto(TABLE[kind])
+        .values({
+          arn: row.arn,
+          cluster: row.cluster,
+          name: row.name,
+          status: row.status,
+          seq: row.seq,
+          version: 1,
+          updated_at: now,
+          doc: JSON.stringify(row.doc),
+        })
+        .execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AlreadyExistsError(kind, row.arn);
+      throw err;
+    }
+    this.record(kind, row.arn, row.cluster, 'insert', 1, now);
+    return { ...row, version: 1 };
+  }
+
+  async update<T>(kind: Kind, row: Row<T>): Promise<Row<T>> {
+    const now = Date.now();
+    const next = row.version + 1;
+    const res = await this.db
+      .updateTable(TABLE[kind])
+      .set({
+        cluster: row.cluster,
+        name: row.name,
+        status: row.status,
+        seq: row.seq,
+        version: next,
+        updated_at: now,
+        doc: JSON.stringify(row.doc),
+      })
+      .where('arn', '=', row.arn)
+      .where('version', '=', row.version)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1) throw new VersionConflictError(kind, row.arn, row.version);
+    this.record(kind, row.arn, row.cluster, 'update', next, now);
+    return { ...row, version: next };
+  }
+
+  async remove(kind: Kind, arn: string, expectedVersion: number): Promise<void> {
+    const existing = await this.db
+      .selectFrom(TABLE[kind])
+      .select(['cluster', 'version'])
+      .where('arn', '=', arn)
+      .executeTakeFirst();
+    const res = await this.db
+      .deleteFrom(TABLE[kind])
+      .where('arn', '=', arn)
+      .where('version', '=', expectedVersion)
+      .executeTakeFirst();
+    if (Number(res.numDeletedRows) !== 1 || !existing) throw new VersionConflictError(kind, arn, expectedVersion);
+    this.record(kind, arn, existing.cluster, 'delete', expectedVersion + 1, Date.now());
+  }
+
+  async nextCounter(name: string): Promise<number> {
+    const r = await this.db
+      .insertInto('counters')
+      .values({ name, value: 1 })
+      .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ value: eb('counters.value', '+', 1) })))
+      .returning('value')
+      .executeTakeFirstOrThrow();
+    return Number(r.value);
+  }
+}
+
+/**
+ * The store over any SQL dialect Kysely speaks. Drivers (`sqlite.ts`, later
+ * PostgreSQL) only construct the Kysely instance and name the dialect.
+ */
+export class SqlStore extends SqlReader implements Store {
+  private readonly listeners = new Set<ChangeListener>();
+
+  private constructor(private readonly kysely: Kysely<Database>) {
+    super(kysely);
+  }
+
+  static async open(kysely: Kysely<Database>, dialect: Dialect): Promise<SqlStore> {
+    await migrate(kysely, dialect);
+    return new SqlStore(kysely);
+  }
+
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    let published: Change[] = [];
+    const result = await this.kysely.transaction().execute(async (trx) => {
+      const tx = new SqlTransaction(trx);
+      const value = await fn(tx);
+      published = [];
+      for (const c of tx.changes) {
+        const r = await trx.insertInto('changes').values(c).returning('seq').executeTakeFirstOrThrow();
+        published.push({ ...c, seq: Number(r.seq) });
+      }
+      return value;
+    });
+    if (published.length > 0) this.publish(published);
+    return result;
+  }
+
+  private publish(changes: Change[]): void {
+    for (const l of this.listeners) {
+      try {
+        l(changes);
+      } catch {
+        // A failing watcher must not break the writer; watchers log their own errors.
+      }
+    }
+  }
+
+  watch(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async changesSince(seq: number, limit = 1000): Promise<Change[]> {
+    const rows = await this.kysely
+      .selectFrom('changes')
+      .selectAll()
+      .where('seq', '>', seq)
+      .orderBy('seq', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      kind: r.kind as Kind,
+      arn: r.arn,
+      cluster: r.cluster,
+      op: r.op as Change['op'],
+      version: Number(r.version),
+      at: Number(r.at),
+    }));
+  }
+
+  async lastChangeSeq(): Promise<number> {
+    const r = await this.kysely
+      .selectFrom('changes')
+      .select((eb) => eb.fn.max('seq').as('m'))
+      .executeTakeFirst();
+    return Number(r?.m ?? 0);
+  }
+
+  async purge(kind: Kind, q: { status: string; updatedBefore: number }): Promise<number> {
+    const res = await this.kysely
+      .deleteFrom(TABLE[kind])
+      .where('status', '=', q.status)
+      .where('updated_at', '<', q.updatedBefore)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
+  /** Drops change-feed entries older than `before` (epoch ms); watchers older than that re-sync from a snapshot. */
+  async trimChanges(before: number): Promise<number> {
+    const res = await this.kysely.deleteFrom('changes').where('at', '<', before).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.kysely.destroy();
+  }
+}
