@@ -1,0 +1,71 @@
+import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { UnsupportedFeatureException } from '../errors.js';
+import type { ServiceProtocol } from '../protocol.js';
+import type { DomainContext } from '../../domain/context.js';
+import * as clusters from '../../domain/clusters.js';
+import * as instances from '../../domain/containerInstances.js';
+import * as attributes from '../../domain/attributes.js';
+import * as tagging from '../../domain/tagging.js';
+import * as taskDefinitions from '../../domain/taskDefinitions.js';
+import { isKnownOperation } from './model.js';
+import { validateInput } from './validate.js';
+
+export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113';
+
+/** Extra handlers contributed by later parts of the control plane (tasks, services, ...). */
+export type EcsOperations = Record<string, OperationHandler>;
+
+// Inputs reach handlers only after validation against the ECS model, so the
+// casts below narrow already-checked JSON to the domain's input types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyInput = any;
+
+/** The operations of this part of the control plane, by ECS operation name. */
+export function coreOperations(ctx: DomainContext): EcsOperations {
+  const op =
+    <I>(fn: (ctx: DomainContext, input: I) => Promise<unknown>): OperationHandler =>
+    (input) =>
+      fn(ctx, input as AnyInput as I);
+  return {
+    CreateCluster: op(clusters.createCluster),
+    DescribeClusters: op(clusters.describeClusters),
+    ListClusters: op(clusters.listClusters),
+    UpdateCluster: op(clusters.updateCluster),
+    UpdateClusterSettings: op(clusters.updateCluster),
+    DeleteCluster: op(clusters.deleteCluster),
+
+    RegisterTaskDefinition: op(taskDefinitions.registerTaskDefinition),
+    DescribeTaskDefinition: op(taskDefinitions.describeTaskDefinition),
+    ListTaskDefinitions: op(taskDefinitions.listTaskDefinitions),
+    ListTaskDefinitionFamilies: op(taskDefinitions.listTaskDefinitionFamilies),
+    DeregisterTaskDefinition: op(taskDefinitions.deregisterTaskDefinition),
+    DeleteTaskDefinitions: op(taskDefinitions.deleteTaskDefinitions),
+
+    RegisterContainerInstance: op(instances.registerContainerInstance),
+    DeregisterContainerInstance: op(instances.deregisterContainerInstance),
+    DescribeContainerInstances: op(instances.describeContainerInstances),
+    UpdateContainerInstancesState: op(instances.updateContainerInstancesState),
+
+    PutAttributes: op(attributes.putAttributes),
+    DeleteAttributes: op(attributes.deleteAttributes),
+    ListAttributes: op(attributes.listAttributes),
+
+    TagResource: op(tagging.tagResource),
+    UntagResource: op(tagging.untagResource),
+    ListTagsForResource: op(tagging.listTagsForResource),
+  };
+}
+
+/** ECS over AWS JSON 1.1. */
+export function ecsProtocol(operations: EcsOperations): ServiceProtocol {
+  return awsJsonService({
+    service: 'ecs',
+    targetPrefix: ECS_TARGET_PREFIX,
+    jsonVersion: '1.1',
+    operations,
+    isKnownOperation,
+    validate: validateInput,
+    unsupported: (name) =>
+      new UnsupportedFeatureException(`Berth does not implement ${name} yet. The README lists the ECS operations that work today.`),
+  });
+}

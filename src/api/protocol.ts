@@ -1,0 +1,36 @@
+import type { Principal } from './auth/sigv4.js';
+
+/** An authenticated API request as the protocol layer sees it. */
+export interface ApiRequest {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  requestId: string;
+  principal: Principal;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+  /** Operation name for metrics and logs. */
+  operation: string;
+  /** 'ok' or the AWS error type. */
+  outcome: string;
+  /** An unexpected failure to be logged with its stack. */
+  fault?: unknown;
+}
+
+/**
+ * One AWS wire protocol of one service (ECS over AWS JSON 1.1 today; ECR,
+ * CloudWatch Logs and ELBv2 later share the same HTTP port). The HTTP server
+ * asks each protocol in turn whether a request is its own.
+ */
+export interface ServiceProtocol {
+  /** Short name for metrics and logs, for example `ecs`. */
+  readonly service: string;
+  matches(req: Omit<ApiRequest, 'principal' | 'body' | 'requestId'>): boolean;
+  handle(req: ApiRequest): Promise<ApiResponse>;
+}

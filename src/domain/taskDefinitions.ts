@@ -1,0 +1,224 @@
+import { ClientException, InvalidParameterException } from '../api/errors.js';
+import { withRetry, type Row, type StoreReader } from '../store/store.js';
+import { NAME_RE, parseArn, taskDefinitionArn } from './arns.js';
+import { epochSeconds, type DomainContext } from './context.js';
+import { decodeToken, encodeToken, pageSize } from './pagination.js';
+import { validateTags, type Tag } from './tags.js';
+import { normalizeTaskDefinition } from './taskdef/normalize.js';
+import type { RegisterTaskDefinitionInput, TaskDefinitionDoc } from './taskdef/types.js';
+
+/** A stored revision: the definition as described, and its tags beside it. */
+export interface StoredTaskDefinition {
+  taskDefinition: TaskDefinitionDoc;
+  tags: Tag[];
+}
+
+export type TaskDefinitionStatus = TaskDefinitionDoc['status'];
+
+function callerArn(ctx: DomainContext): string {
+  return `arn:aws:iam::${ctx.accountId}:root`;
+}
+
+export async function registerTaskDefinition(ctx: DomainContext, input: RegisterTaskDefinitionInput & { tags?: Tag[] }) {
+  const tags = validateTags(input.tags);
+  const row = await ctx.store.transaction(async (tx) => {
+    // Validate before taking a revision number so that a rejected request does not burn one.
+    normalizeTaskDefinition(input, {
+      region: ctx.region,
+      accountId: ctx.accountId,
+      revision: 1,
+      registeredAt: epochSeconds(ctx.now()),
+      registeredBy: callerArn(ctx),
+    });
+    const revision = await tx.nextCounter(`task-definition:${input.family}`);
+    const doc = normalizeTaskDefinition(input, {
+      region: ctx.region,
+      accountId: ctx.accountId,
+      revision,
+      registeredAt: epochSeconds(ctx.now()),
+      registeredBy: callerArn(ctx),
+    });
+    return tx.insert<StoredTaskDefinition>('taskDefinition', {
+      arn: doc.taskDefinitionArn,
+      cluster: '',
+      name: doc.family,
+      status: doc.status,
+      seq: revision,
+      doc: { taskDefinition: doc, tags },
+    });
+  });
+  return { taskDefinition: row.doc.taskDefinition, tags: row.doc.tags };
+}
+
+/**
+ * Resolves `family`, `family:revision` or a full ARN. A bare family means its
+ * latest ACTIVE revision; an explicit revision may be INACTIVE.
+ */
+export async function findTaskDefinition(
+  ctx: DomainContext,
+  reader: StoreReader,
+  ref: string,
+): Promise<Row<StoredTaskDefinition> | undefined> {
+  let family: string;
+  let revision: number | undefined;
+  if (ref.startsWith('arn:')) {
+    const p = parseArn(ref);
+    if (!p || p.resourceType !== 'task-definition') return undefined;
+    if (p.region !== ctx.region || p.accountId !== ctx.accountId) return undefined;
+    const m = /^([a-zA-Z0-9_-]{1,255}):(\d+)$/.exec(p.resource);
+    if (!m) return undefined;
+    family = m[1]!;
+    revision = Number(m[2]);
+  } else {
+    const m = /^([a-zA-Z0-9_-]{1,255})(?::(\d+))?$/.exec(ref);
+    if (!m) return undefined;
+    family = m[1]!;
+    revision = m[2] === undefined ? undefined : Number(m[2]);
+  }
+  if (revision !== undefined) {
+    const row = await reader.get<StoredTaskDefinition>('taskDefinition', taskDefinitionArn(ctx, family, revision));
+    return row && row.status !== 'DELETE_IN_PROGRESS' ? row : undefined;
+  }
+  const latest = await reader.find<StoredTaskDefinition>('taskDefinition', {
+    name: family,
+    status: 'ACTIVE',
+    descending: true,
+    limit: 1,
+  });
+  return latest[0];
+}
+
+/** Loads a task definition for running tasks, or throws the ECS error. */
+export async function requireTaskDefinition(ctx: DomainContext, reader: StoreReader, ref: string) {
+  const row = await findTaskDefinition(ctx, reader, ref);
+  if (!row) throw new ClientException(`Unable to describe task definition '${ref}'. Register it first, or check the family and revision.`);
+  return row;
+}
+
+export async function describeTaskDefinition(ctx: DomainContext, input: { taskDefinition: string; include?: string[] }) {
+  const row = await findTaskDefinition(ctx, ctx.store, input.taskDefinition);
+  if (!row) throw new ClientException('Unable to describe task definition.');
+  const withTags = (input.include ?? []).includes('TAGS');
+  return { taskDefinition: row.doc.taskDefinition, ...(withTags ? { tags: row.doc.tags } : {}) };
+}
+
+interface ListCursor {
+  name: string;
+  seq: number;
+  arn: string;
+}
+
+export async function listTaskDefinitions(
+  ctx: DomainContext,
+  input: { familyPrefix?: string; status?: string; sort?: string; nextToken?: string; maxResults?: number },
+) {
+  const limit = pageSize(input.maxResults);
+  const status = input.status ?? 'ACTIVE';
+  const descending = input.sort === 'DESC';
+  const scope = `ListTaskDefinitions:${input.familyPrefix ?? ''}:${status}:${descending ? 'D' : 'A'}`;
+  const after = decodeToken<ListCursor>(scope, input.nextToken);
+  const rows = await ctx.store.find<StoredTaskDefinition>('taskDefinition', {
+    status,
+    ...(input.familyPrefix !== undefined ? { name: input.familyPrefix } : {}),
+    descending,
+    limit: limit + 1,
+    ...(after ? { after } : {}),
+  });
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    taskDefinitionArns: page.map((r) => r.arn),
+    ...(rows.length > limit && last ? { nextToken: encodeToken(scope, { name: last.name, seq: last.seq, arn: last.arn }) } : {}),
+  };
+}
+
+export async function listTaskDefinitionFamilies(
+  ctx: DomainContext,
+  input: { familyPrefix?: string; status?: string; nextToken?: string; maxResults?: number },
+) {
+  const limit = pageSize(input.maxResults);
+  const status = input.status ?? 'ALL';
+  const scope = `ListTaskDefinitionFamilies:${input.familyPrefix ?? ''}:${status}`;
+  const after = decodeToken<string>(scope, input.nextToken);
+  const base = {
+    ...(input.familyPrefix !== undefined ? { prefix: input.familyPrefix } : {}),
+    ...(after !== undefined ? { after } : {}),
+  };
+  let names: string[];
+  let more: boolean;
+  if (status === 'INACTIVE') {
+    // Families none of whose revisions is ACTIVE.
+    const candidates = await ctx.store.distinctNames('taskDefinition', { ...base, status: ['ACTIVE', 'INACTIVE'] });
+    const active = new Set(await ctx.store.distinctNames('taskDefinition', { ...base, status: 'ACTIVE' }));
+    const inactive = candidates.filter((n) => !active.has(n));
+    names = inactive.slice(0, limit);
+    more = inactive.length > limit;
+  } else {
+    const found = await ctx.store.distinctNames('taskDefinition', {
+      ...base,
+      status: status === 'ACTIVE' ? 'ACTIVE' : ['ACTIVE', 'INACTIVE'],
+      limit: limit + 1,
+    });
+    names = found.slice(0, limit);
+    more = found.length > limit;
+  }
+  const last = names[names.length - 1];
+  return { families: names, ...(more && last !== undefined ? { nextToken: encodeToken(scope, last) } : {}) };
+}
+
+function requireRevision(ref: string): void {
+  const tail = ref.startsWith('arn:') ? ref.slice(ref.lastIndexOf('/') + 1) : ref;
+  if (!/^[a-zA-Z0-9_-]{1,255}:\d+$/.test(tail)) {
+    throw new InvalidParameterException(`Task definition '${ref}' must name a revision: use family:revision or the full ARN.`);
+  }
+}
+
+export async function deregisterTaskDefinition(ctx: DomainContext, input: { taskDefinition: string }) {
+  requireRevision(input.taskDefinition);
+  const row = await withRetry(ctx.store, async (tx) => {
+    const cur = await findTaskDefinition(ctx, tx, input.taskDefinition);
+    if (!cur) throw new ClientException('The specified task definition does not exist.');
+    if (cur.status !== 'ACTIVE') return cur;
+    const taskDefinition: TaskDefinitionDoc = { ...cur.doc.taskDefinition, status: 'INACTIVE', deregisteredAt: epochSeconds(ctx.now()) };
+    return tx.update<StoredTaskDefinition>('taskDefinition', { ...cur, status: 'INACTIVE', doc: { ...cur.doc, taskDefinition } });
+  });
+  return { taskDefinition: row.doc.taskDefinition };
+}
+
+export async function deleteTaskDefinitions(ctx: DomainContext, input: { taskDefinitions: string[] }) {
+  if (input.taskDefinitions.length < 1 || input.taskDefinitions.length > 10) {
+    throw new InvalidParameterException('taskDefinitions must name 1 to 10 task definition revisions.');
+  }
+  input.taskDefinitions.forEach(requireRevision);
+  const taskDefinitions: TaskDefinitionDoc[] = [];
+  const failures: { arn: string; reason: string; detail?: string }[] = [];
+  await withRetry(ctx.store, async (tx) => {
+    taskDefinitions.length = 0;
+    failures.length = 0;
+    for (const ref of input.taskDefinitions) {
+      const cur = await findTaskDefinition(ctx, tx, ref);
+      if (!cur) {
+        failures.push({ arn: ref, reason: 'TASK_DEFINITION_NOT_FOUND', detail: 'The specified task definition does not exist.' });
+        continue;
+      }
+      if (cur.status === 'ACTIVE') {
+        failures.push({
+          arn: cur.arn,
+          reason: 'TASK_DEFINITION_IN_ACTIVE_STATE',
+          detail: 'The specified task definition is still in ACTIVE status. Deregister it first, then delete it.',
+        });
+        continue;
+      }
+      const taskDefinition: TaskDefinitionDoc = {
+        ...cur.doc.taskDefinition,
+        status: 'DELETE_IN_PROGRESS',
+        deleteRequestedAt: epochSeconds(ctx.now()),
+      };
+      await tx.update<StoredTaskDefinition>('taskDefinition', { ...cur, status: 'DELETE_IN_PROGRESS', doc: { ...cur.doc, taskDefinition } });
+      taskDefinitions.push(taskDefinition);
+    }
+  });
+  return { taskDefinitions, failures };
+}
+
+export { NAME_RE as FAMILY_RE };

@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { SigV4Verifier } from '../api/auth/sigv4.js';
+import { RequestEntityTooLargeException, toWireError } from '../api/errors.js';
+import type { ServiceProtocol } from '../api/protocol.js';
+import type { Logger } from '../util/log.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** AWS JSON services accept request bodies up to 10 MiB. */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface HttpServerOptions {
+  verifier: SigV4Verifier;
+  protocols: readonly ServiceProtocol[];
+  metrics: ServerMetrics;
+  log: Logger;
+  /** Answers GET /healthz; throws when the server cannot serve (for example the store is closed). */
+  health(): Promise<Record<string, unknown>>;
+  /** WebSocket upgrades (agent control channel); return false to refuse. */
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new BodyTooLarge());
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  res.writeHead(status, { ...headers, 'content-length': String(buf.length) });
+  res.end(buf);
+}
+
+/**
+ * The one HTTP listener of a Berth server. It authenticates every API call
+ * (SigV4), hands it to the protocol that claims it, and records metrics and
+ * logs. Operational endpoints (`/healthz`, `/metrics`) need no signature.
+ */
+export function createHttpServer(opts: HttpServerOptions): Server {
+  const { verifier, protocols, metrics, log } = opts;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const requestId = randomUUID();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const query = q >= 0 ? url.slice(q + 1) : '';
+    const method = req.method ?? 'GET';
+
+    if (method === 'GET' && path === '/healthz') {
+      try {
+        send(res, 200, { 'content-type': 'application/json' }, JSON.stringify({ status: 'ok', ...(await opts.health()) }));
+      } catch (err) {
+        send(res, 503, { 'content-type': 'application/json' }, JSON.stringify({ status: 'unavailable', reason: String(err) }));
+      }
+      return;
+    }
+    if (method === 'GET' && path === '/metrics') {
+      send(res, 200, { 'content-type': metrics.registry.contentType }, await metrics.registry.metrics());
+      return;
+    }
+
+    let service = 'unknown';
+    let operation = 'unknown';
+    let outcome = 'ok';
+    let status = 200;
+    try {
+      const body = await readBody(req, MAX_BODY_BYTES);
+      const base = { method, path, query, headers: req.headers };
+      const principal = await verifier.verify({ ...base, body });
+      const protocol = protocols.find((p) => p.matches(base));
+      if (!protocol) {
+        const target = req.headers['x-amz-target'];
+        service = 'none';
+        operation = typeof target === 'string' ? target.slice(0, 100) : method + ' ' + path.slice(0, 100);
+        outcome = 'UnknownOperationException';
+        status = 400;
+        send(
+          res,
+          400,
+          { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId, 'x-amzn-errortype': outcome },
+          JSON.stringify({ __type: outcome, message: `No Berth service handles ${operation}.` }),
+        );
+        return;
+      }
+      service = protocol.service;
+      const out = await protocol.handle({ ...base, body, requestId, principal });
+      operation = out.operation;
+      outcome = out.outcome;
+      status = out.status;
+      const headers: Record<string, string> = { ...out.headers, 'x-amzn-requestid': requestId };
+      if (out.outcome !== 'ok') headers['x-amzn-errortype'] = out.outcome;
+      if (out.fault !== undefined) log.error({ err: out.fault, requestId, service, operation }, 'unexpected fault');
+      send(res, out.status, headers, out.body);
+    } catch (err) {
+      const wire = toWireError(err instanceof BodyTooLarge ? new RequestEntityTooLargeException(`Request body exceeds ${MAX_BODY_BYTES} bytes.`) : err);
+      if (wire.unexpected) log.error({ err, requestId }, 'unexpected fault');
+      outcome = wire.type;
+      status = wire.status;
+      if (!res.headersSent) {
+        send(
+          res,
+          wire.status,
+          { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId, 'x-amzn-errortype': wire.type },
+          JSON.stringify(wire.body),
+        );
+      }
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observe(service, operation, outcome, seconds);
+      if (log.isLevelEnabled('debug') || status >= 400) {
+        const line = { requestId, service, operation, outcome, status, ms: Math.round(seconds * 1e5) / 100 };
+        if (status >= 500) log.error(line, 'request');
+        else if (status >= 400) log.info(line, 'request');
+        else log.debug(line, 'request');
+      }
+    }
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 70_000, requestTimeout: 120_000 }, (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err }, 'request handler failed');
+      if (!res.headersSent) send(res, 500, { 'content-type': 'application/x-amz-json-1.1' }, JSON.stringify(toWireError(err).body));
+      else res.destroy();
+    });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!opts.upgrade || !opts.upgrade(req, socket, head)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    }
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  return server;
+}

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { startServer, type RunningServer } from '../src/server/app.js';
+import { silentLogger } from '../src/util/log.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BERTH_BIN = join(REPO_ROOT, 'bin', 'berth.js');
+
+export const TEST_CREDENTIALS = { accessKeyId: 'AKIATESTBERTH0000001', secretAccessKey: 'test-secret-key-for-berth-tests-0000000' };
+
+export function tempDir(prefix = 'berth-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function ecsClient(endpoint: string, credentials = TEST_CREDENTIALS, region = 'us-east-1'): ECSClient {
+  return new ECSClient({ endpoint, region, credentials, maxAttempts: 1 });
+}
+
+/** A server in this process with fixed test credentials and its own data dir. */
+export async function startTestServer(extra: { region?: string; accountId?: string } = {}): Promise<
+  RunningServer & { ecs: ECSClient; dataDir: string; stop(): Promise<void> }
+> {
+  const dir = tempDir();
+  process.env.BERTH_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
+  process.env.BERTH_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: dir.path,
+    region: extra.region ?? 'us-east-1',
+    accountId: extra.accountId ?? '000000000000',
+    log: silentLogger(),
+    synchronous: 'normal',
+  });
+  const ecs = ecsClient(server.url, TEST_CREDENTIALS, extra.region ?? 'us-east-1');
+  return {
+    ...server,
+    ecs,
+    dataDir: dir.path,
+    async stop() {
+      ecs.destroy();
+      await server.close();
+      dir.remove();
+    },
+  };
+}
+
+/** A `berth server` child process, for tests that kill and restart it. */
+export interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function spawnServer(dataDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BERTH_BIN, 'server', '--port', '0', '--data-dir', dataDir, ...args], {
+    env: {
+      ...process.env,
+      BERTH_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      BERTH_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      BERTH_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`berth server did not start within 20 s: ${stderr}`)), 20_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1]!,
+          child,
+          kill: (signal = 'SIGKILL') => {
+            child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`berth server exited with ${code}: ${stderr}`));
+    });
+  });
+}
