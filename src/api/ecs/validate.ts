@@ -1,0 +1,308 @@
+/**
+ * Request validation derived from the ECS model (`model.generated.ts`).
+ *
+ * `validateInput(operation, body)` checks a parsed AWS JSON 1.1 request body
+ * against the operation's input structure, the way the ECS front end does
+ * before an operation runs:
+ *
+ * - Deserialisation comes first: a value of the wrong JSON type throws a
+ *   `SerializationException` at once. The sentence is the one AWS JSON
+ *   services use (`Start of structure or map found where not expected`,
+ *   `STRING_VALUE can not be converted to an Integer`, ...) followed by the
+ *   member path, which AWS leaves out.
+ * - Then constraints: missing required members and values outside an enum are
+ *   collected over the whole body and thrown as one `InvalidParameterException`
+ *   in the AWS validation format:
+ *   `1 validation error detected: Value 'icmp' at 'containerDefinitions.1.member.portMappings.2.member.protocol' failed to satisfy constraint: Member must satisfy enum value set: [tcp, udp]`.
+ *   At most `MAX_LISTED_VIOLATIONS` are spelled out; the count covers all.
+ * - Unknown members are ignored; `null` for an optional member means absent;
+ *   timestamps are epoch seconds (JSON numbers); a union needs exactly one
+ *   member set.
+ *
+ * Validation only reads the members the model declares, with own-property
+ * checks, so keys such as `__proto__` or `constructor` are ignored like any
+ * unknown member. Its recursion follows the model, not the input, and is capped
+ * at `MAX_DEPTH`. For any value `JSON.parse` can produce it throws nothing but
+ * `SerializationException`, `InvalidParameterException` or (for an operation
+ * that ECS does not have) `UnknownOperationException`.
+ *
+ * The checks are compiled once per shape when the module loads.
+ */
+
+import { InvalidParameterException, SerializationException, UnknownOperationException } from '../errors.js';
+import { ECS_MODEL, type ApiModel, type ModelShape } from './model.js';
+
+export { isKnownOperation, OPERATION_NAMES, type EcsOperationName } from './model.js';
+
+/** Violations spelled out in one error message; the count in the message covers all of them. */
+export const MAX_LISTED_VIOLATIONS = 10;
+/** Deepest member path accepted; deeper input fails with a SerializationException. */
+export const MAX_DEPTH = 64;
+/** Longest input string echoed back in a message. */
+const MAX_ECHO = 256;
+
+/** Checks one request body against one operation's input; throws a typed AWS error. */
+export type InputValidator = (operation: string, body: unknown) => void;
+
+/** A map entry on the path: its key, and whether the key or the value is being checked. */
+interface MapSegment {
+  readonly key: string;
+  readonly role: 'key' | 'value';
+}
+/** Member name, zero-based list index, or map entry. */
+type Segment = string | number | MapSegment;
+
+interface Context {
+  readonly path: Segment[];
+  readonly violations: string[];
+  violationCount: number;
+}
+
+type Check = (value: unknown, ctx: Context) => void;
+
+/** Indirection so recursive shapes can reference checks compiled later. */
+interface Cell {
+  check: Check;
+}
+
+// ---------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------
+
+function renderPath(path: readonly Segment[]): string {
+  const parts: string[] = [];
+  for (const seg of path) {
+    if (typeof seg === 'string') parts.push(seg);
+    else if (typeof seg === 'number') parts.push(`${seg + 1}.member`);
+    else parts.push(echo(seg.key));
+  }
+  return parts.join('.');
+}
+
+function echo(s: string): string {
+  return s.length > MAX_ECHO ? `${s.slice(0, MAX_ECHO)}...` : s;
+}
+
+function at(path: readonly Segment[]): string {
+  return path.length === 0 ? '' : ` at '${renderPath(path)}'`;
+}
+
+/** The token name AWS JSON services use for a JSON value of the wrong type. */
+function tokenOf(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return 'STRING_VALUE';
+    case 'number':
+      return 'NUMBER_VALUE';
+    case 'boolean':
+      return 'BOOLEAN_VALUE';
+    default:
+      return value === null || value === undefined ? 'NULL_VALUE' : 'UNKNOWN_VALUE';
+  }
+}
+
+/** Throws the SerializationException for a value that is not of the expected JSON type. */
+function mismatch(value: unknown, expected: string, ctx: Context): never {
+  if (Array.isArray(value)) throw new SerializationException(`Start of list found where not expected${at(ctx.path)}`);
+  if (typeof value === 'object' && value !== null) {
+    throw new SerializationException(`Start of structure or map found where not expected${at(ctx.path)}`);
+  }
+  throw new SerializationException(`${tokenOf(value)} can not be converted to ${expected}${at(ctx.path)}`);
+}
+
+/**
+ * Records a constraint violation at the current path. Inside a map entry the
+ * violation is reported at the map, as AWS does.
+ */
+function violation(ctx: Context, rendered: string, constraint: string): void {
+  ctx.violationCount++;
+  if (ctx.violations.length >= MAX_LISTED_VIOLATIONS) return;
+  const last = ctx.path[ctx.path.length - 1];
+  if (last !== undefined && typeof last === 'object') {
+    const outer = last.role === 'key' ? 'Map keys must satisfy constraint' : 'Map value must satisfy constraint';
+    ctx.violations.push(
+      `Value ${rendered} at '${renderPath(ctx.path.slice(0, -1))}' failed to satisfy constraint: ${outer}: [${constraint}]`,
+    );
+    return;
+  }
+  ctx.violations.push(`Value ${rendered} at '${renderPath(ctx.path)}' failed to satisfy constraint: ${constraint}`);
+}
+
+const NOT_NULL = 'Member must not be null';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function depthGuard(ctx: Context): void {
+  if (ctx.path.length > MAX_DEPTH) throw new SerializationException(`Request nesting too deep${at(ctx.path)}`);
+}
+
+// ---------------------------------------------------------------------------
+// Compilation
+// ---------------------------------------------------------------------------
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_LIMIT = 2 ** 63;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function compileShape(name: string, shape: ModelShape, cellOf: (target: string) => Cell): Check {
+  switch (shape.type) {
+    case 'structure':
+    case 'union': {
+      const members = Object.entries(shape.members).map(([member, spec]) => ({
+        member,
+        required: spec.required === true,
+        cell: cellOf(spec.target),
+      }));
+      const isUnion = shape.type === 'union';
+      return (value, ctx) => {
+        if (!isObject(value)) mismatch(value, 'a Structure', ctx);
+        depthGuard(ctx);
+        let present = 0;
+        for (const m of members) {
+          const v = Object.hasOwn(value, m.member) ? value[m.member] : undefined;
+          ctx.path.push(m.member);
+          if (v === undefined || v === null) {
+            if (m.required) violation(ctx, 'null', NOT_NULL);
+          } else {
+            present++;
+            m.cell.check(v, ctx);
+          }
+          ctx.path.pop();
+        }
+        if (isUnion && present !== 1) {
+          throw new SerializationException(
+            `A union must have exactly one member set, found ${present}${at(ctx.path)}`,
+          );
+        }
+      };
+    }
+    case 'list': {
+      const element = cellOf(shape.member);
+      return (value, ctx) => {
+        if (!Array.isArray(value)) mismatch(value, 'a List', ctx);
+        depthGuard(ctx);
+        const n = value.length;
+        for (let i = 0; i < n; i++) {
+          const v: unknown = value[i];
+          ctx.path.push(i);
+          if (v === undefined || v === null) violation(ctx, 'null', NOT_NULL);
+          else element.check(v, ctx);
+          ctx.path.pop();
+        }
+      };
+    }
+    case 'map': {
+      const key = cellOf(shape.key);
+      const val = cellOf(shape.value);
+      return (value, ctx) => {
+        if (!isObject(value)) mismatch(value, 'a Map', ctx);
+        depthGuard(ctx);
+        for (const k of Object.keys(value)) {
+          const v = value[k];
+          ctx.path.push({ key: k, role: 'key' });
+          key.check(k, ctx);
+          ctx.path.pop();
+          ctx.path.push({ key: k, role: 'value' });
+          if (v === undefined || v === null) violation(ctx, 'null', NOT_NULL);
+          else val.check(v, ctx);
+          ctx.path.pop();
+        }
+      };
+    }
+    case 'string': {
+      if (!shape.enum) {
+        return (value, ctx) => {
+          if (typeof value !== 'string') mismatch(value, 'a String', ctx);
+        };
+      }
+      const allowed = new Set(shape.enum);
+      const constraint = `Member must satisfy enum value set: [${shape.enum.join(', ')}]`;
+      return (value, ctx) => {
+        if (typeof value !== 'string') mismatch(value, 'a String', ctx);
+        if (!allowed.has(value)) violation(ctx, `'${echo(value)}'`, constraint);
+      };
+    }
+    case 'integer':
+      return (value, ctx) => {
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+          mismatch(value, 'an Integer', ctx);
+        }
+      };
+    case 'long':
+      return (value, ctx) => {
+        if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) >= INT64_LIMIT) {
+          mismatch(value, 'a Long', ctx);
+        }
+      };
+    case 'float':
+    case 'double':
+    case 'number': {
+      const expected = shape.type === 'float' ? 'a Float' : shape.type === 'double' ? 'a Double' : 'a Number';
+      return (value, ctx) => {
+        if (typeof value !== 'number' || !Number.isFinite(value)) mismatch(value, expected, ctx);
+      };
+    }
+    case 'boolean':
+      return (value, ctx) => {
+        if (typeof value !== 'boolean') mismatch(value, 'a Boolean', ctx);
+      };
+    case 'timestamp':
+      return (value, ctx) => {
+        if (typeof value !== 'number' || !Number.isFinite(value)) mismatch(value, 'a Timestamp', ctx);
+      };
+    case 'blob':
+      return (value, ctx) => {
+        if (typeof value !== 'string' || value.length % 4 !== 0 || !BASE64.test(value)) mismatch(value, 'a Blob', ctx);
+      };
+    case 'document':
+      return () => {};
+    default: {
+      const unknown: never = shape;
+      throw new Error(`shape ${name} has an unknown type: ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/**
+ * Compiles every shape of `model` once and returns the validator. Throws a
+ * plain Error if the model references a shape it does not define.
+ */
+export function createInputValidator(model: ApiModel): InputValidator {
+  const cells = new Map<string, Cell>();
+  const cellOf = (target: string): Cell => {
+    const cell = cells.get(target);
+    if (!cell) throw new Error(`model references undefined shape ${target}`);
+    return cell;
+  };
+  const unset: Check = () => {
+    throw new Error('validator used before compilation finished');
+  };
+  for (const name of Object.keys(model.shapes)) cells.set(name, { check: unset });
+  for (const [name, shape] of Object.entries(model.shapes)) cellOf(name).check = compileShape(name, shape, cellOf);
+
+  const inputs = new Map<string, Cell>();
+  for (const [op, io] of Object.entries(model.operations)) inputs.set(op, cellOf(io.input));
+
+  return (operation, body) => {
+    const input = inputs.get(operation);
+    if (!input) throw new UnknownOperationException(`Unknown operation ${echo(String(operation))}`);
+    if (body === null || body === undefined) throw new SerializationException('The request body must be a JSON object');
+    const ctx: Context = { path: [], violations: [], violationCount: 0 };
+    input.check(body, ctx);
+    if (ctx.violationCount > 0) {
+      const n = ctx.violationCount;
+      throw new InvalidParameterException(
+        `${n} validation error${n === 1 ? '' : 's'} detected: ${ctx.violations.join('; ')}`,
+      );
+    }
+  };
+}
+
+/**
+ * Validates the parsed JSON body of an ECS request for `operation` (for example
+ * `RegisterTaskDefinition`). Returns normally when the body is acceptable.
+ */
+export const validateInput: InputValidator = createInputValidator(ECS_MODEL);
