@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -142,6 +142,10 @@ export class SigV4Verifier {
     const names = signedHeaderList.split(';');
     if (!names.includes('host')) {
       throw new InvalidSignatureException("'Host' must be a signed header.");
+    }
+    const declaredHash = header(req.headers, 'x-amz-content-sha256');
+    if (declaredHash !== undefined && declaredHash !== createHash('sha256').update(req.body).digest('hex')) {
+      throw new InvalidSignatureException("The provided 'x-amz-content-sha256' header does not match what was computed.");
     }
     const headers: Record<string, string> = {};
     for (const n of names) {

@@ -44,6 +44,7 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     RegisterContainerInstance: op(instances.registerContainerInstance),
     DeregisterContainerInstance: op(instances.deregisterContainerInstance),
     DescribeContainerInstances: op(instances.describeContainerInstances),
+    ListContainerInstances: op(instances.listContainerInstances),
     UpdateContainerInstancesState: op(instances.updateContainerInstancesState),
 
     PutAttributes: op(attributes.putAttributes),
