@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { Hash } from '@smithy/hash-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+export interface Stats {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+}
+
+/** Percentiles of a sample (milliseconds in, milliseconds out). */
+export function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { n: s.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length) };
+}
+
+export function fmt(n: number, digits = 2): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+/** Prints one figure next to its peer from the same run, with the ratio. */
+export function printRow(label: string, ours: number, peer: number, unit: string, peerName: string): void {
+  const ratio = ours / peer;
+  console.log(`  ${label.padEnd(44)} ${fmt(ours).padStart(10)} ${unit.padEnd(6)} | ${peerName} ${fmt(peer).padStart(10)} ${unit.padEnd(6)} | ratio ${fmt(ratio)}`);
+}
+
+export interface SignedCall {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Signs one ECS request. A SigV4 signature stays valid for 15 minutes, so the
+ * same signed request can be replayed by a load generator; the server still
+ * verifies it in full every time.
+ */
+export async function signEcs(
+  endpoint: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  operation: string,
+  input: unknown,
+  region = 'us-east-1',
+): Promise<SignedCall> {
+  const url = new URL(endpoint);
+  const body = JSON.stringify(input);
+  const signer = new SignatureV4({ credentials, region, service: 'ecs', sha256: Hash.bind(null, 'sha256') });
+  const signed = await signer.sign(
+    new HttpRequest({
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      headers: {
+        host: url.host,
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': `AmazonEC2ContainerServiceV20141113.${operation}`,
+      },
+      body,
+    }),
+  );
+  return { headers: signed.headers as Record<string, string>, body };
+}
+
+/** Sends one request over a keep-alive agent; resolves with status and latency in ms. */
+export function send(endpoint: string, agent: Agent, call: SignedCall): Promise<{ status: number; ms: number }> {
+  const url = new URL(endpoint);
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path: '/', method: 'POST', agent, headers: { ...call.headers, 'content-length': Buffer.byteLength(call.body) } },
+      (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+      },
+    );
+    req.on('error', reject);
+    req.end(call.body);
+  });
+}
+
+/** Sequential requests on one keep-alive connection: latency figures. */
+export async function latency(endpoint: string, call: SignedCall, n: number, warmup = 200): Promise<Stats> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < warmup; i++) await send(endpoint, agent, call);
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await send(endpoint, agent, call);
+      if (r.status !== 200) throw new Error(`HTTP ${r.status} during latency run`);
+      samples.push(r.ms);
+    }
+    return stats(samples);
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** `concurrency` keep-alive connections sending for `seconds`: requests per second. */
+export async function throughput(endpoint: string, call: SignedCall, concurrency: number, seconds: number): Promise<{ rate: number; errors: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const deadline = Date.now() + seconds * 1000;
+  let done = 0;
+  let errors = 0;
+  const started = process.hrtime.bigint();
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < deadline) {
+          const r = await send(endpoint, agent, call);
+          if (r.status === 200) done++;
+          else errors++;
+        }
+      }),
+    );
+  } finally {
+    agent.destroy();
+  }
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  return { rate: done / elapsed, errors };
+}
+
+/** Starts a child process and waits until it prints a line matching `ready`. */
+export function spawnUntil(cmd: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${cmd} did not become ready`)), 30_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited with ${code}`));
+    });
+  });
+}

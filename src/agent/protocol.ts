@@ -1,0 +1,68 @@
+/**
+ * The control channel between a Berth server and its host agents.
+ *
+ * Transport: one WebSocket per agent at `GET /v1/agent/connect?cluster=<cluster ARN>&containerInstance=<container instance ARN>`,
+ * the upgrade request signed with SigV4 (service `ecs`) like any API call.
+ *
+ * Contract:
+ * - The server is the only writer of desired state; it pushes the COMPLETE
+ *   desired set of tasks for the instance (`tasks`) whenever it changes and
+ *   right after connect. Each push has a strictly increasing `seq` per
+ *   connection; the agent answers `ack` with that seq once it has stored the
+ *   set durably. A push replaces every earlier one: missing tasks in a push
+ *   are tasks the server no longer wants on this instance (stop them).
+ * - The agent is the only writer of observed state; it reports through the
+ *   ECS operations SubmitTaskStateChange / SubmitContainerStateChange over
+ *   signed HTTP, retried until accepted. The server ignores reports that go
+ *   backwards (a task never returns from STOPPED), so retries are idempotent.
+ * - Both sides send `heartbeat` every HEARTBEAT_INTERVAL_MS; a side that hears
+ *   nothing for HEARTBEAT_TIMEOUT_MS closes the connection. The server marks
+ *   the instance `agentConnected: false` when the channel closes.
+ * - The agent reconnects with exponential backoff and full jitter.
+ */
+
+export const AGENT_CONNECT_PATH = '/v1/agent/connect';
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+export const HEARTBEAT_TIMEOUT_MS = 20_000;
+
+/** A container to run, as the agent needs it. */
+export interface AgentContainer {
+  name: string;
+  containerArn: string;
+}
+
+/** A task the server wants on this instance. */
+export interface AgentTask {
+  taskArn: string;
+  clusterArn: string;
+  /** 'RUNNING' to run it; 'STOPPED' to stop it (with `stopCode`/`stoppedReason`). */
+  desiredStatus: 'RUNNING' | 'STOPPED';
+  stopCode?: string;
+  stoppedReason?: string;
+  /** The task definition as DescribeTaskDefinition returns it (ECS member names). */
+  taskDefinition: Record<string, unknown> & {
+    taskDefinitionArn: string;
+    family: string;
+    revision: number;
+    containerDefinitions: Record<string, unknown>[];
+  };
+  /** RunTask/StartTask overrides (ECS `TaskOverride`). */
+  overrides: Record<string, unknown>;
+  containers: AgentContainer[];
+  /** Task-level reservations in CPU units and MiB, when set. */
+  cpu?: string;
+  memory?: string;
+  group?: string;
+  startedBy?: string;
+  /** Epoch seconds. */
+  createdAt: number;
+  version: number;
+}
+
+export type ServerMessage =
+  | { type: 'tasks'; seq: number; tasks: AgentTask[] }
+  | { type: 'heartbeat'; at: number };
+
+export type AgentMessage =
+  | { type: 'ack'; seq: number }
+  | { type: 'heartbeat'; at: number };
