@@ -91,7 +91,7 @@ export function toWireError(err: unknown): WireError {
   return {
     status: 500,
     type: 'ServerException',
-    body: { __type: 'ServerException', message: 'An internal error occurred. The request was not applied; retry it.' },
+    body: { __type: 'ServerException', message: 'Berth encountered an internal error. It has been logged with its request id; retry the request.' },
     unexpected: true,
   };
 }

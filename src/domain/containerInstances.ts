@@ -279,9 +279,13 @@ export async function deregisterContainerInstance(
         `Found ${tasks} running task(s) on container instance ${cur.doc.ec2InstanceId}. Stop them, or pass force to deregister anyway (tasks of services are rescheduled elsewhere).`,
       );
     }
-    if (tasks > 0 && onForcedTasks) await onForcedTasks(tx, cur.arn);
-    const doc: ContainerInstanceDoc = { ...cur.doc, status: 'INACTIVE', agentConnected: false, version: cur.doc.version + 1 };
-    return tx.update('containerInstance', { ...cur, status: 'INACTIVE', doc });
+    let latest = cur;
+    if (tasks > 0 && onForcedTasks) {
+      await onForcedTasks(tx, cur.arn);
+      latest = (await tx.get<ContainerInstanceDoc>('containerInstance', cur.arn)) ?? cur;
+    }
+    const doc: ContainerInstanceDoc = { ...latest.doc, status: 'INACTIVE', agentConnected: false, version: latest.doc.version + 1 };
+    return tx.update('containerInstance', { ...latest, status: 'INACTIVE', doc });
   });
   return { containerInstance: row.doc };
 }

@@ -6,6 +6,7 @@ import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/serv
 import type { DomainContext } from '../domain/context.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
+import { Dispatcher } from '../dispatcher/dispatcher.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
@@ -51,15 +52,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now };
   const operations: EcsOperations = { ...coreOperations(ctx) };
   const metrics = new ServerMetrics();
+  const verifier = new SigV4Verifier(registry, config.region);
+  const dispatcher = new Dispatcher(ctx, verifier, log);
+  await dispatcher.resetConnections();
   let closing = false;
   const server = createHttpServer({
-    verifier: new SigV4Verifier(registry, config.region),
+    verifier,
+    upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
     protocols: [ecsProtocol(operations)],
     metrics,
     log,
     health: async () => {
       if (closing) throw new Error('shutting down');
-      return { region: config.region, changeSeq: await store.lastChangeSeq() };
+      return { region: config.region, changeSeq: await store.lastChangeSeq(), agents: dispatcher.connected };
     },
   });
 
@@ -80,6 +85,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     Promise.all([
       store.purge('cluster', { status: 'INACTIVE', updatedBefore: before }),
       store.purge('containerInstance', { status: 'INACTIVE', updatedBefore: before }),
+      store.purge('task', { status: 'STOPPED', state: 'STOPPED', updatedBefore: before }),
+      store.purge('taskDefinition', { status: 'DELETE_IN_PROGRESS', updatedBefore: before }),
+      store.trimChanges(Date.now() - 24 * 60 * 60 * 1000),
     ]).catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
   }, Math.min(retention, 60_000));
   housekeeping.unref();
@@ -97,6 +105,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       if (closing) return;
       closing = true;
       clearInterval(housekeeping);
+      await dispatcher.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -7,6 +7,7 @@ export interface ResourceTable {
   cluster: string;
   name: string;
   status: string;
+  state: string;
   seq: number;
   version: number;
   updated_at: number;
@@ -18,6 +19,7 @@ export interface ChangeTable {
   kind: string;
   arn: string;
   cluster: string;
+  name: string;
   op: string;
   version: number;
   at: number;
@@ -26,6 +28,12 @@ export interface ChangeTable {
 export interface CounterTable {
   name: string;
   value: number;
+}
+
+export interface IdempotencyTable {
+  key: string;
+  response: string;
+  created_at: number;
 }
 
 export interface MigrationTable {
@@ -41,6 +49,7 @@ export interface Database {
   services: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
+  idempotency: IdempotencyTable;
   schema_migrations: MigrationTable;
 }
 
@@ -77,6 +86,7 @@ const MIGRATIONS: Migration[] = [
           .addColumn('cluster', 'text', (c) => c.notNull())
           .addColumn('name', 'text', (c) => c.notNull())
           .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
           .addColumn('seq', 'bigint', (c) => c.notNull())
           .addColumn('version', 'integer', (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
@@ -84,6 +94,7 @@ const MIGRATIONS: Migration[] = [
           .execute();
         await db.schema.createIndex(`${table}_order`).on(table).columns(['name', 'seq', 'arn']).execute();
         await db.schema.createIndex(`${table}_cluster`).on(table).columns(['cluster', 'status']).execute();
+        await db.schema.createIndex(`${table}_state`).on(table).columns(['cluster', 'state']).execute();
         await db.schema.createIndex(`${table}_status`).on(table).columns(['status', 'updated_at']).execute();
       }
       await db.schema
@@ -94,6 +105,7 @@ const MIGRATIONS: Migration[] = [
         .addColumn('kind', 'text', (c) => c.notNull())
         .addColumn('arn', 'text', (c) => c.notNull())
         .addColumn('cluster', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('op', 'text', (c) => c.notNull())
         .addColumn('version', 'integer', (c) => c.notNull())
         .addColumn('at', 'bigint', (c) => c.notNull())
@@ -102,6 +114,12 @@ const MIGRATIONS: Migration[] = [
         .createTable('counters')
         .addColumn('name', 'text', (c) => c.primaryKey())
         .addColumn('value', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('idempotency')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('response', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
         .execute();
     },
   },

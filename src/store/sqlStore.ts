@@ -22,6 +22,7 @@ function decode<T>(r: ResourceTable): Row<T> {
     cluster: r.cluster,
     name: r.name,
     status: r.status,
+    state: r.state,
     seq: Number(r.seq),
     version: Number(r.version),
     doc: JSON.parse(r.doc) as T,
@@ -44,6 +45,10 @@ function applyQuery<O>(
   if (q.status !== undefined) {
     if (typeof q.status === 'string') b = b.where('status', '=', q.status);
     else if (q.status.length > 0) b = b.where('status', 'in', [...q.status]);
+  }
+  if (q.state !== undefined) {
+    if (typeof q.state === 'string') b = b.where('state', '=', q.state);
+    else if (q.state.length > 0) b = b.where('state', 'in', [...q.state]);
   }
   return b;
 }
@@ -105,8 +110,17 @@ class SqlTransaction extends SqlReader implements Transaction {
     super(db);
   }
 
-  private record(kind: Kind, arn: string, cluster: string, op: Change['op'], version: number, at: number): void {
-    this.changes.push({ kind, arn, cluster, op, version, at });
+  private record(kind: Kind, arn: string, cluster: string, name: string, op: Change['op'], version: number, at: number): void {
+    this.changes.push({ kind, arn, cluster, name, op, version, at });
+  }
+
+  async getIdempotent<T>(key: string): Promise<T | undefined> {
+    const r = await this.db.selectFrom('idempotency').select('response').where('key', '=', key).executeTakeFirst();
+    return r ? (JSON.parse(r.response) as T) : undefined;
+  }
+
+  async putIdempotent(key: string, response: unknown): Promise<void> {
+    await this.db.insertInto('idempotency').values({ key, response: JSON.stringify(response), created_at: Date.now() }).execute();
   }
 
   async insert<T>(kind: Kind, row: NewRow<T>): Promise<Row<T>> {
@@ -119,6 +133,7 @@ class SqlTransaction extends SqlReader implements Transaction {
           cluster: row.cluster,
           name: row.name,
           status: row.status,
+          state: row.state ?? '',
           seq: row.seq,
           version: 1,
           updated_at: now,
@@ -129,8 +144,8 @@ class SqlTransaction extends SqlReader implements Transaction {
       if (isUniqueViolation(err)) throw new AlreadyExistsError(kind, row.arn);
       throw err;
     }
-    this.record(kind, row.arn, row.cluster, 'insert', 1, now);
-    return { ...row, version: 1 };
+    this.record(kind, row.arn, row.cluster, row.name, 'insert', 1, now);
+    return { ...row, state: row.state ?? '', version: 1 };
   }
 
   async update<T>(kind: Kind, row: Row<T>): Promise<Row<T>> {
@@ -142,6 +157,7 @@ class SqlTransaction extends SqlReader implements Transaction {
         cluster: row.cluster,
         name: row.name,
         status: row.status,
+        state: row.state,
         seq: row.seq,
         version: next,
         updated_at: now,
@@ -151,14 +167,14 @@ class SqlTransaction extends SqlReader implements Transaction {
       .where('version', '=', row.version)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) throw new VersionConflictError(kind, row.arn, row.version);
-    this.record(kind, row.arn, row.cluster, 'update', next, now);
+    this.record(kind, row.arn, row.cluster, row.name, 'update', next, now);
     return { ...row, version: next };
   }
 
   async remove(kind: Kind, arn: string, expectedVersion: number): Promise<void> {
     const existing = await this.db
       .selectFrom(TABLE[kind])
-      .select(['cluster', 'version'])
+      .select(['cluster', 'name', 'version'])
       .where('arn', '=', arn)
       .executeTakeFirst();
     const res = await this.db
@@ -167,7 +183,7 @@ class SqlTransaction extends SqlReader implements Transaction {
       .where('version', '=', expectedVersion)
       .executeTakeFirst();
     if (Number(res.numDeletedRows) !== 1 || !existing) throw new VersionConflictError(kind, arn, expectedVersion);
-    this.record(kind, arn, existing.cluster, 'delete', expectedVersion + 1, Date.now());
+    this.record(kind, arn, existing.cluster, existing.name, 'delete', expectedVersion + 1, Date.now());
   }
 
   async nextCounter(name: string): Promise<number> {
@@ -241,6 +257,7 @@ export class SqlStore extends SqlReader implements Store {
       kind: r.kind as Kind,
       arn: r.arn,
       cluster: r.cluster,
+      name: r.name,
       op: r.op as Change['op'],
       version: Number(r.version),
       at: Number(r.at),
@@ -255,10 +272,10 @@ export class SqlStore extends SqlReader implements Store {
     return Number(r?.m ?? 0);
   }
 
-  async purge(kind: Kind, q: { status: string; updatedBefore: number }): Promise<number> {
-    const res = await this.kysely
-      .deleteFrom(TABLE[kind])
-      .where('status', '=', q.status)
+  async purge(kind: Kind, q: { status: string; state?: string; updatedBefore: number }): Promise<number> {
+    let del = this.kysely.deleteFrom(TABLE[kind]).where('status', '=', q.status);
+    if (q.state !== undefined) del = del.where('state', '=', q.state);
+    const res = await del
       .where('updated_at', '<', q.updatedBefore)
       .executeTakeFirst();
     return Number(res.numDeletedRows);
@@ -267,6 +284,7 @@ export class SqlStore extends SqlReader implements Store {
   /** Drops change-feed entries older than `before` (epoch ms); watchers older than that re-sync from a snapshot. */
   async trimChanges(before: number): Promise<number> {
     const res = await this.kysely.deleteFrom('changes').where('at', '<', before).executeTakeFirst();
+    await this.kysely.deleteFrom('idempotency').where('created_at', '<', before).execute();
     return Number(res.numDeletedRows);
   }
 

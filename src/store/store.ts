@@ -30,19 +30,23 @@ export interface Row<T = unknown> {
   /** The resource's name within its scope: cluster name, task definition family, ec2InstanceId, ... */
   name: string;
   status: string;
+  /** A second indexed status where a resource has two (a task's lastStatus; status is its desiredStatus). */
+  state: string;
   /** A per-kind ordering number: revision for task definitions, creation order otherwise. */
   seq: number;
   version: number;
   doc: T;
 }
 
-export type NewRow<T> = Omit<Row<T>, 'version'>;
+export type NewRow<T> = Omit<Row<T>, 'version' | 'state'> & { state?: string };
 
 export interface Query {
   cluster?: string;
   name?: string;
   /** One status or any of several. */
   status?: string | readonly string[];
+  /** One state or any of several (see `Row.state`). */
+  state?: string | readonly string[];
   /** Keyset pagination: rows strictly after this position in the chosen order. */
   after?: Cursor;
   limit?: number;
@@ -63,6 +67,8 @@ export interface Change {
   kind: Kind;
   arn: string;
   cluster: string;
+  /** The row's `name` after the change (for a task: its container instance ARN). */
+  name: string;
   op: ChangeOp;
   version: number;
   /** Epoch milliseconds of the commit. */
@@ -86,6 +92,10 @@ export interface Transaction extends StoreReader {
   remove(kind: Kind, arn: string, expectedVersion: number): Promise<void>;
   /** Next value of a named counter, starting at 1 (task definition revisions per family). */
   nextCounter(name: string): Promise<number>;
+  /** The response recorded for an idempotency key (for example a RunTask clientToken), if any. */
+  getIdempotent<T>(key: string): Promise<T | undefined>;
+  /** Records the response for an idempotency key; fails if the key is already recorded. */
+  putIdempotent(key: string, response: unknown): Promise<void>;
 }
 
 export interface Store extends StoreReader {
@@ -98,7 +108,9 @@ export interface Store extends StoreReader {
   /** Sequence number of the newest committed change (0 when none). */
   lastChangeSeq(): Promise<number>;
   /** Deletes rows of `kind` matching the query (housekeeping, for example expired INACTIVE records). */
-  purge(kind: Kind, query: { status: string; updatedBefore: number }): Promise<number>;
+  purge(kind: Kind, query: { status: string; state?: string; updatedBefore: number }): Promise<number>;
+  /** Drops change-feed entries and idempotency records older than `before` (epoch ms). */
+  trimChanges(before: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -7,6 +7,8 @@ import * as instances from '../../domain/containerInstances.js';
 import * as attributes from '../../domain/attributes.js';
 import * as tagging from '../../domain/tagging.js';
 import * as taskDefinitions from '../../domain/taskDefinitions.js';
+import * as tasks from '../../domain/tasks.js';
+import { parseCql } from '../../scheduler/cql/index.js';
 import { isKnownOperation } from './model.js';
 import { validateInput } from './validate.js';
 
@@ -42,9 +44,29 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     DeleteTaskDefinitions: op(taskDefinitions.deleteTaskDefinitions),
 
     RegisterContainerInstance: op(instances.registerContainerInstance),
-    DeregisterContainerInstance: op(instances.deregisterContainerInstance),
+    DeregisterContainerInstance: op((c, input: Parameters<typeof instances.deregisterContainerInstance>[1]) =>
+      instances.deregisterContainerInstance(c, input, (tx, instanceArn) =>
+        tasks.stopTasksOnInstance(c, tx, instanceArn, instanceArn.replace(/:container-instance\/([^/]+)\/.*$/, ':cluster/$1')),
+      ),
+    ),
     DescribeContainerInstances: op(instances.describeContainerInstances),
-    ListContainerInstances: op(instances.listContainerInstances),
+    ListContainerInstances: op((c, input: Parameters<typeof instances.listContainerInstances>[1] & { filter?: string }) => {
+      const filter = input.filter !== undefined && input.filter.trim() !== '' ? parseCql(input.filter) : undefined;
+      return instances.listContainerInstances(c, input, filter ? (doc) => filter.matches(cqlView(doc)) : undefined);
+    }),
+
+    RunTask: op(tasks.runTask),
+    StartTask: op(tasks.startTask),
+    StopTask: op(tasks.stopTask),
+    DescribeTasks: op(tasks.describeTasks),
+    ListTasks: op(tasks.listTasks),
+    SubmitTaskStateChange: op(tasks.submitTaskStateChange),
+    SubmitContainerStateChange: op(tasks.submitContainerStateChange),
+    DiscoverPollEndpoint: (_input, req) => {
+      const host = String(req.headers.host ?? '127.0.0.1');
+      const endpoint = `http://${host}`;
+      return Promise.resolve({ endpoint, telemetryEndpoint: endpoint, serviceConnectEndpoint: endpoint });
+    },
     UpdateContainerInstancesState: op(instances.updateContainerInstancesState),
 
     PutAttributes: op(attributes.putAttributes),
@@ -54,6 +76,19 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     TagResource: op(tagging.tagResource),
     UntagResource: op(tagging.untagResource),
     ListTagsForResource: op(tagging.listTagsForResource),
+  };
+}
+
+/** The fields of a stored container instance that the cluster query language reads. */
+function cqlView(doc: instances.ContainerInstanceDoc) {
+  return {
+    ec2InstanceId: doc.ec2InstanceId,
+    agentConnected: doc.agentConnected,
+    ...(doc.versionInfo.agentVersion ? { agentVersion: doc.versionInfo.agentVersion } : {}),
+    registeredAt: doc.registeredAt * 1000,
+    attributes: new Map(doc.attributes.map((a) => [a.name, a.value])),
+    runningTasksCount: doc.runningTasksCount + doc.pendingTasksCount,
+    taskGroups: new Map<string, number>(),
   };
 }
 
