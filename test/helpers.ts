@@ -57,8 +57,21 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function spawnServer(dataDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BERTH_BIN, 'server', '--port', '0', '--data-dir', dataDir, ...args], {
+/** A port that was free a moment ago, for a server that must come back on the same address. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function spawnServer(dataDir: string, args: string[] = [], env: Record<string, string> = {}, port = 0): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BERTH_BIN, 'server', '--port', String(port), '--data-dir', dataDir, ...args], {
     env: {
       ...process.env,
       BERTH_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
