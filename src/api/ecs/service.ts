@@ -19,7 +19,6 @@ export type EcsOperations = Record<string, OperationHandler>;
 
 // Inputs reach handlers only after validation against the ECS model, so the
 // casts below narrow already-checked JSON to the domain's input types.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyInput = any;
 
 /** The operations of this part of the control plane, by ECS operation name. */
