@@ -1,0 +1,483 @@
+/**
+ * ContainerRuntime on the Docker Engine API (through dockerode).
+ *
+ * Thin edge: request shapes and response readings live in
+ * `docker-mapping.ts`; this module makes the calls, turns engine failures
+ * into the runtime's typed errors, and keeps the little state the contract
+ * needs (images pulled by this runtime, in-flight pulls, event streams).
+ */
+import Docker from 'dockerode';
+import {
+  ContainerCreateError,
+  ContainerNotFoundError,
+  ContainerStartError,
+  ContainerStopError,
+  ImagePullError,
+  NameConflictError,
+  RuntimeError,
+  RuntimeUnavailableError,
+  VolumeInUseError,
+  type ContainerEvent,
+  type ContainerRuntime,
+  type ContainerSpec,
+  type ContainerState,
+  type ContainerSummary,
+  type EnsureImageOptions,
+  type EnsureImageResult,
+  type EventsOptions,
+  type EventSubscription,
+  type ImagePullBehavior,
+  type LabelFilter,
+  type LogsOptions,
+  type RegistryAuth,
+  type RuntimeInfo,
+  type VolumeInfo,
+  type VolumeSpec,
+} from './runtime.js';
+import {
+  JsonLineSplitter,
+  SUBSCRIBED_ACTIONS,
+  demuxLogs,
+  dockerConnection,
+  engineMessage,
+  engineStatusCode,
+  isConnectionError,
+  labelFilterArgs,
+  normalizeArchitecture,
+  toContainerEvent,
+  toContainerState,
+  toContainerSummary,
+  toCreateOptions,
+  type DockerEventMessage,
+} from './docker-mapping.js';
+
+export interface DockerRuntimeOptions {
+  /** `unix:///var/run/docker.sock`, `/path/to.sock`, `tcp://host:2375`, `https://host:2376`. Default: DOCKER_HOST, then /var/run/docker.sock. */
+  dockerHost?: string;
+  /** Default for ensureImage. Default `prefer-cached`. */
+  pullBehavior?: ImagePullBehavior;
+  /** Upper bound on one image pull. Default 10 minutes. */
+  pullTimeoutMs?: number;
+}
+
+const DEFAULT_PULL_TIMEOUT_MS = 10 * 60 * 1000;
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+/** How many recent event keys are remembered to drop replayed duplicates after a reconnect. */
+const EVENT_DEDUPE_WINDOW = 1024;
+
+/** `name` → `name:latest`; references with a tag or digest are unchanged. */
+export function withDefaultTag(ref: string): string {
+  if (ref.includes('@')) return ref;
+  const lastSegment = ref.slice(ref.lastIndexOf('/') + 1);
+  return lastSegment.includes(':') ? ref : `${ref}:latest`;
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  private readonly docker: Docker;
+  private readonly where: string;
+  private readonly pullBehavior: ImagePullBehavior;
+  private readonly pullTimeoutMs: number;
+  /** References this runtime pulled successfully (for the `once` behaviour). */
+  private readonly pulledByThisRuntime = new Set<string>();
+  private readonly pullsInFlight = new Map<string, Promise<EnsureImageResult>>();
+  private readonly subscriptions = new Set<EventSubscription>();
+
+  constructor(options: DockerRuntimeOptions = {}) {
+    const connection = dockerConnection(options.dockerHost);
+    this.docker = new Docker(connection);
+    this.where = connection.socketPath ?? `${connection.protocol}://${connection.host}:${connection.port}`;
+    this.pullBehavior = options.pullBehavior ?? 'prefer-cached';
+    this.pullTimeoutMs = options.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
+  }
+
+  /** Engine failures become typed errors; `otherwise` builds the error for non-connection failures. */
+  private fail(err: unknown, otherwise: (message: string) => RuntimeError): RuntimeError {
+    if (err instanceof RuntimeError) return err;
+    if (isConnectionError(err)) {
+      return new RuntimeUnavailableError(`cannot reach the Docker Engine at ${this.where}: ${engineMessage(err)}`, { cause: err });
+    }
+    return otherwise(engineMessage(err));
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw this.fail(err, (m) => new RuntimeUnavailableError(`Docker Engine at ${this.where} does not answer: ${m}`));
+    }
+  }
+
+  async info(): Promise<RuntimeInfo> {
+    try {
+      const i = (await this.docker.info()) as Record<string, unknown>;
+      return {
+        cpus: Number(i['NCPU']),
+        memoryBytes: Number(i['MemTotal']),
+        architecture: normalizeArchitecture(String(i['Architecture'] ?? '')),
+        os: String(i['OSType'] ?? ''),
+        serverVersion: String(i['ServerVersion'] ?? ''),
+        kernelVersion: String(i['KernelVersion'] ?? ''),
+        storageDriver: String(i['Driver'] ?? ''),
+      };
+    } catch (err) {
+      throw this.fail(err, (m) => new RuntimeError(`docker info failed: ${m}`));
+    }
+  }
+
+  // ---- images ---------------------------------------------------------------
+
+  /** Id of the local image for `ref`, or null when it is not cached. */
+  private async cachedImageId(ref: string): Promise<string | null> {
+    try {
+      const image = await this.docker.getImage(ref).inspect();
+      return image.Id;
+    } catch (err) {
+      if (engineStatusCode(err) === 404) return null;
+      throw this.fail(err, (m) => new ImagePullError(ref, `cannot inspect image ${ref}: ${m}`));
+    }
+  }
+
+  ensureImage(ref: string, options: EnsureImageOptions = {}): Promise<EnsureImageResult> {
+    const behavior = options.pullBehavior ?? this.pullBehavior;
+    const key = `${withDefaultTag(ref)}\u0000${behavior}`;
+    const inFlight = this.pullsInFlight.get(key);
+    if (inFlight) return inFlight;
+    const work = this.resolveImage(withDefaultTag(ref), behavior, options.auth).finally(() => {
+      this.pullsInFlight.delete(key);
+    });
+    this.pullsInFlight.set(key, work);
+    return work;
+  }
+
+  private async resolveImage(ref: string, behavior: ImagePullBehavior, auth?: RegistryAuth): Promise<EnsureImageResult> {
+    const cached = await this.cachedImageId(ref);
+    switch (behavior) {
+      case 'prefer-cached':
+        if (cached) return { pulled: false, imageId: cached };
+        return this.pullAndResolve(ref, cached, auth);
+      case 'once':
+        if (cached && this.pulledByThisRuntime.has(ref)) return { pulled: false, imageId: cached };
+        return this.pullAndResolve(ref, cached, auth);
+      case 'default':
+        try {
+          return await this.pullAndResolve(ref, cached, auth);
+        } catch (err) {
+          if (cached && err instanceof ImagePullError) return { pulled: false, imageId: cached };
+          throw err;
+        }
+      case 'always':
+        return this.pullAndResolve(ref, cached, auth);
+    }
+  }
+
+  private async pullAndResolve(ref: string, cached: string | null, auth?: RegistryAuth): Promise<EnsureImageResult> {
+    try {
+      await this.pull(ref, auth);
+    } catch (err) {
+      const reason = err instanceof ImagePullError ? err.message : engineMessage(err);
+      const message = cached
+        ? `pulling image '${ref}' failed: ${reason}`
+        : `Unable to find image '${ref}' locally, and pulling it failed: ${reason}`;
+      if (isConnectionError(err)) throw this.fail(err, () => new ImagePullError(ref, message));
+      throw new ImagePullError(ref, message, { cause: err });
+    }
+    this.pulledByThisRuntime.add(ref);
+    const imageId = await this.cachedImageId(ref);
+    if (!imageId) throw new ImagePullError(ref, `image '${ref}' was pulled but is not in the local image store`);
+    return { pulled: true, imageId };
+  }
+
+  /** Pulls `ref`, bounded by the pull timeout. Errors reported inside the progress stream reject. */
+  private async pull(ref: string, auth?: RegistryAuth): Promise<void> {
+    const abort = new AbortController();
+    let stream: NodeJS.ReadableStream | undefined;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+      (stream as { destroy?: (e?: Error) => void } | undefined)?.destroy?.(new Error('pull timed out'));
+    }, this.pullTimeoutMs);
+    const timeoutError = () =>
+      new ImagePullError(ref, `no answer from the registry within ${this.pullTimeoutMs / 1000}s`);
+    try {
+      const opts: Record<string, unknown> = { abortSignal: abort.signal };
+      if (auth) {
+        opts['authconfig'] = { username: auth.username, password: auth.password, serveraddress: auth.serverAddress };
+      }
+      try {
+        stream = await this.docker.pull(ref, opts);
+      } catch (err) {
+        if (timedOut) throw timeoutError();
+        throw err;
+      }
+      const s = stream;
+      await new Promise<void>((resolve, reject) => {
+        const splitter = new JsonLineSplitter();
+        let streamError: string | undefined;
+        s.setEncoding('utf8');
+        s.on('data', (chunk: string) => {
+          for (const msg of splitter.push(chunk)) {
+            const m = msg as { error?: unknown; errorDetail?: { message?: unknown } };
+            if (m.error !== undefined || m.errorDetail !== undefined) {
+              streamError = String(m.errorDetail?.message ?? m.error);
+            }
+          }
+        });
+        s.on('error', (err: Error) => reject(timedOut ? timeoutError() : err));
+        s.on('end', () => (streamError !== undefined ? reject(new ImagePullError(ref, streamError)) : resolve()));
+        // After 'end' this is a no-op (the promise is settled); otherwise the
+        // connection dropped mid-pull.
+        s.on('close', () => reject(timedOut ? timeoutError() : new Error('the engine closed the connection during the pull')));
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ---- containers --------------------------------------------------------------
+
+  async create(spec: ContainerSpec): Promise<string> {
+    try {
+      const container = await this.docker.createContainer(toCreateOptions(spec));
+      return container.id;
+    } catch (err) {
+      if (engineStatusCode(err) === 409) {
+        throw new NameConflictError(spec.name, engineMessage(err), { cause: err });
+      }
+      throw this.fail(err, (m) => new ContainerCreateError(m, { cause: err }));
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      const status = engineStatusCode(err);
+      if (status === 304) return; // already running
+      if (status === 404) throw new ContainerNotFoundError(id, { cause: err });
+      throw this.fail(err, (m) => new ContainerStartError(m, { cause: err }));
+    }
+  }
+
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: Math.max(0, Math.round(timeoutSeconds)) });
+    } catch (err) {
+      const status = engineStatusCode(err);
+      if (status === 304) return; // not running
+      if (status === 404) throw new ContainerNotFoundError(id, { cause: err });
+      throw this.fail(err, (m) => new ContainerStopError(m, { cause: err }));
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      const status = engineStatusCode(err);
+      if (status === 404) return;
+      // 409: a removal is already in progress; the container is going away.
+      if (status === 409 && /already in progress/i.test(engineMessage(err))) return;
+      throw this.fail(err, (m) => new RuntimeError(`cannot remove container ${id}: ${m}`, { cause: err }));
+    }
+  }
+
+  async inspect(id: string): Promise<ContainerState> {
+    try {
+      return toContainerState(await this.docker.getContainer(id).inspect());
+    } catch (err) {
+      if (engineStatusCode(err) === 404) throw new ContainerNotFoundError(id, { cause: err });
+      throw this.fail(err, (m) => new RuntimeError(`cannot inspect container ${id}: ${m}`, { cause: err }));
+    }
+  }
+
+  async list(labels?: LabelFilter): Promise<ContainerSummary[]> {
+    try {
+      const containers = await this.docker.listContainers({ all: true, filters: { label: labelFilterArgs(labels) } });
+      return containers.map(toContainerSummary);
+    } catch (err) {
+      throw this.fail(err, (m) => new RuntimeError(`cannot list containers: ${m}`, { cause: err }));
+    }
+  }
+
+  async logs(id: string, options: LogsOptions = {}): Promise<string> {
+    try {
+      const buf = await this.docker.getContainer(id).logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        ...(options.tail !== undefined ? { tail: options.tail } : {}),
+        ...(options.since ? { since: Math.floor(options.since.getTime() / 1000) } : {}),
+      });
+      return demuxLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+    } catch (err) {
+      if (engineStatusCode(err) === 404) throw new ContainerNotFoundError(id, { cause: err });
+      throw this.fail(err, (m) => new RuntimeError(`cannot read logs of container ${id}: ${m}`, { cause: err }));
+    }
+  }
+
+  events(onEvent: (event: ContainerEvent) => void, options: EventsOptions = {}): EventSubscription {
+    const watcher = new EventWatcher(this.docker, onEvent, options);
+    const subscription: EventSubscription = {
+      stop: () => {
+        watcher.stop();
+        this.subscriptions.delete(subscription);
+      },
+    };
+    this.subscriptions.add(subscription);
+    watcher.start();
+    return subscription;
+  }
+
+  // ---- volumes ---------------------------------------------------------------
+
+  async createVolume(spec: VolumeSpec): Promise<VolumeInfo> {
+    try {
+      await this.docker.createVolume({
+        Name: spec.name,
+        Driver: spec.driver ?? 'local',
+        DriverOpts: spec.driverOptions ?? {},
+        Labels: spec.labels ?? {},
+      });
+      const v = (await this.docker.getVolume(spec.name).inspect()) as {
+        Name: string;
+        Driver: string;
+        Mountpoint: string;
+        Labels: Record<string, string> | null;
+      };
+      return { name: v.Name, driver: v.Driver, mountpoint: v.Mountpoint, labels: { ...(v.Labels ?? {}) } };
+    } catch (err) {
+      throw this.fail(err, (m) => new RuntimeError(`cannot create volume ${spec.name}: ${m}`, { cause: err }));
+    }
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.docker.getVolume(name).remove();
+    } catch (err) {
+      const status = engineStatusCode(err);
+      if (status === 404) return;
+      if (status === 409) throw new VolumeInUseError(engineMessage(err), { cause: err });
+      throw this.fail(err, (m) => new RuntimeError(`cannot remove volume ${name}: ${m}`, { cause: err }));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const s of [...this.subscriptions]) s.stop();
+  }
+}
+
+/**
+ * One reconnecting subscription to the engine's event stream.
+ *
+ * Invariants: after `stop()` no callback runs; each engine event is
+ * delivered at most once even when a reconnect replays recent history
+ * (replay starts at the second of the last event seen, or of the
+ * subscription, so nothing in between is lost while the engine keeps it).
+ */
+class EventWatcher {
+  private stopped = false;
+  private abort: AbortController | undefined;
+  private stream: NodeJS.ReadableStream | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  /** Unix seconds to replay from on the next connection. */
+  private sinceSeconds = Math.floor(Date.now() / 1000);
+  private readonly seen = new Set<string>();
+  private readonly seenOrder: string[] = [];
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly onEvent: (event: ContainerEvent) => void,
+    private readonly options: EventsOptions,
+  ) {}
+
+  start(): void {
+    void this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.abort?.abort();
+    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const abort = new AbortController();
+    this.abort = abort;
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.getEvents({
+        since: this.sinceSeconds,
+        filters: {
+          type: ['container'],
+          event: [...SUBSCRIBED_ACTIONS],
+          label: labelFilterArgs(this.options.labels),
+        },
+        abortSignal: abort.signal,
+      } as Docker.GetEventsOptions);
+    } catch (err) {
+      this.disconnected(err);
+      return;
+    }
+    if (this.stopped) {
+      (stream as { destroy?: () => void }).destroy?.();
+      return;
+    }
+    this.stream = stream;
+    this.failures = 0;
+    this.notify(true);
+    const splitter = new JsonLineSplitter();
+    let ended = false;
+    const end = (err?: unknown) => {
+      if (ended) return;
+      ended = true;
+      this.disconnected(err ?? new Error('event stream ended'));
+    };
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      for (const msg of splitter.push(chunk)) this.deliver(msg as DockerEventMessage);
+    });
+    stream.on('error', end);
+    stream.on('end', () => end());
+    stream.on('close', () => end());
+  }
+
+  private deliver(msg: DockerEventMessage): void {
+    if (this.stopped) return;
+    const key = `${msg.Actor?.ID ?? msg.id}|${msg.Action}|${msg.timeNano ?? msg.time}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.seenOrder.push(key);
+    if (this.seenOrder.length > EVENT_DEDUPE_WINDOW) this.seen.delete(this.seenOrder.shift() as string);
+    if (msg.time !== undefined) this.sinceSeconds = Math.max(this.sinceSeconds, msg.time);
+    const event = toContainerEvent(msg);
+    if (!event) return;
+    try {
+      this.onEvent(event);
+    } catch {
+      // A consumer's exception must not end the subscription.
+    }
+  }
+
+  private disconnected(err: unknown): void {
+    if (this.stopped) return;
+    this.stream = undefined;
+    this.notify(false, err instanceof Error ? err : new Error(String(err)));
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.failures);
+    this.failures++;
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private notify(connected: boolean, error?: Error): void {
+    if (this.stopped) return;
+    try {
+      this.options.onConnectionChange?.(connected, error);
+    } catch {
+      // Same rule as onEvent.
+    }
+  }
+}
