@@ -294,5 +294,5 @@ export function applyPlan(snapshot: ClusterSnapshot, plan: Pick<PlacementPlan, '
     };
     next[i] = updated;
   }
-  return withInstances(snapshot, next);
+  return withInstances(snapshot, next, [...perInstance.keys()]);
 }

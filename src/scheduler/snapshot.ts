@@ -10,7 +10,8 @@
  *   - values computed from the instances' fixed fields (attributes,
  *     identity, agent), keyed by the caller, bounded in number.
  * `withInstances` (used by `applyPlan`) derives a snapshot in which only task
- * state and resources changed; it shares the attribute and fixed-field indexes.
+ * state and resources changed; it shares the fixed-field indexes and patches
+ * the others.
  */
 import { hashString } from './random.js';
 import type { InstanceSnapshot } from './types.js';
@@ -76,12 +77,11 @@ class FixedIndexes {
 }
 
 class Snapshot implements ClusterSnapshot {
-  private postings: Map<string, GroupPostings> | undefined;
-  private load: LoadColumns | undefined;
-
   constructor(
     readonly instances: readonly InstanceSnapshot[],
     private readonly fixed: FixedIndexes,
+    private postings?: Map<string, GroupPostings>,
+    private load?: LoadColumns,
   ) {}
 
   get arnHashes(): Uint32Array {
@@ -144,28 +144,90 @@ class Snapshot implements ClusterSnapshot {
     return this.load;
   }
 
-  derive(instances: readonly InstanceSnapshot[]): Snapshot {
-    return new Snapshot(instances, this.fixed);
+  /**
+   * The snapshot with `instances`, which differ from this one's only at the
+   * positions in `changed`. Indexes already built here are carried over and
+   * patched rather than rebuilt: O(n) copying of typed arrays, plus the
+   * postings of the groups whose counts changed.
+   */
+  derive(instances: readonly InstanceSnapshot[], changed: readonly number[]): Snapshot {
+    let load: LoadColumns | undefined;
+    if (this.load !== undefined) {
+      load = { cpu: this.load.cpu.slice(), memory: this.load.memory.slice(), gpus: this.load.gpus.slice() };
+      for (const i of changed) {
+        const r = instances[i]!.remaining;
+        load.cpu[i] = r.cpu;
+        load.memory[i] = r.memory;
+        load.gpus[i] = r.gpus.length;
+      }
+    }
+    let postings: Map<string, GroupPostings> | undefined;
+    if (this.postings !== undefined) {
+      // New count of each group that changed, per changed instance.
+      const updates = new Map<string, Map<number, number>>();
+      for (const i of changed) {
+        const before = this.instances[i]!.taskGroups;
+        const after = instances[i]!.taskGroups;
+        for (const g of new Set([...before.keys(), ...after.keys()])) {
+          const n = after.get(g) ?? 0;
+          if ((before.get(g) ?? 0) === n) continue;
+          let u = updates.get(g);
+          if (u === undefined) updates.set(g, (u = new Map()));
+          u.set(i, n);
+        }
+      }
+      postings = new Map(this.postings);
+      for (const [g, u] of updates) {
+        const patched = patchPostings(this.postings.get(g), u);
+        if (patched.instances.length === 0) postings.delete(g);
+        else postings.set(g, patched);
+      }
+    }
+    return new Snapshot(instances, this.fixed, postings, load);
   }
 }
 
-function buildPostings(instances: readonly InstanceSnapshot[]): Map<string, GroupPostings> {
-  // Two passes: count instances per group, then fill exactly-sized arrays.
-  const sizes = new Map<string, number>();
-  for (const inst of instances) {
-    for (const [g, n] of inst.taskGroups) if (n > 0) sizes.set(g, (sizes.get(g) ?? 0) + 1);
-  }
-  const out = new Map<string, { instances: Int32Array; counts: Int32Array; fill: number }>();
-  for (const [g, size] of sizes) out.set(g, { instances: new Int32Array(size), counts: new Int32Array(size), fill: 0 });
-  for (let i = 0; i < instances.length; i++) {
-    for (const [g, n] of instances[i]!.taskGroups) {
-      if (n <= 0) continue;
-      const p = out.get(g)!;
-      p.instances[p.fill] = i;
-      p.counts[p.fill] = n;
-      p.fill++;
+/** `old` with the counts of some instances replaced (0 removes the instance), still in ascending order. */
+function patchPostings(old: GroupPostings | undefined, updates: ReadonlyMap<number, number>): GroupPostings {
+  const changedAt = [...updates.keys()].sort((a, b) => a - b);
+  const instances: number[] = [];
+  const counts: number[] = [];
+  const oldInstances = old?.instances ?? new Int32Array(0);
+  const oldCounts = old?.counts ?? new Int32Array(0);
+  let k = 0;
+  let c = 0;
+  while (k < oldInstances.length || c < changedAt.length) {
+    const a = k < oldInstances.length ? oldInstances[k]! : Infinity;
+    const b = c < changedAt.length ? changedAt[c]! : Infinity;
+    if (a < b) {
+      instances.push(a);
+      counts.push(oldCounts[k++]!);
+      continue;
     }
+    const n = updates.get(b)!;
+    if (n > 0) {
+      instances.push(b);
+      counts.push(n);
+    }
+    c++;
+    if (a === b) k++;
   }
+  return { instances: Int32Array.from(instances), counts: Int32Array.from(counts) };
+}
+
+function buildPostings(instances: readonly InstanceSnapshot[]): Map<string, GroupPostings> {
+  const acc = new Map<string, { instances: number[]; counts: number[] }>();
+  for (let i = 0; i < instances.length; i++) {
+    instances[i]!.taskGroups.forEach((n, g) => {
+      if (n <= 0) return;
+      let a = acc.get(g);
+      if (a === undefined) acc.set(g, (a = { instances: [], counts: [] }));
+      a.instances.push(i);
+      a.counts.push(n);
+    });
+  }
+  const out = new Map<string, GroupPostings>();
+  for (const [g, a] of acc) out.set(g, { instances: Int32Array.from(a.instances), counts: Int32Array.from(a.counts) });
   return out;
 }
 
@@ -175,12 +237,13 @@ export function buildSnapshot(instances: readonly InstanceSnapshot[]): ClusterSn
 }
 
 /**
- * A snapshot of the same instances, in the same order, where only task state
- * and resources differ (`remaining`, `usedPorts`, `runningTasksCount`,
- * `taskGroups`). Fixed-field indexes are shared with `base`.
+ * A snapshot of the same instances, in the same order, where only the ones
+ * at the positions in `changed` differ, and only in task state and resources
+ * (`remaining`, `usedPorts`, `runningTasksCount`, `taskGroups`). Indexes of
+ * `base` are shared or patched, so this costs far less than `buildSnapshot`.
  */
-export function withInstances(base: ClusterSnapshot, instances: readonly InstanceSnapshot[]): ClusterSnapshot {
+export function withInstances(base: ClusterSnapshot, instances: readonly InstanceSnapshot[], changed: readonly number[]): ClusterSnapshot {
   if (!(base instanceof Snapshot)) return buildSnapshot(instances);
   if (instances.length !== base.instances.length) throw new Error('withInstances: instance count changed');
-  return base.derive(instances);
+  return base.derive(instances, changed);
 }

@@ -116,7 +116,7 @@ function subjectName(subject: CqlSubject): string {
 const isSpace = (c: string): boolean => c === ' ' || c === '\t' || c === '\n' || c === '\r';
 const SUBJECT_CHAR = /[A-Za-z0-9_.\-/\\:@]/;
 const WORD_CHAR = /[A-Za-z0-9_]/;
-const ATTRIBUTE_NAME = /^[A-Za-z0-9_.\-/\\@]{1,128}$/;
+const ATTRIBUTE_NAME = /^[A-Za-z0-9_.\-/\\]{1,128}$/;
 const TWO_CHAR_TOKENS = new Set(['&&', '||', '==', '!=', '>=', '<=', '=~', '!~']);
 const BARE_STOP = new Set([' ', '\t', '\n', '\r', '(', ')', '[', ']', ',', "'", '"']);
 
