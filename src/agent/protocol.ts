@@ -63,6 +63,22 @@ export type ServerMessage =
   | { type: 'tasks'; seq: number; tasks: AgentTask[] }
   | { type: 'heartbeat'; at: number };
 
+/** Container health as ECS reports it. */
+export type AgentHealthStatus = 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+
+/**
+ * `health`: the health of a task's containers, which SubmitTaskStateChange
+ * cannot carry. Sent whenever it changes and, for every task not yet
+ * STOPPED, after each connect (level-triggered: the latest message wins).
+ * `healthStatus` is the task's health as the agent derives it from its
+ * essential containers.
+ */
 export type AgentMessage =
   | { type: 'ack'; seq: number }
-  | { type: 'heartbeat'; at: number };
+  | { type: 'heartbeat'; at: number }
+  | {
+      type: 'health';
+      taskArn: string;
+      healthStatus: AgentHealthStatus;
+      containers: { name: string; healthStatus: AgentHealthStatus }[];
+    };

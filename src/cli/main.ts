@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,7 +8,9 @@ import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, startServer, type RunningServer } f
 const USAGE = `Usage: berth <command> [flags]
 
 Commands:
+  up       Start a local cluster: the server plus one agent in the default cluster
   server   Run the API server (ECS-compatible, AWS JSON 1.1, SigV4-signed)
+  agent    Run a host agent: make this machine's Docker Engine a container instance
   help     Show this help
 
 Run "berth <command> --help" for the flags of a command.`;
@@ -106,6 +109,118 @@ export function onShutdown(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+const AGENT_USAGE = `Usage: berth agent --endpoint URL [flags]
+
+Flags (environment variable in brackets):
+  --endpoint URL          Berth server URL (BERTH_ENDPOINT or AWS_ENDPOINT_URL)
+  --cluster NAME          cluster to join (BERTH_CLUSTER, default "default")
+  --data-dir DIR          agent state (BERTH_AGENT_DATA_DIR, default <berth data dir>/agent)
+  --availability-zone AZ  reported as ecs.availability-zone (default <region>a)
+  --instance-type TYPE    reported as ecs.instance-type (default berth.host)
+  --attribute K=V         custom attribute, repeatable
+  --cpu UNITS             CPU units to offer (default 1024 per core)
+  --memory MIB            memory to offer (default host memory less a reserve)
+  --docker-host URL       Docker Engine (DOCKER_HOST, default /var/run/docker.sock)
+
+Credentials: the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables.`;
+
+function parseAttributes(list: string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i <= 0) throw new Error(`--attribute takes key=value, got '${item}'.`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+function positiveInt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${v}'.`);
+  return n;
+}
+
+async function agentCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      endpoint: { type: 'string' },
+      cluster: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'availability-zone': { type: 'string' },
+      'instance-type': { type: 'string' },
+      attribute: { type: 'string', multiple: true },
+      cpu: { type: 'string' },
+      memory: { type: 'string' },
+      'docker-host': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(AGENT_USAGE + '\n');
+    return;
+  }
+  const endpoint = values.endpoint ?? process.env.BERTH_ENDPOINT ?? process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) throw new Error('berth agent needs --endpoint (the Berth server URL).\n\n' + AGENT_USAGE);
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) throw new Error('berth agent needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the server prints them).');
+  const { startAgent } = await import('../agent/agent.js');
+  const cpu = positiveInt('--cpu', values.cpu);
+  const memory = positiveInt('--memory', values.memory);
+  const dockerHost = values['docker-host'] ?? process.env.DOCKER_HOST;
+  const agent = await startAgent({
+    endpoint,
+    cluster: values.cluster ?? envOr('BERTH_CLUSTER', 'default'),
+    dataDir: resolve(values['data-dir'] ?? envOr('BERTH_AGENT_DATA_DIR', join(defaultDataDir(), 'agent'))),
+    ...(values['availability-zone'] ? { availabilityZone: values['availability-zone'] } : {}),
+    ...(values['instance-type'] ? { instanceType: values['instance-type'] } : {}),
+    attributes: parseAttributes(values.attribute),
+    ...(cpu !== undefined ? { cpu } : {}),
+    ...(memory !== undefined ? { memory } : {}),
+    ...(dockerHost ? { dockerHost } : {}),
+    credentials: { accessKeyId, secretAccessKey },
+  });
+  process.stdout.write(`berth agent registered as ${agent.containerInstanceArn}\n`);
+  onShutdown(() => agent.stop());
+}
+
+async function upCommand(args: string[]): Promise<void> {
+  const flags = parseServerFlags(args);
+  if (flags === 'help') {
+    process.stdout.write('Usage: berth up [server flags]\n\nStarts the server and one agent in the default cluster. ' + SERVER_USAGE.split('\n').slice(1).join('\n') + '\n');
+    return;
+  }
+  const docker = spawnSync('docker', ['info'], { stdio: 'ignore' });
+  if (docker.status !== 0) {
+    throw new Error('No Docker Engine answers "docker info". Run "npm run setup" (it installs and starts one on Debian), or start Docker yourself.');
+  }
+  const server = await startServer(flags);
+  try {
+    const { createCluster } = await import('../domain/clusters.js');
+    await createCluster(server.ctx, { clusterName: 'default' });
+    const { startAgent } = await import('../agent/agent.js');
+    const agent = await startAgent({
+      endpoint: server.url,
+      cluster: 'default',
+      dataDir: join(flags.dataDir, 'agent'),
+      availabilityZone: `${flags.region}a`,
+      credentials: { accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey },
+    });
+    printEndpoint(server, flags);
+    process.stdout.write(`\nCluster "default" has one container instance: ${agent.containerInstanceArn}\nTry: aws ecs list-container-instances --endpoint-url ${server.url}\nPress Ctrl-C to stop the server and the agent (running tasks keep running and are reconciled on the next start).\n`);
+    onShutdown(async () => {
+      await agent.stop();
+      await server.close();
+    });
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+}
+
 async function serverCommand(args: string[]): Promise<void> {
   const flags = parseServerFlags(args);
   if (flags === 'help') {
@@ -122,6 +237,10 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'server':
       return serverCommand(rest);
+    case 'agent':
+      return agentCommand(rest);
+    case 'up':
+      return upCommand(rest);
     case undefined:
     case 'help':
     case '--help':

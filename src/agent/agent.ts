@@ -1,0 +1,380 @@
+/**
+ * The host agent: registers this machine as a container instance, keeps the
+ * control channel to the server open, runs the tasks the server places here
+ * and reports what happens to them.
+ *
+ * Assembly only: the parts are the task engine (engine/), the durable state
+ * (state/), the channel client and reporter (channel/) and the task metadata
+ * endpoint (metadata/). Tasks survive the agent: `stop()` leaves containers
+ * running, and the next start adopts them.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ECSClient,
+  RegisterContainerInstanceCommand,
+  type Attribute,
+  type Resource,
+} from '@aws-sdk/client-ecs';
+import { createLogger, type Logger } from '../util/log.js';
+import { ChannelClient } from './channel/client.js';
+import { Reporter, ecsStateChangeApi, isPermanentRejection } from './channel/reporter.js';
+import { healthView, type HealthView } from './channel/reports.js';
+import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from './channel/backoff.js';
+import { credentialsFromEnv, type AwsCredentials } from './channel/sign.js';
+import { TaskEngine } from './engine/engine.js';
+import type { TaskRecord } from './engine/model.js';
+import { metadataAddress, probeDockerHost } from './metadata/hostProbe.js';
+import { MetadataServer } from './metadata/server.js';
+import { DockerRuntime } from './runtime/docker.js';
+import type { ContainerRuntime, ImagePullBehavior, RuntimeInfo } from './runtime/runtime.js';
+import { AgentStateStore } from './state/store.js';
+
+export interface AgentOptions {
+  /** The Berth server's URL, e.g. `http://10.0.0.5:4566`. */
+  endpoint: string;
+  /** Cluster name or ARN to join. */
+  cluster: string;
+  /** Where the agent keeps its state (identity, desired tasks, task records, report queue). */
+  dataDir: string;
+  /** Region the server serves; default AWS_REGION, AWS_DEFAULT_REGION, the cluster ARN's, or us-east-1. */
+  region?: string;
+  availabilityZone?: string;
+  instanceType?: string;
+  /** Custom attributes registered with the instance (on top of the agent's own). */
+  attributes?: Record<string, string>;
+  /** CPU units to offer; default 1024 per core. */
+  cpu?: number;
+  /** MiB to offer; default the machine's memory minus `reservedMemoryMiB`. */
+  memory?: number;
+  /** MiB kept back for the host when `memory` is not given. Default 0, like ECS_RESERVED_MEMORY. */
+  reservedMemoryMiB?: number;
+  /** Docker Engine address (see DockerRuntimeOptions). */
+  dockerHost?: string;
+  /** Default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
+  credentials?: AwsCredentials;
+  /** How long stopped tasks keep their containers. Default 1 hour. */
+  cleanupWaitMs?: number;
+  /** Port of the task metadata endpoint. Default: the port used before, else 51679; 0 picks one. */
+  metadataPort?: number;
+  imagePullBehavior?: ImagePullBehavior;
+  log?: Logger;
+  /** A runtime to use instead of Docker at `dockerHost` (tests). Not closed by `stop()`. */
+  runtime?: ContainerRuntime;
+  /** Channel timings (tests). */
+  channel?: { heartbeatIntervalMs?: number; heartbeatTimeoutMs?: number; backoff?: BackoffOptions };
+}
+
+export interface RunningAgent {
+  containerInstanceArn: string;
+  /** `i-` + 17 hex digits, stable across restarts. */
+  instanceId: string;
+  /** What containers get in ECS_CONTAINER_METADATA_URI_V4, without the `/v4/<token>` path. */
+  metadataEndpoint: string;
+  engine: TaskEngine;
+  /** Closes the channel and servers; containers keep running. */
+  stop(): Promise<void>;
+}
+
+/** Host ports ECS reserves on every container instance (SSH, Docker, the ECS agent's own ports). */
+export const RESERVED_PORTS = [22, 2375, 2376, 51678, 51679];
+export const DEFAULT_METADATA_PORT = 51679;
+/** docker-remote-api capabilities reported range from this version up to the engine's (at most MAX). */
+const MIN_DOCKER_API = 17;
+const MAX_DOCKER_API = 44;
+
+const LEGACY = 'com.amazonaws.ecs.capability.';
+const CAP = 'ecs.capability.';
+
+/** The agent's version: Berth's package version. */
+export function agentVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'berth' && pkg.version) return pkg.version;
+    } catch {
+      // keep looking upwards
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+/** Resources as ECS agents register them: CPU units, MiB, reserved TCP ports, UDP ports. */
+export function totalResources(
+  info: Pick<RuntimeInfo, 'cpus' | 'memoryBytes'>,
+  opts: { cpu?: number; memory?: number; reservedMemoryMiB?: number; extraReservedPorts?: number[] } = {},
+): Resource[] {
+  const cpu = opts.cpu ?? Math.max(0, Math.round(info.cpus)) * 1024;
+  const memory = opts.memory ?? Math.max(0, Math.floor(info.memoryBytes / (1024 * 1024)) - (opts.reservedMemoryMiB ?? 0));
+  const ports = [...new Set([...RESERVED_PORTS, ...(opts.extraReservedPorts ?? [])])].sort((a, b) => a - b);
+  return [
+    { name: 'CPU', type: 'INTEGER', integerValue: cpu },
+    { name: 'MEMORY', type: 'INTEGER', integerValue: memory },
+    { name: 'PORTS', type: 'STRINGSET', stringSetValue: ports.map(String) },
+    { name: 'PORTS_UDP', type: 'STRINGSET', stringSetValue: [] },
+  ];
+}
+
+/**
+ * The attributes this agent registers: the instance facts ECS sets and the
+ * capabilities Berth's engine honours, named as the ECS agent names them, so
+ * that `requiresAttributes` of task definitions using those features match.
+ * User attributes come last and win on a name clash.
+ */
+export function agentAttributes(facts: {
+  architecture: string;
+  dockerApiVersion?: string;
+  availabilityZone?: string;
+  instanceType?: string;
+  custom?: Record<string, string>;
+}): Attribute[] {
+  const attrs = new Map<string, string | undefined>();
+  attrs.set('ecs.os-type', 'linux');
+  attrs.set('ecs.os-family', 'LINUX');
+  attrs.set('ecs.cpu-architecture', facts.architecture);
+  if (facts.availabilityZone) attrs.set('ecs.availability-zone', facts.availabilityZone);
+  if (facts.instanceType) attrs.set('ecs.instance-type', facts.instanceType);
+  const minor = /^1\.(\d+)$/.exec(facts.dockerApiVersion ?? '')?.[1];
+  const maxApi = Math.min(MAX_DOCKER_API, minor !== undefined ? Number(minor) : MAX_DOCKER_API);
+  for (let v = MIN_DOCKER_API; v <= maxApi; v++) attrs.set(`${LEGACY}docker-remote-api.1.${v}`, undefined);
+  for (const name of [
+    `${LEGACY}logging-driver.json-file`,
+    `${LEGACY}logging-driver.none`,
+    `${LEGACY}privileged-container`,
+    `${CAP}container-health-check`,
+    `${CAP}container-ordering`,
+    `${CAP}docker-plugin.local`,
+    `${CAP}task-cpu-mem-limit`,
+  ]) {
+    attrs.set(name, undefined);
+  }
+  for (const [k, v] of Object.entries(facts.custom ?? {})) attrs.set(k, v);
+  return [...attrs].map(([name, value]) => (value === undefined ? { name } : { name, value }));
+}
+
+function resolveRegion(opts: AgentOptions): string {
+  const fromArn = /^arn:aws[a-z-]*:ecs:([a-z0-9-]+):/.exec(opts.cluster)?.[1];
+  return opts.region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? fromArn ?? 'us-east-1';
+}
+
+/** The cluster ARN: the option itself when it is one, else derived from the container instance ARN. */
+function clusterArnFor(cluster: string, containerInstanceArn: string): string {
+  if (cluster.startsWith('arn:')) return cluster;
+  const m = /^(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}):container-instance\/([^/]+)\/[^/]+$/.exec(containerInstanceArn);
+  return m ? `${m[1]}:cluster/${m[2]}` : cluster;
+}
+
+const clusterNameOf = (ref: string): string => ref.slice(ref.lastIndexOf('/') + 1);
+
+async function listenWithFallback(server: MetadataServer, host: string, port: number, log: Logger): Promise<number> {
+  try {
+    return await server.listen(host, port);
+  } catch (err) {
+    if (port === 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    log.warn({ port }, 'metadata port in use; listening on another port (containers adopted from before keep the old address)');
+    return server.listen(host, 0);
+  }
+}
+
+/** Starts the agent; resolves once it is registered (or, with a stored registration, at once). */
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const log = opts.log ?? createLogger('agent');
+  const region = resolveRegion(opts);
+  const credentials = opts.credentials ?? credentialsFromEnv();
+  if (!credentials) throw new Error('no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass credentials');
+
+  const state = await AgentStateStore.open(opts.dataDir);
+  const identity = state.identity();
+  const ownRuntime = opts.runtime === undefined;
+  const runtime = opts.runtime ?? new DockerRuntime({ ...(opts.dockerHost ? { dockerHost: opts.dockerHost } : {}) });
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((err: unknown) => log.warn({ err }, 'agent shutdown step failed'));
+  };
+  if (ownRuntime) closers.push(() => runtime.close());
+
+  try {
+    await runtime.ping();
+    const info = await runtime.info();
+    const facts = await probeDockerHost(opts.dockerHost);
+
+    // Task metadata endpoint, where bridge-mode containers can reach it.
+    let engine: TaskEngine | undefined;
+    const metadata = new MetadataServer({
+      source: { byMetadataToken: (token) => engine?.byMetadataToken(token) },
+      ...(opts.availabilityZone ? { availabilityZone: opts.availabilityZone } : {}),
+      log,
+    });
+    const where = metadataAddress(facts.bridgeGateway);
+    const port = await listenWithFallback(metadata, where.listenHost, opts.metadataPort ?? identity.metadataPort ?? DEFAULT_METADATA_PORT, log);
+    closers.push(() => metadata.close());
+    await state.saveIdentity({ metadataPort: port });
+    const metadataEndpoint = `http://${where.advertiseHost}:${port}`;
+
+    const ecs = new ECSClient({ endpoint: opts.endpoint, region, credentials, maxAttempts: 1 });
+    closers.push(async () => ecs.destroy());
+
+    const reporter = new Reporter({ api: ecsStateChangeApi(ecs), store: state, log });
+    await reporter.start();
+    closers.push(() => reporter.stop());
+
+    engine = new TaskEngine({
+      runtime,
+      store: state,
+      log,
+      metadataEndpoint,
+      ...(opts.cleanupWaitMs !== undefined ? { cleanupWaitMs: opts.cleanupWaitMs } : {}),
+      ...(opts.imagePullBehavior ? { pullBehavior: opts.imagePullBehavior } : {}),
+    });
+    const taskEngine = engine;
+
+    // Health goes over the channel (ECS state changes have no member for it).
+    let channel: ChannelClient | undefined;
+    const sentHealth = new Map<string, string>();
+    const sendHealth = (r: TaskRecord, force: boolean) => {
+      const view: HealthView = healthView(r);
+      const key = JSON.stringify(view);
+      if (!force && sentHealth.get(r.taskArn) === key) return;
+      if (channel?.send({ type: 'health', ...view })) sentHealth.set(r.taskArn, key);
+    };
+    taskEngine.onChange((r) => {
+      reporter.observe(r);
+      if (r.status !== 'STOPPED') sendHealth(r, false);
+    });
+    taskEngine.onForget((arn) => {
+      reporter.forget(arn);
+      sentHealth.delete(arn);
+    });
+    await taskEngine.start();
+    closers.push(() => taskEngine.stop());
+    // Whatever the previous run changed but had not queued yet.
+    for (const r of taskEngine.tasks()) reporter.observe(r);
+    const stored = await state.loadDesired();
+    if (stored) await taskEngine.setDesired(stored);
+
+    // Registration, then the channel.
+    const register = async (arn: string | undefined): Promise<string> => {
+      const out = await ecs.send(
+        new RegisterContainerInstanceCommand({
+          cluster: opts.cluster,
+          ...(arn ? { containerInstanceArn: arn } : {}),
+          instanceIdentityDocument: JSON.stringify({
+            instanceId: identity.instanceId,
+            region,
+            architecture: info.architecture,
+            ...(opts.availabilityZone ? { availabilityZone: opts.availabilityZone } : {}),
+            ...(opts.instanceType ? { instanceType: opts.instanceType } : {}),
+          }),
+          totalResources: totalResources(info, {
+            ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
+            ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
+            ...(opts.reservedMemoryMiB !== undefined ? { reservedMemoryMiB: opts.reservedMemoryMiB } : {}),
+            extraReservedPorts: [port],
+          }),
+          versionInfo: { agentVersion: agentVersion(), dockerVersion: `DockerVersion: ${info.serverVersion}` },
+          attributes: agentAttributes({
+            architecture: info.architecture,
+            ...(facts.apiVersion ? { dockerApiVersion: facts.apiVersion } : {}),
+            ...(opts.availabilityZone ? { availabilityZone: opts.availabilityZone } : {}),
+            ...(opts.instanceType ? { instanceType: opts.instanceType } : {}),
+            ...(opts.attributes ? { custom: opts.attributes } : {}),
+          }),
+        }),
+      );
+      const newArn = out.containerInstance?.containerInstanceArn;
+      if (!newArn) throw new Error('RegisterContainerInstance returned no containerInstanceArn');
+      return newArn;
+    };
+
+    let stopping = false;
+    /** Registers, retrying transient failures; a stored ARN the server no longer knows is dropped once. */
+    const registerWithRetry = async (): Promise<string> => {
+      let arn = identity.containerInstanceArn && clusterNameOf(identity.clusterArn ?? '') === clusterNameOf(opts.cluster)
+        ? identity.containerInstanceArn
+        : undefined;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const registered = await register(arn);
+          await state.saveIdentity({ containerInstanceArn: registered, clusterArn: clusterArnFor(opts.cluster, registered) });
+          log.info({ containerInstanceArn: registered, instanceId: identity.instanceId }, 'container instance registered');
+          return registered;
+        } catch (err) {
+          if (isPermanentRejection(err)) {
+            if (arn) {
+              log.warn({ err, containerInstanceArn: arn }, 'stored registration refused; registering as a new container instance');
+              arn = undefined;
+              continue;
+            }
+            throw err;
+          }
+          if (stopping) throw err;
+          const delay = fullJitterDelay(attempt, DEFAULT_BACKOFF);
+          log.warn({ err, delay }, 'registration failed; retrying');
+          await new Promise((r) => setTimeout(r, delay));
+          if (stopping) throw err;
+        }
+      }
+    };
+
+    const connect = (containerInstanceArn: string) => {
+      if (stopping) return;
+      channel = new ChannelClient({
+        endpoint: opts.endpoint,
+        clusterArn: clusterArnFor(opts.cluster, containerInstanceArn),
+        containerInstanceArn,
+        region,
+        credentials,
+        log,
+        ...(opts.channel?.backoff ? { backoff: opts.channel.backoff } : {}),
+        ...(opts.channel?.heartbeatIntervalMs ? { heartbeatIntervalMs: opts.channel.heartbeatIntervalMs } : {}),
+        ...(opts.channel?.heartbeatTimeoutMs ? { heartbeatTimeoutMs: opts.channel.heartbeatTimeoutMs } : {}),
+        onTasks: async (tasks) => {
+          await state.saveDesired(tasks);
+          await taskEngine.setDesired(tasks);
+        },
+        onConnect: () => {
+          reporter.retryNow();
+          for (const r of taskEngine.tasks()) if (r.status !== 'STOPPED') sendHealth(r, true);
+        },
+      });
+      channel.start();
+    };
+    closers.push(async () => {
+      stopping = true;
+      await channel?.stop();
+    });
+
+    const storedArn = identity.containerInstanceArn;
+    let containerInstanceArn: string;
+    if (storedArn && clusterNameOf(identity.clusterArn ?? '') === clusterNameOf(opts.cluster)) {
+      // Known instance: run now, confirm the registration in the background.
+      containerInstanceArn = storedArn;
+      void registerWithRetry().then(connect, (err: unknown) => log.error({ err }, 'container instance registration failed'));
+    } else {
+      containerInstanceArn = await registerWithRetry();
+      connect(containerInstanceArn);
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      containerInstanceArn,
+      instanceId: identity.instanceId,
+      metadataEndpoint,
+      engine: taskEngine,
+      stop: () => {
+        stopped ??= (async () => {
+          await closeAll();
+          await state.flush();
+          log.info('agent stopped; containers keep running');
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

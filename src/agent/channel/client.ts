@@ -1,0 +1,265 @@
+/**
+ * The agent's end of the control channel (see ../protocol.ts).
+ *
+ * Keeps one WebSocket to the server open for as long as the client runs:
+ * connects with a SigV4-signed upgrade, hands every `tasks` push to
+ * `onTasks` in order and acknowledges it once that resolves (the push is
+ * stored), sends heartbeats, and drops a connection that stays silent for
+ * the heartbeat timeout. Any close is followed by a reconnect after an
+ * exponential backoff with full jitter. Malformed messages are ignored;
+ * nothing the server sends can make the client throw.
+ */
+import WebSocket from 'ws';
+import type { Logger } from '../../util/log.js';
+import { silentLogger } from '../../util/log.js';
+import {
+  AGENT_CONNECT_PATH,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TIMEOUT_MS,
+  type AgentMessage,
+  type AgentTask,
+} from '../protocol.js';
+import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from './backoff.js';
+import { signedGetHeaders, type AwsCredentials } from './sign.js';
+
+export interface ChannelOptions {
+  /** The server's base URL, `http(s)://host:port`. */
+  endpoint: string;
+  clusterArn: string;
+  containerInstanceArn: string;
+  region: string;
+  credentials: AwsCredentials;
+  /**
+   * Receives each push in order. Resolve once the set is stored durably: the
+   * push is acknowledged only then. A rejection leaves it unacknowledged.
+   */
+  onTasks: (tasks: AgentTask[], seq: number) => Promise<void>;
+  /** Called after each successful connect (e.g. to resend level-triggered state). */
+  onConnect?: () => void;
+  onDisconnect?: (reason: string) => void;
+  log?: Logger;
+  backoff?: BackoffOptions;
+  heartbeatIntervalMs?: number;
+  heartbeatTimeoutMs?: number;
+  /** Bound on the opening handshake. Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+/** The WebSocket URL of the channel for an endpoint and instance. */
+export function channelUrl(endpoint: string, clusterArn: string, containerInstanceArn: string): URL {
+  const url = new URL(AGENT_CONNECT_PATH, endpoint);
+  url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
+  url.search = new URLSearchParams({ cluster: clusterArn, containerInstance: containerInstanceArn }).toString();
+  return url;
+}
+
+type Parsed = { type: 'tasks'; seq: number; tasks: AgentTask[] } | { type: 'heartbeat' } | undefined;
+
+function parse(text: string): Parsed {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!msg || typeof msg !== 'object') return undefined;
+  const m = msg as { type?: unknown; seq?: unknown; tasks?: unknown };
+  if (m.type === 'heartbeat') return { type: 'heartbeat' };
+  if (m.type === 'tasks' && typeof m.seq === 'number' && Number.isFinite(m.seq) && Array.isArray(m.tasks)) {
+    const tasks = m.tasks.filter(
+      (t): t is AgentTask =>
+        !!t &&
+        typeof t === 'object' &&
+        typeof (t as AgentTask).taskArn === 'string' &&
+        typeof (t as AgentTask).clusterArn === 'string' &&
+        ((t as AgentTask).desiredStatus === 'RUNNING' || (t as AgentTask).desiredStatus === 'STOPPED') &&
+        !!(t as AgentTask).taskDefinition &&
+        Array.isArray((t as AgentTask).taskDefinition.containerDefinitions) &&
+        Array.isArray((t as AgentTask).containers),
+    );
+    // A push with a malformed task is refused whole: acting on part of a set would stop the rest.
+    if (tasks.length !== m.tasks.length) return undefined;
+    return { type: 'tasks', seq: m.seq, tasks };
+  }
+  return undefined;
+}
+
+export class ChannelClient {
+  private readonly opts: ChannelOptions;
+  private readonly log: Logger;
+  private readonly backoff: BackoffOptions;
+  private readonly intervalMs: number;
+  private readonly timeoutMs: number;
+  private ws: WebSocket | undefined;
+  private stopped = true;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastHeard = 0;
+  private lastSeq = -Infinity;
+  private pushes: Promise<void> = Promise.resolve();
+  private closed: Promise<void> = Promise.resolve();
+  private isOpen = false;
+
+  constructor(options: ChannelOptions) {
+    this.opts = options;
+    this.log = options.log ?? silentLogger();
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.intervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.timeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+  }
+
+  /** True while a connection is open. */
+  get connected(): boolean {
+    return this.isOpen;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.connect();
+  }
+
+  /** Sends a message when connected; returns whether it was sent. */
+  send(msg: AgentMessage): boolean {
+    const ws = this.ws;
+    if (!ws || !this.isOpen || ws.readyState !== WebSocket.OPEN) return false;
+    try {
+      ws.send(JSON.stringify(msg));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeatTimer);
+    const ws = this.ws;
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      const killer = setTimeout(() => ws.terminate(), 1_000);
+      ws.close(1000, 'agent stopping');
+      await this.closed;
+      clearTimeout(killer);
+    }
+    await this.pushes;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const url = channelUrl(this.opts.endpoint, this.opts.clusterArn, this.opts.containerInstanceArn);
+    let headers: Record<string, string>;
+    try {
+      headers = await signedGetHeaders(url, this.opts.region, this.opts.credentials);
+    } catch (err) {
+      this.log.warn({ err }, 'cannot sign the channel request');
+      this.scheduleReconnect();
+      return;
+    }
+    if (this.stopped) return;
+    const ws = new WebSocket(url, {
+      headers: { ...headers, host: url.host },
+      handshakeTimeout: this.opts.connectTimeoutMs ?? 10_000,
+      maxPayload: 64 * 1024 * 1024,
+    });
+    this.ws = ws;
+    let resolveClosed!: () => void;
+    this.closed = new Promise((r) => (resolveClosed = r));
+    let gotMessage = false;
+
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        if (body.length < 1000) body += c;
+      });
+      res.on('end', () => this.log.warn({ status: res.statusCode, body: body.trim() }, 'server refused the agent channel'));
+      res.on('error', () => undefined);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      this.isOpen = true;
+      this.lastHeard = Date.now();
+      this.lastSeq = -Infinity;
+      this.log.info({ url: `${url.origin}${url.pathname}` }, 'agent channel connected');
+      this.heartbeatTimer = setInterval(() => this.heartbeat(ws), Math.max(10, Math.min(this.intervalMs, this.timeoutMs / 2)));
+      this.send({ type: 'heartbeat', at: Date.now() });
+      try {
+        this.opts.onConnect?.();
+      } catch (err) {
+        this.log.warn({ err }, 'channel connect handler failed');
+      }
+    });
+    ws.on('message', (data) => {
+      this.lastHeard = Date.now();
+      if (!gotMessage) {
+        gotMessage = true;
+        this.attempt = 0;
+      }
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      const msg = parse(text);
+      if (!msg) {
+        this.log.warn({ message: text.slice(0, 200) }, 'ignoring malformed channel message');
+        return;
+      }
+      if (msg.type === 'tasks') this.onPush(ws, msg.seq, msg.tasks);
+    });
+    ws.on('ping', () => {
+      this.lastHeard = Date.now();
+    });
+    ws.on('error', (err) => {
+      this.log.debug({ err }, 'agent channel error');
+    });
+    ws.on('close', (code, reason) => {
+      const wasOpen = this.isOpen;
+      this.isOpen = false;
+      clearInterval(this.heartbeatTimer);
+      if (this.ws === ws) this.ws = undefined;
+      resolveClosed();
+      const why = `${code}${reason.length ? ` ${reason.toString()}` : ''}`;
+      if (wasOpen) {
+        this.log.info({ reason: why }, 'agent channel closed');
+        try {
+          this.opts.onDisconnect?.(why);
+        } catch (err) {
+          this.log.warn({ err }, 'channel disconnect handler failed');
+        }
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  private onPush(ws: WebSocket, seq: number, tasks: AgentTask[]): void {
+    if (seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    this.pushes = this.pushes.then(async () => {
+      try {
+        await this.opts.onTasks(tasks, seq);
+      } catch (err) {
+        this.log.warn({ err, seq }, 'could not store the desired task set; not acknowledging it');
+        return;
+      }
+      // The ack belongs to the connection the push came on.
+      if (this.ws === ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', seq } satisfies AgentMessage));
+    });
+  }
+
+  private heartbeat(ws: WebSocket): void {
+    if (Date.now() - this.lastHeard > this.timeoutMs) {
+      this.log.warn({ silentMs: Date.now() - this.lastHeard }, 'agent channel heartbeat timed out');
+      ws.terminate();
+      return;
+    }
+    this.send({ type: 'heartbeat', at: Date.now() });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    clearTimeout(this.reconnectTimer);
+    const delay = fullJitterDelay(this.attempt++, this.backoff);
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * The task engine on the real Docker Engine with the local test image.
+ * Every test runs its own task(s), bounded in time; everything labelled with
+ * those tasks is removed afterwards. Skipped when no engine answers.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { DockerRuntime } from '../runtime/docker.js';
+import type { TaskView } from '../channel/reports.js';
+import { Reporter, type StateChangeApi } from '../channel/reporter.js';
+import { AgentStateStore } from '../state/store.js';
+import type { AgentTask } from '../protocol.js';
+import { TaskEngine, type TaskStore } from './engine.js';
+import { makeTask, MemoryTaskStore, TEST_IMAGE, type TaskShape } from './fixtures.js';
+import { taskHealth, type TaskRecord, type TaskStatus } from './model.js';
+import { LABEL_TASK_ARN } from './spec.js';
+
+const runtime = new DockerRuntime();
+const docker = new Docker();
+let skip: string | false = false;
+const taskArns = new Set<string>();
+const volumes = new Set<string>();
+const engines: TaskEngine[] = [];
+const dirs: string[] = [];
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'berth-agent-engine-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Harness {
+  engine: TaskEngine;
+  statuses: Map<string, TaskStatus[]>;
+}
+
+async function startEngine(store: TaskStore = new MemoryTaskStore(), extra: { cleanupWaitMs?: number } = {}): Promise<Harness> {
+  const engine = new TaskEngine({ runtime, store, cleanupWaitMs: extra.cleanupWaitMs ?? 60_000, resyncIntervalMs: 2_000 });
+  engines.push(engine);
+  const statuses = new Map<string, TaskStatus[]>();
+  engine.onChange((r) => {
+    const list = statuses.get(r.taskArn) ?? [];
+    if (list[list.length - 1] !== r.status) list.push(r.status);
+    statuses.set(r.taskArn, list);
+  });
+  await engine.start();
+  return { engine, statuses };
+}
+
+function task(shape: TaskShape): AgentTask {
+  const t = makeTask({ family: 'agent-engine-test', ...shape });
+  taskArns.add(t.taskArn);
+  return t;
+}
+
+async function until(h: Harness, t: AgentTask, what: string, pred: (r: TaskRecord) => boolean, timeoutMs?: number): Promise<TaskRecord> {
+  return waitFor(what, () => {
+    const r = h.engine.task(t.taskArn);
+    return r && pred(r) ? r : undefined;
+  }, timeoutMs);
+}
+
+const stoppedTask = (r: TaskRecord) => r.status === 'STOPPED';
+const container = (r: TaskRecord, name: string) => {
+  const c = r.containers.find((x) => x.name === name);
+  assert.ok(c, `container ${name}`);
+  return c;
+};
+
+function httpGet(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path: '/', timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+before(async () => {
+  try {
+    await runtime.ping();
+    await runtime.ensureImage(TEST_IMAGE, { pullBehavior: 'prefer-cached' });
+  } catch (err) {
+    skip = `no Docker Engine with ${TEST_IMAGE}: ${String(err)}`;
+  }
+});
+
+after(async () => {
+  for (const e of engines) await e.stop();
+  for (const arn of taskArns) {
+    for (const c of await runtime.list({ [LABEL_TASK_ARN]: arn }).catch(() => [])) await runtime.remove(c.id).catch(() => undefined);
+  }
+  for (const v of volumes) await runtime.removeVolume(v).catch(() => undefined);
+  await runtime.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('task engine on Docker', { concurrency: true }, () => {
+  it('stops the task when an essential container exits, with exit codes and SIGKILL after stopTimeout', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const tk = task({
+      containers: [
+        { name: 'main', command: ['sh', '-c', 'sleep 1; exit 3'] },
+        { name: 'side', essential: false, command: ['sleep', '3600'], stopTimeout: 1 },
+      ],
+    });
+    await h.engine.setDesired([tk]);
+    const r = await until(h, tk, 'task STOPPED', stoppedTask);
+    assert.equal(r.stop?.stopCode, 'EssentialContainerExited');
+    assert.equal(r.stop?.reason, 'Essential container in task exited');
+    assert.equal(container(r, 'main').exitCode, 3);
+    assert.equal(container(r, 'side').exitCode, 137, 'sleep ignores SIGTERM as PID 1 and is killed');
+    assert.deepEqual(h.statuses.get(tk.taskArn), ['PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);
+    assert.ok(r.pullStartedAt! <= r.pullStoppedAt! && r.pullStoppedAt! <= r.startedAt! && r.startedAt! <= r.executionStoppedAt!);
+  });
+
+  it('honours stopTimeout: SIGTERM, then SIGKILL after the timeout', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const tk = task({ containers: [{ name: 'stubborn', command: ['sleep', '3600'], stopTimeout: 2 }] });
+    await h.engine.setDesired([tk]);
+    await until(h, tk, 'RUNNING', (r) => r.status === 'RUNNING');
+    const asked = Date.now();
+    await h.engine.setDesired([{ ...tk, desiredStatus: 'STOPPED', stopCode: 'UserInitiated', stoppedReason: 'test' }]);
+    const r = await until(h, tk, 'STOPPED', stoppedTask);
+    const took = Date.now() - asked;
+    assert.ok(took >= 1900 && took < 10_000, `stop took ${took} ms`);
+    assert.equal(container(r, 'stubborn').exitCode, 137);
+    assert.equal(r.stop?.by, 'server');
+  });
+
+  it('orders containers by dependsOn (SUCCESS, HEALTHY) and reports health', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const tk = task({
+      containers: [
+        { name: 'init', essential: false, command: ['sh', '-c', 'sleep 0.5; exit 0'] },
+        {
+          name: 'db',
+          command: ['sh', '-c', 'sleep 1; touch /tmp/ready; exec sleep 3600'],
+          healthCheck: { command: ['CMD-SHELL', 'test -f /tmp/ready'], interval: 1, timeout: 1, retries: 1 },
+          stopTimeout: 1,
+        },
+        {
+          name: 'app',
+          command: ['sleep', '3600'],
+          stopTimeout: 1,
+          dependsOn: [
+            { containerName: 'init', condition: 'SUCCESS' },
+            { containerName: 'db', condition: 'HEALTHY' },
+          ],
+        },
+      ],
+    });
+    let dbHealthyAt: number | undefined;
+    h.engine.onChange((r) => {
+      if (r.taskArn === tk.taskArn && dbHealthyAt === undefined && container(r, 'db').health === 'HEALTHY') dbHealthyAt = Date.now();
+    });
+    await h.engine.setDesired([tk]);
+    const r = await until(h, tk, 'RUNNING', (x) => x.status === 'RUNNING');
+    const init = container(r, 'init');
+    const app = container(r, 'app');
+    assert.equal(init.exitCode, 0);
+    assert.ok(app.startedAt! >= init.finishedAt!, 'app started after init finished');
+    assert.ok(dbHealthyAt !== undefined && app.startedAt! >= dbHealthyAt - 1000, 'app started once db was healthy');
+    assert.equal(container(r, 'db').health, 'HEALTHY');
+    assert.equal(taskHealth(r.containers), 'HEALTHY');
+
+    await h.engine.setDesired([{ ...tk, desiredStatus: 'STOPPED' }]);
+    const s = await until(h, tk, 'STOPPED', stoppedTask);
+    assert.ok(container(s, 'app').finishedAt! <= container(s, 'db').finishedAt!, 'app stopped before db');
+  });
+
+  it('stops the task when a dependency cannot be met', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const tk = task({
+      containers: [
+        { name: 'init', essential: false, command: ['sh', '-c', 'exit 1'] },
+        { name: 'app', command: ['sleep', '3600'], dependsOn: [{ containerName: 'init', condition: 'SUCCESS' }] },
+      ],
+    });
+    await h.engine.setDesired([tk]);
+    const r = await until(h, tk, 'STOPPED', stoppedTask);
+    assert.equal(r.stop?.stopCode, 'TaskFailedToStart');
+    assert.match(r.stop?.reason ?? '', /dependency .*'init' \(SUCCESS\).*exited with code 1/);
+    assert.equal(container(r, 'app').runtimeId, undefined);
+  });
+
+  it('reports an unhealthy essential container without stopping the task', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const tk = task({
+      containers: [
+        { name: 'web', command: ['sleep', '3600'], stopTimeout: 0, healthCheck: { command: ['CMD-SHELL', 'exit 1'], interval: 1, timeout: 1, retries: 1 } },
+      ],
+    });
+    await h.engine.setDesired([tk]);
+    const r = await until(h, tk, 'UNHEALTHY', (x) => container(x, 'web').health === 'UNHEALTHY');
+    assert.equal(taskHealth(r.containers), 'UNHEALTHY');
+    assert.equal(r.status, 'RUNNING');
+  });
+
+  it('publishes a dynamic host port that serves the container', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const tk = task({
+      containers: [
+        { name: 'web', command: ['httpd', '-f', '-p', '8080', '-h', '/var/www'], stopTimeout: 0, portMappings: [{ containerPort: 8080, hostPort: 0, protocol: 'tcp' }] },
+      ],
+    });
+    await h.engine.setDesired([tk]);
+    const r = await until(h, tk, 'RUNNING with a binding', (x) => x.status === 'RUNNING' && container(x, 'web').networkBindings.length > 0);
+    const binding = container(r, 'web').networkBindings.find((b) => b.bindIP === '0.0.0.0') ?? container(r, 'web').networkBindings[0]!;
+    assert.equal(binding.containerPort, 8080);
+    assert.equal(binding.protocol, 'tcp');
+    assert.ok(binding.hostPort > 0);
+    const body = await waitFor('HTTP answer', () => httpGet(binding.hostPort).catch(() => undefined), 5_000);
+    assert.match(body, /berth-test/);
+  });
+
+  it('shares task volumes between containers (mountPoints, volumesFrom) and removes them at cleanup', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine(new MemoryTaskStore(), { cleanupWaitMs: 200 });
+    const check = 'for i in $(seq 1 50); do grep -q hello /data/msg 2>/dev/null && exit 0; sleep 0.1; done; exit 1';
+    const tk = task({
+      volumes: [{ name: 'shared', host: {} }],
+      containers: [
+        { name: 'writer', command: ['sh', '-c', 'echo hello > /data/msg; exec sleep 3600'], stopTimeout: 0, mountPoints: [{ sourceVolume: 'shared', containerPath: '/data' }] },
+        { name: 'reader', essential: false, command: ['sh', '-c', check], mountPoints: [{ sourceVolume: 'shared', containerPath: '/data', readOnly: true }], dependsOn: [{ containerName: 'writer', condition: 'START' }] },
+        { name: 'borrower', essential: false, command: ['sh', '-c', check], volumesFrom: [{ sourceContainer: 'writer', readOnly: true }] },
+      ],
+    });
+    await h.engine.setDesired([tk]);
+    const r = await until(h, tk, 'readers done', (x) => ['reader', 'borrower'].every((n) => container(x, n).phase === 'STOPPED'));
+    const volumeName = r.volumes[0]!.source;
+    volumes.add(volumeName);
+    assert.equal(container(r, 'reader').exitCode, 0, 'reader saw the file through the task volume');
+    assert.equal(container(r, 'borrower').exitCode, 0, 'borrower saw the file through volumesFrom');
+    assert.equal(r.status, 'RUNNING');
+    await docker.getVolume(volumeName).inspect();
+
+    await h.engine.setDesired([{ ...tk, desiredStatus: 'STOPPED' }]);
+    await until(h, tk, 'cleaned', (x) => x.cleaned);
+    assert.deepEqual(await runtime.list({ [LABEL_TASK_ARN]: tk.taskArn }), []);
+    await assert.rejects(docker.getVolume(volumeName).inspect(), 'task volume removed');
+    await h.engine.setDesired([]);
+    assert.equal(h.engine.task(tk.taskArn), undefined, 'forgotten once the server no longer lists it');
+  });
+
+  it('fails fast with CannotPullContainerError for an image that cannot be had', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const tk = task({ containers: [{ name: 'ghost', image: '127.0.0.1:1/berth-test/missing:latest' }] });
+    const started = Date.now();
+    await h.engine.setDesired([tk]);
+    const r = await until(h, tk, 'STOPPED', stoppedTask, 15_000);
+    assert.ok(Date.now() - started < 15_000);
+    assert.match(container(r, 'ghost').reason ?? '', /^CannotPullContainerError: /);
+    assert.equal(r.stop?.stopCode, 'TaskFailedToStart');
+    assert.match(r.stop?.reason ?? '', /^CannotPullContainerError: /);
+  });
+
+  it('adopts running containers after a restart and reports those that exited meanwhile', async (t) => {
+    if (skip) return t.skip(skip);
+    const dir = tempDir();
+    const sent: { run: number; report: TaskView | { container: string; status: string; exitCode?: number } }[] = [];
+    const api = (run: number): StateChangeApi => ({
+      submitTask: async (view) => void sent.push({ run, report: view }),
+      submitContainer: async (_arn, _cluster, c) => void sent.push({ run, report: { container: c.containerName, status: c.status, ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}) } }),
+    });
+    const wire = async (run: number) => {
+      const store = await AgentStateStore.open(dir);
+      const reporter = new Reporter({ api: api(run), store });
+      await reporter.start();
+      const h = await startEngine(store);
+      h.engine.onChange((r) => reporter.observe(r));
+      for (const r of h.engine.tasks()) reporter.observe(r);
+      return { h, reporter, store };
+    };
+
+    const tk = task({
+      containers: [
+        { name: 'web', command: ['sleep', '3600'], stopTimeout: 0 },
+        { name: 'short', essential: false, command: ['sh', '-c', 'sleep 2; exit 7'] },
+      ],
+    });
+    const first = await wire(1);
+    await first.store.saveDesired([tk]);
+    await first.h.engine.setDesired([tk]);
+    const running = await until(first.h, tk, 'RUNNING', (r) => r.status === 'RUNNING');
+    await first.reporter.idle();
+    await first.h.engine.stop();
+    await first.reporter.stop();
+    const webId = container(running, 'web').runtimeId!;
+    const shortId = container(running, 'short').runtimeId!;
+    // While no agent runs, `short` exits.
+    await waitFor('short exited', async () => (await runtime.inspect(shortId)).exitCode !== null, 10_000);
+
+    const second = await wire(2);
+    await second.h.engine.setDesired((await second.store.loadDesired()) ?? []);
+    const r = await until(second.h, tk, 'short seen STOPPED', (x) => container(x, 'short').phase === 'STOPPED');
+    assert.equal(container(r, 'short').exitCode, 7);
+    assert.equal(container(r, 'web').runtimeId, webId, 'web adopted, not recreated');
+    assert.equal(r.status, 'RUNNING');
+    const all = await runtime.list({ [LABEL_TASK_ARN]: tk.taskArn });
+    assert.equal(all.length, 2, 'no duplicate containers');
+    await second.reporter.idle();
+    const secondRun = sent.filter((s) => s.run === 2).map((s) => s.report);
+    assert.deepEqual(secondRun, [{ container: 'short', status: 'STOPPED', exitCode: 7 }]);
+    await second.reporter.stop();
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * Applies the reconciler's effects to a ContainerRuntime. The only module of
+ * the engine that changes containers; it never decides anything, it reports
+ * each effect's outcome for `applyOutcome`.
+ *
+ * Transient failures (the engine unreachable, a stop that did not complete)
+ * are marked so the task retries later; anything else is final for the
+ * container and becomes its ECS `reason`.
+ */
+import {
+  ContainerNotFoundError,
+  ContainerStopError,
+  NameConflictError,
+  RuntimeError,
+  RuntimeUnavailableError,
+  type ContainerRuntime,
+  type ImagePullBehavior,
+} from '../runtime/runtime.js';
+import type { TaskRecord } from './model.js';
+import type { Effect, Outcome } from './reconcile.js';
+import { containerSpec, LABEL_CONTAINER_NAME, LABEL_TASK_ARN, type SpecContext } from './spec.js';
+
+export interface ExecutorOptions extends SpecContext {
+  /** Overrides the runtime's image pull behaviour. */
+  pullBehavior?: ImagePullBehavior;
+}
+
+function failure(err: unknown, transient = false): Outcome {
+  if (err instanceof RuntimeError) {
+    return { ok: false, transient: transient || err instanceof RuntimeUnavailableError, code: err.code, message: err.message };
+  }
+  // Unknown failures are retried: they are not the container's fault.
+  return { ok: false, transient: true, code: 'InternalError', message: err instanceof Error ? err.message : String(err) };
+}
+
+export class EffectExecutor {
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly options: ExecutorOptions,
+  ) {}
+
+  /** Runs one effect for the task as it is in `r`. Never throws. */
+  async run(r: TaskRecord, effect: Effect): Promise<Outcome> {
+    try {
+      return await this.apply(r, effect);
+    } catch (err) {
+      return failure(err);
+    }
+  }
+
+  private async apply(r: TaskRecord, effect: Effect): Promise<Outcome> {
+    switch (effect.kind) {
+      case 'pull': {
+        const c = this.container(r, effect.container);
+        const res = await this.runtime.ensureImage(c.image, this.options.pullBehavior ? { pullBehavior: this.options.pullBehavior } : {});
+        return { ok: true, imageId: res.imageId };
+      }
+      case 'createVolume': {
+        const v = r.volumes.find((x) => x.name === effect.volume);
+        if (!v) return { ok: true };
+        await this.runtime.createVolume({
+          name: v.source,
+          ...(v.driver ? { driver: v.driver } : {}),
+          ...(v.driverOptions ? { driverOptions: v.driverOptions } : {}),
+          ...(v.labels ? { labels: v.labels } : {}),
+        });
+        return { ok: true };
+      }
+      case 'create': {
+        const spec = containerSpec(r, effect.container, this.options);
+        try {
+          return { ok: true, runtimeId: await this.runtime.create(spec) };
+        } catch (err) {
+          // The name is deterministic: a container with it is this task's, created before a crash.
+          if (err instanceof NameConflictError) {
+            const existing = await this.runtime.list({ [LABEL_TASK_ARN]: r.taskArn, [LABEL_CONTAINER_NAME]: effect.container });
+            const found = existing.find((s) => s.name === spec.name) ?? existing[0];
+            if (found) return { ok: true, runtimeId: found.id };
+          }
+          throw err;
+        }
+      }
+      case 'start': {
+        const c = this.container(r, effect.container);
+        if (!c.runtimeId) return { ok: false, transient: false, code: 'CannotStartContainerError', message: 'container was never created' };
+        await this.runtime.start(c.runtimeId);
+        return { ok: true };
+      }
+      case 'stop': {
+        const c = this.container(r, effect.container);
+        if (!c.runtimeId) return { ok: true };
+        try {
+          await this.runtime.stop(c.runtimeId, effect.timeoutSeconds);
+        } catch (err) {
+          if (err instanceof ContainerNotFoundError) return { ok: true };
+          return failure(err, err instanceof ContainerStopError);
+        }
+        return { ok: true };
+      }
+      case 'remove': {
+        const c = this.container(r, effect.container);
+        if (c.runtimeId) await this.runtime.remove(c.runtimeId);
+        return { ok: true };
+      }
+      case 'removeVolume': {
+        const v = r.volumes.find((x) => x.name === effect.volume);
+        if (v) await this.runtime.removeVolume(v.source);
+        return { ok: true };
+      }
+    }
+  }
+
+  private container(r: TaskRecord, name: string) {
+    const c = r.containers.find((x) => x.name === name);
+    if (!c) throw new Error(`task ${r.taskArn} has no container ${name}`);
+    return c;
+  }
+}

@@ -1,0 +1,271 @@
+// End to end on the real Docker Engine: a Berth server, real `berth agent`
+// processes, and the AWS SDK (and the AWS CLI where installed) as the user.
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import {
+  DescribeContainerInstancesCommand,
+  DescribeTasksCommand,
+  ListContainerInstancesCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  type Task,
+} from '@aws-sdk/client-ecs';
+import { BERTH_BIN, freePort, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, type ServerProcess } from './helpers.js';
+
+const run = promisify(execFile);
+const IMAGE = 'berth-test/busybox:latest';
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+interface AgentProcess {
+  child: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function startAgentProcess(endpoint: string, dataDir: string, extra: string[] = []): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', 'default', '--data-dir', dataDir, '--memory', '1024', '--cpu', '1024', ...extra], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent did not register: ${err}`)), 30_000);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/registered as/.test(out)) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          kill: async (signal = 'SIGTERM') => {
+            child.kill(signal);
+            await exited;
+          },
+        });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent exited with ${code}: ${err}`));
+    });
+  });
+}
+
+async function dockerPsForTask(taskArn: string): Promise<string[]> {
+  const { stdout } = await run('docker', ['ps', '-a', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${taskArn}`]);
+  return stdout.split('\n').filter(Boolean);
+}
+
+describe('berth agent on the real Docker Engine', { timeout: 300_000 }, () => {
+  const dir = tempDir();
+  let server: ServerProcess;
+  let agent: AgentProcess;
+  let port = 0;
+  const ecs = () => ecsClient(server.url);
+
+  async function describeTask(arn: string): Promise<Task> {
+    const c = ecs();
+    try {
+      const d = await c.send(new DescribeTasksCommand({ cluster: 'default', tasks: [arn] }));
+      return d.tasks![0]!;
+    } finally {
+      c.destroy();
+    }
+  }
+
+  async function runOne(taskDefinition: string): Promise<Task> {
+    const c = ecs();
+    try {
+      const r = await c.send(new RunTaskCommand({ cluster: 'default', taskDefinition }));
+      assert.deepEqual(r.failures, [], JSON.stringify(r.failures));
+      return r.tasks![0]!;
+    } finally {
+      c.destroy();
+    }
+  }
+
+  const untilStatus = (arn: string, status: string, ms = 60_000) =>
+    waitFor(`task ${arn} to be ${status}`, async () => {
+      const t = await describeTask(arn);
+      return t.lastStatus === status ? t : undefined;
+    }, ms);
+
+  before(async () => {
+    port = await freePort();
+    server = await spawnServer(join(dir.path, 'server'), [], {}, port);
+    const c = ecs();
+    const { CreateClusterCommand } = await import('@aws-sdk/client-ecs');
+    await c.send(new CreateClusterCommand({ clusterName: 'default' }));
+    await c.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'web',
+        containerDefinitions: [
+          {
+            name: 'web',
+            image: IMAGE,
+            memory: 64,
+            command: ['sh', '-c', 'echo hello-from-berth > /tmp/index.html && exec httpd -f -p 8080 -h /tmp'],
+            portMappings: [{ containerPort: 8080, hostPort: 0 }],
+            stopTimeout: 2,
+          },
+        ],
+      }),
+    );
+    await c.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'exits',
+        containerDefinitions: [{ name: 'main', image: IMAGE, memory: 32, command: ['sh', '-c', 'sleep 1; exit 3'] }],
+      }),
+    );
+    await c.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'missing-image',
+        containerDefinitions: [{ name: 'main', image: 'berth-test/does-not-exist:1.0', memory: 32 }],
+      }),
+    );
+    c.destroy();
+    agent = await startAgentProcess(server.url, join(dir.path, 'agent-1'));
+  });
+
+  after(async () => {
+    await agent?.kill('SIGTERM').catch(() => undefined);
+    await server?.kill('SIGTERM');
+    const { stdout } = await run('docker', ['ps', '-a', '-q', '--filter', 'label=com.amazonaws.ecs.cluster']).catch(() => ({ stdout: '' }));
+    const ids = stdout.split('\n').filter(Boolean);
+    if (ids.length) await run('docker', ['rm', '-f', ...ids]).catch(() => undefined);
+    dir.remove();
+  });
+
+  it('registers the agent as a connected container instance', async () => {
+    const c = ecs();
+    const list = await c.send(new ListContainerInstancesCommand({ cluster: 'default' }));
+    assert.equal(list.containerInstanceArns?.length, 1);
+    const d = await c.send(new DescribeContainerInstancesCommand({ cluster: 'default', containerInstances: list.containerInstanceArns! }));
+    const inst = d.containerInstances![0]!;
+    assert.equal(inst.agentConnected, true);
+    assert.equal(inst.registeredResources?.find((r) => r.name === 'MEMORY')?.integerValue, 1024);
+    assert.ok(inst.attributes?.some((a) => a.name === 'ecs.os-type' && a.value === 'linux'));
+    c.destroy();
+  });
+
+  it('runs a task whose HTTP port answers on the reported host port, then stops it', async () => {
+    const t = await runOne('web');
+    const running = await untilStatus(t.taskArn!, 'RUNNING');
+    const binding = running.containers?.[0]?.networkBindings?.[0];
+    assert.ok(binding?.hostPort && binding.hostPort > 0, 'a dynamic host port is reported');
+    const body = await waitFor('the task to answer HTTP', async () => {
+      const res = await fetch(`http://127.0.0.1:${binding!.hostPort}/index.html`);
+      return res.ok ? res.text() : undefined;
+    });
+    assert.match(body, /hello-from-berth/);
+    const c = ecs();
+    await c.send(new StopTaskCommand({ cluster: 'default', task: t.taskArn, reason: 'test is done' }));
+    c.destroy();
+    const stopped = await untilStatus(t.taskArn!, 'STOPPED');
+    assert.equal(stopped.stopCode, 'UserInitiated');
+    assert.equal(stopped.stoppedReason, 'test is done');
+    assert.equal(stopped.containers?.[0]?.lastStatus, 'STOPPED');
+    assert.equal(typeof stopped.containers?.[0]?.exitCode, 'number');
+  });
+
+  it('stops the task when its essential container exits, with the exit code', async () => {
+    const t = await runOne('exits');
+    const stopped = await untilStatus(t.taskArn!, 'STOPPED');
+    assert.equal(stopped.stopCode, 'EssentialContainerExited');
+    assert.equal(stopped.containers?.[0]?.exitCode, 3);
+  });
+
+  it('reports an image that cannot be pulled as a STOPPED task, never a hung PENDING', async () => {
+    const t = await runOne('missing-image');
+    const stopped = await untilStatus(t.taskArn!, 'STOPPED', 45_000);
+    assert.equal(stopped.stopCode, 'TaskFailedToStart');
+    assert.match(stopped.containers?.[0]?.reason ?? stopped.stoppedReason ?? '', /CannotPullContainerError/);
+  });
+
+  it('survives kill -9 of the agent: the task keeps running, is adopted, and is not duplicated', async () => {
+    const t = await runOne('web');
+    await untilStatus(t.taskArn!, 'RUNNING');
+    const before = await dockerPsForTask(t.taskArn!);
+    assert.equal(before.length, 1);
+    await agent.kill('SIGKILL');
+    agent = await startAgentProcess(server.url, join(dir.path, 'agent-1'));
+    const c = ecs();
+    const list = await c.send(new ListContainerInstancesCommand({ cluster: 'default' }));
+    assert.equal(list.containerInstanceArns?.length, 1, 're-registration keeps the same container instance');
+    c.destroy();
+    await new Promise((r) => setTimeout(r, 2000));
+    const after = await dockerPsForTask(t.taskArn!);
+    assert.deepEqual(after, before, 'the running container was adopted, not duplicated');
+    assert.equal((await describeTask(t.taskArn!)).lastStatus, 'RUNNING');
+  });
+
+  it('keeps tasks running while the server is down and reconciles when it returns', async () => {
+    const t = await runOne('web');
+    await untilStatus(t.taskArn!, 'RUNNING');
+    await server.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await dockerPsForTask(t.taskArn!)).length, 1, 'the task still runs with the server down');
+    server = await spawnServer(join(dir.path, 'server'), [], {}, port);
+    const c = ecs();
+    await waitFor('the agent to reconnect', async () => {
+      const list = await c.send(new ListContainerInstancesCommand({ cluster: 'default', filter: 'agentConnected == true' }));
+      return list.containerInstanceArns?.length === 1 ? true : undefined;
+    });
+    await c.send(new StopTaskCommand({ cluster: 'default', task: t.taskArn }));
+    c.destroy();
+    await untilStatus(t.taskArn!, 'STOPPED');
+  });
+
+  it('runs two agents on one machine as two container instances', async () => {
+    const second = await startAgentProcess(server.url, join(dir.path, 'agent-2'));
+    try {
+      const c = ecs();
+      const list = await waitFor('two connected instances', async () => {
+        const l = await c.send(new ListContainerInstancesCommand({ cluster: 'default', filter: 'agentConnected == true' }));
+        return l.containerInstanceArns?.length === 2 ? l : undefined;
+      });
+      assert.equal(new Set(list.containerInstanceArns).size, 2);
+      c.destroy();
+    } finally {
+      await second.kill('SIGTERM');
+    }
+  });
+
+  it('works from the AWS CLI', { skip: !existsSync('/usr/bin/aws') && 'AWS CLI v2 (/usr/bin/aws) is not installed' }, async () => {
+    const env = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_PAGER: '',
+    };
+    const cli = async (...args: string[]) => JSON.parse((await run('/usr/bin/aws', ['--endpoint-url', server.url, '--output', 'json', 'ecs', ...args], { env })).stdout) as Record<string, unknown>;
+    const r = (await cli('run-task', '--cluster', 'default', '--task-definition', 'web')) as { tasks: { taskArn: string }[] };
+    const arn = r.tasks[0]!.taskArn;
+    await untilStatus(arn, 'RUNNING');
+    const d = (await cli('describe-tasks', '--cluster', 'default', '--tasks', arn)) as { tasks: { lastStatus: string }[] };
+    assert.equal(d.tasks[0]!.lastStatus, 'RUNNING');
+    await cli('stop-task', '--cluster', 'default', '--task', arn);
+    await untilStatus(arn, 'STOPPED');
+  });
+});
