@@ -127,7 +127,11 @@ export async function runRunTaskBench(opts: { samples: number; burst: number }) 
     } catch {
       // best effort
     }
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    } catch {
+      // the agent may still be writing its state as it exits; leave the temp dir
+    }
   }
 }
 
