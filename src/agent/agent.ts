@@ -40,7 +40,9 @@ export interface AgentOptions {
   dataDir: string;
   /** Region the server serves; default AWS_REGION, AWS_DEFAULT_REGION, the cluster ARN's, or us-east-1. */
   region?: string;
+  /** Reported as `ecs.availability-zone`; default `<region>a`. */
   availabilityZone?: string;
+  /** Reported as `ecs.instance-type`; default `berth.host`. */
   instanceType?: string;
   /** Custom attributes registered with the instance (on top of the agent's own). */
   attributes?: Record<string, string>;
@@ -48,7 +50,7 @@ export interface AgentOptions {
   cpu?: number;
   /** MiB to offer; default the machine's memory minus `reservedMemoryMiB`. */
   memory?: number;
-  /** MiB kept back for the host when `memory` is not given. Default 0, like ECS_RESERVED_MEMORY. */
+  /** MiB kept back for the host when `memory` is not given. Default 256. */
   reservedMemoryMiB?: number;
   /** Docker Engine address (see DockerRuntimeOptions). */
   dockerHost?: string;
@@ -80,6 +82,8 @@ export interface RunningAgent {
 /** Host ports ECS reserves on every container instance (SSH, Docker, the ECS agent's own ports). */
 export const RESERVED_PORTS = [22, 2375, 2376, 51678, 51679];
 export const DEFAULT_METADATA_PORT = 51679;
+export const DEFAULT_RESERVED_MEMORY_MIB = 256;
+export const DEFAULT_INSTANCE_TYPE = 'berth.host';
 /** docker-remote-api capabilities reported range from this version up to the engine's (at most MAX). */
 const MIN_DOCKER_API = 17;
 const MAX_DOCKER_API = 44;
@@ -108,7 +112,8 @@ export function totalResources(
   opts: { cpu?: number; memory?: number; reservedMemoryMiB?: number; extraReservedPorts?: number[] } = {},
 ): Resource[] {
   const cpu = opts.cpu ?? Math.max(0, Math.round(info.cpus)) * 1024;
-  const memory = opts.memory ?? Math.max(0, Math.floor(info.memoryBytes / (1024 * 1024)) - (opts.reservedMemoryMiB ?? 0));
+  const memory =
+    opts.memory ?? Math.max(0, Math.floor(info.memoryBytes / (1024 * 1024)) - (opts.reservedMemoryMiB ?? DEFAULT_RESERVED_MEMORY_MIB));
   const ports = [...new Set([...RESERVED_PORTS, ...(opts.extraReservedPorts ?? [])])].sort((a, b) => a - b);
   return [
     { name: 'CPU', type: 'INTEGER', integerValue: cpu },
@@ -183,6 +188,8 @@ async function listenWithFallback(server: MetadataServer, host: string, port: nu
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const log = opts.log ?? createLogger('agent');
   const region = resolveRegion(opts);
+  const availabilityZone = opts.availabilityZone ?? `${region}a`;
+  const instanceType = opts.instanceType ?? DEFAULT_INSTANCE_TYPE;
   const credentials = opts.credentials ?? credentialsFromEnv();
   if (!credentials) throw new Error('no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass credentials');
 
@@ -205,7 +212,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     let engine: TaskEngine | undefined;
     const metadata = new MetadataServer({
       source: { byMetadataToken: (token) => engine?.byMetadataToken(token) },
-      ...(opts.availabilityZone ? { availabilityZone: opts.availabilityZone } : {}),
+      availabilityZone,
       log,
     });
     const where = metadataAddress(facts.bridgeGateway);
@@ -265,8 +272,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
             instanceId: identity.instanceId,
             region,
             architecture: info.architecture,
-            ...(opts.availabilityZone ? { availabilityZone: opts.availabilityZone } : {}),
-            ...(opts.instanceType ? { instanceType: opts.instanceType } : {}),
+            availabilityZone,
+            instanceType,
           }),
           totalResources: totalResources(info, {
             ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
@@ -278,8 +285,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           attributes: agentAttributes({
             architecture: info.architecture,
             ...(facts.apiVersion ? { dockerApiVersion: facts.apiVersion } : {}),
-            ...(opts.availabilityZone ? { availabilityZone: opts.availabilityZone } : {}),
-            ...(opts.instanceType ? { instanceType: opts.instanceType } : {}),
+            availabilityZone,
+            instanceType,
             ...(opts.attributes ? { custom: opts.attributes } : {}),
           }),
         }),
@@ -352,7 +359,15 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     if (storedArn && clusterNameOf(identity.clusterArn ?? '') === clusterNameOf(opts.cluster)) {
       // Known instance: run now, confirm the registration in the background.
       containerInstanceArn = storedArn;
-      void registerWithRetry().then(connect, (err: unknown) => log.error({ err }, 'container instance registration failed'));
+      void registerWithRetry().then(
+        (registered) => {
+          if (registered !== storedArn) log.warn({ was: storedArn, now: registered }, 'this machine was registered as a new container instance');
+          connect(registered);
+        },
+        (err: unknown) => {
+          if (!stopping) log.error({ err }, 'container instance registration failed');
+        },
+      );
     } else {
       containerInstanceArn = await registerWithRetry();
       connect(containerInstanceArn);

@@ -117,7 +117,7 @@ export class ChannelClient {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    void this.connect();
+    this.connect();
   }
 
   /** Sends a message when connected; returns whether it was sent. */
@@ -148,17 +148,18 @@ export class ChannelClient {
     await this.pushes;
   }
 
-  private async connect(): Promise<void> {
+  /** Opens a connection; any failure to even try ends in a scheduled reconnect, never an exception. */
+  private connect(): void {
+    this.open().catch((err: unknown) => {
+      this.log.warn({ err }, 'cannot open the agent channel');
+      this.scheduleReconnect();
+    });
+  }
+
+  private async open(): Promise<void> {
     if (this.stopped) return;
     const url = channelUrl(this.opts.endpoint, this.opts.clusterArn, this.opts.containerInstanceArn);
-    let headers: Record<string, string>;
-    try {
-      headers = await signedGetHeaders(url, this.opts.region, this.opts.credentials);
-    } catch (err) {
-      this.log.warn({ err }, 'cannot sign the channel request');
-      this.scheduleReconnect();
-      return;
-    }
+    const headers = await signedGetHeaders(url, this.opts.region, this.opts.credentials);
     if (this.stopped) return;
     const ws = new WebSocket(url, {
       headers: { ...headers, host: url.host },
@@ -260,6 +261,6 @@ export class ChannelClient {
     if (this.stopped) return;
     clearTimeout(this.reconnectTimer);
     const delay = fullJitterDelay(this.attempt++, this.backoff);
-    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 }

@@ -161,8 +161,9 @@ export class Reporter {
   /** Queues the reports that bring the server up to `record`. */
   observe(record: TaskRecord): void {
     const next = taskView(record);
-    const prev = this.state.views[record.taskArn] ?? initialView(record);
-    const reports = reportsBetween(prev, next);
+    const stored = this.state.views[record.taskArn];
+    if (stored && JSON.stringify(stored) === JSON.stringify(next)) return;
+    const reports = reportsBetween(stored ?? initialView(record), next);
     this.state.views[record.taskArn] = next;
     for (const report of reports) this.state.queue.push({ id: this.state.nextId++, report });
     if (this.state.queue.length > this.maxQueue) {

@@ -5,8 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -95,6 +96,17 @@ function httpGet(port: number): Promise<string> {
   });
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 before(async () => {
   try {
     await runtime.ping();
@@ -118,13 +130,21 @@ describe('task engine on Docker', { concurrency: true }, () => {
   it('stops the task when an essential container exits, with exit codes and SIGKILL after stopTimeout', async (t) => {
     if (skip) return t.skip(skip);
     const h = await startEngine();
+    const signals = tempDir();
     const tk = task({
+      volumes: [{ name: 'signals', host: { sourcePath: signals } }],
       containers: [
-        { name: 'main', command: ['sh', '-c', 'sleep 1; exit 3'] },
+        {
+          name: 'main',
+          command: ['sh', '-c', 'while [ ! -f /signals/go ]; do sleep 0.1; done; exit 3'],
+          mountPoints: [{ sourceVolume: 'signals', containerPath: '/signals' }],
+        },
         { name: 'side', essential: false, command: ['sleep', '3600'], stopTimeout: 1 },
       ],
     });
     await h.engine.setDesired([tk]);
+    await until(h, tk, 'task RUNNING', (x) => x.status === 'RUNNING');
+    writeFileSync(join(signals, 'go'), '');
     const r = await until(h, tk, 'task STOPPED', stoppedTask);
     assert.equal(r.stop?.stopCode, 'EssentialContainerExited');
     assert.equal(r.stop?.reason, 'Essential container in task exited');
@@ -239,6 +259,28 @@ describe('task engine on Docker', { concurrency: true }, () => {
     assert.match(body, /berth-test/);
   });
 
+  it('links containers by alias in bridge mode and binds container ports directly in host mode', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const linked = task({
+      containers: [
+        { name: 'db', command: ['sleep', '3600'], stopTimeout: 0 },
+        { name: 'app', essential: false, command: ['sh', '-c', 'grep -q database /etc/hosts'], links: ['db:database'] },
+      ],
+    });
+    const port = await freePort();
+    const hosted = task({
+      networkMode: 'host',
+      containers: [{ name: 'web', command: ['httpd', '-f', '-p', String(port), '-h', '/var/www'], stopTimeout: 0, portMappings: [{ containerPort: port }] }],
+    });
+    await h.engine.setDesired([linked, hosted]);
+    const l = await until(h, linked, 'app done', (x) => container(x, 'app').phase === 'STOPPED');
+    assert.equal(container(l, 'app').exitCode, 0, 'the link alias resolves');
+    const r = await until(h, hosted, 'RUNNING', (x) => x.status === 'RUNNING');
+    assert.deepEqual(container(r, 'web').networkBindings, [{ bindIP: '0.0.0.0', containerPort: port, hostPort: port, protocol: 'tcp' }]);
+    assert.match(await waitFor('HTTP answer', () => httpGet(port).catch(() => undefined), 5_000), /berth-test/);
+  });
+
   it('shares task volumes between containers (mountPoints, volumesFrom) and removes them at cleanup', async (t) => {
     if (skip) return t.skip(skip);
     const h = await startEngine(new MemoryTaskStore(), { cleanupWaitMs: 200 });
@@ -299,10 +341,18 @@ describe('task engine on Docker', { concurrency: true }, () => {
       return { h, reporter, store };
     };
 
+    // `short` exits once the test drops a file into its host volume: after the first engine is gone.
+    const signals = tempDir();
     const tk = task({
+      volumes: [{ name: 'signals', host: { sourcePath: signals } }],
       containers: [
         { name: 'web', command: ['sleep', '3600'], stopTimeout: 0 },
-        { name: 'short', essential: false, command: ['sh', '-c', 'sleep 2; exit 7'] },
+        {
+          name: 'short',
+          essential: false,
+          command: ['sh', '-c', 'while [ ! -f /signals/go ]; do sleep 0.1; done; exit 7'],
+          mountPoints: [{ sourceVolume: 'signals', containerPath: '/signals' }],
+        },
       ],
     });
     const first = await wire(1);
@@ -315,6 +365,7 @@ describe('task engine on Docker', { concurrency: true }, () => {
     const webId = container(running, 'web').runtimeId!;
     const shortId = container(running, 'short').runtimeId!;
     // While no agent runs, `short` exits.
+    writeFileSync(join(signals, 'go'), '');
     await waitFor('short exited', async () => (await runtime.inspect(shortId)).exitCode !== null, 10_000);
 
     const second = await wire(2);
@@ -325,6 +376,7 @@ describe('task engine on Docker', { concurrency: true }, () => {
     assert.equal(r.status, 'RUNNING');
     const all = await runtime.list({ [LABEL_TASK_ARN]: tk.taskArn });
     assert.equal(all.length, 2, 'no duplicate containers');
+    await waitFor('the second run to report', () => sent.some((x) => x.run === 2), 5_000);
     await second.reporter.idle();
     const secondRun = sent.filter((s) => s.run === 2).map((s) => s.report);
     assert.deepEqual(secondRun, [{ container: 'short', status: 'STOPPED', exitCode: 7 }]);
