@@ -1,3 +1,4 @@
+import type { ClusterStateCache } from '../controllers/clusterState.js';
 import type { Store } from '../store/store.js';
 
 /** What every domain operation needs: the store and the identity of this Berth region. */
@@ -7,6 +8,8 @@ export interface DomainContext {
   accountId: string;
   /** Epoch milliseconds; injectable so tests and reconcilers control time. */
   now(): number;
+  /** Placement state kept from the change feed; without it RunTask reads the whole cluster per call. */
+  clusterState?: ClusterStateCache;
 }
 
 /** ECS wire timestamps are epoch seconds (fractional). */

@@ -4,6 +4,7 @@ import {
   InvalidParameterException,
   UnsupportedFeatureException,
 } from '../api/errors.js';
+import { reservePlacements } from '../controllers/clusterState.js';
 import { place } from '../scheduler/engine.js';
 import { buildSnapshot } from '../scheduler/snapshot.js';
 import type { InstanceSnapshot, PlacementConstraint, PlacementRequest, PlacementStrategy } from '../scheduler/types.js';
@@ -354,13 +355,13 @@ export function placementRequest(
   };
 }
 
-/** Reserves resources on the instance and inserts the task, in one transaction. */
-async function commitTask(tx: Transaction, instance: Row<ContainerInstanceDoc>, stored: StoredTask): Promise<Row<ContainerInstanceDoc>> {
+/** Reserves resources on the instance and inserts the task, in one transaction. Returns both rows as written. */
+async function commitTask(tx: Transaction, instance: Row<ContainerInstanceDoc>, stored: StoredTask): Promise<{ instance: Row<ContainerInstanceDoc>; task: Row<StoredTask> }> {
   let doc = adjustRemaining(instance.doc, stored.reservation, 1);
   doc = adjustCounts(doc, undefined, 'pending');
   doc = { ...doc, version: doc.version + 1 };
   const updated = await tx.update('containerInstance', { ...instance, doc });
-  await tx.insert<StoredTask>('task', {
+  const task = await tx.insert<StoredTask>('task', {
     arn: stored.task.taskArn,
     cluster: stored.task.clusterArn,
     name: instance.arn,
@@ -369,7 +370,7 @@ async function commitTask(tx: Transaction, instance: Row<ContainerInstanceDoc>, 
     seq: Math.round(stored.task.createdAt * 1000),
     doc: stored,
   });
-  return updated;
+  return { instance: updated, task };
 }
 
 export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<RunTaskOutput> {
@@ -381,7 +382,13 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
   if (input.clientToken !== undefined && (input.clientToken.length < 1 || input.clientToken.length > 64)) {
     throw new InvalidParameterException('clientToken must be 1 to 64 characters long.');
   }
-  return withRetry(ctx.store, async (tx) => {
+  // The cached snapshot is taken outside the transaction (loading or catching up may read the store);
+  // inside it, placement uses the freshest cached state and re-checks the chosen instances' rows.
+  const cache = ctx.clusterState;
+  const initial = cache ? (await cache.snapshot((await requireCluster(ctx, ctx.store, input.cluster)).arn)).snapshot : undefined;
+  let handOver: { instances: Row<ContainerInstanceDoc>[]; tasks: Row<StoredTask>[] } | undefined;
+  const out = await withRetry(ctx.store, async (tx) => {
+    handOver = undefined;
     const cluster = await requireCluster(ctx, tx, input.cluster);
     const idemKey = input.clientToken !== undefined ? `RunTask:${cluster.arn}:${input.clientToken}` : undefined;
     if (idemKey) {
@@ -410,23 +417,43 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
       ...(input.placementStrategy ? { placementStrategy: input.placementStrategy } : {}),
       launchType,
     });
-    const { rows, snapshot } = await readSnapshot(tx, cluster.arn);
-    if (rows.size === 0) throw new InvalidParameterException('No Container Instances were found in your cluster. Start a berth agent for this cluster first.');
-    const plan = place(snapshot, request, { seed: randomInt(2 ** 31) });
+    const seed = randomInt(2 ** 31);
+    let placed: { placements: readonly { instanceArn: string }[]; rows: ReadonlyMap<string, Row<ContainerInstanceDoc>>; unplaced: number; failures: readonly { arn: string; reason: string }[]; diagnosis: { message: string } };
+    if (cache && initial && initial.instances.length > 0 && cache.current(cluster.arn) !== undefined) {
+      placed = await reservePlacements(tx, {
+        clusterArn: cluster.arn,
+        snapshot: initial,
+        refresh: () => cache.current(cluster.arn)?.snapshot,
+        request,
+        seed,
+        assumeAgentsConnected: cache.assumeAgentsConnected,
+      });
+    } else {
+      const { rows, snapshot } = await readSnapshot(tx, cluster.arn);
+      if (rows.size === 0) throw new InvalidParameterException('No Container Instances were found in your cluster. Start a berth agent for this cluster first.');
+      placed = { ...place(snapshot, request, { seed }), rows };
+    }
+    const rows = new Map(placed.rows);
     const tasks: TaskDoc[] = [];
-    for (const p of plan.placements) {
+    const taskRows: Row<StoredTask>[] = [];
+    for (const p of placed.placements) {
       const instance = rows.get(p.instanceArn);
       if (!instance) continue;
       const task = newTaskDoc(ctx, cluster, tdRow.doc.taskDefinition, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance);
-      const updated = await commitTask(tx, instance, { task, taskDefinition: tdRow.doc.taskDefinition, reservation });
-      rows.set(instance.arn, updated);
+      const written = await commitTask(tx, instance, { task, taskDefinition: tdRow.doc.taskDefinition, reservation });
+      rows.set(instance.arn, written.instance);
+      taskRows.push(written.task);
       tasks.push(task);
     }
-    const failures = plan.unplaced > 0 ? plan.failures.map((f) => ({ arn: f.arn, reason: f.reason })) : [];
-    if (plan.unplaced > 0 && failures.length === 0) failures.push({ arn: cluster.arn, reason: plan.diagnosis.message } as never);
+    const failures = placed.unplaced > 0 ? placed.failures.map((f) => ({ arn: f.arn, reason: f.reason })) : [];
+    if (placed.unplaced > 0 && failures.length === 0) failures.push({ arn: cluster.arn, reason: placed.diagnosis.message } as never);
     if (idemKey) await tx.putIdempotent(idemKey, { request: JSON.stringify({ ...input, clientToken: undefined }), tasks: tasks.map((t) => t.taskArn), failures });
+    handOver = { instances: [...rows.values()].filter((r) => r.version !== placed.rows.get(r.arn)?.version), tasks: taskRows };
     return { tasks, failures };
   });
+  // Only rows of the attempt that committed; saves the cache re-reading them.
+  if (cache && handOver) cache.noteCommitted(handOver);
+  return out;
 }
 
 export interface StartTaskInput {
@@ -478,7 +505,7 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
         continue;
       }
       const task = newTaskDoc(ctx, cluster, tdRow.doc.taskDefinition, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance);
-      rows.set(arn, await commitTask(tx, instance, { task, taskDefinition: tdRow.doc.taskDefinition, reservation }));
+      rows.set(arn, (await commitTask(tx, instance, { task, taskDefinition: tdRow.doc.taskDefinition, reservation })).instance);
       tasks.push(task);
     }
     return { tasks, failures };

@@ -7,6 +7,7 @@ import type { DomainContext } from '../domain/context.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
+import { ClusterStateCache } from '../controllers/clusterState.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
@@ -49,7 +50,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   registry.add(credentials);
 
   const store = await openSqliteStore({ path: join(config.dataDir, 'berth.db'), synchronous: config.synchronous ?? 'full' });
-  const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now };
+  const assumeAgentsConnected = process.env.BERTH_BENCH_ASSUME_AGENTS_CONNECTED === '1';
+  if (assumeAgentsConnected) {
+    log.warn('BERTH_BENCH_ASSUME_AGENTS_CONNECTED=1: placement treats every container instance as connected. Benchmarks only: tasks go to instances no agent runs.');
+  }
+  const clusterState = new ClusterStateCache(store, { assumeAgentsConnected, log });
+  const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, clusterState };
   const operations: EcsOperations = { ...coreOperations(ctx) };
   const metrics = new ServerMetrics();
   const verifier = new SigV4Verifier(registry, config.region);
@@ -106,6 +112,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       closing = true;
       clearInterval(housekeeping);
       await dispatcher.close();
+      clusterState.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -1,0 +1,25 @@
+// Runs every benchmark in turn (`npm run bench`); each prints its figures
+// next to a peer measured in the same run. Pass names to run only some:
+//   node dist/bench/run.js api placement placement-e2e runtask
+import { runApiBench } from './api.js';
+import { runPlacementBench } from './placement.js';
+import { runPlacementE2eBench } from './placement-e2e.js';
+import { runRunTaskBench } from './runtask.js';
+
+const all: Record<string, () => Promise<unknown>> = {
+  api: () => runApiBench({ seconds: 5, samples: 3000 }),
+  placement: () => Promise.resolve(runPlacementBench()),
+  'placement-e2e': () => runPlacementE2eBench(),
+  runtask: () => runRunTaskBench({ samples: 20, burst: 50 }),
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted.length ? wanted : Object.keys(all)) {
+  const run = all[name];
+  if (!run) {
+    console.error(`unknown benchmark '${name}'; known: ${Object.keys(all).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n=== ${name} ===`);
+  await run();
+}
