@@ -9,8 +9,10 @@
  *   desired set of tasks for the instance (`tasks`) whenever it changes and
  *   right after connect. Each push has a strictly increasing `seq` per
  *   connection; the agent answers `ack` with that seq once it has stored the
- *   set durably. A push replaces every earlier one: missing tasks in a push
- *   are tasks the server no longer wants on this instance (stop them).
+ *   set durably (a set that wants what the stored one wants, versions
+ *   aside, is not written again). A push replaces every earlier one: missing
+ *   tasks in a push are tasks the server no longer wants on this instance
+ *   (stop them).
  * - The agent is the only writer of observed state; it reports through the
  *   ECS operations SubmitTaskStateChange / SubmitContainerStateChange over
  *   signed HTTP, retried until accepted. The server ignores reports that go
@@ -31,7 +33,11 @@ export interface AgentContainer {
   containerArn: string;
 }
 
-/** A task the server wants on this instance. */
+/**
+ * A task the server wants on this instance. Of a task already pushed, only
+ * `desiredStatus`, `stopCode`, `stoppedReason` and `version` change in later
+ * pushes; everything else is fixed when the task is created.
+ */
 export interface AgentTask {
   taskArn: string;
   clusterArn: string;
@@ -56,7 +62,16 @@ export interface AgentTask {
   startedBy?: string;
   /** Epoch seconds. */
   createdAt: number;
+  /** The task's version on the server; it moves with every change there, observed state included. */
   version: number;
+}
+
+/** What a push of a task can change (besides `version`); see AgentTask. */
+export type AgentTaskWish = Pick<AgentTask, 'desiredStatus' | 'stopCode' | 'stoppedReason'>;
+
+/** Whether two pushes of a task want the same thing. */
+export function sameTask(a: AgentTaskWish, b: AgentTaskWish): boolean {
+  return a.desiredStatus === b.desiredStatus && a.stopCode === b.stopCode && a.stoppedReason === b.stoppedReason;
 }
 
 export type ServerMessage =

@@ -3,7 +3,13 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION, startServer, type RunningServer } from '../server/app.js';
+import type { RunningServer, ServerConfig } from '../server/app.js';
+import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION } from '../server/defaults.js';
+
+/** Loads the server only for the commands that run one, so `berth agent` stays lean. */
+async function startServer(config: ServerConfig): Promise<RunningServer> {
+  return (await import('../server/app.js')).startServer(config);
+}
 
 const USAGE = `Usage: berth <command> [flags]
 

@@ -23,6 +23,8 @@ interface Session {
   lastHeard: number;
   pushing: boolean;
   dirty: boolean;
+  /** What the agent was last sent, as far as it acts on it; version-only changes are not re-sent. */
+  fingerprint: string;
 }
 
 function toAgentTask(t: StoredTask): AgentTask {
@@ -117,7 +119,7 @@ export class Dispatcher {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const previous = this.sessions.get(instanceArn);
       if (previous) previous.ws.terminate();
-      const session: Session = { ws, clusterArn, instanceArn, seq: 0, lastHeard: Date.now(), pushing: false, dirty: false };
+      const session: Session = { ws, clusterArn, instanceArn, seq: 0, lastHeard: Date.now(), pushing: false, dirty: false, fingerprint: '' };
       this.sessions.set(instanceArn, session);
       this.log.info({ instanceArn }, 'agent connected');
       ws.on('message', (data) => this.onMessage(session, data.toString()));
@@ -169,6 +171,10 @@ export class Dispatcher {
       do {
         session.dirty = false;
         const tasks = await tasksForInstance(this.ctx, session.clusterArn, session.instanceArn);
+        const fingerprint = JSON.stringify(tasks.map((t) => [t.task.taskArn, t.task.desiredStatus, t.task.stopCode, t.task.stoppedReason]));
+        // The first push of a connection always goes; later ones only when something the agent acts on changed.
+        if (session.seq > 0 && fingerprint === session.fingerprint) continue;
+        session.fingerprint = fingerprint;
         const msg: ServerMessage = { type: 'tasks', seq: ++session.seq, tasks: tasks.map(toAgentTask) };
         if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(msg));
       } while (session.dirty);

@@ -36,8 +36,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_REGION = 'us-east-1';
-export const DEFAULT_ACCOUNT_ID = '000000000000';
+export { DEFAULT_ACCOUNT_ID, DEFAULT_REGION } from './defaults.js';
 
 /** Starts a Berth API server: store, protocols, HTTP listener and housekeeping. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {

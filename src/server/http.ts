@@ -142,6 +142,8 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     });
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A client may reset the connection before it is answered; that must never take the server down.
+    socket.on('error', () => socket.destroy());
     if (!opts.upgrade || !opts.upgrade(req, socket, head)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
     }

@@ -44,6 +44,8 @@ async function fakeServer(opts: { refuse?: () => boolean } = {}): Promise<FakeSe
   };
   const waiters: ((ws: WebSocket) => void)[] = [];
   http.on('upgrade', (req, socket, head) => {
+    // An upgrade socket has no error handler of its own: a client that resets it after a refusal must not crash the server.
+    socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://x');
     void verifier
       .verify({ method: 'GET', path: url.pathname, query: url.search.slice(1), headers: req.headers, body: Buffer.alloc(0) })

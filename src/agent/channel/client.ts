@@ -236,6 +236,7 @@ export class ChannelClient {
   private onPush(ws: WebSocket, seq: number, tasks: AgentTask[]): void {
     if (seq <= this.lastSeq) return;
     this.lastSeq = seq;
+    this.log.debug({ seq, tasks: tasks.length }, 'desired tasks pushed');
     this.pushes = this.pushes.then(async () => {
       try {
         await this.opts.onTasks(tasks, seq);
@@ -243,6 +244,7 @@ export class ChannelClient {
         this.log.warn({ err, seq }, 'could not store the desired task set; not acknowledging it');
         return;
       }
+      this.log.debug({ seq }, 'desired tasks stored');
       // The ack belongs to the connection the push came on.
       if (this.ws === ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', seq } satisfies AgentMessage));
     });

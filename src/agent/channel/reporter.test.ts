@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { makeTask } from '../engine/fixtures.js';
 import type { TaskRecord } from '../engine/model.js';
 import { newTaskRecord } from '../engine/spec.js';
+import { EcsApiError } from './ecs.js';
 import { Reporter, isPermanentRejection, type ReporterStore, type StateChangeApi } from './reporter.js';
 import { reportsBetween, taskView } from './reports.js';
 
@@ -17,7 +18,7 @@ class MemoryStore implements ReporterStore {
 }
 
 const networkError = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-const clientError = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+const clientError = (name: string, status: number) => new EcsApiError(name, name, status);
 
 function record(): TaskRecord {
   return newTaskRecord(makeTask({ containers: [{ name: 'web' }, { name: 'side', essential: false }] }), () => 't');
@@ -52,6 +53,19 @@ describe('reports', () => {
       },
     ]);
     assert.deepEqual(reportsBetween(taskView(r2), taskView(r2)), []);
+  });
+
+  it('reports nothing about a container that is still PENDING; its runtime id goes with the next report', () => {
+    const r0 = record();
+    const created = { ...r0, status: 'ACTIVATING' as const, containers: r0.containers.map((c) => ({ ...c, phase: 'CREATED' as const, runtimeId: `id-${c.name}` })) };
+    const [activating] = reportsBetween(taskView(r0), taskView({ ...r0, status: 'ACTIVATING' }));
+    assert.equal(activating?.kind, 'task');
+    assert.deepEqual(reportsBetween(taskView({ ...r0, status: 'ACTIVATING' }), taskView(created)), []);
+    const webRunning = { ...created, containers: created.containers.map((c) => (c.name === 'web' ? { ...c, phase: 'RUNNING' as const } : c)) };
+    assert.deepEqual(
+      reportsBetween(taskView(created), taskView(webRunning)).map((r) => r.kind === 'container' && [r.container.containerName, r.container.status, r.container.runtimeId]),
+      [['web', 'RUNNING', 'id-web']],
+    );
   });
 
   it('carries the agent’s stop reason but not the server’s', () => {
@@ -98,9 +112,69 @@ describe('reporter', () => {
     });
     reporter.observe(side(99));
     reporter.observe(side(1));
+    await reporter.idle();
+    assert.deepEqual(delivered, ['task RUNNING', 'container side STOPPED 1']);
     reporter.observe({ ...side(1), status: 'STOPPED' });
     await reporter.idle();
     assert.deepEqual(delivered, ['task RUNNING', 'container side STOPPED 1', 'task STOPPED']);
+    await reporter.stop();
+  });
+
+  it('lets a task report replace the task’s queued reports, except RUNNING, and delivers other tasks meanwhile', async () => {
+    const delivered: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const a = record();
+    const b = record();
+    const name = (arn: string) => (arn === a.taskArn ? 'a' : 'b');
+    const api: StateChangeApi = {
+      submitTask: async (view) => {
+        if (view.taskArn === a.taskArn) await gate;
+        const side = view.containers.find((c) => c.containerName === 'side');
+        delivered.push(`${name(view.taskArn)} task ${view.status} side ${side?.status} ${side?.exitCode}`);
+      },
+      submitContainer: async (arn, _cluster, c) => void delivered.push(`${name(arn)} container ${c.containerName} ${c.status}`),
+    };
+    const reporter = new Reporter({ api, store: new MemoryStore() });
+    await reporter.start();
+    const stoppedSide = (r: TaskRecord): TaskRecord => ({
+      ...r,
+      containers: r.containers.map((c) => (c.name === 'side' ? { ...c, phase: 'STOPPED', exitCode: 1 } : c)),
+    });
+    reporter.observe({ ...a, status: 'ACTIVATING' }); // on its way, held by the server
+    reporter.observe(running(a)); // kept: the server records the start time from it
+    reporter.observe(stoppedSide(running(a))); // replaced by the next task report
+    reporter.observe({ ...stoppedSide(running(a)), status: 'DEACTIVATING' }); // replaced by the next
+    reporter.observe({ ...stoppedSide(running(a)), status: 'STOPPED' });
+    reporter.observe(running(b));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(delivered, ['b task RUNNING side RUNNING undefined'], 'another task is not held up');
+    release();
+    await reporter.idle();
+    assert.deepEqual(delivered, [
+      'b task RUNNING side RUNNING undefined',
+      'a task ACTIVATING side PENDING undefined',
+      'a task RUNNING side RUNNING undefined',
+      'a task STOPPED side STOPPED 1',
+    ]);
+    await reporter.stop();
+  });
+
+  it('ignores a record older than what it reported (read back after a crash)', async () => {
+    const delivered: string[] = [];
+    const api: StateChangeApi = {
+      submitTask: async (v) => void delivered.push(`task ${v.status}`),
+      submitContainer: async (_a, _c, c) => void delivered.push(`container ${c.containerName} ${c.status}`),
+    };
+    const reporter = new Reporter({ api, store: new MemoryStore() });
+    await reporter.start();
+    const r1 = running(record());
+    reporter.observe(r1);
+    reporter.observe({ ...r1, status: 'ACTIVATING' });
+    reporter.observe({ ...r1, containers: r1.containers.map((c) => (c.name === 'side' ? { ...c, phase: 'CREATED' } : c)) });
+    reporter.observe({ ...r1, containers: r1.containers.map((c) => (c.name === 'side' ? { ...c, phase: 'STOPPED', exitCode: 2 } : c)) });
+    await reporter.idle();
+    assert.deepEqual(delivered, ['task RUNNING', 'container side STOPPED']);
     await reporter.stop();
   });
 

@@ -6,8 +6,10 @@
  * Contract: a task-status change becomes one SubmitTaskStateChange carrying
  * the full view (every container), so a report never depends on an earlier
  * one being delivered; a change of containers alone becomes one
- * SubmitContainerStateChange per changed container. Reports for a task are
- * delivered in the order they were produced.
+ * SubmitContainerStateChange per changed container, except for a container
+ * still PENDING (created, not started): what changed about it goes with its
+ * next report. Reports for a task are delivered in the order they were
+ * produced.
  */
 import {
   apiContainerStatus,
@@ -98,6 +100,7 @@ export function reportsBetween(from: TaskView, to: TaskView): Report[] {
   const out: Report[] = [];
   for (const c of to.containers) {
     const before = from.containers.find((x) => x.containerName === c.containerName);
+    if (before?.status === 'PENDING' && c.status === 'PENDING') continue;
     if (!before || !same(before, c)) out.push({ kind: 'container', taskArn: to.taskArn, cluster: to.cluster, container: c });
   }
   return out;

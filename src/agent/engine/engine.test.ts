@@ -50,7 +50,10 @@ interface Harness {
   statuses: Map<string, TaskStatus[]>;
 }
 
-async function startEngine(store: TaskStore = new MemoryTaskStore(), extra: { cleanupWaitMs?: number } = {}): Promise<Harness> {
+async function startEngine(
+  store: TaskStore = new MemoryTaskStore(),
+  extra: { cleanupWaitMs?: number; onChange?: (r: TaskRecord) => void } = {},
+): Promise<Harness> {
   const engine = new TaskEngine({ runtime, store, cleanupWaitMs: extra.cleanupWaitMs ?? 60_000, resyncIntervalMs: 2_000 });
   engines.push(engine);
   const statuses = new Map<string, TaskStatus[]>();
@@ -59,6 +62,8 @@ async function startEngine(store: TaskStore = new MemoryTaskStore(), extra: { cl
     if (list[list.length - 1] !== r.status) list.push(r.status);
     statuses.set(r.taskArn, list);
   });
+  // Listeners are in place before the first pass, as in the agent.
+  if (extra.onChange) engine.onChange(extra.onChange);
   await engine.start();
   return { engine, statuses };
 }
@@ -331,14 +336,19 @@ describe('task engine on Docker', { concurrency: true }, () => {
       submitTask: async (view) => void sent.push({ run, report: view }),
       submitContainer: async (_arn, _cluster, c) => void sent.push({ run, report: { container: c.containerName, status: c.status, ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}) } }),
     });
+    // Wired as the agent wires them (agent.ts), and stopped as the agent stops.
     const wire = async (run: number) => {
       const store = await AgentStateStore.open(dir);
       const reporter = new Reporter({ api: api(run), store });
       await reporter.start();
-      const h = await startEngine(store);
-      h.engine.onChange((r) => reporter.observe(r));
+      const h = await startEngine(store, { onChange: (r) => reporter.observe(r) });
       for (const r of h.engine.tasks()) reporter.observe(r);
-      return { h, reporter, store };
+      const stop = async () => {
+        await h.engine.stop();
+        await reporter.stop();
+        await store.flush();
+      };
+      return { h, reporter, store, stop };
     };
 
     // `short` exits once the test drops a file into its host volume: after the first engine is gone.
@@ -360,8 +370,7 @@ describe('task engine on Docker', { concurrency: true }, () => {
     await first.h.engine.setDesired([tk]);
     const running = await until(first.h, tk, 'RUNNING', (r) => r.status === 'RUNNING');
     await first.reporter.idle();
-    await first.h.engine.stop();
-    await first.reporter.stop();
+    await first.stop();
     const webId = container(running, 'web').runtimeId!;
     const shortId = container(running, 'short').runtimeId!;
     // While no agent runs, `short` exits.
@@ -380,6 +389,6 @@ describe('task engine on Docker', { concurrency: true }, () => {
     await second.reporter.idle();
     const secondRun = sent.filter((s) => s.run === 2).map((s) => s.report);
     assert.deepEqual(secondRun, [{ container: 'short', status: 'STOPPED', exitCode: 7 }]);
-    await second.reporter.stop();
+    await second.stop();
   });
 });

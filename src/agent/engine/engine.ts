@@ -2,24 +2,31 @@
  * The task engine: keeps every task on this instance converging to what the
  * server wants, one serialized loop per task.
  *
- * A loop pass observes the task's containers through the runtime, runs the
- * pure reconciler, applies the effects through the executor and commits the
- * record (persisted first, then announced to listeners). Passes are
- * triggered by pushes (`setDesired`), by runtime events for the task's
- * containers, by the reconciler's own deadlines, and by a periodic resync,
- * so a missed event only delays convergence.
+ * A loop pass observes the task's containers through the runtime (when
+ * something may have changed behind the engine's back), runs the pure
+ * reconciler, commits the record (announced to listeners at once, written
+ * to the store behind), and applies the effects through the executor. The
+ * effects' outcomes (with the container states the executor read after
+ * starting or stopping) are folded into the record and reconciled by the
+ * next pass, which commits both together. Passes are triggered by pushes
+ * (`setDesired`), by runtime events for the task's containers, by the
+ * reconciler's own deadlines, and by a periodic resync, so a missed event
+ * only delays convergence.
  *
- * Restart safety: records are persisted on every change; a new engine over
- * the same store adopts the containers it finds (by id, or by the task's
- * labels for containers created just before a crash) and never creates a
- * second container for the same task container (names are deterministic).
+ * Restart safety: every committed record is written to the store, and a
+ * record is durable before a container is created from it (the container
+ * carries its metadata token). A new engine over the same store adopts the
+ * containers it finds (by id, or by the task's labels for containers created
+ * before their record was written) and never creates a second container for
+ * the same task container (names are deterministic).
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
-import type { AgentTask } from '../protocol.js';
+import { sameTask, type AgentTask } from '../protocol.js';
 import {
   ContainerNotFoundError,
+  type ContainerEvent,
   type ContainerRuntime,
   type ContainerState,
   type EventSubscription,
@@ -33,7 +40,13 @@ import { LABEL_CONTAINER_NAME, LABEL_TASK_ARN, newTaskRecord } from './spec.js';
 /** Where the engine keeps its task records (the agent's state dir, or memory in tests). */
 export interface TaskStore {
   loadTasks(): Promise<TaskRecord[]>;
-  /** Durably replaces the record of `r.taskArn`. */
+  /**
+   * Stores the record of `r.taskArn` in place of the previous one; resolves
+   * once it, or a newer record of the task, is written. Writes of one task
+   * apply in call order. The first record of a task is durable when this
+   * resolves; later ones may be written behind (what they add is observed
+   * again after a power loss).
+   */
   saveTask(r: TaskRecord): Promise<void>;
   deleteTask(taskArn: string): Promise<void>;
 }
@@ -69,11 +82,24 @@ interface Loop {
   adopt: boolean;
   wakeAt: number | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Engine ids of containers a pass is starting right now. */
+  starting: Set<string>;
 }
 
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
+
+interface PassResult {
+  /** Another pass is due right away. */
+  more: boolean;
+  /** The record after this pass's effects, for the next pass to reconcile and commit. */
+  outcomes?: TaskRecord;
+  /** The next pass must observe the runtime. */
+  look?: boolean;
+}
+
+const NOTHING_OBSERVED: ReadonlyMap<string, ContainerState | 'gone'> = new Map();
 
 export class TaskEngine {
   private readonly runtime: ContainerRuntime;
@@ -87,6 +113,8 @@ export class TaskEngine {
   private readonly loops = new Map<string, Loop>();
   private readonly listeners = new Set<TaskChangeListener>();
   private readonly forgetListeners = new Set<(taskArn: string) => void>();
+  /** Whether the first write of a record made by this engine succeeded, until a write does. */
+  private readonly firstSaves = new Map<string, Promise<boolean>>();
   private events: EventSubscription | undefined;
   private resync: NodeJS.Timeout | undefined;
   private started = false;
@@ -116,7 +144,7 @@ export class TaskEngine {
     this.events = this.runtime.events(
       (ev) => {
         const arn = ev.labels[LABEL_TASK_ARN];
-        if (arn && this.records.has(arn)) this.kick(arn);
+        if (arn && this.records.has(arn) && !this.knownStart(arn, ev)) this.kick(arn);
       },
       {
         labels: { [LABEL_TASK_ARN]: true },
@@ -134,15 +162,16 @@ export class TaskEngine {
   /**
    * Replaces the desired task set (a complete push from the server). Tasks
    * missing from it are stopped; tasks already STOPPED here never restart.
+   * A push of a task that only moved its `version` changes nothing here.
    */
   async setDesired(tasks: readonly AgentTask[]): Promise<void> {
     const wanted = new Map(tasks.map((t) => [t.taskArn, t]));
     for (const t of tasks) {
       const r = this.records.get(t.taskArn);
       if (!r) {
-        await this.commit(undefined, newTaskRecord(t, () => randomBytes(16).toString('hex')));
-      } else if (!r.inDesiredSet || !same(r.task, t)) {
-        await this.commit(r, { ...r, task: t, inDesiredSet: true });
+        this.commit(undefined, newTaskRecord(t, () => randomBytes(16).toString('hex')));
+      } else if (!r.inDesiredSet || !sameTask(r.task, t)) {
+        this.commit(r, { ...r, task: t, inDesiredSet: true });
       } else {
         continue;
       }
@@ -153,7 +182,7 @@ export class TaskEngine {
       if (r.cleaned) {
         await this.forget(r.taskArn);
       } else if (r.inDesiredSet) {
-        await this.commit(r, { ...r, inDesiredSet: false });
+        this.commit(r, { ...r, inDesiredSet: false });
         this.kick(r.taskArn);
       }
     }
@@ -218,7 +247,7 @@ export class TaskEngine {
   private loopFor(taskArn: string): Loop {
     let l = this.loops.get(taskArn);
     if (!l) {
-      l = { taskArn, running: undefined, dirty: false, adopt: false, wakeAt: undefined, timer: undefined };
+      l = { taskArn, running: undefined, dirty: false, adopt: false, wakeAt: undefined, timer: undefined, starting: new Set() };
       this.loops.set(taskArn, l);
     }
     return l;
@@ -226,6 +255,17 @@ export class TaskEngine {
 
   private kickAll(): void {
     for (const r of this.records.values()) if (!r.cleaned) this.kick(r.taskArn);
+  }
+
+  /**
+   * A `start` event tells nothing new about a container the engine is
+   * starting (the start's outcome carries the state read after it) or
+   * already knows to run.
+   */
+  private knownStart(taskArn: string, ev: ContainerEvent): boolean {
+    if (ev.kind !== 'start') return false;
+    if (this.loops.get(taskArn)?.starting.has(ev.containerId)) return true;
+    return this.records.get(taskArn)?.containers.some((c) => c.runtimeId === ev.containerId && c.phase === 'RUNNING') ?? false;
   }
 
   /** Requests a pass over the task; passes of one task never overlap. */
@@ -244,61 +284,112 @@ export class TaskEngine {
   private async runLoop(l: Loop): Promise<void> {
     clearTimeout(l.timer);
     l.timer = undefined;
+    // The first pass of a burst looks at the runtime; later ones only when an event or push came in meanwhile.
+    let look = true;
+    let outcomes: TaskRecord | undefined;
     for (let n = 0; !this.stopped; n++) {
+      if (l.dirty) look = true;
       l.dirty = false;
-      let more = false;
+      let result: PassResult = { more: false };
       try {
-        more = await this.pass(l);
+        result = await this.pass(l, look, outcomes);
       } catch (err) {
         this.log.warn({ err, taskArn: l.taskArn }, 'task pass failed; retrying');
         l.wakeAt = this.now() + RETRY_DELAY_MS;
       }
-      if (!more && !l.dirty) break;
+      outcomes = result.outcomes;
+      look = result.look ?? false;
+      if (!result.more && !l.dirty) break;
       if (n >= MAX_PASSES_PER_BURST) {
         this.log.warn({ taskArn: l.taskArn }, 'task still changing after many passes; resuming shortly');
         l.wakeAt = this.now() + 1_000;
         break;
       }
     }
+    if (outcomes) this.commitOutcomes(outcomes);
     if (this.stopped || !this.records.has(l.taskArn) || l.wakeAt === undefined) return;
     const delay = Math.min(MAX_TIMER_MS, Math.max(0, l.wakeAt - this.now()));
     l.timer = setTimeout(() => this.kick(l.taskArn), delay);
     l.timer.unref();
   }
 
-  /** One observe → reconcile → apply round. Returns whether another pass is due right away. */
-  private async pass(l: Loop): Promise<boolean> {
-    const before = this.records.get(l.taskArn);
+  /**
+   * One (observe →) reconcile → commit → apply round over the committed
+   * record, or over `outcomes` of the previous pass's effects when given.
+   * `look`: observe the runtime first.
+   */
+  private async pass(l: Loop, look: boolean, outcomes: TaskRecord | undefined): Promise<PassResult> {
+    const committed = this.records.get(l.taskArn);
     l.wakeAt = undefined;
-    if (!before || before.cleaned) return false;
+    if (!committed || committed.cleaned) return { more: false };
+    const base = outcomes ? this.withServerFields(outcomes) : committed;
 
-    const observations = await this.observeRuntime(before, l.adopt);
-    l.adopt = false;
-    const observed = observe(before, observations, this.now());
-    const plan = reconcile(observed, { now: this.now(), cleanupWaitMs: this.cleanupWaitMs });
-    let record = this.withServerFields(plan.record);
-    await this.commit(before, record);
-
-    if (plan.effects.length) {
-      const outcomes = await Promise.all(plan.effects.map((e) => this.executor.run(record, e)));
-      let after = record;
-      plan.effects.forEach((e, i) => {
-        const outcome = outcomes[i]!;
-        if (!outcome.ok) this.log.info({ taskArn: l.taskArn, effect: e, outcome }, 'task effect failed');
-        after = applyOutcome(after, e, outcome, this.now());
-      });
-      after = this.withServerFields(after);
-      await this.commit(record, after);
-      record = after;
+    let observations = NOTHING_OBSERVED;
+    if (look) {
+      try {
+        observations = await this.observeRuntime(base, l.adopt);
+      } catch (err) {
+        // What the last effects came to is kept, unreconciled, for the retry.
+        if (outcomes) this.commit(committed, base);
+        throw err;
+      }
+      l.adopt = false;
     }
+    const observed = observe(base, observations, this.now());
+    const plan = reconcile(observed, { now: this.now(), cleanupWaitMs: this.cleanupWaitMs });
+    const record = this.withServerFields(plan.record);
+    this.commit(committed, record);
 
     l.wakeAt = plan.wakeAt;
     if (record.retryAt !== undefined) l.wakeAt = Math.min(l.wakeAt ?? Infinity, record.retryAt);
     if (record.cleaned && !record.inDesiredSet) {
       await this.forget(record.taskArn);
-      return false;
+      return { more: false };
     }
-    return plan.effects.length > 0 || !same(before, record);
+    if (plan.effects.length === 0) return { more: !same(committed, record) };
+
+    // A container carries its record's metadata token (fixed when the record is made): some version of
+    // the record must survive a crash before the container exists.
+    if (plan.effects.some((e) => e.kind === 'create')) await this.stored(record);
+    const starting = plan.effects.flatMap((e) => {
+      const id = e.kind === 'start' ? record.containers.find((c) => c.name === e.container)?.runtimeId : undefined;
+      return id ? [id] : [];
+    });
+    for (const id of starting) l.starting.add(id);
+    // The executor never throws.
+    const results = await Promise.all(plan.effects.map((e) => this.executor.run(record, e)));
+    for (const id of starting) l.starting.delete(id);
+    let after = record;
+    const states = new Map<string, ContainerState | 'gone'>();
+    let lookNext = false;
+    plan.effects.forEach((e, i) => {
+      const outcome = results[i]!;
+      if (!outcome.ok) this.log.info({ taskArn: l.taskArn, effect: e, outcome }, 'task effect failed');
+      after = applyOutcome(after, e, outcome, this.now());
+      if (outcome.ok && outcome.state !== undefined && 'container' in e) states.set(e.container, outcome.state);
+      // Without the state read after a start or stop, the next pass looks for itself.
+      else if (e.kind === 'start' || e.kind === 'stop') lookNext = true;
+    });
+    if (states.size) after = observe(after, states, this.now());
+    return { more: true, outcomes: after, look: lookNext };
+  }
+
+  /**
+   * Resolves once some version of the task's record is stored: waits for
+   * its first write, and when that failed writes `record` (throws if this
+   * fails too).
+   */
+  private async stored(record: TaskRecord): Promise<void> {
+    const first = this.firstSaves.get(record.taskArn);
+    if (!first || (await first)) return;
+    await this.store.saveTask(record);
+    this.firstSaves.delete(record.taskArn);
+  }
+
+  /** Commits what effects came to when no pass follows to reconcile it. */
+  private commitOutcomes(outcomes: TaskRecord): void {
+    const committed = this.records.get(outcomes.taskArn);
+    if (committed && !committed.cleaned) this.commit(committed, this.withServerFields(outcomes));
   }
 
   /** Engine state of the task's containers; `adopt` also finds containers the record has no id for. */
@@ -335,11 +426,27 @@ export class TaskEngine {
     return { ...r, task: current.task, inDesiredSet: current.inDesiredSet };
   }
 
-  /** Persists and announces a record change; no-op when nothing changed. */
-  private async commit(previous: TaskRecord | undefined, next: TaskRecord): Promise<void> {
+  /**
+   * Announces a record change and has the store write it behind; no-op when
+   * nothing changed. A failed write is logged (the next commit writes again).
+   */
+  private commit(previous: TaskRecord | undefined, next: TaskRecord): void {
     if (previous && same(previous, next)) return;
     this.records.set(next.taskArn, next);
-    await this.store.saveTask(next);
+    const saved = this.store.saveTask(next).then(
+      () => {
+        this.firstSaves.delete(next.taskArn);
+        return true;
+      },
+      (err: unknown) => {
+        this.log.warn({ err, taskArn: next.taskArn }, 'could not store a task record');
+        return false;
+      },
+    );
+    if (!previous) this.firstSaves.set(next.taskArn, saved);
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ taskArn: next.taskArn, status: next.status, containers: next.containers.map((c) => c.phase).join(',') }, 'task record committed');
+    }
     for (const listener of this.listeners) {
       try {
         listener(next, previous);
@@ -351,6 +458,7 @@ export class TaskEngine {
 
   private async forget(taskArn: string): Promise<void> {
     this.records.delete(taskArn);
+    this.firstSaves.delete(taskArn);
     const l = this.loops.get(taskArn);
     if (l) clearTimeout(l.timer);
     this.loops.delete(taskArn);

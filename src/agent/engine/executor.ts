@@ -14,6 +14,7 @@ import {
   RuntimeError,
   RuntimeUnavailableError,
   type ContainerRuntime,
+  type ContainerState,
   type ImagePullBehavior,
 } from '../runtime/runtime.js';
 import type { TaskRecord } from './model.js';
@@ -84,7 +85,7 @@ export class EffectExecutor {
         const c = this.container(r, effect.container);
         if (!c.runtimeId) return { ok: false, transient: false, code: 'CannotStartContainerError', message: 'container was never created' };
         await this.runtime.start(c.runtimeId);
-        return { ok: true };
+        return { ok: true, ...(await this.stateOf(c.runtimeId)) };
       }
       case 'stop': {
         const c = this.container(r, effect.container);
@@ -92,10 +93,10 @@ export class EffectExecutor {
         try {
           await this.runtime.stop(c.runtimeId, effect.timeoutSeconds);
         } catch (err) {
-          if (err instanceof ContainerNotFoundError) return { ok: true };
+          if (err instanceof ContainerNotFoundError) return { ok: true, state: 'gone' };
           return failure(err, err instanceof ContainerStopError);
         }
-        return { ok: true };
+        return { ok: true, ...(await this.stateOf(c.runtimeId)) };
       }
       case 'remove': {
         const c = this.container(r, effect.container);
@@ -107,6 +108,15 @@ export class EffectExecutor {
         if (v) await this.runtime.removeVolume(v.source);
         return { ok: true };
       }
+    }
+  }
+
+  /** The container's state for the outcome of a start or stop; none when it cannot be read now. */
+  private async stateOf(id: string): Promise<{ state?: ContainerState | 'gone' }> {
+    try {
+      return { state: await this.runtime.inspect(id) };
+    } catch (err) {
+      return err instanceof ContainerNotFoundError ? { state: 'gone' } : {};
     }
   }
 

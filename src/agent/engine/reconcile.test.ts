@@ -110,11 +110,11 @@ describe('reconcile', () => {
     assert.deepEqual(sim.pass().map((e) => e.kind), ['pull', 'pull']);
     assert.equal(sim.record.status, 'PENDING');
     assert.equal(sim.record.pullStartedAt, T0);
-    sim.pass();
+    assert.deepEqual(sim.pass().map((e) => e.kind), ['create', 'create'], 'images there: ACTIVATING, and creating');
     assert.equal(sim.record.status, 'ACTIVATING');
     assert.equal(sim.record.pullStoppedAt, T0);
-    assert.deepEqual(sim.pass().map((e) => e.kind), ['create', 'create']);
     assert.deepEqual(sim.pass().map((e) => e.kind), ['start', 'start']);
+    assert.equal(sim.record.status, 'ACTIVATING');
     sim.settle();
     assert.equal(sim.record.status, 'RUNNING');
     assert.equal(sim.c('web').phase, 'RUNNING');

@@ -12,7 +12,7 @@
  *
  * Contracts:
  * - The task status only moves forward through TASK_STATUSES, one step per
- *   pass, so every step is reported.
+ *   pass, so every step is committed (and seen by the engine's listeners).
  * - Effects returned together are independent of each other and may run
  *   concurrently.
  * - A container is started only when its dependencies (dependsOn, links,
@@ -39,9 +39,13 @@ export type Effect =
   | { kind: 'remove'; container: string }
   | { kind: 'removeVolume'; volume: string };
 
-/** What running an effect came to. `code` is the runtime error's ECS error name. */
+/**
+ * What running an effect came to. `code` is the runtime error's ECS error
+ * name. `state`: the container as the engine showed it right after a start
+ * or stop (for `observe`; `gone` when it no longer exists).
+ */
 export type Outcome =
-  | { ok: true; runtimeId?: string; imageId?: string }
+  | { ok: true; runtimeId?: string; imageId?: string; state?: ContainerState | 'gone' }
   | { ok: false; transient: boolean; code: string; message: string };
 
 export interface Plan {
@@ -272,10 +276,9 @@ function planStart(r: TaskRecord, verdicts: Map<string, Verdict>, now: number): 
     return { record: r, effects: pending.map((c) => ({ kind: 'pull', container: c.name })) };
   }
   if (r.pullStartedAt !== undefined) r.pullStoppedAt ??= now;
-  if (r.status === 'PENDING') {
-    r.status = 'ACTIVATING';
-    return { record: r, effects: [] };
-  }
+  // Images are there: the task is ACTIVATING, and its start begins in the same pass.
+  const wasActivating = r.status === 'ACTIVATING';
+  if (r.status === 'PENDING') r.status = 'ACTIVATING';
   const volumes = r.volumes.filter((v) => v.provision && !v.created);
   if (volumes.length) return { record: r, effects: volumes.map((v) => ({ kind: 'createVolume', volume: v.name })) };
 
@@ -287,7 +290,7 @@ function planStart(r: TaskRecord, verdicts: Map<string, Verdict>, now: number): 
     if (v.kind === 'ready') effects.push({ kind: c.phase === 'PULLED' ? 'create' : 'start', container: c.name });
     else if (v.kind === 'wait') wakeAt = earliest(wakeAt, v.until);
   }
-  if (r.status === 'ACTIVATING' && r.containers.every(hasStarted)) {
+  if (wasActivating && r.containers.every(hasStarted)) {
     r.status = 'RUNNING';
     r.startedAt = now;
   }

@@ -5,7 +5,7 @@
  * host, hence the metadata endpoint).
  */
 import { networkInterfaces } from 'node:os';
-import Docker from 'dockerode';
+import { DockerApi } from '../runtime/docker-api.js';
 import { dockerConnection } from '../runtime/docker-mapping.js';
 
 export interface DockerHostFacts {
@@ -17,20 +17,22 @@ export interface DockerHostFacts {
 
 /** Asks the engine; every fact is optional and a failure yields none. */
 export async function probeDockerHost(dockerHost?: string): Promise<DockerHostFacts> {
-  const docker = new Docker(dockerConnection(dockerHost));
+  const api = new DockerApi(dockerConnection(dockerHost));
   const facts: DockerHostFacts = {};
   try {
-    const v = (await docker.version()) as { ApiVersion?: string };
+    const v = await api.json<{ ApiVersion?: string }>({ method: 'GET', path: '/version' });
     if (v.ApiVersion) facts.apiVersion = v.ApiVersion;
   } catch {
     // unknown
   }
   try {
-    const n = (await docker.getNetwork('bridge').inspect()) as { IPAM?: { Config?: { Gateway?: string }[] } };
+    const n = await api.json<{ IPAM?: { Config?: { Gateway?: string }[] } }>({ method: 'GET', path: '/networks/bridge' });
     const gw = n.IPAM?.Config?.map((c) => c.Gateway).find((g) => g && /^\d+\.\d+\.\d+\.\d+$/.test(g));
     if (gw) facts.bridgeGateway = gw;
   } catch {
     // unknown
+  } finally {
+    api.close();
   }
   return facts;
 }

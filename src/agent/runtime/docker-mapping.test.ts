@@ -9,6 +9,8 @@ import {
   hostPortBindings,
   labelFilterArgs,
   normalizeArchitecture,
+  pullParams,
+  registryAuthHeader,
   toContainerEvent,
   toCreateOptions,
 } from './docker-mapping.js';
@@ -126,6 +128,20 @@ describe('reading engine responses', () => {
     assert.deepEqual(dockerConnection('/run/d.sock'), { socketPath: '/run/d.sock' });
     assert.deepEqual(dockerConnection('tcp://10.0.0.1:2375'), { host: '10.0.0.1', port: '2375', protocol: 'http' });
     assert.deepEqual(dockerConnection('https://h:2376'), { host: 'h', port: '2376', protocol: 'https' });
+  });
+
+  it('splits references into the pull parameters Docker takes', () => {
+    assert.deepEqual(pullParams('busybox:latest'), { fromImage: 'busybox', tag: 'latest' });
+    assert.deepEqual(pullParams('127.0.0.1:5000/team/app:1.2'), { fromImage: '127.0.0.1:5000/team/app', tag: '1.2' });
+    assert.deepEqual(pullParams('127.0.0.1:5000/team/app'), { fromImage: '127.0.0.1:5000/team/app' });
+    assert.deepEqual(pullParams('app@sha256:abc'), { fromImage: 'app', tag: 'sha256:abc' });
+    const auth = registryAuthHeader({ username: 'u', password: '>>>???', serverAddress: 'r.example' });
+    assert.doesNotMatch(auth, /[+/]/, 'URL-safe alphabet');
+    assert.deepEqual(JSON.parse(Buffer.from(auth.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')), {
+      username: 'u',
+      password: '>>>???',
+      serveraddress: 'r.example',
+    });
   });
 
   it('adds the latest tag only where Docker would', () => {

@@ -2,6 +2,7 @@
  * Pure translations between the runtime's ECS-shaped types and the Docker
  * Engine API. No I/O here: `docker.ts` does the calls, these functions only
  * shape requests and read responses, so they are tested without an engine.
+ * (The engine's wire shapes are typed with @types/dockerode, types only.)
  */
 import type Docker from 'dockerode';
 import {
@@ -29,12 +30,20 @@ const DOCKER_ZERO_TIME_PREFIX = '0001-01-01';
 // ---------------------------------------------------------------------------
 // Engine address
 
+/** Where the engine listens: a unix socket, or a host and port over HTTP(S). */
+export interface DockerConnection {
+  socketPath?: string;
+  host?: string;
+  port?: string;
+  protocol?: 'http' | 'https';
+}
+
 /**
  * Connection options for a Docker host string: `unix:///path`, a bare socket
  * path, `tcp://host:port` / `http://host:port` (plain HTTP), or
  * `https://host:port`. Absent: DOCKER_HOST, then /var/run/docker.sock.
  */
-export function dockerConnection(host: string | undefined = process.env['DOCKER_HOST']): Docker.DockerOptions {
+export function dockerConnection(host: string | undefined = process.env['DOCKER_HOST']): DockerConnection {
   if (!host) return { socketPath: '/var/run/docker.sock' };
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) || '/var/run/docker.sock' };
   if (host.startsWith('/')) return { socketPath: host };
@@ -369,28 +378,13 @@ export function demuxLogs(buf: Buffer): string {
 // ---------------------------------------------------------------------------
 // Errors from the engine
 
-/** The message Docker put in an error response, without dockerode's prefix. */
+/** The message the engine put in an error response (or the error's own message). */
 export function engineMessage(err: unknown): string {
-  if (err && typeof err === 'object') {
-    const json = (err as { json?: unknown }).json;
-    if (json && typeof json === 'object' && typeof (json as { message?: unknown }).message === 'string') {
-      return (json as { message: string }).message;
-    }
-    if (Buffer.isBuffer(json) && json.length > 0) {
-      const text = json.toString('utf8').trim();
-      try {
-        const parsed = JSON.parse(text) as { message?: unknown };
-        if (typeof parsed.message === 'string') return parsed.message;
-      } catch {
-        return text;
-      }
-    }
-    const message = (err as { message?: unknown }).message;
-    if (typeof message === 'string') return message.replace(/^\(HTTP code \d+\) [^-]*- /, '').trim();
-  }
+  if (err instanceof Error) return err.message;
   return String(err);
 }
 
+/** The HTTP status of an engine error response; undefined for other failures. */
 export function engineStatusCode(err: unknown): number | undefined {
   const code = err && typeof err === 'object' ? (err as { statusCode?: unknown }).statusCode : undefined;
   return typeof code === 'number' ? code : undefined;
@@ -402,4 +396,21 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRES
 export function isConnectionError(err: unknown): boolean {
   const code = err && typeof err === 'object' ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
+}
+
+/** `fromImage` and `tag` of an image pull for a reference (a digest counts as the tag). */
+export function pullParams(ref: string): { fromImage: string; tag?: string } {
+  const at = ref.indexOf('@');
+  const sep = at >= 0 ? at : ref.lastIndexOf(':');
+  if (sep < 0) return { fromImage: ref };
+  const tag = ref.slice(sep + 1);
+  // A colon followed by a slash belongs to a registry's port, not a tag.
+  if (tag.includes('/')) return { fromImage: ref };
+  return { fromImage: ref.slice(0, sep), tag };
+}
+
+/** Registry credentials as the engine takes them in X-Registry-Auth: URL-safe base64 of the JSON. */
+export function registryAuthHeader(auth: { username: string; password: string; serverAddress?: string }): string {
+  const json = JSON.stringify({ username: auth.username, password: auth.password, ...(auth.serverAddress ? { serveraddress: auth.serverAddress } : {}) });
+  return Buffer.from(json, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }

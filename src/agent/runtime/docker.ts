@@ -1,12 +1,15 @@
 /**
- * ContainerRuntime on the Docker Engine API (through dockerode).
+ * ContainerRuntime on the Docker Engine API (through the small client in
+ * `docker-api.ts`).
  *
  * Thin edge: request shapes and response readings live in
  * `docker-mapping.ts`; this module makes the calls, turns engine failures
  * into the runtime's typed errors, and keeps the little state the contract
  * needs (images pulled by this runtime, in-flight pulls, event streams).
  */
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import type { IncomingMessage } from 'node:http';
+import { DockerApi } from './docker-api.js';
 import {
   ContainerCreateError,
   ContainerNotFoundError,
@@ -44,6 +47,8 @@ import {
   isConnectionError,
   labelFilterArgs,
   normalizeArchitecture,
+  pullParams,
+  registryAuthHeader,
   toContainerEvent,
   toContainerState,
   toContainerSummary,
@@ -73,8 +78,10 @@ export function withDefaultTag(ref: string): string {
   return lastSegment.includes(':') ? ref : `${ref}:latest`;
 }
 
+const containerPath = (id: string, action = ''): string => `/containers/${encodeURIComponent(id)}${action}`;
+
 export class DockerRuntime implements ContainerRuntime {
-  private readonly docker: Docker;
+  private readonly api: DockerApi;
   private readonly where: string;
   private readonly pullBehavior: ImagePullBehavior;
   private readonly pullTimeoutMs: number;
@@ -84,9 +91,8 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly subscriptions = new Set<EventSubscription>();
 
   constructor(options: DockerRuntimeOptions = {}) {
-    const connection = dockerConnection(options.dockerHost);
-    this.docker = new Docker(connection);
-    this.where = connection.socketPath ?? `${connection.protocol}://${connection.host}:${connection.port}`;
+    this.api = new DockerApi(dockerConnection(options.dockerHost));
+    this.where = this.api.where;
     this.pullBehavior = options.pullBehavior ?? 'prefer-cached';
     this.pullTimeoutMs = options.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
   }
@@ -102,7 +108,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async ping(): Promise<void> {
     try {
-      await this.docker.ping();
+      await this.api.buffer({ method: 'GET', path: '/_ping' });
     } catch (err) {
       throw this.fail(err, (m) => new RuntimeUnavailableError(`Docker Engine at ${this.where} does not answer: ${m}`));
     }
@@ -110,7 +116,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async info(): Promise<RuntimeInfo> {
     try {
-      const i = (await this.docker.info()) as Record<string, unknown>;
+      const i = await this.api.json<Record<string, unknown>>({ method: 'GET', path: '/info' });
       return {
         cpus: Number(i['NCPU']),
         memoryBytes: Number(i['MemTotal']),
@@ -130,7 +136,7 @@ export class DockerRuntime implements ContainerRuntime {
   /** Id of the local image for `ref`, or null when it is not cached. */
   private async cachedImageId(ref: string): Promise<string | null> {
     try {
-      const image = await this.docker.getImage(ref).inspect();
+      const image = await this.api.json<{ Id: string }>({ method: 'GET', path: `/images/${ref}/json` });
       return image.Id;
     } catch (err) {
       if (engineStatusCode(err) === 404) return null;
@@ -191,32 +197,32 @@ export class DockerRuntime implements ContainerRuntime {
   /** Pulls `ref`, bounded by the pull timeout. Errors reported inside the progress stream reject. */
   private async pull(ref: string, auth?: RegistryAuth): Promise<void> {
     const abort = new AbortController();
-    let stream: NodeJS.ReadableStream | undefined;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       abort.abort();
-      (stream as { destroy?: (e?: Error) => void } | undefined)?.destroy?.(new Error('pull timed out'));
     }, this.pullTimeoutMs);
     const timeoutError = () =>
       new ImagePullError(ref, `no answer from the registry within ${this.pullTimeoutMs / 1000}s`);
     try {
-      const opts: Record<string, unknown> = { abortSignal: abort.signal };
-      if (auth) {
-        opts['authconfig'] = { username: auth.username, password: auth.password, serveraddress: auth.serverAddress };
-      }
+      let stream: IncomingMessage;
       try {
-        stream = await this.docker.pull(ref, opts);
+        stream = await this.api.stream({
+          method: 'POST',
+          path: '/images/create',
+          query: pullParams(ref),
+          ...(auth ? { headers: { 'x-registry-auth': registryAuthHeader(auth) } } : {}),
+          signal: abort.signal,
+        });
       } catch (err) {
         if (timedOut) throw timeoutError();
         throw err;
       }
-      const s = stream;
       await new Promise<void>((resolve, reject) => {
         const splitter = new JsonLineSplitter();
         let streamError: string | undefined;
-        s.setEncoding('utf8');
-        s.on('data', (chunk: string) => {
+        stream.setEncoding('utf8');
+        stream.on('data', (chunk: string) => {
           for (const msg of splitter.push(chunk)) {
             const m = msg as { error?: unknown; errorDetail?: { message?: unknown } };
             if (m.error !== undefined || m.errorDetail !== undefined) {
@@ -224,11 +230,11 @@ export class DockerRuntime implements ContainerRuntime {
             }
           }
         });
-        s.on('error', (err: Error) => reject(timedOut ? timeoutError() : err));
-        s.on('end', () => (streamError !== undefined ? reject(new ImagePullError(ref, streamError)) : resolve()));
+        stream.on('error', (err: Error) => reject(timedOut ? timeoutError() : err));
+        stream.on('end', () => (streamError !== undefined ? reject(new ImagePullError(ref, streamError)) : resolve()));
         // After 'end' this is a no-op (the promise is settled); otherwise the
         // connection dropped mid-pull.
-        s.on('close', () => reject(timedOut ? timeoutError() : new Error('the engine closed the connection during the pull')));
+        stream.on('close', () => reject(timedOut ? timeoutError() : new Error('the engine closed the connection during the pull')));
       });
     } finally {
       clearTimeout(timer);
@@ -238,9 +244,10 @@ export class DockerRuntime implements ContainerRuntime {
   // ---- containers --------------------------------------------------------------
 
   async create(spec: ContainerSpec): Promise<string> {
+    const { name, ...body } = toCreateOptions(spec);
     try {
-      const container = await this.docker.createContainer(toCreateOptions(spec));
-      return container.id;
+      const created = await this.api.json<{ Id: string }>({ method: 'POST', path: '/containers/create', query: { name }, body });
+      return created.Id;
     } catch (err) {
       if (engineStatusCode(err) === 409) {
         throw new NameConflictError(spec.name, engineMessage(err), { cause: err });
@@ -251,7 +258,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async start(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start();
+      await this.api.buffer({ method: 'POST', path: containerPath(id, '/start') });
     } catch (err) {
       const status = engineStatusCode(err);
       if (status === 304) return; // already running
@@ -262,7 +269,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     try {
-      await this.docker.getContainer(id).stop({ t: Math.max(0, Math.round(timeoutSeconds)) });
+      await this.api.buffer({ method: 'POST', path: containerPath(id, '/stop'), query: { t: Math.max(0, Math.round(timeoutSeconds)) } });
     } catch (err) {
       const status = engineStatusCode(err);
       if (status === 304) return; // not running
@@ -273,7 +280,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async remove(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
+      await this.api.buffer({ method: 'DELETE', path: containerPath(id), query: { force: true, v: true } });
     } catch (err) {
       const status = engineStatusCode(err);
       if (status === 404) return;
@@ -285,7 +292,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async inspect(id: string): Promise<ContainerState> {
     try {
-      return toContainerState(await this.docker.getContainer(id).inspect());
+      return toContainerState(await this.api.json<Docker.ContainerInspectInfo>({ method: 'GET', path: containerPath(id, '/json') }));
     } catch (err) {
       if (engineStatusCode(err) === 404) throw new ContainerNotFoundError(id, { cause: err });
       throw this.fail(err, (m) => new RuntimeError(`cannot inspect container ${id}: ${m}`, { cause: err }));
@@ -294,7 +301,11 @@ export class DockerRuntime implements ContainerRuntime {
 
   async list(labels?: LabelFilter): Promise<ContainerSummary[]> {
     try {
-      const containers = await this.docker.listContainers({ all: true, filters: { label: labelFilterArgs(labels) } });
+      const containers = await this.api.json<Docker.ContainerInfo[]>({
+        method: 'GET',
+        path: '/containers/json',
+        query: { all: true, filters: JSON.stringify({ label: labelFilterArgs(labels) }) },
+      });
       return containers.map(toContainerSummary);
     } catch (err) {
       throw this.fail(err, (m) => new RuntimeError(`cannot list containers: ${m}`, { cause: err }));
@@ -303,14 +314,18 @@ export class DockerRuntime implements ContainerRuntime {
 
   async logs(id: string, options: LogsOptions = {}): Promise<string> {
     try {
-      const buf = await this.docker.getContainer(id).logs({
-        stdout: true,
-        stderr: true,
-        follow: false,
-        ...(options.tail !== undefined ? { tail: options.tail } : {}),
-        ...(options.since ? { since: Math.floor(options.since.getTime() / 1000) } : {}),
+      const buf = await this.api.buffer({
+        method: 'GET',
+        path: containerPath(id, '/logs'),
+        query: {
+          stdout: true,
+          stderr: true,
+          follow: false,
+          tail: options.tail,
+          since: options.since ? Math.floor(options.since.getTime() / 1000) : undefined,
+        },
       });
-      return demuxLogs(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf)));
+      return demuxLogs(buf);
     } catch (err) {
       if (engineStatusCode(err) === 404) throw new ContainerNotFoundError(id, { cause: err });
       throw this.fail(err, (m) => new RuntimeError(`cannot read logs of container ${id}: ${m}`, { cause: err }));
@@ -318,7 +333,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   events(onEvent: (event: ContainerEvent) => void, options: EventsOptions = {}): EventSubscription {
-    const watcher = new EventWatcher(this.docker, onEvent, options);
+    const watcher = new EventWatcher(this.api, onEvent, options);
     const subscription: EventSubscription = {
       stop: () => {
         watcher.stop();
@@ -334,18 +349,12 @@ export class DockerRuntime implements ContainerRuntime {
 
   async createVolume(spec: VolumeSpec): Promise<VolumeInfo> {
     try {
-      await this.docker.createVolume({
-        Name: spec.name,
-        Driver: spec.driver ?? 'local',
-        DriverOpts: spec.driverOptions ?? {},
-        Labels: spec.labels ?? {},
+      // Creating an existing volume answers with that volume.
+      const v = await this.api.json<{ Name: string; Driver: string; Mountpoint: string; Labels: Record<string, string> | null }>({
+        method: 'POST',
+        path: '/volumes/create',
+        body: { Name: spec.name, Driver: spec.driver ?? 'local', DriverOpts: spec.driverOptions ?? {}, Labels: spec.labels ?? {} },
       });
-      const v = (await this.docker.getVolume(spec.name).inspect()) as {
-        Name: string;
-        Driver: string;
-        Mountpoint: string;
-        Labels: Record<string, string> | null;
-      };
       return { name: v.Name, driver: v.Driver, mountpoint: v.Mountpoint, labels: { ...(v.Labels ?? {}) } };
     } catch (err) {
       throw this.fail(err, (m) => new RuntimeError(`cannot create volume ${spec.name}: ${m}`, { cause: err }));
@@ -354,7 +363,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async removeVolume(name: string): Promise<void> {
     try {
-      await this.docker.getVolume(name).remove();
+      await this.api.buffer({ method: 'DELETE', path: `/volumes/${encodeURIComponent(name)}` });
     } catch (err) {
       const status = engineStatusCode(err);
       if (status === 404) return;
@@ -365,6 +374,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async close(): Promise<void> {
     for (const s of [...this.subscriptions]) s.stop();
+    this.api.close();
   }
 }
 
@@ -379,7 +389,7 @@ export class DockerRuntime implements ContainerRuntime {
 class EventWatcher {
   private stopped = false;
   private abort: AbortController | undefined;
-  private stream: NodeJS.ReadableStream | undefined;
+  private stream: IncomingMessage | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   /** Unix seconds to replay from on the next connection. */
@@ -388,7 +398,7 @@ class EventWatcher {
   private readonly seenOrder: string[] = [];
 
   constructor(
-    private readonly docker: Docker,
+    private readonly api: DockerApi,
     private readonly onEvent: (event: ContainerEvent) => void,
     private readonly options: EventsOptions,
   ) {}
@@ -401,30 +411,30 @@ class EventWatcher {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     this.abort?.abort();
-    (this.stream as { destroy?: () => void } | undefined)?.destroy?.();
+    this.stream?.destroy();
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const abort = new AbortController();
     this.abort = abort;
-    let stream: NodeJS.ReadableStream;
+    let stream: IncomingMessage;
     try {
-      stream = await this.docker.getEvents({
-        since: this.sinceSeconds,
-        filters: {
-          type: ['container'],
-          event: [...SUBSCRIBED_ACTIONS],
-          label: labelFilterArgs(this.options.labels),
+      stream = await this.api.stream({
+        method: 'GET',
+        path: '/events',
+        query: {
+          since: this.sinceSeconds,
+          filters: JSON.stringify({ type: ['container'], event: [...SUBSCRIBED_ACTIONS], label: labelFilterArgs(this.options.labels) }),
         },
-        abortSignal: abort.signal,
-      } as Docker.GetEventsOptions);
+        signal: abort.signal,
+      });
     } catch (err) {
       this.disconnected(err);
       return;
     }
     if (this.stopped) {
-      (stream as { destroy?: () => void }).destroy?.();
+      stream.destroy();
       return;
     }
     this.stream = stream;

@@ -1,10 +1,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTask } from '../engine/fixtures.js';
 import { newTaskRecord } from '../engine/spec.js';
+import { PathQueue } from './files.js';
 import { AgentStateStore, newInstanceId } from './store.js';
 
 const dirs: string[] = [];
@@ -47,6 +48,38 @@ describe('agent state store', () => {
     assert.deepEqual(await again.loadReporterState(), { queue: [1, 2] });
     const leftovers = [...readdirSync(dir), ...readdirSync(join(dir, 'tasks'))].filter((n) => n.endsWith('.tmp'));
     assert.deepEqual(leftovers, [], 'no temporary files are left behind');
+  });
+
+  it('does not write again a desired set that differs only in task versions', async () => {
+    const dir = tempDir();
+    const s = await AgentStateStore.open(dir);
+    const t = makeTask({ containers: [{ name: 'a' }] });
+    await s.saveDesired([t]);
+    const before = statSync(join(dir, 'desired.json')).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    await s.saveDesired([{ ...t, version: 7 }]);
+    assert.equal(statSync(join(dir, 'desired.json')).mtimeMs, before, 'a version bump alone is not written');
+    await s.saveDesired([{ ...t, version: 8, desiredStatus: 'STOPPED' }]);
+    assert.equal((await (await AgentStateStore.open(dir)).loadDesired())?.[0]?.desiredStatus, 'STOPPED');
+    await s.saveDesired([]);
+    assert.deepEqual(await (await AgentStateStore.open(dir)).loadDesired(), []);
+  });
+
+  it('replaces a write that has not started by a newer one to the same path', async () => {
+    const dir = tempDir();
+    const q = new PathQueue();
+    const path = join(dir, 'x.json');
+    const writes = Array.from({ length: 20 }, (_, i) => q.write(path, { i }, i === 0));
+    await Promise.all(writes);
+    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), { i: 19 });
+    // Each caller resolves once its value or a newer one is stored; the first write was asked to be durable.
+    const late = q.write(path, { i: 20 }, false);
+    const latest = q.write(path, { i: 21 }, false);
+    await late;
+    assert.deepEqual(JSON.parse(readFileSync(path, 'utf8')), { i: 21 });
+    await latest;
+    await q.delete(path);
+    assert.equal(existsSync(path), false);
   });
 
   it('starts empty', async () => {

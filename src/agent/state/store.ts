@@ -7,15 +7,20 @@
  *   reports.json      state-change reports not yet accepted by the server (in order),
  *                     and the task state last handed to the reporter
  *
- * Every write is atomic (see files.ts). Reads happen at start-up only; the
- * running agent holds the truth in memory and writes through.
+ * Every write is atomic and a file holds the latest value written (see
+ * files.ts). Durable writes: the identity, the desired set, and the first
+ * record of a task (it holds the metadata token its containers carry).
+ * Later records and the reporter state are written behind: what they add is
+ * observed again from the engine, and reported again, after a power loss.
+ * Reads happen at start-up only; the running agent holds the truth in
+ * memory and writes through.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskRecord } from '../engine/model.js';
 import type { TaskStore } from '../engine/engine.js';
-import type { AgentTask } from '../protocol.js';
+import { sameTask, type AgentTask, type AgentTaskWish } from '../protocol.js';
 import { PathQueue, readJson } from './files.js';
 
 export interface AgentIdentity {
@@ -38,9 +43,26 @@ export function newInstanceId(): string {
   return `i-${randomBytes(9).toString('hex').slice(0, 17)}`;
 }
 
+function wantSame(stored: Map<string, AgentTaskWish>, tasks: readonly AgentTask[]): boolean {
+  if (tasks.length !== stored.size) return false;
+  return tasks.every((t) => {
+    const wish = stored.get(t.taskArn);
+    return wish !== undefined && sameTask(wish, t);
+  });
+}
+
+function wishes(tasks: readonly AgentTask[]): Map<string, AgentTaskWish> {
+  return new Map(tasks.map((t) => [t.taskArn, { desiredStatus: t.desiredStatus, stopCode: t.stopCode, stoppedReason: t.stoppedReason }]));
+}
+
 export class AgentStateStore implements TaskStore {
   private readonly queue = new PathQueue();
   private identityValue: AgentIdentity;
+  /** Tasks whose record is durably stored. */
+  private readonly storedTasks = new Set<string>();
+  /** What the desired set last written wants, by task ARN. */
+  private desired: Map<string, AgentTaskWish> | undefined;
+  private desiredWrites = 0;
 
   private constructor(
     readonly dir: string,
@@ -69,13 +91,23 @@ export class AgentStateStore implements TaskStore {
   }
 
   async loadDesired(): Promise<AgentTask[] | undefined> {
-    return (await readJson<DesiredFile>(join(this.dir, 'desired.json')))?.tasks;
+    const tasks = (await readJson<DesiredFile>(join(this.dir, 'desired.json')))?.tasks;
+    if (tasks) this.desired = wishes(tasks);
+    return tasks;
   }
 
-  /** Resolves once the set is durable: only then may the push be acknowledged. */
+  /**
+   * Resolves once the set is durable: only then may the push be
+   * acknowledged. A set that wants what the stored one wants (task versions
+   * aside: they move with every report) is durable already.
+   */
   async saveDesired(tasks: readonly AgentTask[]): Promise<void> {
+    if (this.desired && wantSame(this.desired, tasks)) return;
     const file: DesiredFile = { tasks: [...tasks], savedAt: Date.now() };
+    const write = ++this.desiredWrites;
+    this.desired = undefined;
     await this.queue.write(join(this.dir, 'desired.json'), file);
+    if (write === this.desiredWrites) this.desired = wishes(tasks);
   }
 
   // ---- task records (TaskStore) ------------------------------------------------
@@ -91,7 +123,10 @@ export class AgentStateStore implements TaskStore {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
       try {
         const r = await readJson<TaskRecord>(join(dir, name));
-        if (r?.taskArn) out.push(r);
+        if (r?.taskArn) {
+          out.push(r);
+          this.storedTasks.add(r.taskArn);
+        }
       } catch {
         // A damaged record is skipped; the server's next push recreates the task's record.
       }
@@ -99,11 +134,14 @@ export class AgentStateStore implements TaskStore {
     return out;
   }
 
-  saveTask(r: TaskRecord): Promise<void> {
-    return this.queue.write(this.taskPath(r.taskArn), r);
+  async saveTask(r: TaskRecord): Promise<void> {
+    const first = !this.storedTasks.has(r.taskArn);
+    await this.queue.write(this.taskPath(r.taskArn), r, first);
+    this.storedTasks.add(r.taskArn);
   }
 
   deleteTask(taskArn: string): Promise<void> {
+    this.storedTasks.delete(taskArn);
     return this.queue.delete(this.taskPath(taskArn));
   }
 
@@ -115,7 +153,7 @@ export class AgentStateStore implements TaskStore {
   }
 
   saveReporterState<T>(state: T): Promise<void> {
-    return this.queue.write(join(this.dir, 'reports.json'), state);
+    return this.queue.write(join(this.dir, 'reports.json'), state, false);
   }
 
   /** Resolves once every write requested so far has settled. */
