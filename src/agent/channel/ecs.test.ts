@@ -91,7 +91,7 @@ describe('ECS client', () => {
 
   it('signs queries with reserved characters the way the server checks them', async () => {
     const url = new URL(`${endpoint}/v1/agent/connect?cluster=${encodeURIComponent('arn:aws:ecs:us-east-1:000000000000:cluster/a b')}&x=it's(1)*`);
-    const headers = signRequest({ method: 'GET', url, region: 'us-east-1', credentials: { ...CREDS, sessionToken: 'token/+=' } });
+    const headers = await signRequest({ method: 'GET', url, region: 'us-east-1', credentials: { ...CREDS, sessionToken: 'token/+=' } });
     assert.equal(headers['x-amz-security-token'], 'token/+=');
     const principal = await new SigV4Verifier({ secretFor: () => CREDS.secretAccessKey }, 'us-east-1').verify({
       method: 'GET',

@@ -56,9 +56,9 @@ export class EcsClient {
   }
 
   /** Calls `operation` with `input`; resolves with the answer's JSON. */
-  call<T = Record<string, unknown>>(operation: string, input: unknown): Promise<T> {
+  async call<T = Record<string, unknown>>(operation: string, input: unknown): Promise<T> {
     const body = JSON.stringify(input);
-    const headers = signRequest({
+    const headers = await signRequest({
       method: 'POST',
       url: this.url,
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `${TARGET_PREFIX}${operation}` },

@@ -4,7 +4,9 @@
  * upgrade, signed exactly like any API call so the server verifies both with
  * the same code.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { Hash } from '@smithy/hash-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -33,70 +35,42 @@ export interface SignInput {
   signingDate?: Date;
 }
 
-const sha256Hex = (data: string): string => createHash('sha256').update(data, 'utf8').digest('hex');
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
-
-/** RFC 3986 encoding, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
-function uriEncode(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-function canonicalQuery(params: URLSearchParams): string {
-  const pairs = [...params].map(([k, v]) => [uriEncode(k), uriEncode(v)] as const);
-  pairs.sort(([ka, va], [kb, vb]) => (ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0));
-  return pairs.map(([k, v]) => `${k}=${v}`).join('&');
-}
-
-function canonicalPath(path: string): string {
-  return path.split('/').map((segment) => uriEncode(decodeURIComponent(segment))).join('/') || '/';
-}
-
-/** Signing keys by secret and scope; a key serves a whole UTC day. */
-const keyCache = new Map<string, Buffer>();
-
-function signingKey(secret: string, shortDate: string, region: string, service: string): Buffer {
-  const id = `${secret}\u0000${shortDate}\u0000${region}\u0000${service}`;
-  let key = keyCache.get(id);
-  if (!key) {
-    key = hmac(hmac(hmac(hmac(`AWS4${secret}`, shortDate), region), service), 'aws4_request');
-    if (keyCache.size > 16) keyCache.clear();
-    keyCache.set(id, key);
-  }
-  return key;
-}
-
 /**
  * The headers that make the request carry a valid signature: the given
  * ones (lower-cased) plus `host`, `x-amz-date`, `authorization` and, with
- * session credentials, `x-amz-security-token`.
+ * session credentials, `x-amz-security-token`. Signed by the maintained
+ * Smithy SigV4 signer, the same one the server verifies with.
  */
-export function signRequest(input: SignInput): Record<string, string> {
-  const service = input.service ?? 'ecs';
-  const date = input.signingDate ?? new Date();
-  const amzDate = date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const shortDate = amzDate.slice(0, 8);
+export async function signRequest(input: SignInput): Promise<Record<string, string>> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(input.headers ?? {})) headers[k.toLowerCase()] = v;
   headers['host'] = input.url.host;
-  headers['x-amz-date'] = amzDate;
-  if (input.credentials.sessionToken) headers['x-amz-security-token'] = input.credentials.sessionToken;
-
-  const names = Object.keys(headers).sort();
-  const canonicalHeaders = names.map((n) => `${n}:${String(headers[n]).trim().replace(/\s+/g, ' ')}\n`).join('');
-  const signedHeaders = names.join(';');
-  const canonicalRequest = [
-    input.method.toUpperCase(),
-    canonicalPath(input.url.pathname),
-    canonicalQuery(input.url.searchParams),
-    canonicalHeaders,
-    signedHeaders,
-    sha256Hex(input.body ?? ''),
-  ].join('\n');
-  const scope = `${shortDate}/${input.region}/${service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
-  const signature = hmac(signingKey(input.credentials.secretAccessKey, shortDate, input.region, service), stringToSign).toString('hex');
-  headers['authorization'] = `AWS4-HMAC-SHA256 Credential=${input.credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
-  return headers;
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of input.url.searchParams) {
+    const prev = query[k];
+    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  const request = new HttpRequest({
+    method: input.method.toUpperCase(),
+    protocol: input.url.protocol === 'https:' || input.url.protocol === 'wss:' ? 'https:' : 'http:',
+    hostname: input.url.hostname,
+    ...(input.url.port ? { port: Number(input.url.port) } : {}),
+    path: input.url.pathname,
+    query,
+    headers,
+    ...(input.body !== undefined ? { body: input.body } : {}),
+  });
+  const signer = new SignatureV4({
+    credentials: input.credentials,
+    region: input.region,
+    service: input.service ?? 'ecs',
+    sha256: Hash.bind(null, 'sha256'),
+    applyChecksum: false,
+  });
+  const signed = await signer.sign(request, { signingDate: input.signingDate ?? new Date() });
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(signed.headers)) out[k.toLowerCase()] = String(v);
+  return out;
 }
 
 /**
