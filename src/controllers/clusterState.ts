@@ -51,7 +51,7 @@ import type { StoredTask } from '../domain/tasks.js';
 import { parseCql } from '../scheduler/cql/index.js';
 import { commitCheck, place } from '../scheduler/engine.js';
 import { hashString } from '../scheduler/random.js';
-import { buildSnapshot, type AttributeBuckets, type ClusterSnapshot, type GroupPostings, type LoadColumns } from '../scheduler/snapshot.js';
+import { buildAttributeBuckets, buildSnapshot, type AttributeBuckets, type ClusterSnapshot, type GroupPostings, type LoadColumns } from '../scheduler/snapshot.js';
 import type {
   FailureReason,
   InstanceSnapshot,
@@ -277,21 +277,7 @@ class CachedSnapshot implements ClusterSnapshot {
   attributeBuckets(name: string): AttributeBuckets {
     let b = this.fixed.buckets.get(name);
     if (b === undefined) {
-      const ids = new Map<string, number>();
-      const values: (string | undefined)[] = [undefined];
-      const bucketOf = new Int32Array(this.instances.length);
-      for (let i = 0; i < this.instances.length; i++) {
-        const v = this.instances[i]!.attributes.get(name);
-        if (v === undefined) continue;
-        let id = ids.get(v);
-        if (id === undefined) {
-          id = values.length;
-          ids.set(v, id);
-          values.push(v);
-        }
-        bucketOf[i] = id;
-      }
-      b = { values, bucketOf };
+      b = buildAttributeBuckets(this.instances, name);
       this.fixed.buckets.set(name, b);
     }
     return b;

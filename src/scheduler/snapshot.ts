@@ -95,21 +95,7 @@ class Snapshot implements ClusterSnapshot {
   attributeBuckets(name: string): AttributeBuckets {
     let b = this.fixed.buckets.get(name);
     if (b === undefined) {
-      const ids = new Map<string, number>();
-      const values: (string | undefined)[] = [undefined];
-      const bucketOf = new Int32Array(this.instances.length);
-      for (let i = 0; i < this.instances.length; i++) {
-        const v = this.instances[i]!.attributes.get(name);
-        if (v === undefined) continue;
-        let id = ids.get(v);
-        if (id === undefined) {
-          id = values.length;
-          ids.set(v, id);
-          values.push(v);
-        }
-        bucketOf[i] = id;
-      }
-      b = { values, bucketOf };
+      b = buildAttributeBuckets(this.instances, name);
       this.fixed.buckets.set(name, b);
     }
     return b;
@@ -232,6 +218,25 @@ function buildPostings(instances: readonly InstanceSnapshot[]): Map<string, Grou
 }
 
 /** Builds a snapshot over `instances` (kept as given, not copied). Throws on duplicate ARNs. */
+/** Buckets instances by the value of one attribute; bucket 0 holds the instances without it. */
+export function buildAttributeBuckets(instances: readonly InstanceSnapshot[], name: string): AttributeBuckets {
+  const ids = new Map<string, number>();
+  const values: (string | undefined)[] = [undefined];
+  const bucketOf = new Int32Array(instances.length);
+  for (let i = 0; i < instances.length; i++) {
+    const v = instances[i]!.attributes.get(name);
+    if (v === undefined) continue;
+    let id = ids.get(v);
+    if (id === undefined) {
+      id = values.length;
+      ids.set(v, id);
+      values.push(v);
+    }
+    bucketOf[i] = id;
+  }
+  return { values, bucketOf };
+}
+
 export function buildSnapshot(instances: readonly InstanceSnapshot[]): ClusterSnapshot {
   return new Snapshot(instances, new FixedIndexes(instances));
 }
