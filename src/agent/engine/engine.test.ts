@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -313,6 +313,79 @@ describe('task engine on Docker', { concurrency: true }, () => {
     await assert.rejects(docker.getVolume(volumeName).inspect(), 'task volume removed');
     await h.engine.setDesired([]);
     assert.equal(h.engine.task(tk.taskArn), undefined, 'forgotten once the server no longer lists it');
+  });
+
+  it('bounds all containers of a task together by task-level memory and cpu (one cgroup per task)', async (t) => {
+    if (skip) return t.skip(skip);
+    if (!existsSync('/sys/fs/cgroup/memory/cgroup.procs') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) return t.skip('no host cgroups');
+    const h = await startEngine();
+    // Each container alone fits in 64 MiB; together (40 + 40 MiB of tmpfs pages) they do not.
+    const hold = (file: string, delay: string) => ['sh', '-c', `sleep ${delay}; dd if=/dev/zero of=/dev/shm/${file} bs=1M count=40 2>/dev/null && exec sleep 3600`];
+    const tight = task({
+      memory: '64',
+      cpu: '512',
+      containers: [
+        { name: 'first', command: hold('a', '0'), stopTimeout: 0 },
+        { name: 'second', command: hold('b', '1'), stopTimeout: 0, dependsOn: [{ containerName: 'first', condition: 'START' }] },
+      ],
+    });
+    const roomy = task({
+      memory: '160',
+      containers: [
+        { name: 'first', command: hold('a', '0'), stopTimeout: 0 },
+        { name: 'second', command: hold('b', '1'), stopTimeout: 0 },
+      ],
+    });
+    await h.engine.setDesired([tight, roomy]);
+    const running = await until(h, tight, 'RUNNING', (x) => x.status === 'RUNNING' || x.status === 'STOPPED');
+    assert.equal(running.taskGroup?.state, 'created', running.taskGroup?.reason);
+    const inspected = await docker.getContainer(container(running, 'first').runtimeId!).inspect();
+    assert.equal(inspected.HostConfig.CgroupParent, running.taskGroup.cgroupParent);
+    assert.equal(inspected.HostConfig.Memory, 0, 'no per-container copy of the task limit');
+    const group = running.taskGroup.name;
+    if (existsSync('/sys/fs/cgroup/cpu/cgroup.procs')) {
+      assert.equal(readFileSync(`/sys/fs/cgroup/cpu/berth/${group}/cpu.cfs_quota_us`, 'utf8').trim(), '50000', '512 units = half a CPU');
+      assert.equal(readFileSync(`/sys/fs/cgroup/memory/berth/${group}/memory.limit_in_bytes`, 'utf8').trim(), String(64 * 1024 * 1024));
+    }
+
+    const r = await until(h, tight, 'STOPPED', stoppedTask, 30_000);
+    assert.equal(r.stop?.stopCode, 'EssentialContainerExited', 'the task outgrew its memory: one container was OOM-killed');
+    assert.ok(r.containers.some((c) => c.exitCode === 137), `an exit code 137 among ${r.containers.map((c) => c.exitCode).join(',')}`);
+    assert.equal(r.taskGroup?.state, 'removed');
+    assert.ok(!existsSync(`/sys/fs/cgroup/memory/berth/${group}`) && !existsSync(`/sys/fs/cgroup/berth/${group}`), 'task cgroup removed');
+
+    await until(h, roomy, 'RUNNING', (x) => x.status === 'RUNNING');
+    // Both have written their 40 MiB after a second; give the kernel time to object.
+    await new Promise((res) => setTimeout(res, 3_000));
+    const ok = h.engine.task(roomy.taskArn)!;
+    assert.deepEqual(ok.containers.map((c) => c.phase), ['RUNNING', 'RUNNING']);
+    assert.equal(ok.status, 'RUNNING', 'a task within its memory keeps running');
+    await h.engine.setDesired([{ ...roomy, desiredStatus: 'STOPPED' }]);
+    await until(h, roomy, 'STOPPED', stoppedTask);
+  });
+
+  it('fails a task whose shared volume does not exist when autoprovision is false, and runs it once the volume exists', async (t) => {
+    if (skip) return t.skip(skip);
+    const h = await startEngine();
+    const name = `berth-test-shared-${Date.now().toString(36)}`;
+    volumes.add(name);
+    const shape = {
+      volumes: [{ name, dockerVolumeConfiguration: { scope: 'shared' as const, autoprovision: false } }],
+      containers: [{ name: 'app', command: ['sh', '-c', 'test -d /data && exec sleep 3600'], stopTimeout: 0, mountPoints: [{ sourceVolume: name, containerPath: '/data' }] }],
+    };
+    const missing = task(shape);
+    await h.engine.setDesired([missing]);
+    const r = await until(h, missing, 'STOPPED', stoppedTask);
+    assert.equal(r.stop?.stopCode, 'TaskFailedToStart');
+    assert.match(r.stop?.reason ?? '', new RegExp(`^ResourceInitializationError: shared volume '${name}' does not exist and autoprovision is false`));
+    await assert.rejects(docker.getVolume(name).inspect(), 'not created behind the user');
+
+    await docker.createVolume({ Name: name });
+    const present = task(shape);
+    await h.engine.setDesired([present]);
+    await until(h, present, 'RUNNING', (x) => x.status === 'RUNNING');
+    await h.engine.setDesired([{ ...present, desiredStatus: 'STOPPED' }]);
+    await until(h, present, 'STOPPED', stoppedTask);
   });
 
   it('fails fast with CannotPullContainerError for an image that cannot be had', async (t) => {

@@ -105,6 +105,8 @@ export class TaskEngine {
   private readonly runtime: ContainerRuntime;
   private readonly store: TaskStore;
   private readonly log: Logger;
+  /** The host's lack of task groups is logged once, not per task. */
+  private warnedTaskGroups = false;
   private readonly executor: EffectExecutor;
   private readonly cleanupWaitMs: number;
   private readonly resyncMs: number;
@@ -365,6 +367,13 @@ export class TaskEngine {
     plan.effects.forEach((e, i) => {
       const outcome = results[i]!;
       if (!outcome.ok) this.log.info({ taskArn: l.taskArn, effect: e, outcome }, 'task effect failed');
+      else if (outcome.taskGroup && 'unsupported' in outcome.taskGroup && !this.warnedTaskGroups) {
+        this.warnedTaskGroups = true;
+        this.log.warn(
+          { reason: outcome.taskGroup.unsupported },
+          'task-level cpu/memory are enforced on each container separately: this host cannot bound a task\'s containers together',
+        );
+      }
       after = applyOutcome(after, e, outcome, this.now());
       if (outcome.ok && outcome.state !== undefined && 'container' in e) states.set(e.container, outcome.state);
       // Without the state read after a start or stop, the next pass looks for itself.

@@ -67,6 +67,30 @@ export class EffectExecutor {
         });
         return { ok: true };
       }
+      case 'checkVolume': {
+        const v = r.volumes.find((x) => x.name === effect.volume);
+        if (!v || (await this.runtime.inspectVolume(v.source))) return { ok: true };
+        return {
+          ok: false,
+          transient: false,
+          code: 'ResourceInitializationError',
+          message: `shared volume '${v.source}' does not exist and autoprovision is false: create it on this instance (docker volume create ${v.source}) or set autoprovision to true`,
+        };
+      }
+      case 'createTaskGroup': {
+        const g = r.taskGroup;
+        if (!g) return { ok: true };
+        const taskGroup = await this.runtime.createTaskGroup({
+          name: g.name,
+          ...(g.cpuUnits !== undefined ? { cpuUnits: g.cpuUnits } : {}),
+          ...(g.memoryMiB !== undefined ? { memoryBytes: g.memoryMiB * 1024 * 1024 } : {}),
+        });
+        return { ok: true, taskGroup };
+      }
+      case 'removeTaskGroup': {
+        if (r.taskGroup) await this.runtime.removeTaskGroup(r.taskGroup.name);
+        return { ok: true };
+      }
       case 'create': {
         const spec = containerSpec(r, effect.container, this.options);
         try {

@@ -84,8 +84,25 @@ export interface VolumeRecord {
   driver?: string;
   driverOptions?: Record<string, string>;
   labels?: Record<string, string>;
+  /** Created by the agent, or (a shared volume without autoprovision) found to exist. */
   created: boolean;
   removed?: boolean;
+}
+
+/**
+ * The group bounding all containers of a task with task-level `cpu` or
+ * `memory`. `pending`: to be created before the first container;
+ * `created`: containers go into `cgroupParent`; `unsupported`: this host
+ * cannot bound containers together, so each container is bounded by the
+ * task's limits on its own (`reason` says why); `removed`: gone after stop.
+ */
+export interface TaskGroupRecord {
+  name: string;
+  cpuUnits?: number;
+  memoryMiB?: number;
+  state: 'pending' | 'created' | 'unsupported' | 'removed';
+  cgroupParent?: string;
+  reason?: string;
 }
 
 /** Why the task is stopping, and who decided it. */
@@ -107,6 +124,8 @@ export interface TaskRecord {
   stop?: StopDecision;
   containers: ContainerRecord[];
   volumes: VolumeRecord[];
+  /** Present when the task has task-level `cpu` or `memory`. */
+  taskGroup?: TaskGroupRecord;
   pullStartedAt?: number;
   pullStoppedAt?: number;
   startedAt?: number;

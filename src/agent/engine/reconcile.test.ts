@@ -92,6 +92,8 @@ class Sim {
       case 'remove':
         this.world.set(e.container, 'gone');
         return { ok: true };
+      case 'createTaskGroup':
+        return { ok: true, taskGroup: { cgroupParent: `/berth/${this.record.taskGroup?.name ?? ''}` } };
       default:
         return { ok: true };
     }
@@ -249,6 +251,37 @@ describe('reconcile', () => {
     assert.deepEqual(sim.pass(), [{ kind: 'removeVolume', volume: 'scratch' }]);
     sim.pass();
     assert.equal(sim.record.cleaned, true);
+  });
+
+  it('creates the task group before any container and removes it before the task is STOPPED', () => {
+    const sim = new Sim({ memory: '128', containers: [{ name: 'web' }] });
+    assert.deepEqual(sim.pass().map((e) => e.kind), ['pull']);
+    assert.deepEqual(sim.pass().map((e) => e.kind), ['createTaskGroup']);
+    assert.equal(sim.record.taskGroup?.state, 'created');
+    assert.deepEqual(sim.pass().map((e) => e.kind), ['create']);
+    sim.settle();
+    assert.equal(sim.record.status, 'RUNNING');
+    sim.record = { ...sim.record, task: { ...sim.record.task, desiredStatus: 'STOPPED' } };
+    sim.settle();
+    assert.equal(sim.record.status, 'STOPPED');
+    const kinds = sim.log.flat().map((e) => e.kind);
+    assert.ok(kinds.indexOf('removeTaskGroup') > kinds.indexOf('stop'), 'removed after its containers stopped');
+    assert.equal(sim.record.taskGroup?.state, 'removed');
+  });
+
+  it('fails the task when a shared volume without autoprovision is missing', () => {
+    const sim = new Sim({
+      containers: [{ name: 'web', mountPoints: [{ sourceVolume: 'data', containerPath: '/d' }] }],
+      volumes: [{ name: 'data', dockerVolumeConfiguration: { scope: 'shared', autoprovision: false } }],
+    });
+    sim.fail = (e) => (e.kind === 'checkVolume' ? { ok: false, transient: false, code: 'ResourceInitializationError', message: "shared volume 'data' does not exist" } : undefined);
+    sim.settle();
+    assert.equal(sim.record.status, 'STOPPED');
+    assert.deepEqual(
+      { stopCode: sim.record.stop?.stopCode, reason: sim.record.stop?.reason },
+      { stopCode: 'TaskFailedToStart', reason: "ResourceInitializationError: shared volume 'data' does not exist" },
+    );
+    assert.ok(!sim.log.flat().some((e) => e.kind === 'create' || e.kind === 'createVolume'), 'no container, and the volume is not made');
   });
 
   it('stops tasks the server no longer lists', () => {

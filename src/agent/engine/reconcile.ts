@@ -18,7 +18,7 @@
  * - A container is started only when its dependencies (dependsOn, links,
  *   volumesFrom) are met; containers stop in reverse dependsOn order.
  */
-import type { ContainerState } from '../runtime/runtime.js';
+import type { ContainerState, TaskGroupResult } from '../runtime/runtime.js';
 import {
   phaseIndex,
   statusIndex,
@@ -33,6 +33,9 @@ import { dependenciesOf, networkModeOf, startTimeoutSeconds, stopTimeoutSeconds,
 export type Effect =
   | { kind: 'pull'; container: string }
   | { kind: 'createVolume'; volume: string }
+  | { kind: 'checkVolume'; volume: string }
+  | { kind: 'createTaskGroup' }
+  | { kind: 'removeTaskGroup' }
   | { kind: 'create'; container: string }
   | { kind: 'start'; container: string }
   | { kind: 'stop'; container: string; timeoutSeconds: number }
@@ -45,7 +48,7 @@ export type Effect =
  * or stop (for `observe`; `gone` when it no longer exists).
  */
 export type Outcome =
-  | { ok: true; runtimeId?: string; imageId?: string; state?: ContainerState | 'gone' }
+  | { ok: true; runtimeId?: string; imageId?: string; state?: ContainerState | 'gone'; taskGroup?: TaskGroupResult }
   | { ok: false; transient: boolean; code: string; message: string };
 
 export interface Plan {
@@ -261,6 +264,7 @@ function planStop(r: TaskRecord, opts: ReconcileOptions): Plan {
     return { record: r, effects };
   }
   if (r.status === 'DEPROVISIONING') {
+    if (r.taskGroup?.state === 'created') return { record: r, effects: [{ kind: 'removeTaskGroup' }] };
     r.status = 'STOPPED';
     r.stoppedAt = now;
     r.cleanupAt = now + opts.cleanupWaitMs;
@@ -279,8 +283,11 @@ function planStart(r: TaskRecord, verdicts: Map<string, Verdict>, now: number): 
   // Images are there: the task is ACTIVATING, and its start begins in the same pass.
   const wasActivating = r.status === 'ACTIVATING';
   if (r.status === 'PENDING') r.status = 'ACTIVATING';
-  const volumes = r.volumes.filter((v) => v.provision && !v.created);
-  if (volumes.length) return { record: r, effects: volumes.map((v) => ({ kind: 'createVolume', volume: v.name })) };
+  const prepare: Effect[] = r.volumes
+    .filter((v) => v.kind === 'docker' && !v.created)
+    .map((v) => ({ kind: v.provision ? 'createVolume' : 'checkVolume', volume: v.name }));
+  if (r.taskGroup?.state === 'pending') prepare.push({ kind: 'createTaskGroup' });
+  if (prepare.length) return { record: r, effects: prepare };
 
   const effects: Effect[] = [];
   let wakeAt: number | undefined;
@@ -350,25 +357,38 @@ export function applyOutcome(r0: TaskRecord, effect: Effect, outcome: Outcome, n
     return r;
   }
   const reason = outcome.ok ? undefined : truncate(`${outcome.code}: ${outcome.message}`);
+  const failToStart = (why: string): void => {
+    r.stop ??= { by: 'agent', stopCode: 'TaskFailedToStart', reason: truncate(`ResourceInitializationError: ${why}`), at: now };
+  };
   switch (effect.kind) {
     case 'createVolume':
+    case 'checkVolume':
     case 'removeVolume': {
       const v = r.volumes.find((x) => x.name === effect.volume);
       if (!v) return r;
-      if (effect.kind === 'removeVolume') {
-        v.removed = true;
-      } else if (outcome.ok) {
-        v.created = true;
-      } else if (!r.stop) {
-        r.stop = {
-          by: 'agent',
-          stopCode: 'TaskFailedToStart',
-          reason: truncate(`ResourceInitializationError: failed to create volume '${v.name}': ${outcome.message}`),
-          at: now,
-        };
+      if (effect.kind === 'removeVolume') v.removed = true;
+      else if (outcome.ok) v.created = true;
+      else if (effect.kind === 'checkVolume') failToStart(outcome.message);
+      else failToStart(`failed to create volume '${v.name}': ${outcome.message}`);
+      return r;
+    }
+    case 'createTaskGroup': {
+      const g = r.taskGroup;
+      if (!g) return r;
+      if (!outcome.ok) failToStart(`failed to create the task cgroup: ${outcome.message}`);
+      else if (outcome.taskGroup && 'cgroupParent' in outcome.taskGroup) {
+        g.state = 'created';
+        g.cgroupParent = outcome.taskGroup.cgroupParent;
+      } else {
+        g.state = 'unsupported';
+        if (outcome.taskGroup) g.reason = outcome.taskGroup.unsupported;
       }
       return r;
     }
+    case 'removeTaskGroup':
+      // A group that cannot be removed (a process still in it) is left to the host; the task is stopped either way.
+      if (r.taskGroup) r.taskGroup.state = 'removed';
+      return r;
     default:
       break;
   }

@@ -116,9 +116,26 @@ describe('container spec', () => {
     assert.equal(containerSpec(newTaskRecord(none, () => 't'), 'a', {}).networkMode, 'none');
   });
 
-  it('bounds containers without their own limit by the task memory', () => {
+  it('puts the containers of a task with task-level limits into its task group', () => {
+    const t = makeTask({ taskId: 'abc', memory: '256', cpu: '1024', containers: [{ name: 'a' }, { name: 'b', memory: 64 }] });
+    const r = newTaskRecord(t, () => 't');
+    assert.deepEqual(r.taskGroup, { name: 'abc', cpuUnits: 1024, memoryMiB: 256, state: 'pending' });
+    r.taskGroup = { ...r.taskGroup!, state: 'created', cgroupParent: '/berth/abc' };
+    const a = containerSpec(r, 'a', {});
+    assert.equal(a.cgroupParent, '/berth/abc');
+    assert.equal(a.memoryBytes, undefined, 'the group bounds the sum; no per-container copy');
+    assert.equal(a.nanoCpus, undefined);
+    assert.equal(containerSpec(r, 'b', {}).memoryBytes, 64 * 1024 * 1024, 'a container limit still applies inside the group');
+    assert.equal(newTaskRecord(makeTask({ containers: [{ name: 'a', memory: 64 }] }), () => 't').taskGroup, undefined, 'no group without task-level limits');
+  });
+
+  it('bounds each container by the task limits where the host has no task groups', () => {
     const t = makeTask({ memory: '256', containers: [{ name: 'a' }] });
-    assert.equal(containerSpec(newTaskRecord(t, () => 't'), 'a', {}).memoryBytes, 256 * 1024 * 1024);
+    const r = newTaskRecord(t, () => 't');
+    r.taskGroup = { ...r.taskGroup!, state: 'unsupported', reason: 'remote engine' };
+    const spec = containerSpec(r, 'a', {});
+    assert.equal(spec.memoryBytes, 256 * 1024 * 1024);
+    assert.equal(spec.cgroupParent, undefined);
   });
 
   it('records task volumes and shared volumes', () => {

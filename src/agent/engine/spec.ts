@@ -189,6 +189,7 @@ export function newTaskRecord(task: AgentTask, newToken: () => string): TaskReco
       hasHealthCheck: (def.healthCheck?.command?.length ?? 0) > 0 && def.healthCheck?.command?.[0] !== 'NONE',
     };
   });
+  const limits = taskLimits(task);
   return {
     taskArn: task.taskArn,
     task,
@@ -196,6 +197,16 @@ export function newTaskRecord(task: AgentTask, newToken: () => string): TaskReco
     status: 'PENDING',
     containers,
     volumes,
+    ...(limits.cpu !== undefined || limits.memory !== undefined
+      ? {
+          taskGroup: {
+            name: taskId(task.taskArn),
+            ...(limits.cpu !== undefined ? { cpuUnits: limits.cpu } : {}),
+            ...(limits.memory !== undefined ? { memoryMiB: limits.memory } : {}),
+            state: 'pending' as const,
+          },
+        }
+      : {}),
     cleaned: false,
     ...(failures.length ? { startFailure: failures.join('; ') } : {}),
   };
@@ -268,8 +279,10 @@ function portBindings(mappings: readonly PortMapping[] | undefined): PortBinding
  *
  * Resource mapping (ECS semantics on Linux): `cpu` → CPU shares (at least 2);
  * `memory` → hard limit; `memoryReservation` → soft limit. Task-level `cpu`
- * caps each container at the task's CPUs, and task-level `memory` is the hard
- * limit of containers that set none, so no container exceeds the task size.
+ * and `memory` bound the task's containers together through the task group
+ * (a cgroup parent). Where the host cannot provide one, each container is
+ * bounded by them on its own: capped at the task's CPUs, and task-level
+ * `memory` is the hard limit of containers that set none.
  */
 export function containerSpec(r: TaskRecord, name: string, ctx: SpecContext): ContainerSpec {
   const task = r.task;
@@ -280,7 +293,9 @@ export function containerSpec(r: TaskRecord, name: string, ctx: SpecContext): Co
   const sibling = (n: string): string => r.containers.find((c) => c.name === n)?.dockerName ?? n;
   const mode = networkModeOf(task);
   const limits = containerLimits(task, name);
-  const taskLimit = taskLimits(task);
+  const group = r.taskGroup?.state === 'created' ? r.taskGroup.cgroupParent : undefined;
+  // Inside a task group the kernel bounds the sum; otherwise each container carries the task's limits.
+  const taskLimit = group ? {} : taskLimits(task);
 
   const env = mergeEnv(def.environment, o?.environment);
   if (ctx.metadataEndpoint) {
@@ -321,6 +336,7 @@ export function containerSpec(r: TaskRecord, name: string, ctx: SpecContext): Co
     ...(lp?.maxSwap !== undefined && memory !== undefined ? { maxSwapBytes: lp.maxSwap * MIB } : {}),
     ...(lp?.swappiness !== undefined ? { swappiness: lp.swappiness } : {}),
     ...(taskLimit.cpu !== undefined ? { nanoCpus: Math.round((taskLimit.cpu / 1024) * 1e9) } : {}),
+    ...(group ? { cgroupParent: group } : {}),
     ...(def.ulimits?.length
       ? { ulimits: def.ulimits.map((u) => ({ name: String(u.name), softLimit: u.softLimit ?? 0, hardLimit: u.hardLimit ?? 0 })) }
       : {}),

@@ -128,6 +128,7 @@ export function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOpti
         : undefined,
     MemorySwappiness: spec.swappiness,
     NanoCpus: spec.nanoCpus,
+    CgroupParent: spec.cgroupParent,
     Ulimits: spec.ulimits?.map((u) => ({ Name: u.name, Soft: u.softLimit, Hard: u.hardLimit })),
     Binds: nonEmpty(binds),
     Mounts: nonEmpty(mounts),

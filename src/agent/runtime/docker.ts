@@ -9,6 +9,7 @@
  */
 import type Docker from 'dockerode';
 import type { IncomingMessage } from 'node:http';
+import { HostCgroups } from './cgroups.js';
 import { DockerApi } from './docker-api.js';
 import {
   ContainerCreateError,
@@ -34,6 +35,8 @@ import {
   type LogsOptions,
   type RegistryAuth,
   type RuntimeInfo,
+  type TaskGroupResult,
+  type TaskGroupSpec,
   type VolumeInfo,
   type VolumeSpec,
 } from './runtime.js';
@@ -63,6 +66,8 @@ export interface DockerRuntimeOptions {
   pullBehavior?: ImagePullBehavior;
   /** Upper bound on one image pull. Default 10 minutes. */
   pullTimeoutMs?: number;
+  /** Where the host's cgroup filesystem is mounted. Default /sys/fs/cgroup. */
+  cgroupRoot?: string;
 }
 
 const DEFAULT_PULL_TIMEOUT_MS = 10 * 60 * 1000;
@@ -89,9 +94,15 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly pulledByThisRuntime = new Set<string>();
   private readonly pullsInFlight = new Map<string, Promise<EnsureImageResult>>();
   private readonly subscriptions = new Set<EventSubscription>();
+  private readonly localEngine: boolean;
+  private readonly cgroupRoot: string;
+  private cgroups: Promise<HostCgroups | { unavailable: string }> | undefined;
 
   constructor(options: DockerRuntimeOptions = {}) {
-    this.api = new DockerApi(dockerConnection(options.dockerHost));
+    const connection = dockerConnection(options.dockerHost);
+    this.api = new DockerApi(connection);
+    this.localEngine = connection.socketPath !== undefined;
+    this.cgroupRoot = options.cgroupRoot ?? '/sys/fs/cgroup';
     this.where = this.api.where;
     this.pullBehavior = options.pullBehavior ?? 'prefer-cached';
     this.pullTimeoutMs = options.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS;
@@ -361,6 +372,19 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async inspectVolume(name: string): Promise<VolumeInfo | null> {
+    try {
+      const v = await this.api.json<{ Name: string; Driver: string; Mountpoint: string; Labels: Record<string, string> | null }>({
+        method: 'GET',
+        path: `/volumes/${encodeURIComponent(name)}`,
+      });
+      return { name: v.Name, driver: v.Driver, mountpoint: v.Mountpoint, labels: { ...(v.Labels ?? {}) } };
+    } catch (err) {
+      if (engineStatusCode(err) === 404) return null;
+      throw this.fail(err, (m) => new RuntimeError(`cannot inspect volume ${name}: ${m}`, { cause: err }));
+    }
+  }
+
   async removeVolume(name: string): Promise<void> {
     try {
       await this.api.buffer({ method: 'DELETE', path: `/volumes/${encodeURIComponent(name)}` });
@@ -369,6 +393,56 @@ export class DockerRuntime implements ContainerRuntime {
       if (status === 404) return;
       if (status === 409) throw new VolumeInUseError(engineMessage(err), { cause: err });
       throw this.fail(err, (m) => new RuntimeError(`cannot remove volume ${name}: ${m}`, { cause: err }));
+    }
+  }
+
+  // ---- task groups ------------------------------------------------------------
+
+  /**
+   * The host's cgroups when they are the engine's: the engine listens on a
+   * local socket and uses the cgroupfs driver. Decided once per runtime.
+   */
+  private taskGroups(): Promise<HostCgroups | { unavailable: string }> {
+    this.cgroups ??= (async () => {
+      if (!this.localEngine) return { unavailable: `the Docker Engine at ${this.where} is not on this host` };
+      const i = await this.api.json<Record<string, unknown>>({ method: 'GET', path: '/info' });
+      const driver = String(i['CgroupDriver'] ?? '');
+      if (driver !== 'cgroupfs') {
+        return { unavailable: `the Docker Engine uses the '${driver}' cgroup driver; task groups need 'cgroupfs' (dockerd --exec-opt native.cgroupdriver=cgroupfs)` };
+      }
+      return HostCgroups.detect(this.cgroupRoot);
+    })().catch((err: unknown) => {
+      this.cgroups = undefined;
+      throw this.fail(err, (m) => new RuntimeError(`cannot read the engine's cgroup driver: ${m}`, { cause: err }));
+    });
+    return this.cgroups;
+  }
+
+  async createTaskGroup(spec: TaskGroupSpec): Promise<TaskGroupResult> {
+    const cgroups = await this.taskGroups();
+    if ('unavailable' in cgroups) return { unsupported: cgroups.unavailable };
+    try {
+      return {
+        cgroupParent: await cgroups.create(spec.name, {
+          ...(spec.cpuUnits !== undefined ? { cpuUnits: spec.cpuUnits } : {}),
+          ...(spec.memoryBytes !== undefined ? { memoryBytes: spec.memoryBytes } : {}),
+        }),
+      };
+    } catch (err) {
+      if (['EACCES', 'EPERM', 'EROFS'].includes(String((err as NodeJS.ErrnoException).code))) {
+        return { unsupported: `no write access to the host's cgroups (${engineMessage(err)}); run the agent as root` };
+      }
+      throw new RuntimeError(`cannot create the task cgroup ${spec.name}: ${engineMessage(err)}`, { cause: err });
+    }
+  }
+
+  async removeTaskGroup(name: string): Promise<void> {
+    const cgroups = await this.taskGroups();
+    if ('unavailable' in cgroups) return;
+    try {
+      await cgroups.remove(name);
+    } catch (err) {
+      throw new RuntimeError(`cannot remove the task cgroup ${name}: ${engineMessage(err)}`, { cause: err });
     }
   }
 

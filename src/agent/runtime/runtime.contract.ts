@@ -264,6 +264,27 @@ export function containerRuntimeContract(target: ContractTarget): void {
         assert.equal(fits.state.oomKilled, false);
       });
 
+      it('bounds the containers of a task group by the group memory together, or says why it cannot', T, async (t) => {
+        const mib = 1024 * 1024;
+        const name = `berth-contract-${runId}-group`;
+        const group = await rt.createTaskGroup({ name, memoryBytes: 48 * mib, cpuUnits: 512 });
+        if ('unsupported' in group) {
+          assert.ok(group.unsupported.length > 0);
+          return t.skip(`no task groups here: ${group.unsupported}`);
+        }
+        assert.deepEqual(await rt.createTaskGroup({ name, memoryBytes: 48 * mib, cpuUnits: 512 }), group, 'idempotent');
+        // 32 MiB each: either fits alone, both together do not.
+        const holder = await run({ command: ['sh', '-c', 'dd if=/dev/zero of=/dev/shm/a bs=1M count=32 2>/dev/null && echo held && exec sleep 60'], cgroupParent: group.cgroupParent });
+        await waitFor('the first container to hold its memory', async () => (await rt.logs(holder)).includes('held'));
+        const second = await runToEnd({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=32M', 'count=1'], cgroupParent: group.cgroupParent });
+        assert.equal(second.state.exitCode, 137, 'the group is out of memory');
+        await rt.remove(holder);
+        const alone = await runToEnd({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=32M', 'count=1'], cgroupParent: group.cgroupParent });
+        assert.equal(alone.state.exitCode, 0, 'fits once the other is gone');
+        await rt.removeTaskGroup(name);
+        await rt.removeTaskGroup(name); // already gone: no error
+      });
+
       it('reports a command that cannot be executed as ContainerStartError', T, async () => {
         const id = await rt.create(spec({ command: ['/no/such/program'] }));
         await assert.rejects(rt.start(id), (err: unknown) => {
@@ -437,9 +458,11 @@ export function containerRuntimeContract(target: ContractTarget): void {
         assert.equal(viaFrom.output.trim(), 'shared');
 
         await assert.rejects(rt.removeVolume(name), VolumeInUseError);
+        assert.equal((await rt.inspectVolume(name))?.name, name);
         for (const c of await rt.list(runLabels)) await rt.remove(c.id);
         await rt.removeVolume(name);
         await rt.removeVolume(name); // already gone: no error
+        assert.equal(await rt.inspectVolume(name), null);
       });
 
       it('bind-mounts host paths, honouring read-only', T, async () => {

@@ -148,6 +148,8 @@ export interface ContainerSpec {
   swappiness?: number;
   /** CPU limit in units of 1e-9 CPUs (task-level `cpu` limit: 512 units = 0.5e9). */
   nanoCpus?: number;
+  /** A task group from `createTaskGroup`: the container is bounded by the group's limits too. */
+  cgroupParent?: string;
   ulimits?: Ulimit[];
 
   // Networking
@@ -318,6 +320,22 @@ export interface VolumeInfo {
   labels: Record<string, string>;
 }
 
+/** Limits shared by all containers of one task (ECS task-level `cpu` and `memory`). */
+export interface TaskGroupSpec {
+  /** Unique and stable per task (the task id). */
+  name: string;
+  /** CPU units (1024 = one CPU), enforced as a CPU quota on the group. */
+  cpuUnits?: number;
+  memoryBytes?: number;
+}
+
+/**
+ * A created task group (`cgroupParent` goes into each container's spec), or
+ * why this runtime cannot bound containers together (a remote engine, the
+ * systemd cgroup driver, no write access to the host's cgroups).
+ */
+export type TaskGroupResult = { cgroupParent: string } | { unsupported: string };
+
 export interface LogsOptions {
   /** Only the last N lines. */
   tail?: number;
@@ -376,8 +394,20 @@ export interface ContainerRuntime {
   /** Creates a named volume; returns the existing one when the name is taken. */
   createVolume(spec: VolumeSpec): Promise<VolumeInfo>;
 
+  /** The named volume, or null when it does not exist. */
+  inspectVolume(name: string): Promise<VolumeInfo | null>;
+
   /** Removes a named volume; no-op when it does not exist. Throws VolumeInUseError while a container uses it. */
   removeVolume(name: string): Promise<void>;
+
+  /**
+   * Creates (or updates) a group whose limits bound the sum of the
+   * containers created with its `cgroupParent`. Idempotent per name.
+   */
+  createTaskGroup(spec: TaskGroupSpec): Promise<TaskGroupResult>;
+
+  /** Removes a task group once its containers have stopped; no-op when it does not exist. */
+  removeTaskGroup(name: string): Promise<void>;
 
   /** Releases connections and event subscriptions. */
   close(): Promise<void>;
