@@ -143,6 +143,46 @@ describe('berth agent on the real Docker Engine', { timeout: 300_000 }, () => {
         containerDefinitions: [{ name: 'main', image: 'berth-test/does-not-exist:1.0', memory: 32 }],
       }),
     );
+    await c.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'ordered',
+        volumes: [{ name: 'shared', host: {} }],
+        containerDefinitions: [
+          {
+            name: 'db',
+            image: IMAGE,
+            memory: 32,
+            command: ['sh', '-c', 'sleep 1; touch /s/ready; exec sleep 3600'],
+            mountPoints: [{ sourceVolume: 'shared', containerPath: '/s' }],
+            healthCheck: { command: ['CMD-SHELL', 'test -f /s/ready'], interval: 5, timeout: 2, retries: 2 },
+            stopTimeout: 1,
+          },
+          {
+            name: 'app',
+            image: IMAGE,
+            memory: 32,
+            essential: false,
+            // Exits 0 only when it starts after db became healthy.
+            command: ['test', '-f', '/s/ready'],
+            mountPoints: [{ sourceVolume: 'shared', containerPath: '/s', readOnly: true }],
+            dependsOn: [{ containerName: 'db', condition: 'HEALTHY' }],
+          },
+        ],
+      }),
+    );
+    // Each container alone fits in the task's 64 MiB; together they do not.
+    const hold = (file: string, delay: number) => ['sh', '-c', `sleep ${delay}; dd if=/dev/zero of=/dev/shm/${file} bs=1M count=40 2>/dev/null && exec sleep 3600`];
+    await c.send(
+      new RegisterTaskDefinitionCommand({
+        family: 'outgrows-task-memory',
+        memory: '64',
+        cpu: '256',
+        containerDefinitions: [
+          { name: 'first', image: IMAGE, command: hold('a', 0), stopTimeout: 1 },
+          { name: 'second', image: IMAGE, command: hold('b', 1), stopTimeout: 1 },
+        ],
+      }),
+    );
     c.destroy();
     agent = await startAgentProcess(server.url, join(dir.path, 'agent-1'));
   });
@@ -200,6 +240,49 @@ describe('berth agent on the real Docker Engine', { timeout: 300_000 }, () => {
     const stopped = await untilStatus(t.taskArn!, 'STOPPED', 45_000);
     assert.equal(stopped.stopCode, 'TaskFailedToStart');
     assert.match(stopped.containers?.[0]?.reason ?? stopped.stoppedReason ?? '', /CannotPullContainerError/);
+  });
+
+  it('starts a container only once its dependency is healthy, and reports container and task health', async () => {
+    const t = await runOne('ordered');
+    const done = await waitFor('app to finish after db is healthy', async () => {
+      const d = await describeTask(t.taskArn!);
+      return d.containers?.find((x) => x.name === 'app')?.lastStatus === 'STOPPED' ? d : undefined;
+    }, 45_000);
+    const app = done.containers!.find((x) => x.name === 'app')!;
+    const db = done.containers!.find((x) => x.name === 'db')!;
+    assert.equal(app.exitCode, 0, 'app started after db had become healthy');
+    assert.equal(db.healthStatus, 'HEALTHY');
+    assert.equal(done.healthStatus, 'HEALTHY');
+    assert.equal(done.lastStatus, 'RUNNING', 'a non-essential container exiting leaves the task running');
+    const c = ecs();
+    await c.send(new StopTaskCommand({ cluster: 'default', task: t.taskArn }));
+    c.destroy();
+    await untilStatus(t.taskArn!, 'STOPPED');
+  });
+
+  it('bounds the whole task by its task-level memory', async () => {
+    const t = await runOne('outgrows-task-memory');
+    const stopped = await untilStatus(t.taskArn!, 'STOPPED', 45_000);
+    assert.equal(stopped.stopCode, 'EssentialContainerExited');
+    assert.ok(
+      stopped.containers?.some((x) => x.exitCode === 137),
+      `one container was OOM-killed: ${JSON.stringify(stopped.containers?.map((x) => [x.name, x.exitCode]))}`,
+    );
+  });
+
+  it('answers bad input with the AWS error, and unplaceable tasks with failures', async () => {
+    const c = ecs();
+    try {
+      await assert.rejects(c.send(new RunTaskCommand({ cluster: 'default', taskDefinition: 'never-registered' })), (e: Error) => e.name === 'ClientException');
+      await assert.rejects(c.send(new RunTaskCommand({ cluster: 'no-such-cluster', taskDefinition: 'web' })), (e: Error) => e.name === 'ClusterNotFoundException');
+      const r = await c.send(
+        new RunTaskCommand({ cluster: 'default', taskDefinition: 'web', overrides: { containerOverrides: [{ name: 'web', memory: 4096 }] } }),
+      );
+      assert.deepEqual(r.tasks, []);
+      assert.equal(r.failures?.[0]?.reason, 'RESOURCE:MEMORY');
+    } finally {
+      c.destroy();
+    }
   });
 
   it('survives kill -9 of the agent: the task keeps running, is adopted, and is not duplicated', async () => {
