@@ -35,12 +35,16 @@ function wire(a: Attribute, targetArn: string): Attribute {
   return { name: a.name, ...(a.value !== undefined ? { value: a.value } : {}), targetType: 'container-instance', targetId: targetArn };
 }
 
-export async function putAttributes(ctx: DomainContext, input: { cluster?: string; attributes: Attribute[] }) {
-  if (input.attributes.length > 10) throw new InvalidParameterException('attributes can hold at most 10 attributes per call.');
-  input.attributes.forEach((a, i) => {
-    validateAttribute(a, `attributes[${i}]`);
-    checkTarget(a, i);
-  });
+/**
+ * Applies `edit` to the attribute list of each attribute's target instance,
+ * in one transaction; every touched instance is written once. Returns the
+ * attributes as the API echoes them.
+ */
+async function editAttributes(
+  ctx: DomainContext,
+  input: { cluster?: string; attributes: Attribute[] },
+  edit: (current: Attribute[], a: Attribute, target: Row<ContainerInstanceDoc>) => Attribute[],
+): Promise<{ attributes: Attribute[] }> {
   const out: Attribute[] = [];
   await withRetry(ctx.store, async (tx) => {
     out.length = 0;
@@ -48,15 +52,7 @@ export async function putAttributes(ctx: DomainContext, input: { cluster?: strin
     const byTarget = new Map<string, Row<ContainerInstanceDoc>>();
     for (const a of input.attributes) {
       const target = byTarget.get(a.targetId!) ?? (await loadTarget(ctx, tx, cluster, a.targetId!));
-      const attrs = new Map(target.doc.attributes.map((x) => [x.name, x]));
-      attrs.set(a.name, { name: a.name, ...(a.value !== undefined ? { value: a.value } : {}) });
-      const custom = [...attrs.keys()].filter((n) => !n.startsWith('ecs.') && !n.startsWith('com.amazonaws.ecs.'));
-      if (custom.length > MAX_CUSTOM_ATTRIBUTES) {
-        throw new AttributeLimitExceededException(
-          `Container instance ${target.doc.ec2InstanceId} would have ${custom.length} custom attributes; the limit is ${MAX_CUSTOM_ATTRIBUTES}. Delete some first.`,
-        );
-      }
-      byTarget.set(a.targetId!, { ...target, doc: { ...target.doc, attributes: [...attrs.values()] } });
+      byTarget.set(a.targetId!, { ...target, doc: { ...target.doc, attributes: edit(target.doc.attributes, a, target) } });
       out.push(wire(a, target.arn));
     }
     for (const row of byTarget.values()) {
@@ -66,24 +62,28 @@ export async function putAttributes(ctx: DomainContext, input: { cluster?: strin
   return { attributes: out };
 }
 
+export async function putAttributes(ctx: DomainContext, input: { cluster?: string; attributes: Attribute[] }) {
+  if (input.attributes.length > 10) throw new InvalidParameterException('attributes can hold at most 10 attributes per call.');
+  input.attributes.forEach((a, i) => {
+    validateAttribute(a, `attributes[${i}]`);
+    checkTarget(a, i);
+  });
+  return editAttributes(ctx, input, (current, a, target) => {
+    const attrs = new Map(current.map((x) => [x.name, x]));
+    attrs.set(a.name, { name: a.name, ...(a.value !== undefined ? { value: a.value } : {}) });
+    const custom = [...attrs.keys()].filter((n) => !n.startsWith('ecs.') && !n.startsWith('com.amazonaws.ecs.'));
+    if (custom.length > MAX_CUSTOM_ATTRIBUTES) {
+      throw new AttributeLimitExceededException(
+        `Container instance ${target.doc.ec2InstanceId} would have ${custom.length} custom attributes; the limit is ${MAX_CUSTOM_ATTRIBUTES}. Delete some first.`,
+      );
+    }
+    return [...attrs.values()];
+  });
+}
+
 export async function deleteAttributes(ctx: DomainContext, input: { cluster?: string; attributes: Attribute[] }) {
   input.attributes.forEach((a, i) => checkTarget(a, i));
-  const out: Attribute[] = [];
-  await withRetry(ctx.store, async (tx) => {
-    out.length = 0;
-    const cluster = await requireCluster(ctx, tx, input.cluster);
-    const byTarget = new Map<string, Row<ContainerInstanceDoc>>();
-    for (const a of input.attributes) {
-      const target = byTarget.get(a.targetId!) ?? (await loadTarget(ctx, tx, cluster, a.targetId!));
-      const attrs = target.doc.attributes.filter((x) => x.name !== a.name);
-      byTarget.set(a.targetId!, { ...target, doc: { ...target.doc, attributes: attrs } });
-      out.push(wire(a, target.arn));
-    }
-    for (const row of byTarget.values()) {
-      await tx.update('containerInstance', { ...row, doc: { ...row.doc, version: row.doc.version + 1 } });
-    }
-  });
-  return { attributes: out };
+  return editAttributes(ctx, input, (current, a) => current.filter((x) => x.name !== a.name));
 }
 
 export async function listAttributes(
