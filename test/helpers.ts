@@ -71,7 +71,27 @@ export async function freePort(): Promise<number> {
 }
 
 export function spawnServer(dataDir: string, args: string[] = [], env: Record<string, string> = {}, port = 0): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [BERTH_BIN, 'server', '--port', String(port), '--data-dir', dataDir, ...args], {
+  return spawnBerth('server', dataDir, args, env, port, 'berth server did not start');
+}
+
+/**
+ * `berth up`: the server and one agent in the default cluster; ready once it
+ * prints the cluster's container instance.
+ */
+export function spawnUp(dataDir: string, env: Record<string, string> = {}, port = 0): Promise<ServerProcess> {
+  return spawnBerth('up', dataDir, [], env, port, 'berth up did not report its container instance', /has one container instance/);
+}
+
+function spawnBerth(
+  command: 'server' | 'up',
+  dataDir: string,
+  args: string[],
+  env: Record<string, string>,
+  port: number,
+  notReady: string,
+  ready = /listening on/,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BERTH_BIN, command, '--port', String(port), '--data-dir', dataDir, ...args], {
     env: {
       ...process.env,
       BERTH_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
@@ -88,11 +108,11 @@ export function spawnServer(dataDir: string, args: string[] = [], env: Record<st
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`berth server did not start within 20 s: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${notReady} within 30 s: ${stderr}`)), 30_000);
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
+      if (m && ready.test(out)) {
         clearTimeout(timer);
         resolve({
           url: m[1]!,
@@ -106,7 +126,7 @@ export function spawnServer(dataDir: string, args: string[] = [], env: Record<st
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`berth server exited with ${code}: ${stderr}`));
+      reject(new Error(`berth ${command} exited with ${code}: ${stderr}`));
     });
   });
 }
