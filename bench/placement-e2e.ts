@@ -7,8 +7,7 @@
 // layers; the 10k/1k ratios show how cost grows with cluster size.
 //
 //   node dist/bench/placement-e2e.js [--sizes 1000,5000,10000] [--seconds 10]
-//        [--concurrency 16] [--synchronous full|normal] [--mode server|experiment]
-//        [--repeats 3]
+//        [--concurrency 16] [--synchronous full|normal] [--repeats 3]
 //
 // Each size runs in a fresh server process (a child of this one; the load
 // generator here replays one pre-signed RunTask request, valid 15 minutes,
@@ -17,45 +16,30 @@
 // BERTH_BENCH_ASSUME_AGENTS_CONNECTED=1, which makes placement treat every
 // instance as connected.
 //
-// Modes:
-//   server      the real server (`startServer`).
-//   experiment  the same HTTP stack and ECS operations, with RunTask replaced
-//               by the cached-snapshot flow in this file (cluster state cache
-//               + commit-time re-check), for measuring before it is wired in.
-//
 // Set-up writes the instances and their tasks straight into the store in
 // batched transactions (documents cloned from ones made by
 // RegisterContainerInstance and RunTask in a template cluster), because
 // 100,000 tasks placed one RunTask at a time would dominate the run.
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SigV4Verifier } from '../src/api/auth/sigv4.js';
-import { coreOperations, ecsProtocol } from '../src/api/ecs/service.js';
-import { InvalidParameterException } from '../src/api/errors.js';
-import { ClusterStateCache, reservePlacements } from '../src/controllers/clusterState.js';
+import { ClusterStateCache } from '../src/controllers/clusterState.js';
 import { arnPrefix, containerInstanceArn, newId, taskArn } from '../src/domain/arns.js';
-import { ACTIVE_TASK_STATES, createCluster, requireCluster } from '../src/domain/clusters.js';
+import { ACTIVE_TASK_STATES, createCluster } from '../src/domain/clusters.js';
 import { registerContainerInstance, type ContainerInstanceDoc } from '../src/domain/containerInstances.js';
 import { epochSeconds, type DomainContext } from '../src/domain/context.js';
 import { registerTaskDefinition, requireTaskDefinition } from '../src/domain/taskDefinitions.js';
-import { placementRequest, runTask, type Reservation, type RunTaskInput, type StoredTask, type TaskDoc } from '../src/domain/tasks.js';
-import type { TaskDefinitionDoc } from '../src/domain/taskdef/types.js';
+import { placementRequest, runTask, type StoredTask } from '../src/domain/tasks.js';
 import { place } from '../src/scheduler/engine.js';
 import type { ClusterSnapshot } from '../src/scheduler/snapshot.js';
 import type { PlacementConstraint, PlacementRequest, PlacementStrategy } from '../src/scheduler/types.js';
 import { startServer } from '../src/server/app.js';
-import { CredentialRegistry } from '../src/server/credentials.js';
-import { createHttpServer } from '../src/server/http.js';
-import { ServerMetrics } from '../src/server/metrics.js';
-import { openSqliteStore } from '../src/store/sqlite.js';
-import { withRetry, type Row, type Store, type Transaction } from '../src/store/store.js';
+import type { Row, Store } from '../src/store/store.js';
 import { silentLogger } from '../src/util/log.js';
 import { fmt, printRow, signEcs, stats, type Stats } from './lib.js';
 
@@ -96,7 +80,6 @@ export interface PlacementE2eOptions {
   seconds?: number;
   concurrency?: number;
   synchronous?: 'full' | 'normal';
-  mode?: 'server' | 'experiment';
   tasksPerInstance?: number;
   /** Load phases per size; figures are medians over them (the engine-alone peer is measured after each). */
   repeats?: number;
@@ -122,154 +105,12 @@ export interface PlacementE2eSize {
   unplaced: number;
   /** Each load phase with the engine-alone peer measured right after it. */
   runs: { tasksPerSecond: number; engineTasksPerSecond: number }[];
-  /** Experiment mode: where a RunTask's server time goes (ms per call). */
-  breakdown?: Record<string, number>;
-  cache?: Record<string, number>;
 }
 
 export interface PlacementE2eResult {
-  mode: 'server' | 'experiment';
   synchronous: 'full' | 'normal';
   concurrency: number;
   sizes: PlacementE2eSize[];
-}
-
-// ---------------------------------------------------------------------------
-// The cached RunTask flow (experiment mode): what src/domain/tasks.ts does,
-// with the cluster state cache and the commit-time re-check.
-
-function adjustRemaining(doc: ContainerInstanceDoc, r: Reservation): ContainerInstanceDoc {
-  const remainingResources = doc.remainingResources.map((res) => {
-    if (res.name === 'CPU') return { ...res, integerValue: (res.integerValue ?? 0) - r.cpu };
-    if (res.name === 'MEMORY') return { ...res, integerValue: (res.integerValue ?? 0) - r.memory };
-    if (res.name === 'PORTS' || res.name === 'PORTS_UDP') {
-      const set = new Set(res.stringSetValue ?? []);
-      for (const p of res.name === 'PORTS' ? r.tcpPorts : r.udpPorts) set.add(String(p));
-      return { ...res, stringSetValue: [...set] };
-    }
-    return res;
-  });
-  return { ...doc, remainingResources };
-}
-
-function newTaskDoc(ctx: DomainContext, clusterArn: string, clusterName: string, td: TaskDefinitionDoc, group: string, instance: Row<ContainerInstanceDoc>): TaskDoc {
-  const id = newId();
-  const arn = taskArn(ctx, clusterName, id);
-  const az = instance.doc.attributes.find((a) => a.name === 'ecs.availability-zone')?.value;
-  return {
-    taskArn: arn,
-    clusterArn,
-    taskDefinitionArn: td.taskDefinitionArn,
-    containerInstanceArn: instance.arn,
-    ...(az ? { availabilityZone: az } : {}),
-    overrides: { containerOverrides: [], inferenceAcceleratorOverrides: [] },
-    lastStatus: 'PROVISIONING',
-    desiredStatus: 'RUNNING',
-    healthStatus: 'UNKNOWN',
-    ...(td.cpu !== undefined ? { cpu: td.cpu } : {}),
-    ...(td.memory !== undefined ? { memory: td.memory } : {}),
-    containers: td.containerDefinitions.map((c) => ({
-      containerArn: `${arnPrefix(ctx)}:container/${clusterName}/${id}/${randomUUID()}`,
-      taskArn: arn,
-      name: c.name ?? '',
-      image: c.image ?? '',
-      lastStatus: 'PENDING',
-      networkBindings: [],
-      networkInterfaces: [],
-      healthStatus: 'UNKNOWN',
-      cpu: String(c.cpu ?? 0),
-      ...(c.memory !== undefined ? { memory: String(c.memory) } : {}),
-      ...(c.memoryReservation !== undefined ? { memoryReservation: String(c.memoryReservation) } : {}),
-    })),
-    group,
-    launchType: 'EC2',
-    version: 1,
-    createdAt: epochSeconds(ctx.now()),
-    tags: [],
-    attachments: [],
-    attributes: [],
-    enableExecuteCommand: false,
-  };
-}
-
-interface Breakdown {
-  calls: number;
-  totalMs: number;
-  snapshotMs: number;
-  transactionMs: number;
-  reserveMs: number;
-  extraRounds: number;
-}
-
-/** RunTask over the cluster state cache (no clientToken or overrides: the benchmark sends neither). */
-async function cachedRunTask(ctx: DomainContext, cache: ClusterStateCache, input: RunTaskInput, b: Breakdown) {
-  const t0 = performance.now();
-  const count = input.count ?? 1;
-  const cluster = await requireCluster(ctx, ctx.store, input.cluster);
-  const tdRow = await requireTaskDefinition(ctx, ctx.store, input.taskDefinition);
-  const td = tdRow.doc.taskDefinition;
-  const group = input.group ?? `family:${td.family}`;
-  const { request, reservation } = placementRequest(td, {
-    group,
-    count,
-    ...(input.placementConstraints ? { placementConstraints: input.placementConstraints } : {}),
-    ...(input.placementStrategy ? { placementStrategy: input.placementStrategy } : {}),
-    launchType: 'EC2',
-  });
-  const { snapshot } = await cache.snapshot(cluster.arn);
-  const t1 = performance.now();
-  if (snapshot.instances.length === 0) throw new InvalidParameterException('No Container Instances were found in your cluster.');
-  let handOver: { instances: Row<ContainerInstanceDoc>[]; tasks: Row<StoredTask>[] } = { instances: [], tasks: [] };
-  let reserveMs = 0;
-  let rounds = 1;
-  const out = await withRetry(ctx.store, async (tx: Transaction) => {
-    await requireCluster(ctx, tx, input.cluster);
-    const r0 = performance.now();
-    const reserved = await reservePlacements(tx, {
-      clusterArn: cluster.arn,
-      snapshot,
-      refresh: () => cache.current(cluster.arn)?.snapshot,
-      request,
-      seed: randomInt(2 ** 31),
-      assumeAgentsConnected: cache.assumeAgentsConnected,
-    });
-    reserveMs = performance.now() - r0;
-    rounds = reserved.rounds;
-    const rows = new Map(reserved.rows);
-    const tasks: TaskDoc[] = [];
-    const taskRows: Row<StoredTask>[] = [];
-    for (const p of reserved.placements) {
-      const instance = rows.get(p.instanceArn)!;
-      const task = newTaskDoc(ctx, cluster.arn, cluster.doc.clusterName, td, group, instance);
-      let doc = adjustRemaining(instance.doc, reservation);
-      doc = { ...doc, pendingTasksCount: doc.pendingTasksCount + 1, version: doc.version + 1 };
-      rows.set(instance.arn, await tx.update('containerInstance', { ...instance, doc }));
-      taskRows.push(
-        await tx.insert<StoredTask>('task', {
-          arn: task.taskArn,
-          cluster: cluster.arn,
-          name: instance.arn,
-          status: task.desiredStatus,
-          state: task.lastStatus,
-          seq: Math.round(task.createdAt * 1000),
-          doc: { task, taskDefinition: td, reservation },
-        }),
-      );
-      tasks.push(task);
-    }
-    handOver = { instances: [...rows.values()].filter((r) => r.version !== reserved.rows.get(r.arn)?.version), tasks: taskRows };
-    const failures = reserved.unplaced > 0 ? reserved.failures.map((f) => ({ arn: f.arn, reason: f.reason })) : [];
-    return { tasks, failures };
-  });
-  cache.noteCommitted(handOver);
-  const t2 = performance.now();
-  b.calls++;
-  b.totalMs += t2 - t0;
-  b.snapshotMs += t1 - t0;
-  b.transactionMs += t2 - t1;
-  b.reserveMs += reserveMs;
-  b.extraRounds += rounds - 1;
-  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -278,55 +119,7 @@ async function cachedRunTask(ctx: DomainContext, cache: ClusterStateCache, input
 interface ServeOptions {
   instances: number;
   tasksPerInstance: number;
-  mode: 'server' | 'experiment';
   synchronous: 'full' | 'normal';
-}
-
-interface Served {
-  url: string;
-  store: Store;
-  ctx: DomainContext;
-  breakdown?: Breakdown;
-  cache?: ClusterStateCache;
-  close(): Promise<void>;
-}
-
-async function startExperimentServer(dataDir: string, synchronous: 'full' | 'normal'): Promise<Served> {
-  const store = await openSqliteStore({ path: join(dataDir, 'berth.db'), synchronous });
-  const ctx: DomainContext = { store, region: REGION, accountId: ACCOUNT, now: Date.now };
-  const cache = new ClusterStateCache(store, { assumeAgentsConnected: true });
-  const breakdown: Breakdown = { calls: 0, totalMs: 0, snapshotMs: 0, transactionMs: 0, reserveMs: 0, extraRounds: 0 };
-  const registry = new CredentialRegistry();
-  registry.add(CREDS);
-  const server = createHttpServer({
-    verifier: new SigV4Verifier(registry, REGION),
-    protocols: [ecsProtocol({ ...coreOperations(ctx), RunTask: (input) => cachedRunTask(ctx, cache, input as unknown as RunTaskInput, breakdown) })],
-    metrics: new ServerMetrics(),
-    log: silentLogger(),
-    health: () => Promise.resolve({}),
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    store,
-    ctx,
-    breakdown,
-    cache,
-    async close() {
-      cache.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await store.close();
-    },
-  };
-}
-
-async function startRealServer(dataDir: string, synchronous: 'full' | 'normal'): Promise<Served> {
-  const s = await startServer({ host: '127.0.0.1', port: 0, dataDir, region: REGION, accountId: ACCOUNT, synchronous, log: silentLogger() });
-  return { url: s.url, store: s.store, ctx: s.ctx, close: () => s.close() };
 }
 
 /** Task documents made by RunTask in a template cluster, one per family. */
@@ -406,13 +199,22 @@ export async function seedCluster(ctx: DomainContext, n: number, perInstance: nu
             },
           };
         });
-        for (const t of tasks) doc = adjustRemaining(doc, t.reservation);
-        doc = { ...doc, pendingTasksCount: doc.pendingTasksCount + tasks.length };
+        // The templates reserve no host ports (hostPort 0), so CPU and memory are all there is to account.
+        const cpu = tasks.reduce((sum, t) => sum + t.reservation.cpu, 0);
+        const memory = tasks.reduce((sum, t) => sum + t.reservation.memory, 0);
+        doc = {
+          ...doc,
+          remainingResources: doc.remainingResources.map((r) =>
+            r.name === 'CPU' ? { ...r, integerValue: (r.integerValue ?? 0) - cpu } : r.name === 'MEMORY' ? { ...r, integerValue: (r.integerValue ?? 0) - memory } : r,
+          ),
+          pendingTasksCount: doc.pendingTasksCount + tasks.length,
+        };
         if (existing) await tx.update('containerInstance', { ...existing, doc });
         else await tx.insert<ContainerInstanceDoc>('containerInstance', { arn: instanceArn, cluster: clusterArn, name: doc.ec2InstanceId, status: 'ACTIVE', seq: now + k, doc });
-        for (const t of tasks) {
-          await tx.insert<StoredTask>('task', { arn: t.task.taskArn, cluster: clusterArn, name: instanceArn, status: 'RUNNING', state: 'PROVISIONING', seq: Math.round(t.task.createdAt * 1000), doc: t });
-        }
+        await tx.insertMany<StoredTask>(
+          'task',
+          tasks.map((t) => ({ arn: t.task.taskArn, cluster: clusterArn, name: instanceArn, status: 'RUNNING', state: 'PROVISIONING', seq: Math.round(t.task.createdAt * 1000), doc: t })),
+        );
       }
     });
   }
@@ -426,7 +228,7 @@ function heapMiB(): number {
 }
 
 async function benchRequest(store: Store, ctx: DomainContext): Promise<PlacementRequest> {
-  const td = (await requireTaskDefinition(ctx, store, 'bench-web')).doc.taskDefinition;
+  const td = await requireTaskDefinition(ctx, store, 'bench-web');
   return placementRequest(td, {
     group: 'family:bench-web',
     count: RUN_TASK.count,
@@ -473,7 +275,7 @@ async function serve(opts: ServeOptions): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-bench-placement-'));
   process.env.BERTH_ACCESS_KEY_ID = CREDS.accessKeyId;
   process.env.BERTH_SECRET_ACCESS_KEY = CREDS.secretAccessKey;
-  const served = opts.mode === 'server' ? await startRealServer(dataDir, opts.synchronous) : await startExperimentServer(dataDir, opts.synchronous);
+  const served = await startServer({ host: '127.0.0.1', port: 0, dataDir, region: REGION, accountId: ACCOUNT, synchronous: opts.synchronous, log: silentLogger() });
   const t0 = performance.now();
   const { clusterArn } = await seedCluster(served.ctx, opts.instances, opts.tasksPerInstance);
   const setupSeconds = (performance.now() - t0) / 1000;
@@ -486,25 +288,7 @@ async function serve(opts: ServeOptions): Promise<void> {
       if (msg.type === 'engine') {
         process.send!({ type: 'engine', ...engineAlone(snapshot, request) });
       } else if (msg.type === 'stats') {
-        const b = served.breakdown ? { ...served.breakdown } : undefined;
-        if (served.breakdown) Object.assign(served.breakdown, { calls: 0, totalMs: 0, snapshotMs: 0, transactionMs: 0, reserveMs: 0, extraRounds: 0 });
-        process.send!({
-          type: 'stats',
-          taskRows: await countTasks(),
-          ...(b && b.calls > 0
-            ? {
-                breakdown: {
-                  calls: b.calls,
-                  totalMs: b.totalMs / b.calls,
-                  snapshotMs: b.snapshotMs / b.calls,
-                  transactionMs: b.transactionMs / b.calls,
-                  reserveMs: b.reserveMs / b.calls,
-                  extraRoundsPerCall: b.extraRounds / b.calls,
-                },
-              }
-            : {}),
-          ...(served.cache ? { cache: { ...served.cache.stats() } } : {}),
-        });
+        process.send!({ type: 'stats', taskRows: await countTasks() });
       } else {
         await served.close();
         rmSync(dataDir, { recursive: true, force: true });
@@ -590,7 +374,7 @@ function ask<T>(child: ChildProcess, msg: ChildRequest, type: string): Promise<T
 }
 
 type Ready = Pick<PlacementE2eSize, 'instances' | 'tasksBefore' | 'setupSeconds' | 'cacheLoadMs' | 'cacheHeapMiB' | 'fullReadMs'> & { url: string; taskRows: number };
-type ChildStats = { taskRows: number; breakdown?: Record<string, number>; cache?: Record<string, number> };
+type ChildStats = { taskRows: number };
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -599,7 +383,7 @@ const median = (xs: readonly number[]): number => {
 
 async function measureSize(n: number, opts: Required<PlacementE2eOptions>): Promise<PlacementE2eSize> {
   const self = fileURLToPath(import.meta.url);
-  const child = fork(self, ['--serve', '--instances', String(n), '--tasks-per-instance', String(opts.tasksPerInstance), '--mode', opts.mode, '--synchronous', opts.synchronous], {
+  const child = fork(self, ['--serve', '--instances', String(n), '--tasks-per-instance', String(opts.tasksPerInstance), '--synchronous', opts.synchronous], {
     // BERTH_BENCH_CPU_PROF=<dir> writes a CPU profile of each benchmark server there.
     execArgv: ['--expose-gc', ...(process.env.BERTH_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BERTH_BENCH_CPU_PROF}`] : [])],
     env: { ...process.env, BERTH_BENCH_ASSUME_AGENTS_CONNECTED: '1', BERTH_LOG_LEVEL: 'warn' },
@@ -615,15 +399,12 @@ async function measureSize(n: number, opts: Required<PlacementE2eOptions>): Prom
     const first = await post(new URL(ready.url), new Agent({ keepAlive: false }), call);
     const firstTasks = first.status === 200 ? ((JSON.parse(first.body) as { tasks?: unknown[] }).tasks?.length ?? 0) : 0;
     if (firstTasks === 0) {
-      throw new Error(
-        `the first RunTask placed nothing (HTTP ${first.status}: ${first.body.slice(0, 400)}). ` +
-          (opts.mode === 'server' ? 'Does the server honour BERTH_BENCH_ASSUME_AGENTS_CONNECTED yet? Try --mode experiment.' : ''),
-      );
+      throw new Error(`the first RunTask placed nothing (HTTP ${first.status}: ${first.body.slice(0, 400)}).`);
     }
     await load(ready.url, call, opts.concurrency, Math.min(2, opts.seconds));
     await ask<ChildStats>(child, { type: 'stats' }, 'stats');
     const runs: PlacementE2eSize['runs'] = [];
-    const phases: { run: LoadResult; stats: ChildStats }[] = [];
+    const phases: LoadResult[] = [];
     for (let i = 0; i < opts.repeats; i++) {
       const before = await ask<ChildStats>(child, { type: 'stats' }, 'stats');
       const run = await load(ready.url, call, opts.concurrency, opts.seconds);
@@ -631,11 +412,11 @@ async function measureSize(n: number, opts: Required<PlacementE2eOptions>): Prom
       const engine = await ask<{ tasksPerSecond: number }>(child, { type: 'engine' }, 'engine');
       if (run.firstError) console.log(`  first error: ${run.firstError}`);
       runs.push({ tasksPerSecond: (after.taskRows - before.taskRows) / run.seconds, engineTasksPerSecond: engine.tasksPerSecond });
-      phases.push({ run, stats: after });
+      phases.push(run);
     }
     // The phase with the median end-to-end rate speaks for the size.
     const mid = runs.map((r, i) => [r.tasksPerSecond, i] as const).sort((a, b) => a[0] - b[0])[Math.floor((runs.length - 1) / 2)]![1];
-    const { run, stats: after } = phases[mid]!;
+    const run = phases[mid]!;
     const engineRate = median(runs.map((r) => r.engineTasksPerSecond));
     return {
       instances: ready.instances,
@@ -649,11 +430,9 @@ async function measureSize(n: number, opts: Required<PlacementE2eOptions>): Prom
       tasksPerSecond: median(runs.map((r) => r.tasksPerSecond)),
       callsPerSecond: run.calls / run.seconds,
       latency: stats(run.latencies),
-      httpErrors: phases.reduce((n, p) => n + p.run.httpErrors, 0),
-      unplaced: phases.reduce((n, p) => n + p.run.unplaced, 0),
+      httpErrors: phases.reduce((n, p) => n + p.httpErrors, 0),
+      unplaced: phases.reduce((n, p) => n + p.unplaced, 0),
       runs,
-      ...(after.breakdown ? { breakdown: after.breakdown } : {}),
-      ...(after.cache ? { cache: after.cache } : {}),
     };
   } finally {
     child.send({ type: 'exit' });
@@ -670,13 +449,12 @@ export async function runPlacementE2eBench(options: PlacementE2eOptions = {}): P
     seconds: options.seconds ?? 10,
     concurrency: options.concurrency ?? 16,
     synchronous: options.synchronous ?? 'full',
-    mode: options.mode ?? 'server',
     tasksPerInstance: options.tasksPerInstance ?? 10,
     repeats: options.repeats ?? 3,
   };
   console.log(
     `Placement end to end: signed RunTask (count ${RUN_TASK.count}, spread(attribute:ecs.availability-zone), binpack(memory), memberOf(${MEMBER_OF})), ` +
-      `${opts.concurrency} connections, ${opts.repeats} x ${opts.seconds}s per size (medians), SQLite synchronous=${opts.synchronous}, mode=${opts.mode}`,
+      `${opts.concurrency} connections, ${opts.repeats} x ${opts.seconds}s per size (medians), SQLite synchronous=${opts.synchronous}`,
   );
   console.log('  BENCHMARK MODE: no agents run; the server treats every container instance as connected (BERTH_BENCH_ASSUME_AGENTS_CONNECTED=1).');
   if (opts.synchronous === 'normal') console.log('  synchronous=normal: commits survive a killed process but not a power loss (the server default is full).');
@@ -693,14 +471,6 @@ export async function runPlacementE2eBench(options: PlacementE2eOptions = {}): P
     printRow('ms per RunTask call, server side', 1000 / r.callsPerSecond, r.engineMsPerCall, 'ms', 'engine alone');
     printRow('full cluster read per RunTask without cache', r.fullReadMs, r.engineMsPerCall, 'ms', 'engine alone');
     console.log(`  latency per call p50 ${fmt(r.latency.p50)} ms, p99 ${fmt(r.latency.p99)} ms; ${r.httpErrors} HTTP errors; ${r.unplaced} tasks unplaced`);
-    if (r.breakdown) {
-      const b = r.breakdown;
-      console.log(
-        `  server time per call: ${fmt(b.totalMs ?? NaN)} ms = snapshot wait ${fmt(b.snapshotMs ?? NaN)} + transaction ${fmt(b.transactionMs ?? NaN)} ` +
-          `(place + re-check ${fmt(b.reserveMs ?? NaN)}); extra placement rounds per call ${fmt(b.extraRoundsPerCall ?? NaN, 3)}`,
-      );
-    }
-    if (r.cache) console.log(`  cache: ${JSON.stringify(r.cache)}`);
     const target = r.tasksPerSecond >= 2000;
     console.log(`  target >= 2000 tasks/s -> ${target ? 'met' : 'MISSED'} (${fmt(r.tasksPerSecond, 0)})`);
   }
@@ -710,7 +480,7 @@ export async function runPlacementE2eBench(options: PlacementE2eOptions = {}): P
     console.log(`\nCost ratio ${big.instances}/${small.instances} instances (time per task, larger / smaller):`);
     console.log(`  end to end ${fmt(small.tasksPerSecond / big.tasksPerSecond)} | engine alone ${fmt(small.engineTasksPerSecond / big.engineTasksPerSecond)} | full read ${fmt(big.fullReadMs / small.fullReadMs)}`);
   }
-  return { mode: opts.mode, synchronous: opts.synchronous, concurrency: opts.concurrency, sizes };
+  return { synchronous: opts.synchronous, concurrency: opts.concurrency, sizes };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
@@ -723,14 +493,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       seconds: { type: 'string', default: '10' },
       concurrency: { type: 'string', default: '16' },
       synchronous: { type: 'string', default: 'full' },
-      mode: { type: 'string', default: 'server' },
       repeats: { type: 'string', default: '3' },
     },
   });
   const synchronous = values.synchronous === 'normal' ? 'normal' : 'full';
-  const mode = values.mode === 'experiment' ? 'experiment' : 'server';
   if (values.serve) {
-    await serve({ instances: Number(values.instances), tasksPerInstance: Number(values['tasks-per-instance']), mode, synchronous });
+    await serve({ instances: Number(values.instances), tasksPerInstance: Number(values['tasks-per-instance']), synchronous });
   } else {
     try {
       await runPlacementE2eBench({
@@ -738,7 +506,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
         seconds: Number(values.seconds),
         concurrency: Number(values.concurrency),
         synchronous,
-        mode,
         tasksPerInstance: Number(values['tasks-per-instance']),
         repeats: Number(values.repeats),
       });

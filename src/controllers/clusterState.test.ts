@@ -456,8 +456,7 @@ async function commitOne(tx: Transaction, instance: Row<ContainerInstanceDoc>, c
     state: 'PROVISIONING',
     seq: id,
     doc: {
-      task: { taskArn, clusterArn, containerInstanceArn: instance.arn, group, lastStatus: 'PROVISIONING', desiredStatus: 'RUNNING', containers: [] } as unknown as StoredTask['task'],
-      taskDefinition: td,
+      task: { taskArn, clusterArn, taskDefinitionArn: td.taskDefinitionArn, containerInstanceArn: instance.arn, group, lastStatus: 'PROVISIONING', desiredStatus: 'RUNNING', containers: [] } as unknown as StoredTask['task'],
       reservation: res,
     },
   });

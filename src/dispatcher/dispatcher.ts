@@ -11,7 +11,7 @@ import {
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
 import type { ContainerInstanceDoc } from '../domain/containerInstances.js';
 import type { DomainContext } from '../domain/context.js';
-import { recordTaskHealth, tasksForInstance, type StoredTask } from '../domain/tasks.js';
+import { recordTaskHealth, tasksForInstance, type TaskWithDefinition } from '../domain/tasks.js';
 import { withRetry, type Change } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 
@@ -27,15 +27,15 @@ interface Session {
   fingerprint: string;
 }
 
-function toAgentTask(t: StoredTask): AgentTask {
-  const task = t.task;
+function toAgentTask({ stored, taskDefinition }: TaskWithDefinition): AgentTask {
+  const task = stored.task;
   return {
     taskArn: task.taskArn,
     clusterArn: task.clusterArn,
     desiredStatus: task.desiredStatus,
     ...(task.stopCode !== undefined ? { stopCode: task.stopCode } : {}),
     ...(task.stoppedReason !== undefined ? { stoppedReason: task.stoppedReason } : {}),
-    taskDefinition: t.taskDefinition as unknown as AgentTask['taskDefinition'],
+    taskDefinition: taskDefinition as unknown as AgentTask['taskDefinition'],
     overrides: task.overrides,
     containers: task.containers.map((c) => ({ name: c.name, containerArn: c.containerArn })),
     ...(task.cpu !== undefined ? { cpu: task.cpu } : {}),
@@ -171,7 +171,7 @@ export class Dispatcher {
       do {
         session.dirty = false;
         const tasks = await tasksForInstance(this.ctx, session.clusterArn, session.instanceArn);
-        const fingerprint = JSON.stringify(tasks.map((t) => [t.task.taskArn, t.task.desiredStatus, t.task.stopCode, t.task.stoppedReason]));
+        const fingerprint = JSON.stringify(tasks.map(({ stored: { task } }) => [task.taskArn, task.desiredStatus, task.stopCode, task.stoppedReason]));
         // The first push of a connection always goes; later ones only when something the agent acts on changed.
         if (session.seq > 0 && fingerprint === session.fingerprint) continue;
         session.fingerprint = fingerprint;

@@ -15,7 +15,7 @@ import { instanceRefToArn, type ContainerInstanceDoc, type Resource } from './co
 import { epochSeconds, type DomainContext } from './context.js';
 import { decodeToken, encodeToken, pageSize } from './pagination.js';
 import { validateTags, type Tag } from './tags.js';
-import { requireTaskDefinition } from './taskDefinitions.js';
+import { requireTaskDefinition, taskDefinitionByArn, type StoredTaskDefinition } from './taskDefinitions.js';
 import { taskResourceNeeds } from './taskdef/resources.js';
 import { effectiveNetworkMode, type TaskDefinitionDoc } from './taskdef/types.js';
 
@@ -92,11 +92,31 @@ export interface Reservation {
   udpPorts: number[];
 }
 
-/** A stored task: the API document, the definition it runs, and what it reserved. */
+/**
+ * A stored task: the API document and what it reserved. The definition it
+ * runs is the task definition row named by `task.taskDefinitionArn` (see
+ * `taskDefinitionOf`); that row stays while a task that is not STOPPED runs it.
+ */
 export interface StoredTask {
   task: TaskDoc;
-  taskDefinition: TaskDefinitionDoc;
   reservation: Reservation;
+  /** A copy of the definition, in rows written before tasks named theirs; read in preference to the row. */
+  taskDefinition?: TaskDefinitionDoc;
+}
+
+/** A task with the definition it runs, as the agent on its instance needs it. */
+export interface TaskWithDefinition {
+  stored: StoredTask;
+  taskDefinition: TaskDefinitionDoc;
+}
+
+/** The task definition a stored task runs. `reader` is the store or a transaction that has not written task definitions. */
+export async function taskDefinitionOf(ctx: DomainContext, reader: StoreReader, stored: StoredTask): Promise<TaskDefinitionDoc> {
+  if (stored.taskDefinition !== undefined) return stored.taskDefinition;
+  const arn = stored.task.taskDefinitionArn;
+  const td = await taskDefinitionByArn(ctx, reader, arn);
+  if (td === undefined) throw new Error(`task ${stored.task.taskArn} runs task definition ${arn}, which is not stored`);
+  return td;
 }
 
 // ---------------------------------------------------------------------------
@@ -355,22 +375,37 @@ export function placementRequest(
   };
 }
 
-/** Reserves resources on the instance and inserts the task, in one transaction. Returns both rows as written. */
-async function commitTask(tx: Transaction, instance: Row<ContainerInstanceDoc>, stored: StoredTask): Promise<{ instance: Row<ContainerInstanceDoc>; task: Row<StoredTask> }> {
-  let doc = adjustRemaining(instance.doc, stored.reservation, 1);
-  doc = adjustCounts(doc, undefined, 'pending');
-  doc = { ...doc, version: doc.version + 1 };
-  const updated = await tx.update('containerInstance', { ...instance, doc });
-  const task = await tx.insert<StoredTask>('task', {
-    arn: stored.task.taskArn,
-    cluster: stored.task.clusterArn,
-    name: instance.arn,
-    status: stored.task.desiredStatus,
-    state: stored.task.lastStatus,
-    seq: Math.round(stored.task.createdAt * 1000),
-    doc: stored,
-  });
-  return { instance: updated, task };
+/**
+ * Reserves resources for new tasks on their instances and inserts the tasks:
+ * one update per instance, one insert for all tasks. `instances` holds the
+ * rows as read in `tx`. Returns the rows as written.
+ */
+async function commitTasks(
+  tx: Transaction,
+  instances: ReadonlyMap<string, Row<ContainerInstanceDoc>>,
+  tasks: readonly StoredTask[],
+): Promise<{ instances: Row<ContainerInstanceDoc>[]; tasks: Row<StoredTask>[] }> {
+  const docs = new Map<string, ContainerInstanceDoc>();
+  for (const t of tasks) {
+    const arn = t.task.containerInstanceArn!;
+    const doc = docs.get(arn) ?? instances.get(arn)!.doc;
+    docs.set(arn, adjustCounts(adjustRemaining(doc, t.reservation, 1), undefined, 'pending'));
+  }
+  const updated: Row<ContainerInstanceDoc>[] = [];
+  for (const [arn, doc] of docs) updated.push(await tx.update('containerInstance', { ...instances.get(arn)!, doc: { ...doc, version: doc.version + 1 } }));
+  const inserted = await tx.insertMany<StoredTask>(
+    'task',
+    tasks.map((t) => ({
+      arn: t.task.taskArn,
+      cluster: t.task.clusterArn,
+      name: t.task.containerInstanceArn!,
+      status: t.task.desiredStatus,
+      state: t.task.lastStatus,
+      seq: Math.round(t.task.createdAt * 1000),
+      doc: t,
+    })),
+  );
+  return { instances: updated, tasks: inserted };
 }
 
 export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<RunTaskOutput> {
@@ -405,10 +440,10 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
         return { tasks, failures: previous.failures };
       }
     }
-    const tdRow = await requireTaskDefinition(ctx, tx, input.taskDefinition);
-    const launchType = checkLaunch(tdRow.doc.taskDefinition, input.launchType);
+    const registered = await requireTaskDefinition(ctx, tx, input.taskDefinition);
+    const launchType = checkLaunch(registered, input.launchType);
     const overrides = input.overrides ?? {};
-    const td = effectiveDefinition(tdRow.doc.taskDefinition, overrides);
+    const td = effectiveDefinition(registered, overrides);
     const group = input.group ?? `family:${td.family}`;
     const { request, reservation } = placementRequest(td, {
       group,
@@ -433,22 +468,17 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
       if (rows.size === 0) throw new InvalidParameterException('No Container Instances were found in your cluster. Start a berth agent for this cluster first.');
       placed = { ...place(snapshot, request, { seed }), rows };
     }
-    const rows = new Map(placed.rows);
     const tasks: TaskDoc[] = [];
-    const taskRows: Row<StoredTask>[] = [];
     for (const p of placed.placements) {
-      const instance = rows.get(p.instanceArn);
+      const instance = placed.rows.get(p.instanceArn);
       if (!instance) continue;
-      const task = newTaskDoc(ctx, cluster, tdRow.doc.taskDefinition, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance);
-      const written = await commitTask(tx, instance, { task, taskDefinition: tdRow.doc.taskDefinition, reservation });
-      rows.set(instance.arn, written.instance);
-      taskRows.push(written.task);
-      tasks.push(task);
+      tasks.push(newTaskDoc(ctx, cluster, registered, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance));
     }
+    const written = await commitTasks(tx, placed.rows, tasks.map((task) => ({ task, reservation })));
     const failures = placed.unplaced > 0 ? placed.failures.map((f) => ({ arn: f.arn, reason: f.reason })) : [];
     if (placed.unplaced > 0 && failures.length === 0) failures.push({ arn: cluster.arn, reason: placed.diagnosis.message } as never);
     if (idemKey) await tx.putIdempotent(idemKey, { request: JSON.stringify({ ...input, clientToken: undefined }), tasks: tasks.map((t) => t.taskArn), failures });
-    handOver = { instances: [...rows.values()].filter((r) => r.version !== placed.rows.get(r.arn)?.version), tasks: taskRows };
+    handOver = written;
     return { tasks, failures };
   });
   // Only rows of the attempt that committed; saves the cache re-reading them.
@@ -474,10 +504,10 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
   const tags = validateTags(input.tags);
   return withRetry(ctx.store, async (tx) => {
     const cluster = await requireCluster(ctx, tx, input.cluster);
-    const tdRow = await requireTaskDefinition(ctx, tx, input.taskDefinition);
-    const launchType = checkLaunch(tdRow.doc.taskDefinition, 'EC2');
+    const registered = await requireTaskDefinition(ctx, tx, input.taskDefinition);
+    const launchType = checkLaunch(registered, 'EC2');
     const overrides = input.overrides ?? {};
-    const td = effectiveDefinition(tdRow.doc.taskDefinition, overrides);
+    const td = effectiveDefinition(registered, overrides);
     const group = input.group ?? `family:${td.family}`;
     const { rows, snapshot } = await readSnapshot(tx, cluster.arn);
     const tasks: TaskDoc[] = [];
@@ -504,8 +534,9 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
         failures.push({ arn, reason: plan.failures[0]?.reason ?? 'RESOURCE' });
         continue;
       }
-      const task = newTaskDoc(ctx, cluster, tdRow.doc.taskDefinition, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance);
-      rows.set(arn, (await commitTask(tx, instance, { task, taskDefinition: tdRow.doc.taskDefinition, reservation })).instance);
+      const task = newTaskDoc(ctx, cluster, registered, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance);
+      const written = await commitTasks(tx, rows, [{ task, reservation }]);
+      rows.set(arn, written.instances[0]!);
       tasks.push(task);
     }
     return { tasks, failures };
@@ -788,7 +819,8 @@ export async function recordTaskHealth(
     const t = row.doc.task;
     const byName = new Map(containers.map((c) => [c.name, c.healthStatus]));
     const updated = t.containers.map((c) => (byName.has(c.name) ? { ...c, healthStatus: byName.get(c.name)! } : c));
-    const essential = new Set(row.doc.taskDefinition.containerDefinitions.filter((c) => c.essential !== false && c.healthCheck).map((c) => c.name));
+    const td = await taskDefinitionOf(ctx, tx, row.doc);
+    const essential = new Set(td.containerDefinitions.filter((c) => c.essential !== false && c.healthCheck).map((c) => c.name));
     const statuses = updated.filter((c) => essential.has(c.name)).map((c) => c.healthStatus);
     const health: TaskDoc['healthStatus'] =
       statuses.length === 0 ? 'UNKNOWN' : statuses.includes('UNHEALTHY') ? 'UNHEALTHY' : statuses.every((s) => s === 'HEALTHY') ? 'HEALTHY' : 'UNKNOWN';
@@ -797,10 +829,12 @@ export async function recordTaskHealth(
   });
 }
 
-/** Tasks the server wants on an instance: every task not yet STOPPED. */
-export async function tasksForInstance(ctx: DomainContext, clusterArn: string, instanceArn: string): Promise<StoredTask[]> {
+/** Tasks the server wants on an instance: every task not yet STOPPED, with the definition it runs. */
+export async function tasksForInstance(ctx: DomainContext, clusterArn: string, instanceArn: string): Promise<TaskWithDefinition[]> {
   const rows = await ctx.store.find<StoredTask>('task', { cluster: clusterArn, name: instanceArn, state: [...ACTIVE_TASK_STATES] });
-  return rows.map((r) => r.doc);
+  const out: TaskWithDefinition[] = [];
+  for (const r of rows) out.push({ stored: r.doc, taskDefinition: await taskDefinitionOf(ctx, ctx.store, r.doc) });
+  return out;
 }
 
 /**
@@ -825,6 +859,27 @@ export async function stopTasksOnInstance(ctx: DomainContext, tx: Transaction, i
       containers: t.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
     });
   }
+}
+
+/**
+ * Deletes the task definition revisions marked DELETE_IN_PROGRESS before
+ * `before` (epoch ms) that no task short of STOPPED runs; as in ECS, a
+ * revision being deleted stays while tasks run it (they name it, see
+ * `StoredTask`). No new task can start from such a revision. Returns how many
+ * were deleted.
+ */
+export async function purgeDeletedTaskDefinitions(ctx: DomainContext, before: number): Promise<number> {
+  const due = (await ctx.store.find<StoredTaskDefinition>('taskDefinition', { status: 'DELETE_IN_PROGRESS' })).filter(
+    (r) => (r.doc.taskDefinition.deleteRequestedAt ?? 0) * 1000 < before,
+  );
+  if (due.length === 0) return 0;
+  const running = await ctx.store.find<StoredTask>('task', { state: [...ACTIVE_TASK_STATES] });
+  const inUse = new Set(running.map((r) => r.doc.task.taskDefinitionArn));
+  const unused = due.filter((r) => !inUse.has(r.arn));
+  await ctx.store.transaction(async (tx) => {
+    for (const r of unused) await tx.remove('taskDefinition', r.arn, r.version);
+  });
+  return unused.length;
 }
 
 export { newId as newTaskId };

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
 import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/service.js';
 import type { DomainContext } from '../domain/context.js';
+import { TaskDefinitionCache } from '../domain/taskDefinitions.js';
+import { purgeDeletedTaskDefinitions } from '../domain/tasks.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -54,7 +56,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     log.warn('BERTH_BENCH_ASSUME_AGENTS_CONNECTED=1: placement treats every container instance as connected. Benchmarks only: tasks go to instances no agent runs.');
   }
   const clusterState = new ClusterStateCache(store, { assumeAgentsConnected, log });
-  const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, clusterState };
+  const taskDefinitions = new TaskDefinitionCache(store);
+  const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, clusterState, taskDefinitions };
   const operations: EcsOperations = { ...coreOperations(ctx) };
   const metrics = new ServerMetrics();
   const verifier = new SigV4Verifier(registry, config.region);
@@ -91,7 +94,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       store.purge('cluster', { status: 'INACTIVE', updatedBefore: before }),
       store.purge('containerInstance', { status: 'INACTIVE', updatedBefore: before }),
       store.purge('task', { status: 'STOPPED', state: 'STOPPED', updatedBefore: before }),
-      store.purge('taskDefinition', { status: 'DELETE_IN_PROGRESS', updatedBefore: before }),
+      purgeDeletedTaskDefinitions(ctx, before),
       store.trimChanges(Date.now() - 24 * 60 * 60 * 1000),
     ]).catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
   }, Math.min(retention, 60_000));
@@ -112,6 +115,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       clearInterval(housekeeping);
       await dispatcher.close();
       clusterState.close();
+      taskDefinitions.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

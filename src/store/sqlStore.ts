@@ -16,6 +16,9 @@ import {
 
 type Db = Kysely<Database> | KyselyTransaction<Database>;
 
+/** Rows per multi-row INSERT: 9 bound values each stays far below every dialect's parameter limit. */
+const ROWS_PER_STATEMENT = 500;
+
 function decode<T>(r: ResourceTable): Row<T> {
   return {
     arn: r.arn,
@@ -124,28 +127,45 @@ class SqlTransaction extends SqlReader implements Transaction {
   }
 
   async insert<T>(kind: Kind, row: NewRow<T>): Promise<Row<T>> {
+    return (await this.insertMany(kind, [row]))[0]!;
+  }
+
+  async insertMany<T>(kind: Kind, rows: readonly NewRow<T>[]): Promise<Row<T>[]> {
     const now = Date.now();
-    try {
-      await this.db
-        .insertInto(TABLE[kind])
-        .values({
-          arn: row.arn,
-          cluster: row.cluster,
-          name: row.name,
-          status: row.status,
-          state: row.state ?? '',
-          seq: row.seq,
-          version: 1,
-          updated_at: now,
-          doc: JSON.stringify(row.doc),
-        })
-        .execute();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new AlreadyExistsError(kind, row.arn);
-      throw err;
+    const arns = new Set<string>();
+    for (const row of rows) {
+      if (arns.has(row.arn)) throw new AlreadyExistsError(kind, row.arn);
+      arns.add(row.arn);
     }
-    this.record(kind, row.arn, row.cluster, row.name, 'insert', 1, now);
-    return { ...row, state: row.state ?? '', version: 1 };
+    for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
+      try {
+        await this.db
+          .insertInto(TABLE[kind])
+          .values(
+            chunk.map((row) => ({
+              arn: row.arn,
+              cluster: row.cluster,
+              name: row.name,
+              status: row.status,
+              state: row.state ?? '',
+              seq: row.seq,
+              version: 1,
+              updated_at: now,
+              doc: JSON.stringify(row.doc),
+            })),
+          )
+          .execute();
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        const taken = await this.db.selectFrom(TABLE[kind]).select('arn').where('arn', 'in', chunk.map((r) => r.arn)).executeTakeFirst();
+        throw new AlreadyExistsError(kind, taken?.arn ?? chunk[0]!.arn);
+      }
+    }
+    return rows.map((row) => {
+      this.record(kind, row.arn, row.cluster, row.name, 'insert', 1, now);
+      return { ...row, state: row.state ?? '', version: 1 };
+    });
   }
 
   async update<T>(kind: Kind, row: Row<T>): Promise<Row<T>> {
@@ -219,9 +239,11 @@ export class SqlStore extends SqlReader implements Store {
       const tx = new SqlTransaction(trx);
       const value = await fn(tx);
       published = [];
-      for (const c of tx.changes) {
-        const r = await trx.insertInto('changes').values(c).returning('seq').executeTakeFirstOrThrow();
-        published.push({ ...c, seq: Number(r.seq) });
+      for (let start = 0; start < tx.changes.length; start += ROWS_PER_STATEMENT) {
+        const chunk = tx.changes.slice(start, start + ROWS_PER_STATEMENT);
+        // One statement per chunk; its rows take increasing sequence numbers in the order given.
+        const seqs = (await trx.insertInto('changes').values(chunk).returning('seq').execute()).map((r) => Number(r.seq)).sort((a, b) => a - b);
+        chunk.forEach((c, i) => published.push({ ...c, seq: seqs[i]! }));
       }
       return value;
     });

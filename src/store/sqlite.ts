@@ -14,6 +14,9 @@ export interface SqliteOptions {
   synchronous?: 'full' | 'normal';
 }
 
+/** WAL pages (4 KiB each) between automatic checkpoints. */
+const WAL_CHECKPOINT_PAGES = 10_000;
+
 /**
  * better-sqlite3 prepares a statement per call; Kysely issues the same SQL
  * text over and over, so reuse prepared statements by their text.
@@ -41,6 +44,10 @@ export async function openSqliteStore(opts: SqliteOptions): Promise<SqlStore> {
   db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
+  // Checkpoint the WAL into the database every ~40 MiB instead of SQLite's ~4 MiB: rows rewritten
+  // often (container instances, index pages) are copied back once per checkpoint, not once per
+  // few hundred commits. Durability is unchanged: every commit still syncs the WAL.
+  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingDatabase(db) }) });
   return SqlStore.open(kysely, 'sqlite');
 }

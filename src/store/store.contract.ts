@@ -33,6 +33,20 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await assert.rejects(store.transaction((tx) => tx.insert('cluster', row('a'))), AlreadyExistsError);
     });
 
+    it('inserts several rows at once, all or none, publishing one change each in order', async () => {
+      const seen: Change[] = [];
+      store.watch((c) => seen.push(...c));
+      const rows = await store.transaction((tx) => tx.insertMany('task', ['t1', 't2', 't3'].map((arn) => row(arn))));
+      assert.deepEqual(rows.map((r) => [r.arn, r.version]), [['t1', 1], ['t2', 1], ['t3', 1]]);
+      assert.deepEqual(seen.map((c) => [c.arn, c.op]), [['t1', 'insert'], ['t2', 'insert'], ['t3', 'insert']]);
+      assert.ok(seen[0]!.seq < seen[1]!.seq && seen[1]!.seq < seen[2]!.seq);
+      await assert.rejects(store.transaction((tx) => tx.insertMany('task', [row('t4'), row('t2')])), (err) => err instanceof AlreadyExistsError && err.arn === 't2');
+      await assert.rejects(store.transaction((tx) => tx.insertMany('task', [row('t5'), row('t5')])), AlreadyExistsError);
+      assert.equal(await store.get('task', 't4'), undefined);
+      assert.equal(await store.count('task'), 3);
+      assert.deepEqual(await store.transaction((tx) => tx.insertMany('task', [])), []);
+    });
+
     it('updates with the version read and refuses a stale version', async () => {
       const v1 = await store.transaction((tx) => tx.insert('cluster', row('a')));
       const v2 = await store.transaction((tx) => tx.update('cluster', { ...v1, doc: { arn: 'a', payload: 'y' } }));

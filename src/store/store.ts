@@ -87,6 +87,12 @@ export interface StoreReader {
 
 export interface Transaction extends StoreReader {
   insert<T>(kind: Kind, row: NewRow<T>): Promise<Row<T>>;
+  /**
+   * Inserts several rows of one kind at once (fewer round trips than one
+   * `insert` each); all or none. Fails with `AlreadyExistsError` naming an
+   * ARN that exists (or repeats in `rows`). Returns the rows in order.
+   */
+  insertMany<T>(kind: Kind, rows: readonly NewRow<T>[]): Promise<Row<T>[]>;
   /** Writes `row` if the stored version still equals `row.version`; returns the row with its new version. */
   update<T>(kind: Kind, row: Row<T>): Promise<Row<T>>;
   remove(kind: Kind, arn: string, expectedVersion: number): Promise<void>;

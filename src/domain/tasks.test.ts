@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ClusterStateCache } from '../controllers/clusterState.js';
+import { openSqliteStore } from '../store/sqlite.js';
+import type { Change, Row } from '../store/store.js';
+import { createCluster } from './clusters.js';
+import { registerContainerInstance, type ContainerInstanceDoc } from './containerInstances.js';
+import type { DomainContext } from './context.js';
+import { deleteTaskDefinitions, deregisterTaskDefinition, registerTaskDefinition, requireTaskDefinition, TaskDefinitionCache } from './taskDefinitions.js';
+import { purgeDeletedTaskDefinitions, runTask, stopTask, taskDefinitionOf, tasksForInstance, type StoredTask } from './tasks.js';
+
+const HOUR = 60 * 60 * 1000;
+
+async function fixture(opts: { withCaches?: boolean } = {}) {
+  const store = await openSqliteStore({ path: ':memory:' });
+  const ctx: DomainContext = {
+    store,
+    region: 'us-east-1',
+    accountId: '000000000000',
+    now: Date.now,
+    ...(opts.withCaches ? { clusterState: new ClusterStateCache(store), taskDefinitions: new TaskDefinitionCache(store) } : {}),
+  };
+  const { cluster } = (await createCluster(ctx, { clusterName: 'c1' })) as { cluster: { clusterArn: string } };
+  const td = (await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', cpu: 128, memory: 256 }] })).taskDefinition;
+  const instances: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const r = await registerContainerInstance(ctx, {
+      cluster: 'c1',
+      instanceIdentityDocument: JSON.stringify({ instanceId: `i-0000000${i}`, availabilityZone: 'us-east-1a' }),
+      totalResources: [
+        { name: 'CPU', type: 'INTEGER', integerValue: 4096 },
+        { name: 'MEMORY', type: 'INTEGER', integerValue: 8192 },
+      ],
+    });
+    const arn = r.containerInstance.containerInstanceArn;
+    await store.transaction(async (tx) => {
+      const row = (await tx.get<ContainerInstanceDoc>('containerInstance', arn))!;
+      await tx.update('containerInstance', { ...row, doc: { ...row.doc, agentConnected: true } });
+    });
+    instances.push(arn);
+  }
+  const close = async () => {
+    ctx.clusterState?.close();
+    ctx.taskDefinitions?.close();
+    await store.close();
+  };
+  return { store, ctx, clusterArn: cluster.clusterArn, td, instances, close };
+}
+
+const remaining = (row: Row<ContainerInstanceDoc>, name: string) => row.doc.remainingResources.find((r) => r.name === name)?.integerValue;
+
+describe('RunTask writes', () => {
+  for (const withCaches of [false, true]) {
+    it(`updates each chosen instance once and inserts every task in one go (${withCaches ? 'with' : 'without'} caches)`, async () => {
+      const f = await fixture({ withCaches });
+      const changes: Change[] = [];
+      f.store.watch((c) => changes.push(...c));
+      const out = await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web', count: 10, placementStrategy: [{ type: 'spread', field: 'instanceId' }] });
+      assert.equal(out.tasks.length, 10);
+      assert.deepEqual(
+        changes.filter((c) => c.kind === 'containerInstance').map((c) => c.arn).sort(),
+        [...f.instances].sort(),
+        'one update per instance',
+      );
+      assert.equal(changes.filter((c) => c.kind === 'task' && c.op === 'insert').length, 10);
+      for (const arn of f.instances) {
+        const row = (await f.store.get<ContainerInstanceDoc>('containerInstance', arn))!;
+        const placed = out.tasks.filter((t) => t.containerInstanceArn === arn).length;
+        assert.equal(placed, 5);
+        assert.equal(remaining(row, 'CPU'), 4096 - placed * 128);
+        assert.equal(remaining(row, 'MEMORY'), 8192 - placed * 256);
+        assert.equal(row.doc.pendingTasksCount, placed);
+      }
+      await f.close();
+    });
+  }
+
+  it('stores a reference to the task definition, not a copy, and resolves it for the agent', async () => {
+    const f = await fixture({ withCaches: true });
+    const { tasks } = await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web' });
+    const row = (await f.store.get<StoredTask>('task', tasks[0]!.taskArn))!;
+    assert.equal(row.doc.taskDefinition, undefined);
+    assert.equal(row.doc.task.taskDefinitionArn, f.td.taskDefinitionArn);
+    const wanted = await tasksForInstance(f.ctx, f.clusterArn, tasks[0]!.containerInstanceArn!);
+    assert.deepEqual(wanted.map((w) => [w.stored.task.taskArn, w.taskDefinition.taskDefinitionArn]), [[tasks[0]!.taskArn, f.td.taskDefinitionArn]]);
+    // Rows written before tasks named their definition carry a copy, which is read instead.
+    const legacy = { ...row.doc, taskDefinition: { ...f.td, family: 'copied' } };
+    assert.equal((await taskDefinitionOf(f.ctx, f.store, legacy)).family, 'copied');
+    await f.close();
+  });
+
+  it('keeps a deleted task definition while a task runs it, then purges it', async () => {
+    const f = await fixture({ withCaches: true });
+    const { tasks } = await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web' });
+    await deregisterTaskDefinition(f.ctx, { taskDefinition: 'web:1' });
+    await assert.rejects(requireTaskDefinition(f.ctx, f.store, 'web'), /Unable to describe task definition/, 'the cache follows deregistration');
+    await deleteTaskDefinitions(f.ctx, { taskDefinitions: ['web:1'] });
+    assert.equal(await purgeDeletedTaskDefinitions(f.ctx, Date.now() + HOUR), 0);
+    const wanted = await tasksForInstance(f.ctx, f.clusterArn, tasks[0]!.containerInstanceArn!);
+    assert.equal(wanted[0]!.taskDefinition.status, 'DELETE_IN_PROGRESS', 'the definition as committed now');
+    assert.equal(await purgeDeletedTaskDefinitions(f.ctx, Date.now() - HOUR), 0, 'not due yet');
+    await stopTask(f.ctx, { cluster: 'c1', task: tasks[0]!.taskArn });
+    assert.equal(await purgeDeletedTaskDefinitions(f.ctx, Date.now() + HOUR), 1);
+    assert.equal(await f.store.get('taskDefinition', f.td.taskDefinitionArn), undefined);
+    await f.close();
+  });
+});
