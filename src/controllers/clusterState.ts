@@ -51,7 +51,17 @@ import type { StoredTask } from '../domain/tasks.js';
 import { parseCql } from '../scheduler/cql/index.js';
 import { commitCheck, place } from '../scheduler/engine.js';
 import { hashString } from '../scheduler/random.js';
-import { buildAttributeBuckets, buildSnapshot, type AttributeBuckets, type ClusterSnapshot, type GroupPostings, type LoadColumns } from '../scheduler/snapshot.js';
+import {
+  buildAttributeBuckets,
+  buildSnapshot,
+  patchPortUsers,
+  PortIndex,
+  type AttributeBuckets,
+  type ClusterSnapshot,
+  type GroupPostings,
+  type LoadColumns,
+  type PortProtocol,
+} from '../scheduler/snapshot.js';
 import type {
   FailureReason,
   InstanceSnapshot,
@@ -257,6 +267,7 @@ function postingsOf(col: GroupColumn): GroupPostings {
 /** The engine's `ClusterSnapshot` over the cache's shared, copy-on-write state. */
 class CachedSnapshot implements ClusterSnapshot {
   private readonly postings = new Map<string, GroupPostings | undefined>();
+  private readonly ports = new PortIndex();
 
   constructor(
     readonly instances: readonly InstanceSnapshot[],
@@ -303,6 +314,10 @@ class CachedSnapshot implements ClusterSnapshot {
   loadColumns(): LoadColumns {
     return this.load;
   }
+
+  portUsers(protocol: PortProtocol, port: number): Uint8Array {
+    return this.ports.users(this.instances, protocol, port);
+  }
 }
 
 /**
@@ -313,6 +328,7 @@ class OverlaySnapshot implements ClusterSnapshot {
   readonly instances: readonly InstanceSnapshot[];
   private load: LoadColumns | undefined;
   private readonly postings = new Map<string, GroupPostings | undefined>();
+  private readonly ports = new Map<string, Uint8Array>();
 
   constructor(
     private readonly base: ClusterSnapshot,
@@ -356,6 +372,16 @@ class OverlaySnapshot implements ClusterSnapshot {
     }
     this.postings.set(group, out);
     return out;
+  }
+
+  portUsers(protocol: PortProtocol, port: number): Uint8Array {
+    const key = `${protocol}/${port}`;
+    let users = this.ports.get(key);
+    if (users === undefined) {
+      users = patchPortUsers(this.base.portUsers(protocol, port), this.instances, this.replaced.keys(), protocol, port);
+      this.ports.set(key, users);
+    }
+    return users;
   }
 
   loadColumns(): LoadColumns {

@@ -31,6 +31,20 @@ describe('place', () => {
     assert.deepEqual(new Set(ids(udp)), new Set(['a', 'b', 'c']));
   });
 
+  it('sees ports taken by earlier batches on derived snapshots, and any of several ports in use', () => {
+    const snapshot = buildSnapshot([instance({ id: 'a' }), instance({ id: 'b', tcp: [443] }), instance({ id: 'c' })]);
+    const first = place(snapshot, { ...task, tcpPorts: [80], count: 1 }, { seed: 1 });
+    const taken = idOf(first.placements[0]!.instanceArn);
+    let now = applyPlan(snapshot, first);
+    const second = place(now, { ...task, tcpPorts: [80], count: 3 }, { seed: 2 });
+    assert.deepEqual([...ids(second)].sort(), ['a', 'b', 'c'].filter((x) => x !== taken));
+    now = applyPlan(now, second);
+    assert.equal(place(now, { ...task, tcpPorts: [80], count: 1 }, { seed: 3 }).unplaced, 1, 'port 80 is taken everywhere');
+    const both = place(snapshot, { ...task, tcpPorts: [80, 443], count: 3 }, { seed: 1 });
+    assert.deepEqual([...ids(both)].sort(), ['a', 'c'], 'b has 443 in use');
+    assert.equal(place(snapshot, { ...task, udpPorts: [80], count: 3 }, { seed: 1 }).placements.length, 3, 'UDP apart from TCP');
+  });
+
   it('honours distinctInstance within the batch and against running tasks', () => {
     const snapshot = buildSnapshot([instance({ id: 'a' }), instance({ id: 'b', groups: { 'service:web': 1 } }), instance({ id: 'c' })]);
     const plan = place(snapshot, { ...task, count: 3, placementConstraints: [{ type: 'distinctInstance' }] }, { seed: 1 });

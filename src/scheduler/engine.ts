@@ -19,7 +19,7 @@
  */
 import { InvalidParameterException } from '../api/errors.js';
 import { parseCql } from './cql/index.js';
-import { diagnose, FilterPipeline, filterOf, FITS, groupCounts } from './filters.js';
+import { diagnose, FilterPipeline, filterOf, FilterTally, FITS, groupCounts } from './filters.js';
 import { createRng, exponential, mix32 } from './random.js';
 import { buildCellIndex, layoutCandidates, Ranking, rankKeysFor, TournamentTree, type CellIndex, type KeyColumn } from './rankers.js';
 import { withInstances, type ClusterSnapshot } from './snapshot.js';
@@ -76,6 +76,50 @@ export function validateRequest(request: PlacementRequest): void {
 }
 
 /**
+ * Per-instance working arrays of `place`, reused from one call to the next
+ * (placing is synchronous and never re-entered), so a batch over a large
+ * cluster allocates little. Views of `n` entries over buffers that only grow;
+ * their contents are whatever the last call left.
+ */
+class Scratch {
+  private capacity = 0;
+  private buffers = Scratch.allocate(0);
+
+  private static allocate(n: number) {
+    return {
+      cpu: new Float64Array(n),
+      memory: new Float64Array(n),
+      gpus: new Int32Array(n),
+      placed: new Int32Array(n),
+      groupTasks: new Float64Array(n),
+      codes: new Uint8Array(n),
+      candidates: new Int32Array(n),
+      tie: new Uint32Array(n),
+    };
+  }
+
+  take(n: number): ReturnType<typeof Scratch.allocate> {
+    if (n > this.capacity) {
+      this.capacity = Math.max(n, Math.ceil(this.capacity * 1.5));
+      this.buffers = Scratch.allocate(this.capacity);
+    }
+    const b = this.buffers;
+    return {
+      cpu: b.cpu.subarray(0, n),
+      memory: b.memory.subarray(0, n),
+      gpus: b.gpus.subarray(0, n),
+      placed: b.placed.subarray(0, n),
+      groupTasks: b.groupTasks.subarray(0, n),
+      codes: b.codes.subarray(0, n),
+      candidates: b.candidates.subarray(0, n),
+      tie: b.tie.subarray(0, n),
+    };
+  }
+}
+
+const scratch = new Scratch();
+
+/**
  * Places up to `request.count` tasks on the snapshot's instances.
  * Never places a task where a filter rejects it; never overcommits CPU,
  * memory, GPUs or host ports, counting the tasks placed earlier in the batch.
@@ -89,26 +133,31 @@ export function place(snapshot: ClusterSnapshot, request: PlacementRequest, opts
 
   // Per-instance load, updated as the batch places tasks.
   const load = snapshot.loadColumns();
-  const cpu = load.cpu.slice();
-  const memory = load.memory.slice();
-  const freeGpus = load.gpus.slice();
-  const placed = new Int32Array(n);
-  const groupTasks = groupCounts(snapshot, request.group, new Float64Array(n));
-  const codes = pipeline.fixedFailures().slice();
-  const candidates = new Int32Array(n);
+  const work = scratch.take(n);
+  const { cpu, memory, placed, candidates, tie } = work;
+  const freeGpus = work.gpus;
+  cpu.set(load.cpu);
+  memory.set(load.memory);
+  freeGpus.set(load.gpus);
+  placed.fill(0);
+  const groupTasks = groupCounts(snapshot, request.group, work.groupTasks.fill(0));
+  const codes = work.codes;
+  codes.set(pipeline.fixedFailures());
+  const tally = new FilterTally(codes);
   let candidateCount = 0;
   for (let i = 0; i < n; i++) {
-    if (codes[i] !== FITS) continue;
-    const code = pipeline.loadFailure(i, cpu[i]!, memory[i]!, freeGpus[i]!, groupTasks[i]!, 0);
-    codes[i] = code;
-    if (code === FITS) candidates[candidateCount++] = i;
+    if (codes[i] === FITS) {
+      const code = pipeline.loadFailure(i, cpu[i]!, memory[i]!, freeGpus[i]!, groupTasks[i]!, 0);
+      codes[i] = code;
+      if (code === FITS) candidates[candidateCount++] = i;
+    }
+    tally.count(i);
   }
 
   // Rank keys. Seeded values (tie hash, random race) only for candidates, in position order.
   const seed = opts.seed >>> 0;
   const rng = createRng(seed);
   const tieSeed = mix32(seed ^ 0x5bd1e995);
-  const tie = new Uint32Array(n);
   const arnHashes = snapshot.arnHashes;
   for (let k = 0; k < candidateCount; k++) tie[candidates[k]!] = mix32(arnHashes[candidates[k]!]! ^ tieSeed);
   const columns: KeyColumn[] = [];
@@ -173,7 +222,7 @@ export function place(snapshot: ClusterSnapshot, request: PlacementRequest, opts
     if (randomKey !== undefined) randomKey[w]! += exponential(rng);
     for (const bc of bucketColumns) bc.counts[bc.bucketOf[w]!]!++;
 
-    codes[w] = pipeline.loadFailure(w, cpu[w]!, memory[w]!, freeGpus[w]!, groupTasks[w]!, placed[w]!);
+    tally.set(w, pipeline.loadFailure(w, cpu[w]!, memory[w]!, freeGpus[w]!, groupTasks[w]!, placed[w]!));
     tree.update(w, codes[w] === FITS);
     // The bucket counts just changed for every cell holding w's buckets: refresh their ends.
     for (let j = 0; j < bucketColumns.length; j++) {
@@ -191,7 +240,7 @@ export function place(snapshot: ClusterSnapshot, request: PlacementRequest, opts
   }
 
   const unplaced = request.count - placements.length;
-  const { failures, diagnosis } = diagnose(snapshot, codes, unplaced > 0);
+  const { failures, diagnosis } = diagnose(snapshot, codes, tally, unplaced > 0);
   return { request, placements, unplaced, failures, diagnosis };
 }
 

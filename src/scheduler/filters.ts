@@ -13,7 +13,7 @@
  * cached on the snapshot. The others read the load a batch has added.
  */
 import { parseCql, type CompiledExpression } from './cql/index.js';
-import type { ClusterSnapshot } from './snapshot.js';
+import type { ClusterSnapshot, PortProtocol } from './snapshot.js';
 import type {
   FailureReason,
   FilterName,
@@ -60,11 +60,6 @@ export function filterOf(code: number): (typeof FILTERS)[number] {
   return f;
 }
 
-function conflicts(wanted: readonly number[], used: readonly number[]): boolean {
-  for (const p of wanted) if (used.includes(p)) return true;
-  return false;
-}
-
 /**
  * The filters of one request over one snapshot. Constraint expressions are
  * parsed once here (a malformed one throws `CqlSyntaxError`).
@@ -80,6 +75,9 @@ export class FilterPipeline {
   private readonly required: readonly { readonly name: string; readonly value?: string }[];
   /** Reused for every task-state memberOf evaluation, so the hot path does not allocate. */
   private readonly ctx: { pendingTasks: number; pendingGroup: string };
+  /** 1 where one of the request's TCP (UDP) host ports is in use; built on first use. */
+  private tcpUsers: Uint8Array | undefined;
+  private udpUsers: Uint8Array | undefined;
 
   constructor(
     private readonly snapshot: ClusterSnapshot,
@@ -163,32 +161,70 @@ export class FilterPipeline {
     if (freeGpus < this.gpus) return F_GPU;
     if (this.hasPorts) {
       // Tasks of this batch bind the same static ports, so one is the most an instance can take.
-      if (this.tcp.length > 0 && (placed > 0 || conflicts(this.tcp, inst.usedPorts.tcp))) return F_TCP_PORTS;
-      if (this.udp.length > 0 && (placed > 0 || conflicts(this.udp, inst.usedPorts.udp))) return F_UDP_PORTS;
+      if (this.tcp.length > 0 && (placed > 0 || (this.tcpUsers ??= this.portUsers('tcp', this.tcp))[i] === 1)) return F_TCP_PORTS;
+      if (this.udp.length > 0 && (placed > 0 || (this.udpUsers ??= this.portUsers('udp', this.udp))[i] === 1)) return F_UDP_PORTS;
     }
     return FITS;
+  }
+
+  /** 1 where any of `ports` is in use. */
+  private portUsers(protocol: PortProtocol, ports: readonly number[]): Uint8Array {
+    if (ports.length === 1) return this.snapshot.portUsers(protocol, ports[0]!);
+    const any = new Uint8Array(this.snapshot.instances.length);
+    for (const port of ports) {
+      const users = this.snapshot.portUsers(protocol, port);
+      for (let i = 0; i < any.length; i++) any[i]! |= users[i]!;
+    }
+    return any;
+  }
+}
+
+/**
+ * How many instances each filter rejects, kept as codes change so a batch
+ * need not re-read every code at its end. `closest` is the instance rejected
+ * by the latest filter (the first such instance by position).
+ */
+export class FilterTally {
+  readonly perFilter = new Int32Array(FILTERS.length + 1);
+  closest = -1;
+
+  /** Counts nothing yet: `count` each instance once its code is known. */
+  constructor(private readonly codes: Uint8Array) {}
+
+  /** Instance `i` now has code `code` instead of its former (counted) one. */
+  set(i: number, code: number): void {
+    this.perFilter[this.codes[i]!]!--;
+    this.codes[i] = code;
+    this.count(i);
+  }
+
+  /** Counts instance `i` with its current code. */
+  count(i: number): void {
+    const code = this.codes[i]!;
+    this.perFilter[code]!++;
+    const c = this.closest;
+    if (code !== FITS && (c < 0 || code > this.codes[c]! || (code === this.codes[c]! && i < c))) this.closest = i;
   }
 }
 
 /**
  * Failures and diagnosis from the filter code of every instance (0 = could
- * take another task). Instances that are not ACTIVE are counted in the
- * diagnosis but, as in ECS, not reported as failures.
+ * take another task) and their tally. Instances that are not ACTIVE are
+ * counted in the diagnosis but, as in ECS, not reported as failures.
  */
 export function diagnose(
   snapshot: ClusterSnapshot,
   codes: Uint8Array,
+  tally: FilterTally,
   withFailures: boolean,
 ): { failures: PlacementFailure[]; diagnosis: PlacementDiagnosis } {
-  const perFilter = new Array<number>(FILTERS.length + 1).fill(0);
+  const perFilter = tally.perFilter;
   const failures: PlacementFailure[] = [];
-  let closest = -1;
-  for (let i = 0; i < codes.length; i++) {
-    const code = codes[i]!;
-    perFilter[code]!++;
-    if (code === FITS) continue;
-    if (closest < 0 || code > codes[closest]!) closest = i;
-    if (withFailures && code !== F_STATUS) failures.push({ arn: snapshot.instances[i]!.arn, reason: filterOf(code).reason });
+  if (withFailures) {
+    for (let i = 0; i < codes.length; i++) {
+      const code = codes[i]!;
+      if (code !== FITS && code !== F_STATUS) failures.push({ arn: snapshot.instances[i]!.arn, reason: filterOf(code).reason });
+    }
   }
   const rejected: FilterRejections[] = [];
   for (let code = 1; code <= FILTERS.length; code++) {
@@ -200,6 +236,7 @@ export function diagnose(
   const message =
     `${eligible} of ${codes.length} container instance${codes.length === 1 ? '' : 's'} can take the task` +
     (parts.length > 0 ? `: ${parts.join(', ')}` : '');
+  const closest = tally.closest;
   const diagnosis: PlacementDiagnosis = {
     instances: codes.length,
     eligible,

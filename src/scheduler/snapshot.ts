@@ -47,6 +47,72 @@ export interface ClusterSnapshot {
   memoFixed<T>(key: string, compute: () => T): T;
   /** Remaining CPU, memory and free GPU count of every instance, by position. Do not modify. */
   loadColumns(): LoadColumns;
+  /** 1 at the position of every instance with host port `port` in use for `protocol`, else 0. Do not modify. */
+  portUsers(protocol: PortProtocol, port: number): Uint8Array;
+}
+
+export type PortProtocol = 'tcp' | 'udp';
+
+/** Port columns kept per snapshot; the oldest are dropped beyond this. */
+const MAX_PORT_COLUMNS = 64;
+
+/**
+ * Which instances have a host port in use, one byte column per protocol and
+ * port, built on first use: the port filter then reads one byte per
+ * instance instead of searching each instance's port list.
+ */
+export class PortIndex {
+  private readonly columns: Map<string, { protocol: PortProtocol; port: number; users: Uint8Array }>;
+
+  constructor(columns?: PortIndex['columns']) {
+    this.columns = columns ?? new Map();
+  }
+
+  users(instances: readonly InstanceSnapshot[], protocol: PortProtocol, port: number): Uint8Array {
+    const key = `${protocol}/${port}`;
+    let c = this.columns.get(key);
+    if (c === undefined) {
+      const users = new Uint8Array(instances.length);
+      for (let i = 0; i < instances.length; i++) if (instances[i]!.usedPorts[protocol].includes(port)) users[i] = 1;
+      if (this.columns.size >= MAX_PORT_COLUMNS) this.columns.delete(this.columns.keys().next().value!);
+      this.columns.set(key, (c = { protocol, port, users }));
+    }
+    return c.users;
+  }
+
+  /**
+   * The index over `instances`, which differ from the ones this index was
+   * built over only at the positions in `changed`. A column is copied only
+   * when one of those instances changed in it.
+   */
+  derive(instances: readonly InstanceSnapshot[], changed: Iterable<number>): PortIndex {
+    const positions = [...changed];
+    const next = new Map<string, { protocol: PortProtocol; port: number; users: Uint8Array }>();
+    for (const [key, c] of this.columns) next.set(key, { ...c, users: patchPortUsers(c.users, instances, positions, c.protocol, c.port) });
+    return new PortIndex(next);
+  }
+}
+
+/**
+ * `users` for `instances`, which differ from the instances it was built over
+ * only at the positions in `changed`: the same array when none of them
+ * changed in this port, else a patched copy.
+ */
+export function patchPortUsers(
+  users: Uint8Array,
+  instances: readonly InstanceSnapshot[],
+  changed: Iterable<number>,
+  protocol: PortProtocol,
+  port: number,
+): Uint8Array {
+  let out = users;
+  for (const i of changed) {
+    const now = instances[i]!.usedPorts[protocol].includes(port) ? 1 : 0;
+    if (out[i] === now) continue;
+    if (out === users) out = users.slice();
+    out[i] = now;
+  }
+  return out;
 }
 
 export interface LoadColumns {
@@ -82,7 +148,12 @@ class Snapshot implements ClusterSnapshot {
     private readonly fixed: FixedIndexes,
     private postings?: Map<string, GroupPostings>,
     private load?: LoadColumns,
+    private readonly ports = new PortIndex(),
   ) {}
+
+  portUsers(protocol: PortProtocol, port: number): Uint8Array {
+    return this.ports.users(this.instances, protocol, port);
+  }
 
   get arnHashes(): Uint32Array {
     return this.fixed.arnHashes;
@@ -169,7 +240,7 @@ class Snapshot implements ClusterSnapshot {
         else postings.set(g, patched);
       }
     }
-    return new Snapshot(instances, this.fixed, postings, load);
+    return new Snapshot(instances, this.fixed, postings, load, this.ports.derive(instances, changed));
   }
 }
 
