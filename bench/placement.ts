@@ -30,6 +30,10 @@ import { hashString, mix32 } from '../src/scheduler/random.js';
 import { buildSnapshot, type ClusterSnapshot } from '../src/scheduler/snapshot.js';
 import type { InstanceSnapshot, PlacementRequest } from '../src/scheduler/types.js';
 
+/** Target: the engine alone places at least this many tasks per second at this cluster size. */
+const TARGET_INSTANCES = 5000;
+const TARGET_PER_SECOND = 20_000;
+
 export interface PlacementBenchOptions {
   /** Cluster sizes to measure; the cost ratio compares the largest with the smallest. */
   sizes?: number[];
@@ -467,6 +471,16 @@ export function runPlacementBench(opts: PlacementBenchOptions = {}): PlacementBe
       `identical ${fmt(costRatio.identical, 2)}x, mixed ${fmt(costRatio.mixed, 2)}x (naive identical ${fmt(costRatio.naiveIdentical, 2)}x)`,
   );
   log(`applying a mixed batch's plan (applyPlan, not timed above): ${results.map((r) => `${fmt(r.applyMsPerBatch, 3)} ms at ${fmt(r.instances)}`).join(', ')}`);
+  const atTarget = results.find((r) => r.instances === TARGET_INSTANCES);
+  if (atTarget !== undefined) {
+    const verdict = (perSecond: number) => `${perSecond >= TARGET_PER_SECOND ? 'met' : 'NOT met'} (${fmt(perSecond)})`;
+    log(
+      `target >= ${fmt(TARGET_PER_SECOND)} placements/s at ${fmt(TARGET_INSTANCES)} instances -> identical ${verdict(atTarget.identical.perSecond)}, mixed ${verdict(atTarget.mixed.perSecond)}`,
+    );
+  }
+  const growth = costRatio.to / costRatio.from;
+  const linear = (ratio: number) => `${ratio <= growth ? 'met' : 'NOT met'} (${fmt(ratio, 2)}x)`;
+  log(`target cost growth no worse than linear (<= ${fmt(growth)}x) -> identical ${linear(costRatio.identical)}, mixed ${linear(costRatio.mixed)}`);
 
   const snapshot = measureSnapshot(Math.max(...sizes), seed);
   log(
