@@ -78,8 +78,8 @@ export function spawnServer(dataDir: string, args: string[] = [], env: Record<st
  * `berth up`: the server and one agent in the default cluster; ready once it
  * prints the cluster's container instance.
  */
-export function spawnUp(dataDir: string, env: Record<string, string> = {}, port = 0): Promise<ServerProcess> {
-  return spawnBerth('up', dataDir, [], env, port, 'berth up did not report its container instance', /has one container instance/);
+export function spawnUp(dataDir: string, env: Record<string, string> = {}, port = 0, args: string[] = []): Promise<ServerProcess> {
+  return spawnBerth('up', dataDir, args, env, port, 'berth up did not report its container instance', /has one container instance/);
 }
 
 function spawnBerth(

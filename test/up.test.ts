@@ -1,10 +1,11 @@
 // `berth up`: the one command for a local cluster, on the real Docker Engine.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { DescribeTasksCommand, ListContainerInstancesCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { ecsClient, freePort, spawnUp, tempDir, type ServerProcess } from './helpers.js';
+import { BERTH_BIN, ecsClient, freePort, spawnServer, spawnUp, TEST_CREDENTIALS, tempDir, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -103,6 +104,61 @@ describe('berth up', { timeout: 120_000 }, () => {
       }
     } finally {
       ecs.destroy();
+    }
+  });
+});
+
+/** Runs `berth agent ...` to its exit (bounded); returns the exit code and stderr. */
+function agentExit(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BERTH_BIN, 'agent', ...args], {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'error', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`berth agent ${args.join(' ')} did not exit within 20 s: ${stderr}`));
+    }, 20_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('berth up and berth agent outside us-east-1', { timeout: 120_000 }, () => {
+  const dir = tempDir('berth-region-');
+  after(() => dir.remove());
+
+  it('berth up --region signs the agent for that region', async () => {
+    const up = await spawnUp(join(dir.path, 'up'), {}, 0, ['--region', 'eu-west-1']);
+    try {
+      const ecs = ecsClient(up.url, TEST_CREDENTIALS, 'eu-west-1');
+      const list = await ecs.send(new ListContainerInstancesCommand({ cluster: 'default', filter: 'agentConnected == true' }));
+      assert.equal(list.containerInstanceArns?.length, 1);
+      assert.match(list.containerInstanceArns![0]!, /^arn:aws:ecs:eu-west-1:/);
+      ecs.destroy();
+    } finally {
+      assert.equal(await up.kill('SIGINT'), 0);
+    }
+  });
+
+  it('berth agent stops with a message naming the region when the server refuses its signature, and refuses bad flags', async () => {
+    const server = await spawnServer(join(dir.path, 'server'), ['--region', 'eu-west-1']);
+    try {
+      const wrong = await agentExit(['--endpoint', server.url, '--data-dir', join(dir.path, 'agent'), '--region', 'us-east-1']);
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /refused the agent's signed request .*region \(us-east-1; --region or AWS_REGION\) is the server's/s);
+      const duration = await agentExit(['--endpoint', server.url, '--task-cleanup-wait', 'soon']);
+      assert.equal(duration.code, 1);
+      assert.match(duration.stderr, /--task-cleanup-wait takes a duration such as 3h/);
+      const pull = await agentExit(['--endpoint', server.url, '--image-pull-behavior', 'sometimes']);
+      assert.equal(pull.code, 1);
+      assert.match(pull.stderr, /--image-pull-behavior must be one of default, always, once, prefer-cached/);
+    } finally {
+      await server.kill('SIGTERM');
     }
   });
 });

@@ -18,7 +18,7 @@ import { ChannelClient } from './channel/client.js';
 import { Reporter, ecsStateChangeApi, isPermanentRejection } from './channel/reporter.js';
 import { healthView, type HealthView } from './channel/reports.js';
 import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from './channel/backoff.js';
-import { EcsClient } from './channel/ecs.js';
+import { EcsApiError, EcsClient } from './channel/ecs.js';
 import { credentialsFromEnv, type AwsCredentials } from './channel/sign.js';
 import { TaskEngine } from './engine/engine.js';
 import type { TaskRecord } from './engine/model.js';
@@ -53,7 +53,7 @@ export interface AgentOptions {
   dockerHost?: string;
   /** Default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. */
   credentials?: AwsCredentials;
-  /** How long stopped tasks keep their containers. Default 1 hour. */
+  /** How long stopped tasks keep their containers. Default 3 hours, as ECS. */
   cleanupWaitMs?: number;
   /** Port of the task metadata endpoint. Default: the port used before, else 51679; 0 picks one. */
   metadataPort?: number;
@@ -321,6 +321,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           log.info({ containerInstanceArn: registered, instanceId: identity.instanceId }, 'container instance registered');
           return registered;
         } catch (err) {
+          if (err instanceof EcsApiError && err.statusCode === 403) {
+            // Retrying cannot help: the credentials or the signing region are wrong.
+            throw new Error(
+              `the server at ${opts.endpoint} refused the agent's signed request (${err.name}: ${err.message}). ` +
+                `Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that the region (${region}; --region or AWS_REGION) is the server's.`,
+              { cause: err },
+            );
+          }
           if (isPermanentRejection(err)) {
             if (arn) {
               log.warn({ err, containerInstanceArn: arn }, 'stored registration refused; registering as a new container instance');

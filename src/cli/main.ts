@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { IMAGE_PULL_BEHAVIORS, type ImagePullBehavior } from '../agent/runtime/runtime.js';
 import type { RunningServer, ServerConfig } from '../server/app.js';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_REGION } from '../server/defaults.js';
 
@@ -127,6 +128,11 @@ Flags (environment variable in brackets):
   --cpu UNITS             CPU units to offer (default 1024 per core)
   --memory MIB            memory to offer (default host memory less a reserve)
   --docker-host URL       Docker Engine (DOCKER_HOST, default /var/run/docker.sock)
+  --region NAME           the server's region, used to sign requests (AWS_REGION, default us-east-1)
+  --task-cleanup-wait D   how long a stopped task's containers stay on the host, e.g. 3h, 90m, 30s
+                          (BERTH_TASK_CLEANUP_WAIT, default 3h)
+  --image-pull-behavior B default | always | once | prefer-cached (BERTH_IMAGE_PULL_BEHAVIOR, default
+                          prefer-cached: use a local image when there is one, pull otherwise)
 
 Credentials: the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables.`;
 
@@ -138,6 +144,24 @@ function parseAttributes(list: string[] | undefined): Record<string, string> {
     out[item.slice(0, i)] = item.slice(i + 1);
   }
   return out;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `90s`, `15m`, `3h`, `500ms` (a bare number is seconds) → milliseconds. */
+export function parseDuration(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw new Error(`${name} takes a duration such as 3h, 90m or 30s, got '${v}'.`);
+  return Math.round(Number(m[1]) * DURATION_UNITS_MS[m[2] ?? 's']!);
+}
+
+function pullBehavior(v: string | undefined): ImagePullBehavior | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!(IMAGE_PULL_BEHAVIORS as readonly string[]).includes(v)) {
+    throw new Error(`--image-pull-behavior must be one of ${IMAGE_PULL_BEHAVIORS.join(', ')}, got '${v}'.`);
+  }
+  return v as ImagePullBehavior;
 }
 
 function positiveInt(name: string, v: string | undefined): number | undefined {
@@ -160,6 +184,9 @@ async function agentCommand(args: string[]): Promise<void> {
       cpu: { type: 'string' },
       memory: { type: 'string' },
       'docker-host': { type: 'string' },
+      region: { type: 'string' },
+      'task-cleanup-wait': { type: 'string' },
+      'image-pull-behavior': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -177,6 +204,9 @@ async function agentCommand(args: string[]): Promise<void> {
   const cpu = positiveInt('--cpu', values.cpu);
   const memory = positiveInt('--memory', values.memory);
   const dockerHost = values['docker-host'] ?? process.env.DOCKER_HOST;
+  const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const cleanupWaitMs = parseDuration('--task-cleanup-wait', values['task-cleanup-wait'] ?? process.env.BERTH_TASK_CLEANUP_WAIT);
+  const imagePullBehavior = pullBehavior(values['image-pull-behavior'] ?? process.env.BERTH_IMAGE_PULL_BEHAVIOR);
   const agent = await startAgent({
     endpoint,
     cluster: values.cluster ?? envOr('BERTH_CLUSTER', 'default'),
@@ -187,6 +217,9 @@ async function agentCommand(args: string[]): Promise<void> {
     ...(cpu !== undefined ? { cpu } : {}),
     ...(memory !== undefined ? { memory } : {}),
     ...(dockerHost ? { dockerHost } : {}),
+    ...(region ? { region } : {}),
+    ...(cleanupWaitMs !== undefined ? { cleanupWaitMs } : {}),
+    ...(imagePullBehavior ? { imagePullBehavior } : {}),
     credentials: { accessKeyId, secretAccessKey },
   });
   process.stdout.write(`berth agent registered as ${agent.containerInstanceArn}\n`);
@@ -212,6 +245,7 @@ async function upCommand(args: string[]): Promise<void> {
       endpoint: server.url,
       cluster: 'default',
       dataDir: join(flags.dataDir, 'agent'),
+      region: flags.region,
       availabilityZone: `${flags.region}a`,
       credentials: { accessKeyId: server.credentials.accessKeyId, secretAccessKey: server.credentials.secretAccessKey },
     });

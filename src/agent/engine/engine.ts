@@ -68,7 +68,8 @@ export interface TaskEngineOptions {
 /** A committed change of a task record; `previous` is undefined for a new task. */
 export type TaskChangeListener = (record: TaskRecord, previous: TaskRecord | undefined) => void;
 
-export const DEFAULT_CLEANUP_WAIT_MS = 60 * 60 * 1000;
+/** As the ECS agent's default task clean-up wait. */
+export const DEFAULT_CLEANUP_WAIT_MS = 3 * 60 * 60 * 1000;
 const DEFAULT_RESYNC_MS = 30_000;
 /** Upper bound on passes in one burst; a task still changing after that is resumed shortly. */
 const MAX_PASSES_PER_BURST = 100;
