@@ -4,7 +4,8 @@ import { ClusterStateCache } from '../controllers/clusterState.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Change, Row } from '../store/store.js';
 import { createCluster } from './clusters.js';
-import { registerContainerInstance, type ContainerInstanceDoc } from './containerInstances.js';
+import { listContainerInstances, registerContainerInstance, type ContainerInstanceDoc } from './containerInstances.js';
+import { instanceFilter } from './instanceQuery.js';
 import type { DomainContext } from './context.js';
 import { deleteTaskDefinitions, deregisterTaskDefinition, registerTaskDefinition, requireTaskDefinition, TaskDefinitionCache } from './taskDefinitions.js';
 import { purgeDeletedTaskDefinitions, runTask, stopTask, taskDefinitionOf, tasksForInstance, type StoredTask } from './tasks.js';
@@ -102,6 +103,55 @@ describe('RunTask writes', () => {
     await stopTask(f.ctx, { cluster: 'c1', task: tasks[0]!.taskArn });
     assert.equal(await purgeDeletedTaskDefinitions(f.ctx, Date.now() + HOUR), 1);
     assert.equal(await f.store.get('taskDefinition', f.td.taskDefinitionArn), undefined);
+    await f.close();
+  });
+});
+
+describe('RunTask overrides and tie-breaking', () => {
+  it('shows and hands the agent the overridden task and container sizes, and reserves them', async () => {
+    const f = await fixture();
+    const out = await runTask(f.ctx, {
+      cluster: 'c1',
+      taskDefinition: 'web',
+      overrides: { cpu: '1024', memory: '2048', containerOverrides: [{ name: 'web', cpu: 512, memory: 1024 }] },
+    });
+    const task = out.tasks[0]!;
+    assert.equal(task.cpu, '1024');
+    assert.equal(task.memory, '2048');
+    assert.deepEqual([task.containers[0]!.cpu, task.containers[0]!.memory], ['512', '1024']);
+    const pushed = (await tasksForInstance(f.ctx, f.clusterArn, task.containerInstanceArn!))[0]!;
+    assert.equal(pushed.stored.task.memory, '2048', 'the agent bounds the task by the overridden size');
+    const row = (await f.store.get<ContainerInstanceDoc>('containerInstance', task.containerInstanceArn!))!;
+    assert.equal(remaining(row, 'MEMORY'), 8192 - 2048);
+    await f.close();
+  });
+
+  it('breaks ties the same way on every call unless the strategy is random', async () => {
+    const f = await fixture();
+    const chosen = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const out = await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web', placementStrategy: [{ type: 'binpack', field: 'memory' }] });
+      chosen.add(out.tasks[0]!.containerInstanceArn!);
+      await stopTask(f.ctx, { cluster: 'c1', task: out.tasks[0]!.taskArn! });
+    }
+    // Both instances are equal once the previous task has released its resources: always the same one wins.
+    assert.equal(chosen.size, 1);
+    await f.close();
+  });
+});
+
+describe('ListContainerInstances filter on task state', () => {
+  it('selects instances by task:group and counts only RUNNING tasks in runningTasksCount', async () => {
+    const f = await fixture();
+    const out = await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web', group: 'service:api', placementStrategy: [{ type: 'binpack', field: 'memory' }] });
+    const holder = out.tasks[0]!.containerInstanceArn!;
+    const list = async (expression: string) =>
+      (await listContainerInstances(f.ctx, { cluster: 'c1' }, await instanceFilter(f.ctx, 'c1', expression))).containerInstanceArns;
+    assert.deepEqual(await list('task:group == service:api'), [holder]);
+    assert.deepEqual(await list('task:group =~ service:.*'), [holder]);
+    assert.deepEqual(await list('not(task:group == service:api)'), f.instances.filter((a) => a !== holder));
+    assert.deepEqual(await list('runningTasksCount > 0'), [], 'the task is not RUNNING yet');
+    await assert.rejects(list('task:group == '), /InvalidParameterException|expected/i);
     await f.close();
   });
 });

@@ -6,6 +6,7 @@ import {
 } from '../api/errors.js';
 import { reservePlacements } from '../controllers/clusterState.js';
 import { place } from '../scheduler/engine.js';
+import { hashString } from '../scheduler/random.js';
 import { buildSnapshot } from '../scheduler/snapshot.js';
 import type { InstanceSnapshot, PlacementConstraint, PlacementRequest, PlacementStrategy } from '../scheduler/types.js';
 import { withRetry, type Row, type StoreReader, type Transaction } from '../store/store.js';
@@ -260,6 +261,19 @@ function effectiveDefinition(td: TaskDefinitionDoc, overrides: Overrides): TaskD
   };
 }
 
+/**
+ * The engine's seed for one placement. Ties between equally good instances
+ * are broken by a hash of the instance seeded with it, so a fixed seed per
+ * cluster makes that order deterministic across calls; only the `random`
+ * strategy gets a fresh seed each time.
+ */
+function placementSeed(clusterArn: string, request: PlacementRequest): number {
+  return (request.placementStrategy ?? []).some((s) => s.type === 'random') || (request.placementStrategy ?? []).length === 0
+    ? randomInt(2 ** 31)
+    : hashString(clusterArn);
+}
+
+/** A new task of `td` (the definition with the run's cpu and memory overrides applied) on `instance`. */
 function newTaskDoc(
   ctx: DomainContext,
   cluster: Row<ClusterDoc>,
@@ -452,7 +466,7 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
       ...(input.placementStrategy ? { placementStrategy: input.placementStrategy } : {}),
       launchType,
     });
-    const seed = randomInt(2 ** 31);
+    const seed = placementSeed(cluster.arn, request);
     let placed: { placements: readonly { instanceArn: string }[]; rows: ReadonlyMap<string, Row<ContainerInstanceDoc>>; unplaced: number; failures: readonly { arn: string; reason: string }[]; diagnosis: { message: string } };
     if (cache && initial && initial.instances.length > 0 && cache.current(cluster.arn) !== undefined) {
       placed = await reservePlacements(tx, {
@@ -472,7 +486,7 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
     for (const p of placed.placements) {
       const instance = placed.rows.get(p.instanceArn);
       if (!instance) continue;
-      tasks.push(newTaskDoc(ctx, cluster, registered, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance));
+      tasks.push(newTaskDoc(ctx, cluster, td, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance));
     }
     const written = await commitTasks(tx, placed.rows, tasks.map((task) => ({ task, reservation })));
     const failures = placed.unplaced > 0 ? placed.failures.map((f) => ({ arn: f.arn, reason: f.reason })) : [];
@@ -534,7 +548,7 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
         failures.push({ arn, reason: plan.failures[0]?.reason ?? 'RESOURCE' });
         continue;
       }
-      const task = newTaskDoc(ctx, cluster, registered, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance);
+      const task = newTaskDoc(ctx, cluster, td, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance);
       const written = await commitTasks(tx, rows, [{ task, reservation }]);
       rows.set(arn, written.instances[0]!);
       tasks.push(task);

@@ -8,7 +8,7 @@ import * as attributes from '../../domain/attributes.js';
 import * as tagging from '../../domain/tagging.js';
 import * as taskDefinitions from '../../domain/taskDefinitions.js';
 import * as tasks from '../../domain/tasks.js';
-import { parseCql } from '../../scheduler/cql/index.js';
+import { instanceFilter } from '../../domain/instanceQuery.js';
 import { isKnownOperation } from './model.js';
 import { validateInput } from './validate.js';
 
@@ -49,10 +49,9 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
       ),
     ),
     DescribeContainerInstances: op(instances.describeContainerInstances),
-    ListContainerInstances: op((c, input: Parameters<typeof instances.listContainerInstances>[1] & { filter?: string }) => {
-      const filter = input.filter !== undefined && input.filter.trim() !== '' ? parseCql(input.filter) : undefined;
-      return instances.listContainerInstances(c, input, filter ? (doc) => filter.matches(cqlView(doc)) : undefined);
-    }),
+    ListContainerInstances: op(async (c, input: Parameters<typeof instances.listContainerInstances>[1] & { filter?: string }) =>
+      instances.listContainerInstances(c, input, await instanceFilter(c, input.cluster, input.filter)),
+    ),
 
     RunTask: op(tasks.runTask),
     StartTask: op(tasks.startTask),
@@ -75,19 +74,6 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     TagResource: op(tagging.tagResource),
     UntagResource: op(tagging.untagResource),
     ListTagsForResource: op(tagging.listTagsForResource),
-  };
-}
-
-/** The fields of a stored container instance that the cluster query language reads. */
-function cqlView(doc: instances.ContainerInstanceDoc) {
-  return {
-    ec2InstanceId: doc.ec2InstanceId,
-    agentConnected: doc.agentConnected,
-    ...(doc.versionInfo.agentVersion ? { agentVersion: doc.versionInfo.agentVersion } : {}),
-    registeredAt: doc.registeredAt * 1000,
-    attributes: new Map(doc.attributes.map((a) => [a.name, a.value])),
-    runningTasksCount: doc.runningTasksCount + doc.pendingTasksCount,
-    taskGroups: new Map<string, number>(),
   };
 }
 
