@@ -8,7 +8,7 @@ import { listContainerInstances, registerContainerInstance, type ContainerInstan
 import { instanceFilter } from './instanceQuery.js';
 import type { DomainContext } from './context.js';
 import { deleteTaskDefinitions, deregisterTaskDefinition, registerTaskDefinition, requireTaskDefinition, TaskDefinitionCache } from './taskDefinitions.js';
-import { purgeDeletedTaskDefinitions, runTask, stopTask, taskDefinitionOf, tasksForInstance, type StoredTask } from './tasks.js';
+import { describeTasks, purgeDeletedTaskDefinitions, runTask, stopTask, submitTaskStateChange, taskDefinitionOf, tasksForInstance, type StoredTask, type TaskDoc } from './tasks.js';
 
 const HOUR = 60 * 60 * 1000;
 
@@ -152,6 +152,25 @@ describe('ListContainerInstances filter on task state', () => {
     assert.deepEqual(await list('not(task:group == service:api)'), f.instances.filter((a) => a !== holder));
     assert.deepEqual(await list('runningTasksCount > 0'), [], 'the task is not RUNNING yet');
     await assert.rejects(list('task:group == '), /InvalidParameterException|expected/i);
+    await f.close();
+  });
+});
+
+describe('stop codes of tasks agents stop on their own', () => {
+  it('EssentialContainerExited for an essential exit, TaskFailedToStart for any other reason', async () => {
+    const f = await fixture();
+    const cases: [string, string][] = [
+      ['Essential container in task exited', 'EssentialContainerExited'],
+      ["CannotInspectContainerError: No such container: 1234", 'TaskFailedToStart'],
+      ["Container 'web' was removed from the host", 'TaskFailedToStart'],
+      ['CannotPullContainerError: pull access denied', 'TaskFailedToStart'],
+    ];
+    for (const [reason, stopCode] of cases) {
+      const task = (await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web' })).tasks[0]!;
+      await submitTaskStateChange(f.ctx, { cluster: 'c1', task: task.taskArn!, status: 'STOPPED', reason });
+      const [described] = (await describeTasks(f.ctx, { cluster: 'c1', tasks: [task.taskArn!] })).tasks as TaskDoc[];
+      assert.deepEqual([described!.stopCode, described!.stoppedReason, described!.lastStatus], [stopCode, reason, 'STOPPED'], reason);
+    }
     await f.close();
   });
 });

@@ -744,10 +744,16 @@ function applyContainerChange(c: TaskContainerDoc, ch: ContainerStateChange): Ta
   };
 }
 
+/** What agents report when an essential container of a running task exits. */
+const ESSENTIAL_EXITED = 'Essential container in task exited';
+
+/**
+ * The stop code of a task its agent stopped on its own: an essential
+ * container exited, or (any other reason the agent gives) the task could not
+ * start.
+ */
 function stopCodeFor(reason: string | undefined): string {
-  if (!reason) return 'EssentialContainerExited';
-  if (/CannotPull|CannotCreate|CannotStart|TaskFailedToStart|ResourceInitialization|dependency/i.test(reason)) return 'TaskFailedToStart';
-  return 'EssentialContainerExited';
+  return reason === undefined || reason.startsWith(ESSENTIAL_EXITED) ? 'EssentialContainerExited' : 'TaskFailedToStart';
 }
 
 /** Reported by agents: observed task state. Idempotent; reports that go backwards are ignored. */
@@ -789,7 +795,7 @@ export async function submitTaskStateChange(
       if (stateIndex(input.status) >= stateIndex('DEACTIVATING') && next.desiredStatus === 'RUNNING') {
         next.desiredStatus = 'STOPPED';
         next.stopCode = stopCodeFor(input.reason);
-        next.stoppedReason = input.reason ?? 'Essential container in task exited';
+        next.stoppedReason = input.reason ?? ESSENTIAL_EXITED;
       }
       if (input.status === 'STOPPED') {
         next.stoppedAt = now;
