@@ -226,6 +226,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     let engine: TaskEngine | undefined;
     const metadata = new MetadataServer({
       source: { byMetadataToken: (token) => engine?.byMetadataToken(token) },
+      stats: (id) => runtime.stats(id),
       availabilityZone,
       log,
     });

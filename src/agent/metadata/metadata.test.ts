@@ -108,7 +108,11 @@ describe('metadata endpoint from a container', () => {
     const facts = await probeDockerHost();
     const where = metadataAddress(facts.bridgeGateway);
     let engine: TaskEngine | undefined;
-    const server = new MetadataServer({ source: { byMetadataToken: (tok) => engine?.byMetadataToken(tok) }, availabilityZone: 'home-1a' });
+    const server = new MetadataServer({
+      source: { byMetadataToken: (tok) => engine?.byMetadataToken(tok) },
+      stats: (id) => runtime.stats(id),
+      availabilityZone: 'home-1a',
+    });
     const port = await server.listen(where.listenHost, 0);
     cleanup.push(() => server.close());
     const endpoint = `http://${where.advertiseHost}:${port}`;
@@ -119,7 +123,8 @@ describe('metadata endpoint from a container', () => {
     const script = [
       'sleep 1',
       'for i in 1 2 3 4 5; do wget -qO /tmp/task "$ECS_CONTAINER_METADATA_URI_V4/task" && wget -qO /tmp/self "$ECS_CONTAINER_METADATA_URI_V4" && break; sleep 0.5; done',
-      'cat /tmp/task; echo; echo @@@; cat /tmp/self; echo; echo @@@',
+      'wget -qO /tmp/stats "$ECS_CONTAINER_METADATA_URI_V4/stats"; wget -qO /tmp/taskstats "$ECS_CONTAINER_METADATA_URI_V4/task/stats"',
+      'cat /tmp/task; echo; echo @@@; cat /tmp/self; echo; echo @@@; cat /tmp/stats; echo; echo @@@; cat /tmp/taskstats; echo; echo @@@',
       'exec sleep 3600',
     ].join('; ');
     const task = makeTask({ family: 'meta-e2e', containers: [{ name: 'probe', command: ['sh', '-c', script], stopTimeout: 0 }] });
@@ -135,11 +140,11 @@ describe('metadata endpoint from a container', () => {
       id = engine.task(task.taskArn)?.containers[0]?.runtimeId;
       if (id) {
         logs = await runtime.logs(id).catch(() => '');
-        if (logs.split('@@@').length >= 3) break;
+        if (logs.split('@@@').length >= 5) break;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    const [taskText, selfText] = logs.split('@@@').map((s) => s.trim());
+    const [taskText, selfText, statsText, taskStatsText] = logs.split('@@@').map((s) => s.trim());
     assert.ok(taskText && selfText, `container printed its metadata; logs: ${logs}`);
     const taskDoc = JSON.parse(taskText) as Record<string, unknown>;
     const selfDoc = JSON.parse(selfText) as Record<string, unknown>;
@@ -151,6 +156,11 @@ describe('metadata endpoint from a container', () => {
     assert.equal(selfDoc['DockerId'], id);
     const networks = selfDoc['Networks'] as { NetworkMode: string; IPv4Addresses: string[] }[];
     assert.equal(networks[0]?.NetworkMode, 'bridge');
+    const stats = JSON.parse(statsText!) as { memory_stats?: { usage?: number }; cpu_stats?: unknown; precpu_stats?: unknown };
+    assert.ok((stats.memory_stats?.usage ?? 0) > 0, `memory usage in ${statsText}`);
+    assert.ok(stats.cpu_stats && stats.precpu_stats, 'CPU samples to compute usage from');
+    const taskStats = JSON.parse(taskStatsText!) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(taskStats), [id], 'task stats by Docker id');
 
     const unknown = await fetchJson(`http://${where.listenHost === '0.0.0.0' ? '127.0.0.1' : where.listenHost}:${port}/v4/nosuchtoken`);
     assert.equal(unknown.status, 404);

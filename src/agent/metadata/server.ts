@@ -3,8 +3,10 @@
  * `ECS_CONTAINER_METADATA_URI_V4` (and `ECS_CONTAINER_METADATA_URI`), i.e.
  * `http://<addr>:<port>/v4/<token>` where the token identifies the container.
  *
- *   GET /v4/<token>        the container's document
- *   GET /v4/<token>/task   the task's document with every container
+ *   GET /v4/<token>             the container's document
+ *   GET /v4/<token>/task        the task's document with every container
+ *   GET /v4/<token>/stats       the container's resource usage (Docker stats format)
+ *   GET /v4/<token>/task/stats  the same for every running container of the task, by Docker id
  *   (the same under /v3/)
  *
  * It must listen where bridge-mode containers can reach it: the Docker
@@ -16,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import type { ContainerRecord, TaskRecord } from '../engine/model.js';
+import { ContainerNotFoundError } from '../runtime/runtime.js';
 import { containerDocument, taskDocument, type MetadataContext } from './documents.js';
 
 export interface MetadataSource {
@@ -24,6 +27,8 @@ export interface MetadataSource {
 
 export interface MetadataServerOptions extends MetadataContext {
   source: MetadataSource;
+  /** One stats sample of a running container, by engine id (ContainerRuntime.stats). */
+  stats?: (runtimeId: string) => Promise<Record<string, unknown>>;
   log?: Logger;
 }
 
@@ -32,14 +37,16 @@ const PATH_RE = /^\/v[34]\/([A-Za-z0-9]+)(\/task|\/stats|\/task\/stats)?\/?$/;
 export class MetadataServer {
   private readonly server: Server;
   private readonly source: MetadataSource;
+  private readonly stats: MetadataServerOptions['stats'];
   private readonly ctx: MetadataContext;
   private readonly log: Logger;
 
   constructor(options: MetadataServerOptions) {
     this.source = options.source;
+    this.stats = options.stats;
     this.ctx = { ...(options.availabilityZone ? { availabilityZone: options.availabilityZone } : {}) };
     this.log = options.log ?? silentLogger();
-    this.server = createServer((req, res) => this.handle(req, res));
+    this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5_000;
   }
 
@@ -63,7 +70,7 @@ export class MetadataServer {
     });
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
@@ -78,8 +85,18 @@ export class MetadataServer {
       const sub = m[2];
       if (sub === undefined) return send(200, containerDocument(found.task, found.container));
       if (sub === '/task') return send(200, taskDocument(found.task, this.ctx));
-      return send(404, { error: 'stats are not available from this endpoint' });
+      const stats = this.stats;
+      if (stats === undefined) return send(404, { error: 'stats are not available from this endpoint' });
+      const running = (c: ContainerRecord) => c.phase === 'RUNNING' && c.runtimeId !== undefined;
+      if (sub === '/stats') {
+        if (!running(found.container)) return send(404, { error: `container ${found.container.name} is not running` });
+        return send(200, await stats(found.container.runtimeId!));
+      }
+      const all = found.task.containers.filter(running);
+      const samples = await Promise.all(all.map((c) => stats(c.runtimeId!).catch(() => undefined)));
+      return send(200, Object.fromEntries(all.flatMap((c, i) => (samples[i] ? [[c.runtimeId!, samples[i]]] : []))));
     } catch (err) {
+      if (err instanceof ContainerNotFoundError) return send(404, { error: err.message });
       this.log.warn({ err }, 'metadata request failed');
       send(500, { error: 'internal error' });
     }

@@ -323,6 +323,16 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async stats(id: string): Promise<Record<string, unknown>> {
+    try {
+      // Not one-shot: the engine samples twice, so `precpu_stats` is there to compute CPU use from.
+      return await this.api.json<Record<string, unknown>>({ method: 'GET', path: containerPath(id, '/stats'), query: { stream: false } });
+    } catch (err) {
+      if (engineStatusCode(err) === 404) throw new ContainerNotFoundError(id, { cause: err });
+      throw this.fail(err, (m) => new RuntimeError(`cannot read stats of container ${id}: ${m}`, { cause: err }));
+    }
+  }
+
   async logs(id: string, options: LogsOptions = {}): Promise<string> {
     try {
       const buf = await this.api.buffer({

@@ -285,6 +285,15 @@ export function containerRuntimeContract(target: ContractTarget): void {
         await rt.removeTaskGroup(name); // already gone: no error
       });
 
+      it('samples the resource usage of a running container', T, async () => {
+        const id = await run({ command: ['sleep', '60'] });
+        const stats = (await rt.stats(id)) as { memory_stats?: { usage?: number }; cpu_stats?: { cpu_usage?: { total_usage?: number } } };
+        assert.ok((stats.memory_stats?.usage ?? 0) > 0);
+        assert.ok((stats.cpu_stats?.cpu_usage?.total_usage ?? 0) > 0);
+        await rt.remove(id);
+        await assert.rejects(rt.stats(id), ContainerNotFoundError);
+      });
+
       it('reports a command that cannot be executed as ContainerStartError', T, async () => {
         const id = await rt.create(spec({ command: ['/no/such/program'] }));
         await assert.rejects(rt.start(id), (err: unknown) => {

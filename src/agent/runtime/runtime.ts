@@ -385,6 +385,13 @@ export interface ContainerRuntime {
   /** Managed containers (running or not) matching the filter. */
   list(labels?: LabelFilter): Promise<ContainerSummary[]>;
 
+  /**
+   * One sample of the container's resource usage (CPU, memory, network,
+   * block I/O) in the Docker Engine's stats format, which is what the ECS task
+   * metadata endpoint serves. Throws ContainerNotFoundError.
+   */
+  stats(id: string): Promise<Record<string, unknown>>;
+
   /** The container's output (stdout and stderr interleaved), as text. */
   logs(id: string, options?: LogsOptions): Promise<string>;
 
