@@ -3,16 +3,30 @@
 // measured in the same run.
 //
 //   node dist/bench/runtask.js [--samples 20] [--burst 50]
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CreateClusterCommand, DescribeTasksCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import {
+  CreateClusterCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  type RunTaskCommandOutput,
+} from '@aws-sdk/client-ecs';
 import { DEFAULT_COMMAND, DEFAULT_IMAGE, dockerRunBurst, dockerRunLatency } from './docker-baseline.js';
 import { fmt, printRow, spawnUntil, stats } from './lib.js';
 
 const CREDS = { accessKeyId: 'AKIABENCHBERTH000002', secretAccessKey: 'bench-secret-key-0000000000000000000002' };
+/** The benchmark's cluster; the agent labels containers with this short name (`com.amazonaws.ecs.cluster`). */
+const CLUSTER = 'bench';
+/** The agent's resident memory must stay below this many bytes (80 MB). */
+const AGENT_MEMORY_TARGET_BYTES = 80_000_000;
 
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -27,7 +41,7 @@ async function untilAllRunning(ecs: ECSClient, arns: string[], timeoutMs = 120_0
     if (Date.now() > deadline) throw new Error(`only ${done.size} of ${arns.length} tasks RUNNING after ${timeoutMs} ms`);
     const pending = arns.filter((a) => !done.has(a));
     for (let i = 0; i < pending.length; i += 100) {
-      const d = await ecs.send(new DescribeTasksCommand({ cluster: 'bench', tasks: pending.slice(i, i + 100) }));
+      const d = await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: pending.slice(i, i + 100) }));
       for (const t of d.tasks ?? []) {
         if (t.lastStatus === 'RUNNING') done.set(t.taskArn!, performance.now());
         if (t.lastStatus === 'STOPPED') throw new Error(`task stopped: ${t.stoppedReason ?? ''} ${t.containers?.[0]?.reason ?? ''}`);
@@ -39,7 +53,58 @@ async function untilAllRunning(ecs: ECSClient, arns: string[], timeoutMs = 120_0
 }
 
 async function stopAll(ecs: ECSClient, arns: string[]): Promise<void> {
-  for (const a of arns) await ecs.send(new StopTaskCommand({ cluster: 'bench', task: a })).catch(() => undefined);
+  for (const a of arns) await ecs.send(new StopTaskCommand({ cluster: CLUSTER, task: a })).catch(() => undefined);
+}
+
+/** Every task the server knows in the benchmark's cluster, running or stopped; best effort. */
+async function listAllTasks(ecs: ECSClient): Promise<string[]> {
+  const arns: string[] = [];
+  for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
+    let nextToken: string | undefined;
+    do {
+      const page = await ecs.send(new ListTasksCommand({ cluster: CLUSTER, desiredStatus, ...(nextToken ? { nextToken } : {}) }));
+      arns.push(...(page.taskArns ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+  }
+  return arns;
+}
+
+/** Signals a child and resolves once it has exited, killing it outright after `graceMs`. */
+async function stopChild(child: ChildProcess | undefined, graceMs = 10_000): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Containers of the benchmark's cluster, as [container id, task ARN]. */
+function clusterContainers(): [string, string][] {
+  const out = execFileSync('docker', ['ps', '-a', '--filter', `label=com.amazonaws.ecs.cluster=${CLUSTER}`, '--format', '{{.ID}} {{.Label "com.amazonaws.ecs.task-arn"}}']).toString();
+  return out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id = '', arn = ''] = line.split(' ');
+      return [id, arn];
+    });
+}
+
+/** Removes every container of the given tasks; returns how many of them are left. */
+function removeContainers(taskArns: ReadonlySet<string>): number {
+  const ids = clusterContainers()
+    .filter(([, arn]) => taskArns.has(arn))
+    .map(([id]) => id);
+  for (let i = 0; i < ids.length; i += 50) {
+    try {
+      execFileSync('docker', ['rm', '-f', ...ids.slice(i, i + 50)], { stdio: 'ignore' });
+    } catch {
+      // counted below
+    }
+  }
+  return clusterContainers().filter(([, arn]) => taskArns.has(arn)).length;
 }
 
 export async function runRunTaskBench(opts: { samples: number; burst: number }) {
@@ -50,12 +115,19 @@ export async function runRunTaskBench(opts: { samples: number; burst: number }) 
   const url = server.match[1]!;
   const ecs = new ECSClient({ endpoint: url, region: 'us-east-1', credentials: CREDS });
   let agentPid = 0;
-  let agentChild: { kill(s?: NodeJS.Signals): boolean } | undefined;
+  let agentChild: ChildProcess | undefined;
+  /** Every task this run created: their containers are removed at the end. */
+  const made = new Set<string>();
+  const runTask = async (count = 1): Promise<RunTaskCommandOutput> => {
+    const r = await ecs.send(new RunTaskCommand({ cluster: CLUSTER, taskDefinition: 'bench-sleep', count }));
+    for (const t of r.tasks ?? []) made.add(t.taskArn!);
+    return r;
+  };
   try {
-    await ecs.send(new CreateClusterCommand({ clusterName: 'bench' }));
+    await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
     const agent = await spawnUntil(
       process.execPath,
-      [join(root, 'bin/berth.js'), 'agent', '--endpoint', url, '--cluster', 'bench', '--data-dir', join(dir, 'agent'), '--memory', '8192', '--cpu', '8192'],
+      [join(root, 'bin/berth.js'), 'agent', '--endpoint', url, '--cluster', CLUSTER, '--data-dir', join(dir, 'agent'), '--memory', '8192', '--cpu', '8192'],
       /registered as/,
       { ...process.env, AWS_ACCESS_KEY_ID: CREDS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' },
     );
@@ -73,7 +145,7 @@ export async function runRunTaskBench(opts: { samples: number; burst: number }) 
     console.log(`Berth RunTask benchmark (${opts.samples} sequential tasks, burst of ${opts.burst}); peer: docker run -d of ${DEFAULT_IMAGE} ${DEFAULT_COMMAND.join(' ')}`);
     // Warm-up, both sides.
     {
-      const r = await ecs.send(new RunTaskCommand({ cluster: 'bench', taskDefinition: 'bench-sleep' }));
+      const r = await runTask();
       const arns = r.tasks!.map((t) => t.taskArn!);
       await untilAllRunning(ecs, arns);
       await stopAll(ecs, arns);
@@ -84,7 +156,7 @@ export async function runRunTaskBench(opts: { samples: number; burst: number }) 
     const sequential: string[] = [];
     for (let i = 0; i < opts.samples; i++) {
       const t0 = performance.now();
-      const r = await ecs.send(new RunTaskCommand({ cluster: 'bench', taskDefinition: 'bench-sleep' }));
+      const r = await runTask();
       const arn = r.tasks![0]!.taskArn!;
       const done = await untilAllRunning(ecs, [arn]);
       samples.push(done.get(arn)! - t0);
@@ -99,9 +171,7 @@ export async function runRunTaskBench(opts: { samples: number; burst: number }) 
     await new Promise((r) => setTimeout(r, 3000));
 
     const t0 = performance.now();
-    const calls = Array.from({ length: Math.ceil(opts.burst / 10) }, (_, i) =>
-      ecs.send(new RunTaskCommand({ cluster: 'bench', taskDefinition: 'bench-sleep', count: Math.min(10, opts.burst - i * 10) })),
-    );
+    const calls = Array.from({ length: Math.ceil(opts.burst / 10) }, (_, i) => runTask(Math.min(10, opts.burst - i * 10)));
     const results = await Promise.all(calls);
     const burstArns = results.flatMap((r) => r.tasks!.map((t) => t.taskArn!));
     if (burstArns.length !== opts.burst) throw new Error(`burst placed ${burstArns.length} of ${opts.burst}: ${JSON.stringify(results.flatMap((r) => r.failures))}`);
@@ -110,22 +180,26 @@ export async function runRunTaskBench(opts: { samples: number; burst: number }) 
     const busyRss = rssMiB(agentPid);
     const peerBurst = await dockerRunBurst(opts.burst, DEFAULT_IMAGE, DEFAULT_COMMAND);
     printRow(`${opts.burst} tasks (RunTask x${calls.length}) all RUNNING`, burstMs, peerBurst.totalMs, 'ms', `${opts.burst} x docker run -d`);
-    console.log(`  agent resident memory: idle ${fmt(idleRss, 1)} MiB, with ${opts.burst} running containers ${fmt(busyRss, 1)} MiB (target < 80 MB)`);
+    console.log(`  agent resident memory: idle ${fmt(idleRss, 1)} MiB, with ${opts.burst} running containers ${fmt(busyRss, 1)} MiB`);
     console.log(`  target RunTask p50 ratio <= 1.15 -> ${ours.p50 / peer.p50Ms <= 1.15 ? 'met' : 'MISSED'} (${fmt(ours.p50 / peer.p50Ms)})`);
+    const peakRssBytes = Math.max(idleRss, busyRss) * 1024 * 1024;
+    const memoryMet = peakRssBytes < AGENT_MEMORY_TARGET_BYTES;
+    console.log(`  target agent resident memory < 80 MB -> ${memoryMet ? 'met' : 'MISSED'} (peak ${fmt(peakRssBytes / 1e6, 1)} MB)`);
     await stopAll(ecs, burstArns);
     await new Promise((r) => setTimeout(r, 3000));
-    return { p50: ours.p50, p95: ours.p95, dockerP50: peer.p50Ms, dockerP95: peer.p95Ms, burstMs, dockerBurstMs: peerBurst.totalMs, idleRss, busyRss };
+    return { p50: ours.p50, p95: ours.p95, dockerP50: peer.p50Ms, dockerP95: peer.p95Ms, burstMs, dockerBurstMs: peerBurst.totalMs, idleRss, busyRss, memoryMet };
   } finally {
+    // Tasks whose RunTask answer never arrived are still on the server's books.
+    for (const arn of await listAllTasks(ecs).catch(() => [])) made.add(arn);
     ecs.destroy();
-    agentChild?.kill('SIGTERM');
-    server.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
-    const { execFileSync } = await import('node:child_process');
+    // The agent must be gone before its containers are removed, or it could start them again.
+    await stopChild(agentChild);
+    await stopChild(server.child);
     try {
-      const ids = execFileSync('docker', ['ps', '-aq', '--filter', 'label=com.amazonaws.ecs.cluster=arn:aws:ecs:us-east-1:000000000000:cluster/bench']).toString().split('\n').filter(Boolean);
-      if (ids.length) execFileSync('docker', ['rm', '-f', ...ids], { stdio: 'ignore' });
-    } catch {
-      // best effort
+      const left = removeContainers(made);
+      if (left > 0) console.error(`  warning: ${left} benchmark container(s) could not be removed; see docker ps -a --filter label=com.amazonaws.ecs.cluster=${CLUSTER}`);
+    } catch (err) {
+      console.error(`  warning: could not remove the benchmark's containers: ${err instanceof Error ? err.message : String(err)}`);
     }
     try {
       rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });

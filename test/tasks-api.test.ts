@@ -48,12 +48,16 @@ async function connectAgent(server: Server, clusterArn: string, instanceArn: str
   delete headers.host;
   const ws = new WebSocket(`ws://${url.host}/v1/agent/connect?${query}`, { headers });
   const pushes: AgentTask[][] = [];
+  const seqs: number[] = [];
   const waiters: (() => void)[] = [];
+  /** While false, pushes are taken but not acknowledged, as when the agent cannot store them. */
+  const control = { acking: true };
   ws.on('message', (d) => {
     const msg = JSON.parse(d.toString()) as ServerMessage;
     if (msg.type === 'tasks') {
       pushes.push(msg.tasks);
-      ws.send(JSON.stringify({ type: 'ack', seq: msg.seq }));
+      seqs.push(msg.seq);
+      if (control.acking) ws.send(JSON.stringify({ type: 'ack', seq: msg.seq }));
       waiters.splice(0).forEach((w) => w());
     }
   });
@@ -65,6 +69,8 @@ async function connectAgent(server: Server, clusterArn: string, instanceArn: str
   return {
     ws,
     pushes,
+    seqs,
+    control,
     /** Waits until a push satisfies `pred`. */
     async until(pred: (tasks: AgentTask[]) => boolean, ms = 5000): Promise<AgentTask[]> {
       const deadline = Date.now() + ms;
@@ -242,5 +248,222 @@ describe('tasks: RunTask to STOPPED through the control channel', () => {
     assert.deepEqual(running.taskArns, []);
     const cluster = (await server.ecs.send(new DescribeClustersCommand({ clusters: ['tasks'] }))).clusters![0]!;
     assert.equal(cluster.pendingTasksCount, 0);
+  });
+});
+
+/** Polls `fn` until it returns a value other than undefined. */
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function registerInstance(server: Server, cluster: string, instanceId: string): Promise<string> {
+  const reg = await server.ecs.send(
+    new RegisterContainerInstanceCommand({
+      cluster,
+      instanceIdentityDocument: JSON.stringify({ instanceId, availabilityZone: 'us-east-1a' }),
+      totalResources: [
+        { name: 'CPU', type: 'INTEGER', integerValue: 1024 },
+        { name: 'MEMORY', type: 'INTEGER', integerValue: 1024 },
+        { name: 'PORTS', type: 'STRINGSET', stringSetValue: [] },
+        { name: 'PORTS_UDP', type: 'STRINGSET', stringSetValue: [] },
+      ],
+    }),
+  );
+  return reg.containerInstance!.containerInstanceArn!;
+}
+
+describe('dispatcher: acknowledgements and connection state', () => {
+  // Short enough for a test, long enough that a scripted agent always acks in time.
+  const ACK_TIMEOUT_MS = 300;
+  let server: Server;
+  let clusterArn: string;
+  let instanceArn: string;
+
+  before(async () => {
+    const previous = process.env.BERTH_AGENT_ACK_TIMEOUT_MS;
+    process.env.BERTH_AGENT_ACK_TIMEOUT_MS = String(ACK_TIMEOUT_MS);
+    try {
+      server = await startTestServer();
+    } finally {
+      if (previous === undefined) delete process.env.BERTH_AGENT_ACK_TIMEOUT_MS;
+      else process.env.BERTH_AGENT_ACK_TIMEOUT_MS = previous;
+    }
+    clusterArn = (await server.ecs.send(new CreateClusterCommand({ clusterName: 'channel' }))).cluster!.clusterArn!;
+    instanceArn = await registerInstance(server, 'channel', 'i-0channel000000001');
+    await server.ecs.send(
+      new RegisterTaskDefinitionCommand({ family: 'idle', containerDefinitions: [{ name: 'x', image: 'berth-test/busybox:latest', memory: 16, command: ['sleep', '60'] }] }),
+    );
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('sends a task set again until the agent acknowledges it, and never an acknowledged one', async () => {
+    const agent = await connectAgent(server, clusterArn, instanceArn);
+    try {
+      await agent.until((ts) => ts.length === 0);
+      await sleep(4 * ACK_TIMEOUT_MS);
+      assert.equal(agent.pushes.length, 1, 'an acknowledged push is not sent again');
+
+      // The agent cannot store what it is sent: the push carrying the new task goes unacknowledged.
+      agent.control.acking = false;
+      const run = await server.ecs.send(new RunTaskCommand({ cluster: 'channel', taskDefinition: 'idle' }));
+      const taskArn = run.tasks![0]!.taskArn!;
+      await agent.until((ts) => ts.some((t) => t.taskArn === taskArn));
+      const firstSeq = agent.seqs[agent.seqs.length - 1]!;
+      const firstIndex = agent.pushes.length - 1;
+      await sleep(2000);
+      const resent = agent.pushes.slice(firstIndex + 1);
+      assert.ok(resent.length >= 1, 'an unacknowledged push is sent again');
+      // 300 ms, then 600 ms, then 1200 ms: at most three re-sends fit in two seconds.
+      assert.ok(resent.length <= 3, `re-sends back off instead of flooding the agent (${resent.length} in 2 s)`);
+      for (const tasks of resent) assert.deepEqual(tasks.map((t) => [t.taskArn, t.desiredStatus]), [[taskArn, 'RUNNING']]);
+      const resentSeqs = agent.seqs.slice(firstIndex + 1);
+      assert.ok(resentSeqs.every((seq, i) => seq > (i === 0 ? firstSeq : resentSeqs[i - 1]!)), 'every re-send carries a new seq');
+
+      // The agent recovers: the next re-send is acknowledged and then the server goes quiet.
+      agent.control.acking = true;
+      const before = agent.pushes.length;
+      await waitFor('a re-send after the agent recovered', async () => (agent.pushes.length > before ? true : undefined), 10_000);
+      const settled = agent.pushes.length;
+      await sleep(6 * ACK_TIMEOUT_MS);
+      assert.equal(agent.pushes.length, settled, 'once acknowledged, the set is not sent again');
+      assert.deepEqual(agent.pushes[settled - 1]!.map((t) => t.taskArn), [taskArn]);
+      await server.ecs.send(new StopTaskCommand({ cluster: 'channel', task: taskArn }));
+    } finally {
+      agent.ws.close();
+    }
+  });
+
+  it('reports agentConnected false soon after the channel closes, and true again after a reconnect', async () => {
+    const connected = async () => {
+      const d = await server.ecs.send(new DescribeContainerInstancesCommand({ cluster: 'channel', containerInstances: [instanceArn] }));
+      return d.containerInstances?.[0]?.agentConnected;
+    };
+    const first = await connectAgent(server, clusterArn, instanceArn);
+    await waitFor('agentConnected true', async () => ((await connected()) === true ? true : undefined));
+
+    const closed = new Promise<void>((r) => first.ws.once('close', () => r()));
+    first.ws.close();
+    await closed;
+    const t0 = Date.now();
+    await waitFor('agentConnected false after the channel closed', async () => ((await connected()) === false ? true : undefined), 3000);
+    assert.ok(Date.now() - t0 < 3000);
+    const listed = await server.ecs.send(new ListContainerInstancesCommand({ cluster: 'channel', filter: 'agentConnected == false' }));
+    assert.deepEqual(listed.containerInstanceArns, [instanceArn]);
+    // Placement skips an instance whose agent is away.
+    const refused = await server.ecs.send(new RunTaskCommand({ cluster: 'channel', taskDefinition: 'idle' }));
+    assert.equal(refused.tasks?.length, 0);
+
+    const second = await connectAgent(server, clusterArn, instanceArn);
+    try {
+      await waitFor('agentConnected true after the reconnect', async () => ((await connected()) === true ? true : undefined), 3000);
+      await second.until(() => true);
+      const placed = await server.ecs.send(new RunTaskCommand({ cluster: 'channel', taskDefinition: 'idle' }));
+      assert.deepEqual(placed.failures, []);
+      const taskArn = placed.tasks![0]!.taskArn!;
+      await second.until((ts) => ts.some((t) => t.taskArn === taskArn));
+      await server.ecs.send(new StopTaskCommand({ cluster: 'channel', task: taskArn }));
+    } finally {
+      second.ws.close();
+    }
+  });
+});
+
+describe('tasks: ListTasks filters and placement failures', () => {
+  let server: Server;
+  const agents: Awaited<ReturnType<typeof connectAgent>>[] = [];
+  let instanceA: string;
+  let instanceB: string;
+  let single: string;
+
+  before(async () => {
+    server = await startTestServer();
+    const listsArn = (await server.ecs.send(new CreateClusterCommand({ clusterName: 'lists' }))).cluster!.clusterArn!;
+    const singleArn = (await server.ecs.send(new CreateClusterCommand({ clusterName: 'single' }))).cluster!.clusterArn!;
+    instanceA = await registerInstance(server, 'lists', 'i-0lists0000000000a');
+    instanceB = await registerInstance(server, 'lists', 'i-0lists0000000000b');
+    single = await registerInstance(server, 'single', 'i-0single000000001');
+    agents.push(await connectAgent(server, listsArn, instanceA), await connectAgent(server, listsArn, instanceB), await connectAgent(server, singleArn, single));
+    await Promise.all(agents.map((a) => a.until(() => true)));
+    const def = (family: string, extra: Record<string, unknown> = {}) =>
+      server.ecs.send(
+        new RegisterTaskDefinitionCommand({
+          family,
+          containerDefinitions: [{ name: 'x', image: 'berth-test/busybox:latest', memory: 16, cpu: 16, command: ['sleep', '60'], ...extra }],
+        }),
+      );
+    await def('alpha');
+    await def('alpha-two');
+    await def('beta');
+    await def('hog', { cpu: 2048 });
+    await def('dns', { portMappings: [{ containerPort: 53, hostPort: 5353, protocol: 'udp' }] });
+  });
+  after(async () => {
+    for (const a of agents) a.ws.close();
+    await server.stop();
+  });
+
+  it('filters ListTasks by family, container instance, startedBy and desired status', async () => {
+    const start = async (taskDefinition: string, instance: string, startedBy?: string) => {
+      const r = await server.ecs.send(new StartTaskCommand({ cluster: 'lists', taskDefinition, containerInstances: [instance], ...(startedBy ? { startedBy } : {}) }));
+      assert.deepEqual(r.failures, []);
+      return r.tasks![0]!.taskArn!;
+    };
+    const alphaOnA = await start('alpha', instanceA, 'ci-1');
+    const alphaOnB = await start('alpha', instanceB, 'ci-2');
+    const betaOnA = await start('beta', instanceA, 'ci-1');
+    const alphaTwoOnB = await start('alpha-two', instanceB);
+    const stoppedBetaOnB = await start('beta', instanceB, 'ci-2');
+    await server.ecs.send(new StopTaskCommand({ cluster: 'lists', task: stoppedBetaOnB }));
+
+    const list = async (filter: Omit<ConstructorParameters<typeof ListTasksCommand>[0], 'cluster'>) =>
+      ((await server.ecs.send(new ListTasksCommand({ cluster: 'lists', ...filter }))).taskArns ?? []).slice().sort();
+    const set = (...arns: string[]) => arns.slice().sort();
+
+    assert.deepEqual(await list({ family: 'alpha' }), set(alphaOnA, alphaOnB), 'family matches whole family names only');
+    assert.deepEqual(await list({ family: 'alpha-two' }), set(alphaTwoOnB));
+    assert.deepEqual(await list({ family: 'beta' }), set(betaOnA));
+    assert.deepEqual(await list({ family: 'gamma' }), []);
+    assert.deepEqual(await list({ containerInstance: instanceA }), set(alphaOnA, betaOnA));
+    assert.deepEqual(await list({ containerInstance: instanceB }), set(alphaOnB, alphaTwoOnB));
+    assert.deepEqual(await list({ containerInstance: instanceB.split('/').pop()! }), set(alphaOnB, alphaTwoOnB), 'an instance ID works like its ARN');
+    assert.deepEqual(await list({ startedBy: 'ci-1' }), set(alphaOnA, betaOnA));
+    assert.deepEqual(await list({ startedBy: 'ci-2' }), set(alphaOnB));
+    assert.deepEqual(await list({}), set(alphaOnA, alphaOnB, betaOnA, alphaTwoOnB), 'the default lists tasks meant to run');
+    assert.deepEqual(await list({ desiredStatus: 'RUNNING' }), set(alphaOnA, alphaOnB, betaOnA, alphaTwoOnB));
+    assert.deepEqual(await list({ desiredStatus: 'STOPPED' }), set(stoppedBetaOnB));
+    assert.deepEqual(await list({ desiredStatus: 'STOPPED', startedBy: 'ci-2', family: 'beta', containerInstance: instanceB }), set(stoppedBetaOnB));
+    assert.deepEqual(await list({ desiredStatus: 'STOPPED', containerInstance: instanceA }), []);
+    assert.deepEqual(await list({ family: 'alpha', startedBy: 'ci-2' }), set(alphaOnB));
+  });
+
+  it('fails RunTask with RESOURCE:CPU when no instance has the CPU', async () => {
+    const r = await server.ecs.send(new RunTaskCommand({ cluster: 'single', taskDefinition: 'hog' }));
+    assert.deepEqual(r.tasks, []);
+    assert.deepEqual(r.failures, [{ arn: single, reason: 'RESOURCE:CPU' }]);
+  });
+
+  it('fails RunTask with RESOURCE:PORTS_UDP when the static UDP host port is taken', async () => {
+    const first = await server.ecs.send(new RunTaskCommand({ cluster: 'single', taskDefinition: 'dns' }));
+    assert.deepEqual(first.failures, []);
+    assert.equal(first.tasks?.[0]?.containerInstanceArn, single);
+    const inst = await server.ecs.send(new DescribeContainerInstancesCommand({ cluster: 'single', containerInstances: [single] }));
+    assert.deepEqual(inst.containerInstances![0]!.remainingResources!.find((r) => r.name === 'PORTS_UDP')?.stringSetValue, ['5353']);
+    const second = await server.ecs.send(new RunTaskCommand({ cluster: 'single', taskDefinition: 'dns' }));
+    assert.deepEqual(second.tasks, []);
+    assert.deepEqual(second.failures, [{ arn: single, reason: 'RESOURCE:PORTS_UDP' }]);
+    // Once the first task stops, the port is free again.
+    await server.ecs.send(new StopTaskCommand({ cluster: 'single', task: first.tasks![0]!.taskArn }));
+    const third = await server.ecs.send(new RunTaskCommand({ cluster: 'single', taskDefinition: 'dns' }));
+    assert.deepEqual(third.failures, []);
   });
 });

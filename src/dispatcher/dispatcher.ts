@@ -15,16 +15,49 @@ import { recordTaskHealth, tasksForInstance, type TaskWithDefinition } from '../
 import { withRetry, type Change } from '../store/store.js';
 import type { Logger } from '../util/log.js';
 
+/** How long the agent has to acknowledge a push before the current set is sent again. */
+export const ACK_TIMEOUT_MS = 5_000;
+/** The longest wait between re-sends to an agent that keeps not acknowledging. */
+export const MAX_ACK_TIMEOUT_MS = 60_000;
+
+export interface DispatcherOptions {
+  /**
+   * How long a push may stay unacknowledged before the current set is sent
+   * again; the wait doubles with every re-send that is not acknowledged
+   * either, up to `maxAckTimeoutMs`. Default ACK_TIMEOUT_MS, or
+   * BERTH_AGENT_ACK_TIMEOUT_MS from the environment.
+   */
+  ackTimeoutMs?: number;
+  /** Default MAX_ACK_TIMEOUT_MS (never below `ackTimeoutMs`). */
+  maxAckTimeoutMs?: number;
+}
+
 interface Session {
   ws: WebSocket;
   clusterArn: string;
   instanceArn: string;
+  /** The seq of the latest push sent on this connection (0: none yet). */
   seq: number;
+  /** The highest seq the agent has acknowledged, i.e. stored. */
+  acked: number;
+  /** When the latest push was sent (epoch ms). */
+  sentAt: number;
+  /** Re-sends in a row that were not acknowledged; sets the wait before the next one. */
+  resends: number;
+  /** Armed while a push is unacknowledged; at most one per session. */
+  ackTimer: NodeJS.Timeout | undefined;
   lastHeard: number;
   pushing: boolean;
   dirty: boolean;
+  /** Set when the next push must go even if it wants what the last one wanted. */
+  resend: boolean;
   /** What the agent was last sent, as far as it acts on it; version-only changes are not re-sent. */
   fingerprint: string;
+}
+
+function positiveNumber(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
 function toAgentTask({ stored, taskDefinition }: TaskWithDefinition): AgentTask {
@@ -52,18 +85,28 @@ function toAgentTask({ stored, taskDefinition }: TaskWithDefinition): AgentTask 
  * each agent the complete set of tasks the server wants on its instance,
  * whenever a committed change touches one of them (level-triggered: a push
  * is never a delta, so a lost or duplicated push does no harm).
+ *
+ * A push counts as delivered only once the agent acknowledges its seq (or a
+ * later one). While the latest push is unacknowledged one timer per session
+ * is armed; when it fires the current set is sent again under a new seq,
+ * and the wait doubles for each re-send that goes unacknowledged too.
  */
 export class Dispatcher {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
   private readonly sessions = new Map<string, Session>();
   private readonly unwatch: () => void;
   private readonly timer: NodeJS.Timeout;
+  private readonly ackTimeoutMs: number;
+  private readonly maxAckTimeoutMs: number;
 
   constructor(
     private readonly ctx: DomainContext,
     private readonly verifier: SigV4Verifier,
     private readonly log: Logger,
+    options: DispatcherOptions = {},
   ) {
+    this.ackTimeoutMs = positiveNumber(options.ackTimeoutMs) ?? positiveNumber(process.env.BERTH_AGENT_ACK_TIMEOUT_MS) ?? ACK_TIMEOUT_MS;
+    this.maxAckTimeoutMs = Math.max(this.ackTimeoutMs, positiveNumber(options.maxAckTimeoutMs) ?? MAX_ACK_TIMEOUT_MS);
     this.unwatch = ctx.store.watch((changes) => this.onChanges(changes));
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
@@ -119,11 +162,27 @@ export class Dispatcher {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const previous = this.sessions.get(instanceArn);
       if (previous) previous.ws.terminate();
-      const session: Session = { ws, clusterArn, instanceArn, seq: 0, lastHeard: Date.now(), pushing: false, dirty: false, fingerprint: '' };
+      const session: Session = {
+        ws,
+        clusterArn,
+        instanceArn,
+        seq: 0,
+        acked: 0,
+        sentAt: 0,
+        resends: 0,
+        ackTimer: undefined,
+        lastHeard: Date.now(),
+        pushing: false,
+        dirty: false,
+        resend: false,
+        fingerprint: '',
+      };
       this.sessions.set(instanceArn, session);
       this.log.info({ instanceArn }, 'agent connected');
       ws.on('message', (data) => this.onMessage(session, data.toString()));
       ws.on('close', () => {
+        clearTimeout(session.ackTimer);
+        session.ackTimer = undefined;
         if (this.sessions.get(instanceArn) !== session) return;
         this.sessions.delete(instanceArn);
         this.log.info({ instanceArn }, 'agent disconnected');
@@ -144,12 +203,64 @@ export class Dispatcher {
     } catch {
       return;
     }
+    if (msg && msg.type === 'ack') {
+      this.onAck(session, (msg as { seq?: unknown }).seq);
+      return;
+    }
     if (msg && msg.type === 'health') {
       const h = msg as unknown as { taskArn?: string; containers?: { name: string; healthStatus: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN' }[] };
       if (typeof h.taskArn === 'string' && Array.isArray(h.containers)) {
         recordTaskHealth(this.ctx, h.taskArn, h.containers).catch((err: unknown) => this.log.warn({ err }, 'could not record task health'));
       }
     }
+  }
+
+  /** Records an acknowledgement; one of the latest push ends the wait for it. */
+  private onAck(session: Session, seq: unknown): void {
+    // An ack of a seq never sent on this connection says nothing.
+    if (typeof seq !== 'number' || !Number.isInteger(seq) || seq > session.seq || seq <= session.acked) return;
+    session.acked = seq;
+    if (seq !== session.seq) return;
+    session.resends = 0;
+    // A push that failed before it was sent is still owed: its timer stays.
+    if (session.resend) return;
+    clearTimeout(session.ackTimer);
+    session.ackTimer = undefined;
+  }
+
+  /** The wait for an ack after `resends` unacknowledged re-sends in a row. */
+  private ackWait(resends: number): number {
+    return Math.min(this.maxAckTimeoutMs, this.ackTimeoutMs * 2 ** Math.min(resends, 30));
+  }
+
+  private armAckTimer(session: Session, delayMs: number): void {
+    clearTimeout(session.ackTimer);
+    session.ackTimer = setTimeout(() => this.onAckTimeout(session), Math.max(1, delayMs));
+    session.ackTimer.unref();
+  }
+
+  /**
+   * Sends the current set again when the latest push is still unacknowledged
+   * after its wait, or when the last attempt to push failed before sending.
+   */
+  private onAckTimeout(session: Session): void {
+    session.ackTimer = undefined;
+    if (this.sessions.get(session.instanceArn) !== session) return;
+    const unacknowledged = session.acked < session.seq;
+    if (!unacknowledged && !session.resend) return;
+    const wait = this.ackWait(session.resends);
+    const waited = Date.now() - session.sentAt;
+    // A newer push restarted the clock: wait for the rest of its time.
+    if (unacknowledged && waited < wait) {
+      this.armAckTimer(session, wait - waited);
+      return;
+    }
+    session.resends++;
+    if (unacknowledged) {
+      this.log.warn({ instanceArn: session.instanceArn, seq: session.seq, acked: session.acked, waitedMs: waited }, 'agent did not acknowledge its task set; sending it again');
+    }
+    session.resend = true;
+    void this.push(session);
   }
 
   private onChanges(changes: readonly Change[]): void {
@@ -170,16 +281,26 @@ export class Dispatcher {
     try {
       do {
         session.dirty = false;
+        const resend = session.resend;
+        session.resend = false;
         const tasks = await tasksForInstance(this.ctx, session.clusterArn, session.instanceArn);
         const fingerprint = JSON.stringify(tasks.map(({ stored: { task } }) => [task.taskArn, task.desiredStatus, task.stopCode, task.stoppedReason]));
-        // The first push of a connection always goes; later ones only when something the agent acts on changed.
-        if (session.seq > 0 && fingerprint === session.fingerprint) continue;
+        // The first push of a connection always goes, and so does a re-send; later
+        // ones only when something the agent acts on changed.
+        if (!resend && session.seq > 0 && fingerprint === session.fingerprint) continue;
         session.fingerprint = fingerprint;
         const msg: ServerMessage = { type: 'tasks', seq: ++session.seq, tasks: tasks.map(toAgentTask) };
+        session.sentAt = Date.now();
         if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(msg));
+        if (!session.ackTimer) this.armAckTimer(session, this.ackWait(session.resends));
       } while (session.dirty);
     } catch (err) {
       this.log.warn({ err, instanceArn: session.instanceArn }, 'push to agent failed');
+      // A set that could not be read is tried again like one that was not acknowledged.
+      if (this.sessions.get(session.instanceArn) === session) {
+        session.resend = true;
+        if (!session.ackTimer) this.armAckTimer(session, this.ackWait(session.resends));
+      }
     } finally {
       session.pushing = false;
     }
@@ -203,7 +324,10 @@ export class Dispatcher {
     this.unwatch();
     const open = [...this.sessions.values()];
     this.sessions.clear();
-    for (const s of open) s.ws.terminate();
+    for (const s of open) {
+      clearTimeout(s.ackTimer);
+      s.ws.terminate();
+    }
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 }
