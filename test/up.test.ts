@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { DescribeTasksCommand, ListContainerInstancesCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { CreateClusterCommand, DeregisterContainerInstanceCommand, DescribeTasksCommand, ListContainerInstancesCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { BERTH_BIN, ecsClient, freePort, spawnServer, spawnUp, TEST_CREDENTIALS, tempDir, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
@@ -119,8 +119,8 @@ function agentExit(args: string[], env: Record<string, string> = {}): Promise<{ 
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`berth agent ${args.join(' ')} did not exit within 20 s: ${stderr}`));
-    }, 20_000);
+      reject(new Error(`berth agent ${args.join(' ')} did not exit within 40 s: ${stderr}`));
+    }, 40_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stderr });
@@ -142,6 +142,26 @@ describe('berth up and berth agent outside us-east-1', { timeout: 120_000 }, () 
       ecs.destroy();
     } finally {
       assert.equal(await up.kill('SIGINT'), 0);
+    }
+  });
+
+  it('berth agent stops with a message saying what happened when its container instance is deregistered', async () => {
+    const server = await spawnServer(join(dir.path, 'server-dereg'));
+    const ecs = ecsClient(server.url);
+    try {
+      await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
+      const exited = agentExit(['--endpoint', server.url, '--data-dir', join(dir.path, 'agent-dereg'), '--memory', '512']);
+      const [arn] = await waitFor('the agent to register', async () => {
+        const l = await ecs.send(new ListContainerInstancesCommand({ cluster: 'default', filter: 'agentConnected == true' }));
+        return l.containerInstanceArns?.length ? l.containerInstanceArns : undefined;
+      });
+      await ecs.send(new DeregisterContainerInstanceCommand({ cluster: 'default', containerInstance: arn!, force: true }));
+      const { code, stderr } = await exited;
+      assert.equal(code, 1);
+      assert.match(stderr, /is no longer registered in cluster default: it was deregistered\. .*Start it again to register this machine as a new container instance/s);
+    } finally {
+      ecs.destroy();
+      await server.kill('SIGTERM');
     }
   });
 

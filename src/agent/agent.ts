@@ -80,6 +80,12 @@ export interface RunningAgent {
   engine: TaskEngine;
   /** Closes the channel and servers; containers keep running. */
   stop(): Promise<void>;
+  /**
+   * Settles when the agent stops on its own because it cannot go on (its
+   * container instance was deregistered): with the error saying why. It
+   * has stopped by then; its containers keep running.
+   */
+  readonly ended: Promise<Error>;
 }
 
 /** Host ports ECS reserves on every container instance (SSH, Docker, the ECS agent's own ports). */
@@ -310,6 +316,22 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     };
 
     let stopping = false;
+    let stopped: Promise<void> | undefined;
+    const stop = (): Promise<void> => {
+      stopped ??= (async () => {
+        await closeAll();
+        await state.flush();
+        log.info('agent stopped; containers keep running');
+      })();
+      return stopped;
+    };
+    let end!: (err: Error) => void;
+    const ended = new Promise<Error>((resolve) => {
+      end = (err) => {
+        log.error({ err: err.message }, 'agent stopping');
+        void stop().then(() => resolve(err));
+      };
+    });
     /** Registers, retrying transient failures; a stored ARN the server no longer knows is dropped once. */
     const registerWithRetry = async (): Promise<string> => {
       let arn = identity.containerInstanceArn && clusterNameOf(identity.clusterArn ?? '') === clusterNameOf(opts.cluster)
@@ -367,6 +389,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           reporter.retryNow();
           for (const r of taskEngine.tasks()) if (r.status !== 'STOPPED') sendHealth(r, true);
         },
+        onRefused: (status) => {
+          if (status !== 404 || stopping) return;
+          // As the ECS agent does: a deregistered instance's agent stops rather than run tasks nobody tracks.
+          end(
+            new Error(
+              `container instance ${containerInstanceArn} is no longer registered in cluster ${clusterNameOf(opts.cluster)}: it was deregistered. ` +
+                'The agent stopped; running containers keep running. Start it again to register this machine as a new container instance.',
+            ),
+          );
+        },
       });
       channel.start();
     };
@@ -394,20 +426,13 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       connect(containerInstanceArn);
     }
 
-    let stopped: Promise<void> | undefined;
     return {
       containerInstanceArn,
       instanceId: identity.instanceId,
       metadataEndpoint,
       engine: taskEngine,
-      stop: () => {
-        stopped ??= (async () => {
-          await closeAll();
-          await state.flush();
-          log.info('agent stopped; containers keep running');
-        })();
-        return stopped;
-      },
+      stop,
+      ended,
     };
   } catch (err) {
     await closeAll();

@@ -224,6 +224,10 @@ async function agentCommand(args: string[]): Promise<void> {
   });
   process.stdout.write(`berth agent registered as ${agent.containerInstanceArn}\n`);
   onShutdown(() => agent.stop());
+  void agent.ended.then((err) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  });
 }
 
 async function upCommand(args: string[]): Promise<void> {
@@ -255,6 +259,7 @@ async function upCommand(args: string[]): Promise<void> {
       await agent.stop();
       await server.close();
     });
+    void agent.ended.then((err) => process.stderr.write(`${err.message}\nThe server keeps running; restart berth up to register a new container instance.\n`));
   } catch (err) {
     await server.close();
     throw err;

@@ -265,9 +265,26 @@ export class Dispatcher {
 
   private onChanges(changes: readonly Change[]): void {
     for (const c of changes) {
+      if (c.kind === 'containerInstance') {
+        const s = this.sessions.get(c.arn);
+        if (s) void this.closeIfDeregistered(s);
+        continue;
+      }
       if (c.kind !== 'task') continue;
       const s = this.sessions.get(c.name);
       if (s) void this.push(s);
+    }
+  }
+
+  /** Ends the channel of an instance that was deregistered: its agent then learns so when it reconnects. */
+  private async closeIfDeregistered(session: Session): Promise<void> {
+    try {
+      const row = await this.ctx.store.get<ContainerInstanceDoc>('containerInstance', session.instanceArn);
+      if (row !== undefined && row.doc.status !== 'INACTIVE') return;
+      this.log.info({ instanceArn: session.instanceArn }, 'container instance deregistered; closing its agent channel');
+      session.ws.close(1000, 'container instance deregistered');
+    } catch (err) {
+      this.log.warn({ err, instanceArn: session.instanceArn }, 'could not read a changed container instance');
     }
   }
 

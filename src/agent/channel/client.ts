@@ -37,6 +37,8 @@ export interface ChannelOptions {
   /** Called after each successful connect (e.g. to resend level-triggered state). */
   onConnect?: () => void;
   onDisconnect?: (reason: string) => void;
+  /** The server answered the connect with an HTTP status instead of a channel (e.g. 404: the instance is not registered). */
+  onRefused?: (status: number, message: string) => void;
   log?: Logger;
   backoff?: BackoffOptions;
   heartbeatIntervalMs?: number;
@@ -172,14 +174,29 @@ export class ChannelClient {
     let gotMessage = false;
 
     ws.on('unexpected-response', (_req, res) => {
+      // Read the server's reason, then drop the connection (a reconnect follows from 'close').
       let body = '';
+      let done = false;
+      const refused = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(bound);
+        this.log.warn({ status: res.statusCode, body: body.trim() }, 'server refused the agent channel');
+        try {
+          this.opts.onRefused?.(res.statusCode ?? 0, body.trim());
+        } catch (err) {
+          this.log.warn({ err }, 'channel refusal handler failed');
+        }
+        ws.terminate();
+      };
+      const bound = setTimeout(refused, 2_000);
       res.setEncoding('utf8');
       res.on('data', (c: string) => {
         if (body.length < 1000) body += c;
       });
-      res.on('end', () => this.log.warn({ status: res.statusCode, body: body.trim() }, 'server refused the agent channel'));
-      res.on('error', () => undefined);
-      ws.terminate();
+      res.on('end', refused);
+      res.on('close', refused);
+      res.on('error', refused);
     });
     ws.on('open', () => {
       this.isOpen = true;
