@@ -317,11 +317,18 @@ describe('berth agent on the real Docker Engine', { timeout: 300_000 }, () => {
 
   it('keeps tasks running while the server is down and reconciles when it returns', async () => {
     const t = await runOne('web');
+    const exits = await runOne('web');
     await untilStatus(t.taskArn!, 'RUNNING');
+    await untilStatus(exits.taskArn!, 'RUNNING');
     await server.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal((await dockerPsForTask(t.taskArn!)).length, 1, 'the task still runs with the server down');
+    // What happens while the server is down is reported once it is back.
+    await run('docker', ['kill', '--signal', 'KILL', ...(await dockerPsForTask(exits.taskArn!))]);
     server = await spawnServer(join(dir.path, 'server'), [], {}, port);
+    const stopped = await untilStatus(exits.taskArn!, 'STOPPED');
+    assert.equal(stopped.stopCode, 'EssentialContainerExited');
+    assert.equal(stopped.containers?.[0]?.exitCode, 137);
     const c = ecs();
     await waitFor('the agent to reconnect', async () => {
       const list = await c.send(new ListContainerInstancesCommand({ cluster: 'default', filter: 'agentConnected == true' }));

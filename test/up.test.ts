@@ -4,7 +4,7 @@ import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { CreateClusterCommand, DeregisterContainerInstanceCommand, DescribeTasksCommand, ListContainerInstancesCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { CreateClusterCommand, DeregisterContainerInstanceCommand, DescribeContainerInstancesCommand, DescribeTasksCommand, ListContainerInstancesCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { BERTH_BIN, ecsClient, freePort, spawnServer, spawnUp, TEST_CREDENTIALS, tempDir, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
@@ -94,6 +94,12 @@ describe('berth up', { timeout: 120_000 }, () => {
       try {
         const t = await describe();
         assert.equal(t.lastStatus, 'RUNNING');
+        // Once the agent is back on its channel it has been given the task again: still the one container.
+        await waitFor('the agent to reconnect', async () => {
+          const l = await again.send(new ListContainerInstancesCommand({ cluster: 'default', filter: 'agentConnected == true' }));
+          return l.containerInstanceArns?.length === 1 ? true : undefined;
+        });
+        await new Promise((r) => setTimeout(r, 500));
         assert.deepEqual(await containersOf(taskArn), before, 'adopted, not started twice');
         assert.equal((await answer()).trim(), 'up');
         await again.send(new StopTaskCommand({ cluster: 'default', task: taskArn }));
@@ -150,11 +156,24 @@ describe('berth up and berth agent outside us-east-1', { timeout: 120_000 }, () 
     const ecs = ecsClient(server.url);
     try {
       await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
-      const exited = agentExit(['--endpoint', server.url, '--data-dir', join(dir.path, 'agent-dereg'), '--memory', '512']);
+      const exited = agentExit([
+        '--endpoint', server.url, '--data-dir', join(dir.path, 'agent-dereg'), '--memory', '512', '--cpu', '768',
+        '--availability-zone', 'rack-7', '--instance-type', 'box.large', '--attribute', 'team=storage', '--attribute', 'disk=ssd',
+        '--docker-host', 'unix:///var/run/docker.sock',
+      ]);
       const [arn] = await waitFor('the agent to register', async () => {
         const l = await ecs.send(new ListContainerInstancesCommand({ cluster: 'default', filter: 'agentConnected == true' }));
         return l.containerInstanceArns?.length ? l.containerInstanceArns : undefined;
       });
+      const inst = (await ecs.send(new DescribeContainerInstancesCommand({ cluster: 'default', containerInstances: [arn!] }))).containerInstances![0]!;
+      const attr = (name: string) => inst.attributes?.find((a) => a.name === name)?.value;
+      assert.deepEqual(
+        [attr('ecs.availability-zone'), attr('ecs.instance-type'), attr('team'), attr('disk')],
+        ['rack-7', 'box.large', 'storage', 'ssd'],
+        'the flags become the instance attributes',
+      );
+      const resource = (name: string) => inst.registeredResources?.find((r) => r.name === name)?.integerValue;
+      assert.deepEqual([resource('CPU'), resource('MEMORY')], [768, 512]);
       await ecs.send(new DeregisterContainerInstanceCommand({ cluster: 'default', containerInstance: arn!, force: true }));
       const { code, stderr } = await exited;
       assert.equal(code, 1);
