@@ -37,7 +37,9 @@ describe('berth up', { timeout: 120_000 }, () => {
   after(async () => {
     await up?.kill('SIGKILL');
     if (taskArn) {
-      const ids = await containersOf(taskArn).catch(() => []);
+      // Stopped containers stay on the host for the clean-up wait: remove them too.
+      const { stdout } = await run('docker', ['ps', '-a', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${taskArn}`]).catch(() => ({ stdout: '' }));
+      const ids = stdout.split('\n').filter(Boolean);
       if (ids.length) await run('docker', ['rm', '-f', ...ids]).catch(() => undefined);
     }
     dir.remove();
