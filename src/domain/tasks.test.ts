@@ -8,7 +8,7 @@ import { listContainerInstances, registerContainerInstance, type ContainerInstan
 import { instanceFilter } from './instanceQuery.js';
 import type { DomainContext } from './context.js';
 import { deleteTaskDefinitions, deregisterTaskDefinition, registerTaskDefinition, requireTaskDefinition, TaskDefinitionCache } from './taskDefinitions.js';
-import { describeTasks, purgeDeletedTaskDefinitions, runTask, stopTask, submitTaskStateChange, taskDefinitionOf, tasksForInstance, type StoredTask, type TaskDoc } from './tasks.js';
+import { describeTasks, purgeDeletedTaskDefinitions, runTask, startTask, stopTask, submitTaskStateChange, taskDefinitionOf, tasksForInstance, type StoredTask, type TaskDoc } from './tasks.js';
 
 const HOUR = 60 * 60 * 1000;
 
@@ -171,6 +171,22 @@ describe('stop codes of tasks agents stop on their own', () => {
       const [described] = (await describeTasks(f.ctx, { cluster: 'c1', tasks: [task.taskArn!] })).tasks as TaskDoc[];
       assert.deepEqual([described!.stopCode, described!.stoppedReason, described!.lastStatus], [stopCode, reason, 'STOPPED'], reason);
     }
+    await f.close();
+  });
+});
+
+describe('StartTask', () => {
+  it('places on the named instances only, counting a task it just started there', async () => {
+    const f = await fixture();
+    const big = { containerOverrides: [{ name: 'web', memory: 5000 }] };
+    const out = await startTask(f.ctx, { cluster: 'c1', taskDefinition: 'web', overrides: big, containerInstances: [f.instances[0]!, f.instances[0]!, 'no-such-instance'] });
+    assert.equal(out.tasks.length, 1);
+    assert.equal(out.tasks[0]!.containerInstanceArn, f.instances[0]);
+    assert.deepEqual(
+      out.failures.map((x) => x.reason),
+      ['RESOURCE:MEMORY', 'MISSING'],
+      'the second 5000 MiB task no longer fits next to the first',
+    );
     await f.close();
   });
 });

@@ -205,11 +205,8 @@ function toInstanceSnapshot(row: Row<ContainerInstanceDoc>, groups: Map<string, 
 }
 
 /** Reads the cluster's instances and the task groups on them: the placement engine's input. */
-async function readSnapshot(reader: StoreReader, clusterArn: string) {
-  const [instances, tasks] = await Promise.all([
-    reader.find<ContainerInstanceDoc>('containerInstance', { cluster: clusterArn, status: ['ACTIVE', 'DRAINING'] }),
-    reader.find<StoredTask>('task', { cluster: clusterArn, state: [...ACTIVE_TASK_STATES] }),
-  ]);
+/** Per instance: tasks not yet STOPPED by group, and their number. */
+function taskLoad(tasks: readonly Row<StoredTask>[]): { groups: Map<string, Map<string, number>>; counts: Map<string, number> } {
   const groups = new Map<string, Map<string, number>>();
   const counts = new Map<string, number>();
   for (const t of tasks) {
@@ -220,10 +217,29 @@ async function readSnapshot(reader: StoreReader, clusterArn: string) {
     g.set(t.doc.task.group, (g.get(t.doc.task.group) ?? 0) + 1);
     counts.set(inst, (counts.get(inst) ?? 0) + 1);
   }
+  return { groups, counts };
+}
+
+const PLACEABLE_STATUSES = ['ACTIVE', 'DRAINING'];
+
+async function readSnapshot(reader: StoreReader, clusterArn: string) {
+  const [instances, tasks] = await Promise.all([
+    reader.find<ContainerInstanceDoc>('containerInstance', { cluster: clusterArn, status: PLACEABLE_STATUSES }),
+    reader.find<StoredTask>('task', { cluster: clusterArn, state: [...ACTIVE_TASK_STATES] }),
+  ]);
+  const { groups, counts } = taskLoad(tasks);
   return {
     rows: new Map(instances.map((r) => [r.arn, r])),
     snapshot: buildSnapshot(instances.map((r) => toInstanceSnapshot(r, groups.get(r.arn) ?? new Map(), counts.get(r.arn) ?? 0))),
   };
+}
+
+/** One ACTIVE or DRAINING instance of the cluster, as stored and as the engine sees it with its tasks; reads nothing else. */
+async function readInstance(reader: StoreReader, clusterArn: string, arn: string): Promise<{ row: Row<ContainerInstanceDoc>; snapshot: InstanceSnapshot } | undefined> {
+  const row = await reader.get<ContainerInstanceDoc>('containerInstance', arn);
+  if (!row || row.cluster !== clusterArn || !PLACEABLE_STATUSES.includes(row.doc.status)) return undefined;
+  const { groups, counts } = taskLoad(await reader.find<StoredTask>('task', { cluster: clusterArn, name: arn, state: [...ACTIVE_TASK_STATES] }));
+  return { row, snapshot: toInstanceSnapshot(row, groups.get(arn) ?? new Map(), counts.get(arn) ?? 0) };
 }
 
 // ---------------------------------------------------------------------------
@@ -523,7 +539,6 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
     const overrides = input.overrides ?? {};
     const td = effectiveDefinition(registered, overrides);
     const group = input.group ?? `family:${td.family}`;
-    const { rows, snapshot } = await readSnapshot(tx, cluster.arn);
     const tasks: TaskDoc[] = [];
     const failures: RunTaskOutput['failures'] = [];
     for (const ref of input.containerInstances) {
@@ -534,23 +549,21 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
         failures.push({ arn: ref, reason: 'MISSING' });
         continue;
       }
-      const instance = rows.get(arn);
-      const snap = snapshot.instances.find((i) => i.arn === arn);
-      if (!instance || !snap) {
+      // Only the named instance is read (again for each task: an instance named twice sees the first task).
+      const found = await readInstance(tx, cluster.arn, arn);
+      if (!found) {
         failures.push({ arn, reason: 'MISSING' });
         continue;
       }
       // StartTask names the instance: only feasibility is checked, no strategy.
       const { request, reservation } = placementRequest(td, { group, count: 1, launchType });
-      const single = buildSnapshot([toInstanceSnapshot(instance, snap.taskGroups as Map<string, number>, snap.runningTasksCount)]);
-      const plan = place(single, request, { seed: 1 });
+      const plan = place(buildSnapshot([found.snapshot]), request, { seed: 1 });
       if (plan.placements.length === 0) {
         failures.push({ arn, reason: plan.failures[0]?.reason ?? 'RESOURCE' });
         continue;
       }
-      const task = newTaskDoc(ctx, cluster, td, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, instance);
-      const written = await commitTasks(tx, rows, [{ task, reservation }]);
-      rows.set(arn, written.instances[0]!);
+      const task = newTaskDoc(ctx, cluster, td, { overrides, ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}), group, tags, launchType, ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}) }, found.row);
+      await commitTasks(tx, new Map([[arn, found.row]]), [{ task, reservation }]);
       tasks.push(task);
     }
     return { tasks, failures };
