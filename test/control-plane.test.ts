@@ -10,6 +10,7 @@ import {
   DescribeClustersCommand,
   DescribeContainerInstancesCommand,
   DescribeTaskDefinitionCommand,
+  DiscoverPollEndpointCommand,
   ListAttributesCommand,
   ListClustersCommand,
   ListContainerInstancesCommand,
@@ -312,6 +313,16 @@ describe('container instances, attributes and tags', () => {
     assert.deepEqual(list.containerInstanceArns, [a!.containerInstanceArn]);
     const d = await server.ecs.send(new DescribeClustersCommand({ clusters: ['ci'] }));
     assert.equal(d.clusters?.[0]?.registeredContainerInstancesCount, 1);
+  });
+
+  it('tells agents where to connect (DiscoverPollEndpoint), for known clusters and instances only', async () => {
+    const a = await registerInstance(server.ecs, 'ci', 'i-0000000000000dddd');
+    const out = await server.ecs.send(new DiscoverPollEndpointCommand({ cluster: 'ci', containerInstance: a!.containerInstanceArn }));
+    assert.equal(out.endpoint, server.url);
+    assert.equal(out.telemetryEndpoint, server.url);
+    await rejectsWith(server.ecs.send(new DiscoverPollEndpointCommand({ cluster: 'nowhere' })), 'ClusterNotFoundException');
+    await rejectsWith(server.ecs.send(new DiscoverPollEndpointCommand({ cluster: 'ci', containerInstance: '0123456789abcdef0123456789abcdef' })), 'InvalidParameterException');
+    await server.ecs.send(new DeregisterContainerInstanceCommand({ cluster: 'ci', containerInstance: a!.containerInstanceArn }));
   });
 
   it('describes, drains and lists by status', async () => {

@@ -414,3 +414,20 @@ export async function requireInstance(
   }
   return row;
 }
+
+/**
+ * DiscoverPollEndpoint: where an agent of the cluster connects. On Berth the
+ * server itself holds the agent channel and takes telemetry, so every
+ * endpoint is `serverUrl` (the URL the caller reached the server at). A
+ * named cluster or container instance must exist.
+ */
+export async function discoverPollEndpoint(ctx: DomainContext, input: { cluster?: string; containerInstance?: string }, serverUrl: string) {
+  const cluster = await requireCluster(ctx, ctx.store, input.cluster);
+  if (input.containerInstance !== undefined) {
+    const row = await ctx.store.get<ContainerInstanceDoc>('containerInstance', instanceRefToArn(ctx, cluster, input.containerInstance));
+    if (!row || row.cluster !== cluster.arn) {
+      throw new InvalidParameterException(`The referenced container instance ${input.containerInstance} was not found in cluster ${cluster.doc.clusterName}.`);
+    }
+  }
+  return { endpoint: serverUrl, telemetryEndpoint: serverUrl, serviceConnectEndpoint: serverUrl };
+}

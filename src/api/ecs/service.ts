@@ -60,10 +60,10 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     ListTasks: op(tasks.listTasks),
     SubmitTaskStateChange: op(tasks.submitTaskStateChange),
     SubmitContainerStateChange: op(tasks.submitContainerStateChange),
-    DiscoverPollEndpoint: (_input, req) => {
-      const host = String(req.headers.host ?? '127.0.0.1');
-      const endpoint = `http://${host}`;
-      return Promise.resolve({ endpoint, telemetryEndpoint: endpoint, serviceConnectEndpoint: endpoint });
+    DiscoverPollEndpoint: (input, req) => {
+      const proto = String(req.headers['x-forwarded-proto'] ?? 'http').split(',')[0]!.trim();
+      const serverUrl = `${proto === 'https' ? 'https' : 'http'}://${String(req.headers.host ?? '127.0.0.1')}`;
+      return instances.discoverPollEndpoint(ctx, input as { cluster?: string; containerInstance?: string }, serverUrl);
     },
     UpdateContainerInstancesState: op(instances.updateContainerInstancesState),
 
