@@ -17,25 +17,10 @@ import {
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { BERTH_BIN, freePort, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, type ServerProcess } from './helpers.js';
+import { BERTH_BIN, freePort, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
 const IMAGE = 'berth-test/busybox:latest';
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 interface AgentProcess {
   child: ChildProcess;

@@ -5,24 +5,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CreateClusterCommand, DeregisterContainerInstanceCommand, DescribeContainerInstancesCommand, DescribeTasksCommand, ListContainerInstancesCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { BERTH_BIN, ecsClient, freePort, spawnServer, spawnUp, TEST_CREDENTIALS, tempDir, type ServerProcess } from './helpers.js';
+import { BERTH_BIN, ecsClient, freePort, spawnServer, spawnUp, TEST_CREDENTIALS, tempDir, waitFor, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function containersOf(taskArn: string): Promise<string[]> {
   const { stdout } = await run('docker', ['ps', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${taskArn}`]);

@@ -52,8 +52,8 @@ import { parseCql } from '../scheduler/cql/index.js';
 import { commitCheck, place } from '../scheduler/engine.js';
 import { hashString } from '../scheduler/random.js';
 import {
-  buildAttributeBuckets,
   buildSnapshot,
+  FixedFieldCache,
   patchPortUsers,
   PortIndex,
   type AttributeBuckets,
@@ -218,13 +218,6 @@ class Layout {
   }
 }
 
-/** Fixed-field memos per snapshot family (same contract as the engine's own snapshots). */
-const MAX_MEMOS = 256;
-
-class FixedIndex {
-  readonly buckets = new Map<string, AttributeBuckets>();
-  readonly memo = new Map<string, unknown>();
-}
 
 /**
  * Per-group task counts by instance position. Sparse while few instances
@@ -272,7 +265,7 @@ class CachedSnapshot implements ClusterSnapshot {
   constructor(
     readonly instances: readonly InstanceSnapshot[],
     private readonly layout: Layout,
-    private readonly fixed: FixedIndex,
+    private readonly fixed: FixedFieldCache,
     private readonly load: LoadColumns,
     private readonly groups: ReadonlyMap<string, GroupColumn>,
   ) {}
@@ -286,12 +279,7 @@ class CachedSnapshot implements ClusterSnapshot {
   }
 
   attributeBuckets(name: string): AttributeBuckets {
-    let b = this.fixed.buckets.get(name);
-    if (b === undefined) {
-      b = buildAttributeBuckets(this.instances, name);
-      this.fixed.buckets.set(name, b);
-    }
-    return b;
+    return this.fixed.attributeBuckets(this.instances, name);
   }
 
   groupPostings(group: string): GroupPostings | undefined {
@@ -303,12 +291,7 @@ class CachedSnapshot implements ClusterSnapshot {
   }
 
   memoFixed<T>(key: string, compute: () => T): T {
-    const cache = this.fixed.memo;
-    if (cache.has(key)) return cache.get(key) as T;
-    const value = compute();
-    if (cache.size >= MAX_MEMOS) cache.delete(cache.keys().next().value!);
-    cache.set(key, value);
-    return value;
+    return this.fixed.memo(key, compute);
   }
 
   loadColumns(): LoadColumns {
@@ -471,7 +454,7 @@ class ClusterView {
   // Materialized snapshot state (valid when !layoutDirty).
   private epoch = 1;
   private layout: Layout | undefined;
-  private fixed = new FixedIndex();
+  private fixed = new FixedFieldCache();
   private cols: Columns | undefined;
   private groups: { epoch: number; cols: Map<string, GroupColumn> } = { epoch: 0, cols: new Map() };
   private layoutDirty = true;
@@ -671,7 +654,7 @@ class ClusterView {
     this.layout = layout;
     this.cols = cols;
     this.groups = { epoch: this.epoch, cols: table };
-    this.fixed = new FixedIndex();
+    this.fixed = new FixedFieldCache();
     this.layoutDirty = false;
     this.fixedDirty = false;
   }
@@ -681,7 +664,7 @@ class ClusterView {
     if (this.last !== undefined && !this.changed) return { snapshot: this.last, built: false };
     if (this.layoutDirty) this.rebuild();
     else if (this.fixedDirty) {
-      this.fixed = new FixedIndex();
+      this.fixed = new FixedFieldCache();
       this.fixedDirty = false;
     }
     const cols = this.cols!;

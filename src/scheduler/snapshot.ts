@@ -124,14 +124,40 @@ export interface LoadColumns {
 /** Fixed-field memos kept per snapshot family; the oldest are dropped beyond this. */
 const MAX_MEMOS = 256;
 
+/**
+ * Indexes computed from the fixed fields of a set of instances (attribute
+ * buckets, `memoFixed` values): valid for every snapshot of those instances
+ * whose fixed fields are unchanged, so derived snapshots share one.
+ */
+export class FixedFieldCache {
+  private readonly buckets = new Map<string, AttributeBuckets>();
+  private readonly memos = new Map<string, unknown>();
+
+  attributeBuckets(instances: readonly InstanceSnapshot[], name: string): AttributeBuckets {
+    let b = this.buckets.get(name);
+    if (b === undefined) {
+      b = buildAttributeBuckets(instances, name);
+      this.buckets.set(name, b);
+    }
+    return b;
+  }
+
+  memo<T>(key: string, compute: () => T): T {
+    if (this.memos.has(key)) return this.memos.get(key) as T;
+    const value = compute();
+    if (this.memos.size >= MAX_MEMOS) this.memos.delete(this.memos.keys().next().value!);
+    this.memos.set(key, value);
+    return value;
+  }
+}
+
 /** Indexes that depend only on the fixed fields of the instances, shared by derived snapshots. */
-class FixedIndexes {
+class FixedIndexes extends FixedFieldCache {
   readonly byArn = new Map<string, number>();
   readonly arnHashes: Uint32Array;
-  readonly buckets = new Map<string, AttributeBuckets>();
-  readonly memo = new Map<string, unknown>();
 
   constructor(instances: readonly InstanceSnapshot[]) {
+    super();
     this.arnHashes = new Uint32Array(instances.length);
     for (let i = 0; i < instances.length; i++) {
       const arn = instances[i]!.arn;
@@ -164,12 +190,7 @@ class Snapshot implements ClusterSnapshot {
   }
 
   attributeBuckets(name: string): AttributeBuckets {
-    let b = this.fixed.buckets.get(name);
-    if (b === undefined) {
-      b = buildAttributeBuckets(this.instances, name);
-      this.fixed.buckets.set(name, b);
-    }
-    return b;
+    return this.fixed.attributeBuckets(this.instances, name);
   }
 
   groupPostings(group: string): GroupPostings | undefined {
@@ -178,12 +199,7 @@ class Snapshot implements ClusterSnapshot {
   }
 
   memoFixed<T>(key: string, compute: () => T): T {
-    const cache = this.fixed.memo;
-    if (cache.has(key)) return cache.get(key) as T;
-    const value = compute();
-    if (cache.size >= MAX_MEMOS) cache.delete(cache.keys().next().value!);
-    cache.set(key, value);
-    return value;
+    return this.fixed.memo(key, compute);
   }
 
   loadColumns(): LoadColumns {
