@@ -24,8 +24,7 @@ export interface DispatcherOptions {
   /**
    * How long a push may stay unacknowledged before the current set is sent
    * again; the wait doubles with every re-send that is not acknowledged
-   * either, up to `maxAckTimeoutMs`. Default ACK_TIMEOUT_MS, or
-   * BERTH_AGENT_ACK_TIMEOUT_MS from the environment.
+   * either, up to `maxAckTimeoutMs`. Default ACK_TIMEOUT_MS.
    */
   ackTimeoutMs?: number;
   /** Default MAX_ACK_TIMEOUT_MS (never below `ackTimeoutMs`). */
@@ -53,11 +52,6 @@ interface Session {
   resend: boolean;
   /** What the agent was last sent, as far as it acts on it; version-only changes are not re-sent. */
   fingerprint: string;
-}
-
-function positiveNumber(v: unknown): number | undefined {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
 function toAgentTask({ stored, taskDefinition }: TaskWithDefinition): AgentTask {
@@ -105,8 +99,8 @@ export class Dispatcher {
     private readonly log: Logger,
     options: DispatcherOptions = {},
   ) {
-    this.ackTimeoutMs = positiveNumber(options.ackTimeoutMs) ?? positiveNumber(process.env.BERTH_AGENT_ACK_TIMEOUT_MS) ?? ACK_TIMEOUT_MS;
-    this.maxAckTimeoutMs = Math.max(this.ackTimeoutMs, positiveNumber(options.maxAckTimeoutMs) ?? MAX_ACK_TIMEOUT_MS);
+    this.ackTimeoutMs = options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
+    this.maxAckTimeoutMs = Math.max(this.ackTimeoutMs, options.maxAckTimeoutMs ?? MAX_ACK_TIMEOUT_MS);
     this.unwatch = ctx.store.watch((changes) => this.onChanges(changes));
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.timer.unref();

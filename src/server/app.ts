@@ -61,7 +61,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const operations: EcsOperations = { ...coreOperations(ctx) };
   const metrics = new ServerMetrics();
   const verifier = new SigV4Verifier(registry, config.region);
-  const dispatcher = new Dispatcher(ctx, verifier, log);
+  // The agents' acknowledgement timeout can be shortened (tests); anything but a positive number keeps the default.
+  const ackTimeoutMs = Number(process.env.BERTH_AGENT_ACK_TIMEOUT_MS);
+  const dispatcher = new Dispatcher(ctx, verifier, log, Number.isFinite(ackTimeoutMs) && ackTimeoutMs > 0 ? { ackTimeoutMs } : {});
   await dispatcher.resetConnections();
   let closing = false;
   const server = createHttpServer({
