@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startServer, type RunningServer } from '../src/server/app.js';
-import { silentLogger } from '../src/util/log.js';
+import { silentLogger } from '../src/core/log.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BERTH_BIN = join(REPO_ROOT, 'bin', 'berth.js');

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeRequiresAttributes, normalizeTaskDefinition } from '../domain/taskdef/index.js';
+import { computeRequiresAttributes, normalizeTaskDefinition } from '../ecs/taskdef/index.js';
 import { agentAttributes, agentVersion, RESERVED_PORTS, totalResources } from './agent.js';
 
 describe('agent registration', () => {

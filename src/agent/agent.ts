@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import type { Attribute, Resource } from '@aws-sdk/client-ecs';
-import { createLogger, type Logger } from '../util/log.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { ChannelClient } from './channel/client.js';
 import { Reporter, ecsStateChangeApi, isPermanentRejection } from './channel/reporter.js';
 import { healthView, type HealthView } from './channel/reports.js';

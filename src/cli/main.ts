@@ -242,7 +242,7 @@ async function upCommand(args: string[]): Promise<void> {
   }
   const server = await startServer(flags);
   try {
-    const { createCluster } = await import('../domain/clusters.js');
+    const { createCluster } = await import('../ecs/clusters.js');
     await createCluster(server.ctx, { clusterName: 'default' });
     const { startAgent } = await import('../agent/agent.js');
     const agent = await startAgent({

@@ -45,9 +45,9 @@
  * few copies of per-instance arrays (O(instances), memcpy-fast); an unchanged
  * cluster returns the previous snapshot, its caches warm.
  */
-import { ACTIVE_TASK_STATES } from '../domain/clusters.js';
-import type { ContainerInstanceDoc } from '../domain/containerInstances.js';
-import type { StoredTask } from '../domain/tasks.js';
+import { ACTIVE_TASK_STATES } from '../ecs/clusters.js';
+import type { ContainerInstanceDoc } from '../ecs/containerInstances.js';
+import type { StoredTask } from '../ecs/tasks.js';
 import { parseCql } from '../scheduler/cql/index.js';
 import { commitCheck, place } from '../scheduler/engine.js';
 import { hashString } from '../scheduler/random.js';
@@ -73,7 +73,7 @@ import type {
   PlacementRequest,
 } from '../scheduler/types.js';
 import type { Change, Row, Store, Transaction } from '../store/store.js';
-import type { Logger } from '../util/log.js';
+import type { Logger } from '../core/log.js';
 
 export interface ClusterStateOptions {
   /**

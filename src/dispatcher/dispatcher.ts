@@ -9,11 +9,11 @@ import {
   type ServerMessage,
 } from '../agent/protocol.js';
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
-import type { ContainerInstanceDoc } from '../domain/containerInstances.js';
-import type { DomainContext } from '../domain/context.js';
-import { recordTaskHealth, tasksForInstance, type TaskWithDefinition } from '../domain/tasks.js';
+import type { ContainerInstanceDoc } from '../ecs/containerInstances.js';
+import type { DomainContext } from '../ecs/context.js';
+import { recordTaskHealth, tasksForInstance, type TaskWithDefinition } from '../ecs/tasks.js';
 import { withRetry, type Change } from '../store/store.js';
-import type { Logger } from '../util/log.js';
+import type { Logger } from '../core/log.js';
 
 /** How long the agent has to acknowledge a push before the current set is sent again. */
 export const ACK_TIMEOUT_MS = 5_000;

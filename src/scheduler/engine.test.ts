@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidParameterException } from '../api/errors.js';
+import { PlacementInputError } from './errors.js';
 import { CqlSyntaxError } from './cql/index.js';
 import { applyPlan, commitCheck, place } from './engine.js';
 import { buildSnapshot } from './snapshot.js';
@@ -95,7 +95,7 @@ describe('place', () => {
       { placementStrategy: Array.from({ length: 6 }, () => ({ type: 'random' as const })) },
       { placementStrategy: [{ type: 'binpack', field: 'disk' }] },
     ];
-    for (const b of bad) assert.throws(() => place(snapshot, { ...task, ...b }, { seed: 1 }), InvalidParameterException, JSON.stringify(b));
+    for (const b of bad) assert.throws(() => place(snapshot, { ...task, ...b }, { seed: 1 }), PlacementInputError, JSON.stringify(b));
     assert.throws(
       () => place(snapshot, { ...task, placementConstraints: [{ type: 'memberOf', expression: 'attribute:a == (b' }] }, { seed: 1 }),
       (err: unknown) => err instanceof CqlSyntaxError && err.position === 15,

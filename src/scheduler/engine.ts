@@ -17,7 +17,7 @@
  * types) and O(n) in the worst case (spread over an attribute unique per
  * instance).
  */
-import { InvalidParameterException } from '../api/errors.js';
+import { PlacementInputError } from './errors.js';
 import { parseCql } from './cql/index.js';
 import { diagnose, FilterPipeline, filterOf, FilterTally, FITS, groupCounts } from './filters.js';
 import { createRng, exponential, mix32 } from './random.js';
@@ -42,35 +42,35 @@ const NO_GPUS: readonly string[] = Object.freeze([]);
 
 const nonNegative = (n: number | undefined): boolean => n === undefined || (Number.isFinite(n) && n >= 0);
 
-/** Throws InvalidParameterException for requests ECS would refuse; CqlSyntaxError for a bad expression. */
+/** Throws PlacementInputError for requests ECS would refuse; CqlSyntaxError for a bad expression. */
 export function validateRequest(request: PlacementRequest): void {
-  if (!Number.isInteger(request.count) || request.count < 0) throw new InvalidParameterException('count must be a non-negative integer.');
+  if (!Number.isInteger(request.count) || request.count < 0) throw new PlacementInputError('count must be a non-negative integer.');
   if (!nonNegative(request.cpu) || !nonNegative(request.memory) || !nonNegative(request.gpus)) {
-    throw new InvalidParameterException('cpu, memory and gpus must be non-negative numbers.');
+    throw new PlacementInputError('cpu, memory and gpus must be non-negative numbers.');
   }
   for (const p of [...(request.tcpPorts ?? []), ...(request.udpPorts ?? [])]) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new InvalidParameterException(`Invalid host port ${p}.`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new PlacementInputError(`Invalid host port ${p}.`);
   }
   const constraints = request.placementConstraints ?? [];
   if (constraints.length > MAX_PLACEMENT_CONSTRAINTS) {
-    throw new InvalidParameterException(`Too many placement constraints: at most ${MAX_PLACEMENT_CONSTRAINTS} are allowed.`);
+    throw new PlacementInputError(`Too many placement constraints: at most ${MAX_PLACEMENT_CONSTRAINTS} are allowed.`);
   }
   for (const c of constraints) {
     if (c.type === 'distinctInstance') {
       if (c.expression !== undefined && c.expression !== '') {
-        throw new InvalidParameterException('You cannot specify an expression with the distinctInstance placement constraint.');
+        throw new PlacementInputError('You cannot specify an expression with the distinctInstance placement constraint.');
       }
     } else if (c.type === 'memberOf') {
       if (c.expression === undefined || c.expression.trim() === '') {
-        throw new InvalidParameterException('The memberOf placement constraint requires an expression.');
+        throw new PlacementInputError('The memberOf placement constraint requires an expression.');
       }
       parseCql(c.expression);
     } else {
-      throw new InvalidParameterException(`Invalid placement constraint type '${String((c as { type: unknown }).type)}'; expected distinctInstance or memberOf.`);
+      throw new PlacementInputError(`Invalid placement constraint type '${String((c as { type: unknown }).type)}'; expected distinctInstance or memberOf.`);
     }
   }
   if ((request.placementStrategy ?? []).length > MAX_PLACEMENT_STRATEGIES) {
-    throw new InvalidParameterException(`Too many placement strategies: at most ${MAX_PLACEMENT_STRATEGIES} are allowed.`);
+    throw new PlacementInputError(`Too many placement strategies: at most ${MAX_PLACEMENT_STRATEGIES} are allowed.`);
   }
   rankKeysFor(request.placementStrategy ?? []);
 }

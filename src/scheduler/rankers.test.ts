@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidParameterException } from '../api/errors.js';
+import { PlacementInputError } from './errors.js';
 import { place } from './engine.js';
 import { createRng } from './random.js';
 import { buildCellIndex, layoutCandidates, Ranking, rankKeysFor, TournamentTree } from './rankers.js';
@@ -123,7 +123,7 @@ describe('placement strategies', () => {
       [{ type: 'random', field: 'memory' }],
       [{ type: 'roundrobin' } as unknown as PlacementStrategy],
     ];
-    for (const s of bad) assert.throws(() => rankKeysFor(s), InvalidParameterException, JSON.stringify(s));
+    for (const s of bad) assert.throws(() => rankKeysFor(s), PlacementInputError, JSON.stringify(s));
   });
 });
 

@@ -26,7 +26,7 @@
  * from the two ends of each affected cell need refreshing. A placement costs
  * O((1 + 2 × affected cells) × log n) comparisons.
  */
-import { InvalidParameterException } from '../api/errors.js';
+import { PlacementInputError } from './errors.js';
 import type { PlacementStrategy } from './types.js';
 
 export type RankKey =
@@ -46,7 +46,7 @@ export function rankKeysFor(strategies: readonly PlacementStrategy[]): RankKey[]
       case 'binpack': {
         const f = s.field?.toLowerCase();
         if (f !== 'cpu' && f !== 'memory') {
-          throw new InvalidParameterException(`Invalid field '${s.field ?? ''}' for binpack placement strategy; expected cpu or memory.`);
+          throw new PlacementInputError(`Invalid field '${s.field ?? ''}' for binpack placement strategy; expected cpu or memory.`);
         }
         keys.push({ kind: 'binpack', resource: f });
         break;
@@ -55,17 +55,17 @@ export function rankKeysFor(strategies: readonly PlacementStrategy[]): RankKey[]
         const f = s.field ?? '';
         if (f.toLowerCase() === 'instanceid' || f.toLowerCase() === 'host') keys.push({ kind: 'spreadInstance' });
         else if (f.startsWith('attribute:') && f.length > 'attribute:'.length) keys.push({ kind: 'spreadAttribute', attribute: f.slice('attribute:'.length) });
-        else throw new InvalidParameterException(`Invalid field '${f}' for spread placement strategy; expected instanceId, host or attribute:<name>.`);
+        else throw new PlacementInputError(`Invalid field '${f}' for spread placement strategy; expected instanceId, host or attribute:<name>.`);
         break;
       }
       case 'random':
         if (s.field !== undefined && s.field !== '') {
-          throw new InvalidParameterException('The random placement strategy does not take a field.');
+          throw new PlacementInputError('The random placement strategy does not take a field.');
         }
         keys.push({ kind: 'random' });
         return keys;
       default:
-        throw new InvalidParameterException(`Invalid placement strategy type '${String((s as { type: unknown }).type)}'; expected binpack, spread or random.`);
+        throw new PlacementInputError(`Invalid placement strategy type '${String((s as { type: unknown }).type)}'; expected binpack, spread or random.`);
     }
   }
   if (keys.length === 0) keys.push({ kind: 'random' });

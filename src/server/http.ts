@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
 import { RequestEntityTooLargeException, toWireError } from '../api/errors.js';
 import type { ServiceProtocol } from '../api/protocol.js';
-import type { Logger } from '../util/log.js';
+import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from './metrics.js';
 
 /** AWS JSON services accept request bodies up to 10 MiB. */

@@ -10,8 +10,8 @@
  * nothing the server sends can make the client throw.
  */
 import WebSocket from 'ws';
-import type { Logger } from '../../util/log.js';
-import { silentLogger } from '../../util/log.js';
+import type { Logger } from '../../core/log.js';
+import { silentLogger } from '../../core/log.js';
 import {
   AGENT_CONNECT_PATH,
   HEARTBEAT_INTERVAL_MS,

@@ -24,8 +24,8 @@
  * invalid (an unknown task, say) is dropped, since resending cannot help.
  */
 import type { NetworkBinding as SdkNetworkBinding } from '@aws-sdk/client-ecs';
-import type { Logger } from '../../util/log.js';
-import { silentLogger } from '../../util/log.js';
+import type { Logger } from '../../core/log.js';
+import { silentLogger } from '../../core/log.js';
 import { statusIndex, type TaskRecord } from '../engine/model.js';
 import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from './backoff.js';
 import { EcsApiError, type EcsClient } from './ecs.js';

@@ -21,8 +21,8 @@
  * the same task container (names are deterministic).
  */
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '../../util/log.js';
-import { silentLogger } from '../../util/log.js';
+import type { Logger } from '../../core/log.js';
+import { silentLogger } from '../../core/log.js';
 import { sameTask, type AgentTask } from '../protocol.js';
 import {
   ContainerNotFoundError,

@@ -15,8 +15,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../../util/log.js';
-import { silentLogger } from '../../util/log.js';
+import type { Logger } from '../../core/log.js';
+import { silentLogger } from '../../core/log.js';
 import type { ContainerRecord, TaskRecord } from '../engine/model.js';
 import { ContainerNotFoundError } from '../runtime/runtime.js';
 import { containerDocument, taskDocument, type MetadataContext } from './documents.js';

@@ -1,14 +1,15 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
 import { UnsupportedFeatureException } from '../errors.js';
 import type { ServiceProtocol } from '../protocol.js';
-import type { DomainContext } from '../../domain/context.js';
-import * as clusters from '../../domain/clusters.js';
-import * as instances from '../../domain/containerInstances.js';
-import * as attributes from '../../domain/attributes.js';
-import * as tagging from '../../domain/tagging.js';
-import * as taskDefinitions from '../../domain/taskDefinitions.js';
-import * as tasks from '../../domain/tasks.js';
-import { instanceFilter } from '../../domain/instanceQuery.js';
+import type { DomainContext } from '../../ecs/context.js';
+import * as clusters from '../../ecs/clusters.js';
+import * as instances from '../../ecs/containerInstances.js';
+import * as attributes from '../../ecs/attributes.js';
+import * as tagging from '../../ecs/tagging.js';
+import * as taskDefinitions from '../../ecs/taskDefinitions.js';
+import * as tasks from '../../ecs/tasks.js';
+import { instanceFilter } from '../../ecs/instanceQuery.js';
+import { toEcsError } from '../../ecs/errors.js';
 import { isKnownOperation } from './model.js';
 import { validateInput } from './validate.js';
 
@@ -25,8 +26,13 @@ type AnyInput = any;
 export function coreOperations(ctx: DomainContext): EcsOperations {
   const op =
     <I>(fn: (ctx: DomainContext, input: I) => Promise<unknown>): OperationHandler =>
-    (input) =>
-      fn(ctx, input as AnyInput as I);
+    async (input) => {
+      try {
+        return await fn(ctx, input as AnyInput as I);
+      } catch (err) {
+        throw toEcsError(err);
+      }
+    };
   return {
     CreateCluster: op(clusters.createCluster),
     DescribeClusters: op(clusters.describeClusters),

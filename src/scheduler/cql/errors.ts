@@ -1,14 +1,15 @@
-import { InvalidParameterException } from '../../api/errors.js';
+import { PlacementInputError } from '../errors.js';
 
 /**
  * A malformed cluster query language expression.
  *
- * It is an `InvalidParameterException`, the error ECS returns for a bad
- * placement constraint or `--filter`, so it reaches clients with no mapping.
+ * It is a `PlacementInputError`: ECS answers it as the
+ * `InvalidParameterException` it returns for a bad placement constraint or
+ * `--filter`.
  * `position` is the 0-based offset in the expression where the problem was
  * found, and the message names both: `Unexpected token ')' at position 17`.
  */
-export class CqlSyntaxError extends InvalidParameterException {
+export class CqlSyntaxError extends PlacementInputError {
   override readonly name = 'CqlSyntaxError';
   readonly position: number;
   /** The problem without its position, for callers that compose their own message. */

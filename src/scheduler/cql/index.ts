@@ -28,7 +28,7 @@ export interface CompiledExpression {
   matches(instance: CqlInstance, ctx?: CqlContext): boolean;
 }
 
-/** Parses and compiles an expression; throws `CqlSyntaxError` (an `InvalidParameterException`) when it is malformed. */
+/** Parses and compiles an expression; throws `CqlSyntaxError` (a `PlacementInputError`) when it is malformed. */
 export function parseCql(source: string): CompiledExpression {
   const ast = parseCqlSyntax(source);
   const predicate = compileExpression(ast);

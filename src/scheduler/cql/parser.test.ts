@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidParameterException, toWireError } from '../../api/errors.js';
+import { PlacementInputError } from '../errors.js';
 import { CqlSyntaxError } from './errors.js';
 import { parseCqlSyntax } from './parser.js';
 import type { CqlExpression } from './types.js';
@@ -156,12 +156,9 @@ describe('CQL parser', () => {
     assert.doesNotThrow(() => parseCqlSyntax(`${'('.repeat(30)}agentConnected == true${')'.repeat(30)}`));
   });
 
-  it('is an InvalidParameterException on the wire', () => {
+  it('is a PlacementInputError, which services map to their own error', () => {
     const err = syntaxError('attribute:a == b)');
-    assert.ok(err instanceof InvalidParameterException);
-    const wire = toWireError(err);
-    assert.equal(wire.status, 400);
-    assert.equal(wire.type, 'InvalidParameterException');
-    assert.equal(wire.body['message'], "Unexpected token ')' at position 16; expected 'and', 'or' or the end of the expression");
+    assert.ok(err instanceof PlacementInputError);
+    assert.equal(err.message, "Unexpected token ')' at position 16; expected 'and', 'or' or the end of the expression");
   });
 });

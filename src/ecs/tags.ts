@@ -1,4 +1,4 @@
-import { InvalidParameterException } from '../api/errors.js';
+import { InvalidParameterException } from '../core/errors.js';
 
 export interface Tag {
   key?: string;

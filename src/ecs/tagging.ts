@@ -1,4 +1,4 @@
-import { InvalidParameterException, ResourceNotFoundException } from '../api/errors.js';
+import { InvalidParameterException, ResourceNotFoundException } from '../core/errors.js';
 import { withRetry, type Kind, type Row, type StoreReader } from '../store/store.js';
 import { parseArn } from './arns.js';
 import type { DomainContext } from './context.js';

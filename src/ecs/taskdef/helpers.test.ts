@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AwsError } from '../../api/errors.js';
+import { AwsError } from '../../core/errors.js';
 import { computeCompatibilities, isFargateSize } from './compatibility.js';
 import { findCycle } from './graph.js';
 import { normalizeTaskDefinition } from './normalize.js';

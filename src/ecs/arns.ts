@@ -1,4 +1,4 @@
-import { ClusterNotFoundException, InvalidParameterException } from '../api/errors.js';
+import { ClusterNotFoundException, InvalidParameterException } from '../core/errors.js';
 import type { DomainContext } from './context.js';
 
 /** Names of clusters, families, services: up to 255 letters, digits, hyphens and underscores. */

@@ -4,11 +4,11 @@ import {
   ClusterContainsTasksException,
   ClusterNotFoundException,
   InvalidParameterException,
-} from '../api/errors.js';
+} from '../core/errors.js';
 import { withRetry, type Row, type StoreReader } from '../store/store.js';
 import { NAME_RE, resolveClusterRef } from './arns.js';
 import type { DomainContext } from './context.js';
-import { decodeToken, encodeToken, pageSize } from './pagination.js';
+import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 import { sameTags, validateTags, type Tag } from './tags.js';
 
 export interface ClusterSetting {

@@ -1,4 +1,4 @@
-import { InvalidParameterException } from '../api/errors.js';
+import { InvalidParameterException } from './errors.js';
 
 /**
  * Opaque pagination tokens. A token encodes where the previous page ended

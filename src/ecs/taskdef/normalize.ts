@@ -8,7 +8,7 @@
  * revision. Tags are not part of it.
  */
 import type { ContainerDefinition, HealthCheck, PortMapping, Volume } from '@aws-sdk/client-ecs';
-import { ClientException } from '../../api/errors.js';
+import { ClientException } from '../../core/errors.js';
 import { computeRequiresAttributes } from './attributes.js';
 import { computeCompatibilities, incompatibilityReasons } from './compatibility.js';
 import type { EffectiveNetworkMode, RegisterTaskDefinitionInput, RegistrationContext, TaskDefinitionDoc } from './types.js';

@@ -5,7 +5,7 @@
  * `memory` as MiB ("2048") or GB ("2GB", "0.5 GB"), and stores both as decimal
  * strings of CPU units and MiB. 1 vCPU = 1024 units and 1 GB = 1024 MiB.
  */
-import { ClientException } from '../../api/errors.js';
+import { ClientException } from '../../core/errors.js';
 
 /** Supported task-level CPU for EC2 and external instances: 0.125 to 192 vCPUs. */
 export const TASK_CPU_MIN = 128;

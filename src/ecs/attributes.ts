@@ -1,9 +1,9 @@
-import { AttributeLimitExceededException, InvalidParameterException, TargetNotFoundException } from '../api/errors.js';
+import { AttributeLimitExceededException, InvalidParameterException, TargetNotFoundException } from '../core/errors.js';
 import { withRetry, type Row, type Transaction } from '../store/store.js';
 import { requireCluster, type ClusterDoc } from './clusters.js';
 import { instanceRefToArn, validateAttribute, type Attribute, type ContainerInstanceDoc } from './containerInstances.js';
 import type { DomainContext } from './context.js';
-import { decodeToken, encodeToken, pageSize } from './pagination.js';
+import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 
 /** ECS allows ten custom attributes per resource; `ecs.*` attributes set by the agent do not count. */
 export const MAX_CUSTOM_ATTRIBUTES = 10;

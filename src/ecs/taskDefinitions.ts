@@ -1,8 +1,8 @@
-import { ClientException, InvalidParameterException } from '../api/errors.js';
+import { ClientException, InvalidParameterException } from '../core/errors.js';
 import { withRetry, type Row, type Store, type StoreReader } from '../store/store.js';
 import { NAME_RE, parseArn, taskDefinitionArn } from './arns.js';
 import { epochSeconds, type DomainContext } from './context.js';
-import { decodeToken, encodeToken, pageSize } from './pagination.js';
+import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 import { validateTags, type Tag } from './tags.js';
 import { normalizeTaskDefinition } from './taskdef/normalize.js';
 import type { RegisterTaskDefinitionInput, TaskDefinitionDoc } from './taskdef/types.js';

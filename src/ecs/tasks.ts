@@ -3,7 +3,7 @@ import {
   ClientException,
   InvalidParameterException,
   UnsupportedFeatureException,
-} from '../api/errors.js';
+} from '../core/errors.js';
 import { reservePlacements } from '../controllers/clusterState.js';
 import { place } from '../scheduler/engine.js';
 import { hashString } from '../scheduler/random.js';
@@ -14,7 +14,7 @@ import { arnPrefix, newId, parseArn, shortId, taskArn as makeTaskArn } from './a
 import { ACTIVE_TASK_STATES, requireCluster, type ClusterDoc } from './clusters.js';
 import { instanceRefToArn, type ContainerInstanceDoc, type Resource } from './containerInstances.js';
 import { epochSeconds, type DomainContext } from './context.js';
-import { decodeToken, encodeToken, pageSize } from './pagination.js';
+import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition, taskDefinitionByArn, type StoredTaskDefinition } from './taskDefinitions.js';
 import { taskResourceNeeds } from './taskdef/resources.js';

@@ -1,9 +1,9 @@
-import { ClientException, InvalidParameterException } from '../api/errors.js';
+import { ClientException, InvalidParameterException } from '../core/errors.js';
 import { withRetry, type Row, type StoreReader, type Transaction } from '../store/store.js';
 import { containerInstanceArn, newId, parseArn, shortId } from './arns.js';
 import { ACTIVE_TASK_STATES, requireCluster, type ClusterDoc } from './clusters.js';
 import { epochSeconds, type DomainContext } from './context.js';
-import { decodeToken, encodeToken, pageSize } from './pagination.js';
+import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 import { validateTags, type Tag } from './tags.js';
 
 export interface Resource {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerDefinition } from '@aws-sdk/client-ecs';
-import { AwsError } from '../../api/errors.js';
+import { AwsError } from '../../core/errors.js';
 import { normalizeTaskDefinition } from './normalize.js';
 import type { RegisterTaskDefinitionInput, RegistrationContext } from './types.js';
 

@@ -9,7 +9,7 @@
  * always reports the same first one.
  */
 import type { ContainerDefinition, PortMapping, Volume } from '@aws-sdk/client-ecs';
-import { ClientException } from '../../api/errors.js';
+import { ClientException } from '../../core/errors.js';
 import { fargateTaskLevelReasons } from './compatibility.js';
 import { findCycle } from './graph.js';
 import { effectiveNetworkMode, type EffectiveNetworkMode, type RegisterTaskDefinitionInput } from './types.js';
