@@ -12,9 +12,9 @@
 // Each size runs in a fresh server process (a child of this one; the load
 // generator here replays one pre-signed RunTask request, valid 15 minutes,
 // over keep-alive connections, so client-side signing does not compete for
-// the machine's two cores). No agents run: the server is started with
-// BERTH_BENCH_ASSUME_AGENTS_CONNECTED=1, which makes placement treat every
-// instance as connected.
+// the machine's two cores). No agents run: the seeded instances are
+// written to the store with their agents marked connected, as the dispatcher
+// would mark them.
 //
 // Set-up writes the instances and their tasks straight into the store in
 // batched transactions (documents cloned from ones made by
@@ -28,7 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ClusterStateCache } from '../src/controllers/clusterState.js';
+import { ClusterStateCache } from '../src/state/clusterState.js';
 import { arnPrefix, containerInstanceArn, newId, taskArn } from '../src/ecs/arns.js';
 import { ACTIVE_TASK_STATES, createCluster } from '../src/ecs/clusters.js';
 import { registerContainerInstance, type ContainerInstanceDoc } from '../src/ecs/containerInstances.js';
@@ -252,7 +252,7 @@ function engineAlone(snapshot: ClusterSnapshot, request: PlacementRequest, ms = 
 /** Measurements on the seeded cluster before any load: cache load and heap, the full read; keeps the snapshot for the engine-alone peer. */
 async function probe(store: Store, clusterArn: string) {
   const h0 = heapMiB();
-  const cache = new ClusterStateCache(store, { assumeAgentsConnected: true });
+  const cache = new ClusterStateCache(store);
   let t = performance.now();
   const { snapshot } = await cache.snapshot(clusterArn);
   const cacheLoadMs = performance.now() - t;
@@ -386,7 +386,7 @@ async function measureSize(n: number, opts: Required<PlacementE2eOptions>): Prom
   const child = fork(self, ['--serve', '--instances', String(n), '--tasks-per-instance', String(opts.tasksPerInstance), '--synchronous', opts.synchronous], {
     // BERTH_BENCH_CPU_PROF=<dir> writes a CPU profile of each benchmark server there.
     execArgv: ['--expose-gc', ...(process.env.BERTH_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BERTH_BENCH_CPU_PROF}`] : [])],
-    env: { ...process.env, BERTH_BENCH_ASSUME_AGENTS_CONNECTED: '1', BERTH_LOG_LEVEL: 'warn' },
+    env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -456,7 +456,7 @@ export async function runPlacementE2eBench(options: PlacementE2eOptions = {}): P
     `Placement end to end: signed RunTask (count ${RUN_TASK.count}, spread(attribute:ecs.availability-zone), binpack(memory), memberOf(${MEMBER_OF})), ` +
       `${opts.concurrency} connections, ${opts.repeats} x ${opts.seconds}s per size (medians), SQLite synchronous=${opts.synchronous}`,
   );
-  console.log('  BENCHMARK MODE: no agents run; the server treats every container instance as connected (BERTH_BENCH_ASSUME_AGENTS_CONNECTED=1).');
+  console.log('  BENCHMARK MODE: no agents run; the seeded container instances are stored with their agents marked connected.');
   if (opts.synchronous === 'normal') console.log('  synchronous=normal: commits survive a killed process but not a power loss (the server default is full).');
   const sizes: PlacementE2eSize[] = [];
   for (const n of opts.sizes) {

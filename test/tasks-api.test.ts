@@ -23,7 +23,7 @@ import {
   StopTaskCommand,
   SubmitTaskStateChangeCommand,
 } from '@aws-sdk/client-ecs';
-import type { AgentTask, ServerMessage } from '../src/agent/protocol.js';
+import type { AgentTask, ServerMessage } from '../src/protocol/agent.js';
 import { startTestServer, TEST_CREDENTIALS } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;

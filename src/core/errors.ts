@@ -2,7 +2,7 @@
  * Typed errors, named exactly like the AWS exceptions they become on the wire.
  *
  * Every service's code throws these; each wire protocol turns them into its
- * own error shape at its edge (AWS JSON: `api/errors.ts`). Nothing here knows
+ * own error shape at its edge (AWS JSON: `toWireError` in the api layer). Nothing here knows
  * a wire format. Anything thrown that is not an `AwsError` is unexpected and
  * becomes a `ServerException` with no internals.
  */

@@ -7,7 +7,7 @@ import {
   HEARTBEAT_TIMEOUT_MS,
   type AgentTask,
   type ServerMessage,
-} from '../agent/protocol.js';
+} from '../protocol/agent.js';
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
 import type { ContainerInstanceDoc } from '../ecs/containerInstances.js';
 import type { DomainContext } from '../ecs/context.js';

@@ -255,6 +255,5 @@ export async function deleteCluster(ctx: DomainContext, input: { cluster: string
     }
     return tx.update<ClusterDoc>('cluster', { ...cur, status: 'INACTIVE', doc: { ...cur.doc, status: 'INACTIVE' } });
   });
-  ctx.clusterState?.forget(row.arn);
   return { cluster: await describeClusterDoc(ctx, row.doc, { settings: true }) };
 }

@@ -5,43 +5,9 @@ import { ACTIVE_TASK_STATES, requireCluster, type ClusterDoc } from './clusters.
 import { epochSeconds, type DomainContext } from './context.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 import { validateTags, type Tag } from './tags.js';
+import type { Attribute, ContainerInstanceDoc, Resource } from './model.js';
 
-export interface Resource {
-  name?: string;
-  type?: string;
-  doubleValue?: number;
-  longValue?: number;
-  integerValue?: number;
-  stringSetValue?: string[];
-}
-
-export interface Attribute {
-  name: string;
-  value?: string;
-  targetType?: string;
-  targetId?: string;
-}
-
-/** A container instance as DescribeContainerInstances returns it. */
-export interface ContainerInstanceDoc {
-  containerInstanceArn: string;
-  ec2InstanceId: string;
-  version: number;
-  versionInfo: { agentVersion?: string; agentHash?: string; dockerVersion?: string };
-  remainingResources: Resource[];
-  registeredResources: Resource[];
-  status: 'REGISTERING' | 'ACTIVE' | 'DRAINING' | 'DEREGISTERING' | 'INACTIVE' | 'REGISTRATION_FAILED';
-  statusReason?: string;
-  agentConnected: boolean;
-  runningTasksCount: number;
-  pendingTasksCount: number;
-  attributes: Attribute[];
-  /** Epoch seconds. */
-  registeredAt: number;
-  attachments: unknown[];
-  tags: Tag[];
-  capacityProviderName?: string;
-}
+export type { Attribute, ContainerInstanceDoc, Resource } from './model.js';
 
 /** ECS's four standard resources; anything else is passed through as registered. */
 const STANDARD_RESOURCES = ['CPU', 'MEMORY', 'PORTS', 'PORTS_UDP'] as const;

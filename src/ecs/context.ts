@@ -1,18 +1,41 @@
-import type { ClusterStateCache } from '../controllers/clusterState.js';
 import type { Store } from '../store/store.js';
-import type { TaskDefinitionCache } from './taskDefinitions.js';
+import { ClusterStateCache, StoreClusterState, type ClusterState } from '../state/clusterState.js';
+import { TaskDefinitionCache } from '../state/taskDefinitions.js';
+import type { Logger } from '../core/log.js';
 
-/** What every domain operation needs: the store and the identity of this Berth region. */
+/** The read models ECS operations and controllers read through; always present. */
+export interface ReadModels {
+  /** Placement state of each cluster. */
+  readonly clusters: ClusterState;
+  /** Parsed task definitions of the tasks that run them. */
+  readonly taskDefinitions: TaskDefinitionCache;
+}
+
+/** What every ECS operation needs: the store, the read models and the identity of this Berth region. */
 export interface DomainContext {
   store: Store;
   region: string;
   accountId: string;
   /** Epoch milliseconds; injectable so tests and reconcilers control time. */
   now(): number;
-  /** Placement state kept from the change feed; without it RunTask reads the whole cluster per call. */
-  clusterState?: ClusterStateCache;
-  /** Parsed task definitions for the tasks that run them; without it each lookup reads the store. */
-  taskDefinitions?: TaskDefinitionCache;
+  state: ReadModels;
+}
+
+/**
+ * The server's read models, kept from the store's change feed. `plain`
+ * reads the store on every call instead (no background work; for tools and
+ * tests that want the simplest behaviour). Close them with `closeReadModels`.
+ */
+export function createReadModels(store: Store, opts: { plain?: boolean; log?: Logger } = {}): ReadModels {
+  return {
+    clusters: opts.plain === true ? new StoreClusterState(store) : new ClusterStateCache(store, opts.log ? { log: opts.log } : {}),
+    taskDefinitions: new TaskDefinitionCache(store),
+  };
+}
+
+export function closeReadModels(models: ReadModels): void {
+  models.clusters.close();
+  models.taskDefinitions.close();
 }
 
 /** ECS wire timestamps are epoch seconds (fractional). */

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClusterStateCache } from '../controllers/clusterState.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Change, Row } from '../store/store.js';
 import { createCluster } from './clusters.js';
 import { listContainerInstances, registerContainerInstance, type ContainerInstanceDoc } from './containerInstances.js';
 import { instanceFilter } from './instanceQuery.js';
-import type { DomainContext } from './context.js';
-import { deleteTaskDefinitions, deregisterTaskDefinition, registerTaskDefinition, requireTaskDefinition, TaskDefinitionCache } from './taskDefinitions.js';
+import { closeReadModels, createReadModels, type DomainContext } from './context.js';
+import { deleteTaskDefinitions, deregisterTaskDefinition, registerTaskDefinition, requireTaskDefinition } from './taskDefinitions.js';
 import { describeTasks, purgeDeletedTaskDefinitions, runTask, startTask, stopTask, submitTaskStateChange, taskDefinitionOf, tasksForInstance, type StoredTask, type TaskDoc } from './tasks.js';
 
 const HOUR = 60 * 60 * 1000;
@@ -19,7 +18,7 @@ async function fixture(opts: { withCaches?: boolean } = {}) {
     region: 'us-east-1',
     accountId: '000000000000',
     now: Date.now,
-    ...(opts.withCaches ? { clusterState: new ClusterStateCache(store), taskDefinitions: new TaskDefinitionCache(store) } : {}),
+    state: createReadModels(store, { plain: opts.withCaches !== true }),
   };
   const { cluster } = (await createCluster(ctx, { clusterName: 'c1' })) as { cluster: { clusterArn: string } };
   const td = (await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', cpu: 128, memory: 256 }] })).taskDefinition;
@@ -41,8 +40,7 @@ async function fixture(opts: { withCaches?: boolean } = {}) {
     instances.push(arn);
   }
   const close = async () => {
-    ctx.clusterState?.close();
-    ctx.taskDefinitions?.close();
+    closeReadModels(ctx.state);
     await store.close();
   };
   return { store, ctx, clusterArn: cluster.clusterArn, td, instances, close };
@@ -157,18 +155,22 @@ describe('ListContainerInstances filter on task state', () => {
 });
 
 describe('stop codes of tasks agents stop on their own', () => {
-  it('EssentialContainerExited for an essential exit, TaskFailedToStart for any other reason', async () => {
+  it('takes the stop code the agent reports as a field, never from the reason text', async () => {
     const f = await fixture();
-    const cases: [string, string][] = [
-      ['Essential container in task exited', 'EssentialContainerExited'],
-      ["CannotInspectContainerError: No such container: 1234", 'TaskFailedToStart'],
-      ["Container 'web' was removed from the host", 'TaskFailedToStart'],
-      ['CannotPullContainerError: pull access denied', 'TaskFailedToStart'],
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['Essential container in task exited', { berthStopCode: 'EssentialContainerExited' }, 'EssentialContainerExited'],
+      ['CannotPullContainerError: pull access denied', { berthStopCode: 'TaskFailedToStart' }, 'TaskFailedToStart'],
+      // A reason that reads like an essential exit does not decide the code: the field does.
+      ['Essential container in task exited (while starting)', { berthStopCode: 'TaskFailedToStart' }, 'TaskFailedToStart'],
+      // Without the field (another agent), the containers decide: an essential container that exited with a code...
+      ['Essential container in task exited', { containers: [{ containerName: 'web', status: 'STOPPED', exitCode: 3 }] }, 'EssentialContainerExited'],
+      // ...and otherwise the task failed to start.
+      ["CannotInspectContainerError: No such container: 1234", { containers: [{ containerName: 'web', status: 'STOPPED' }] }, 'TaskFailedToStart'],
     ];
-    for (const [reason, stopCode] of cases) {
+    for (const [reason, extra, stopCode] of cases) {
       const task = (await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web' })).tasks[0]!;
-      await submitTaskStateChange(f.ctx, { cluster: 'c1', task: task.taskArn!, status: 'STOPPED', reason });
-      const [described] = (await describeTasks(f.ctx, { cluster: 'c1', tasks: [task.taskArn!] })).tasks as TaskDoc[];
+      await submitTaskStateChange(f.ctx, { cluster: 'c1', task: task.taskArn, status: 'STOPPED', reason, ...extra });
+      const [described] = (await describeTasks(f.ctx, { cluster: 'c1', tasks: [task.taskArn] })).tasks as TaskDoc[];
       assert.deepEqual([described!.stopCode, described!.stoppedReason, described!.lastStatus], [stopCode, reason, 'STOPPED'], reason);
     }
     await f.close();

@@ -3,13 +3,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
 import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/service.js';
-import type { DomainContext } from '../ecs/context.js';
-import { TaskDefinitionCache } from '../ecs/taskDefinitions.js';
+import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { purgeDeletedTaskDefinitions } from '../ecs/tasks.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
-import { ClusterStateCache } from '../controllers/clusterState.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
@@ -51,13 +49,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   registry.add(credentials);
 
   const store = await openSqliteStore({ path: join(config.dataDir, 'berth.db'), synchronous: config.synchronous ?? 'full' });
-  const assumeAgentsConnected = process.env.BERTH_BENCH_ASSUME_AGENTS_CONNECTED === '1';
-  if (assumeAgentsConnected) {
-    log.warn('BERTH_BENCH_ASSUME_AGENTS_CONNECTED=1: placement treats every container instance as connected. Benchmarks only: tasks go to instances no agent runs.');
-  }
-  const clusterState = new ClusterStateCache(store, { assumeAgentsConnected, log });
-  const taskDefinitions = new TaskDefinitionCache(store);
-  const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, clusterState, taskDefinitions };
+  const state = createReadModels(store, { log });
+  const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, state };
   const operations: EcsOperations = { ...coreOperations(ctx) };
   const metrics = new ServerMetrics();
   const verifier = new SigV4Verifier(registry, config.region);
@@ -116,8 +109,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       closing = true;
       clearInterval(housekeeping);
       await dispatcher.close();
-      clusterState.close();
-      taskDefinitions.close();
+      closeReadModels(state);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

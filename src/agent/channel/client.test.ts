@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { SigV4Verifier } from '../../api/auth/sigv4.js';
 import { makeTask, TEST_CLUSTER_ARN } from '../engine/fixtures.js';
-import { AGENT_CONNECT_PATH, type AgentTask } from '../protocol.js';
+import { AGENT_CONNECT_PATH, type AgentTask } from '../../protocol/agent.js';
 import { ChannelClient, type ChannelOptions } from './client.js';
 
 const CREDS = { accessKeyId: 'AKIACHANNELTEST00001', secretAccessKey: 'channel-test-secret' };

@@ -18,7 +18,7 @@ import {
   HEARTBEAT_TIMEOUT_MS,
   type AgentMessage,
   type AgentTask,
-} from '../protocol.js';
+} from '../../protocol/agent.js';
 import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from './backoff.js';
 import { signedGetHeaders, type AwsCredentials } from './sign.js';
 

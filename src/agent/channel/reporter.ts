@@ -23,6 +23,7 @@
  * exponential backoff and full jitter; a report the server rejects as
  * invalid (an unknown task, say) is dropped, since resending cannot help.
  */
+import { REPORT_STOP_CODE_MEMBER } from '../../protocol/agent.js';
 import type { NetworkBinding as SdkNetworkBinding } from '@aws-sdk/client-ecs';
 import type { Logger } from '../../core/log.js';
 import { silentLogger } from '../../core/log.js';
@@ -95,6 +96,7 @@ export function ecsStateChangeApi(client: EcsClient): StateChangeApi {
         task: view.taskArn,
         status: view.status,
         ...(view.reason !== undefined ? { reason: view.reason } : {}),
+        ...(view.stopCode !== undefined ? { [REPORT_STOP_CODE_MEMBER]: view.stopCode } : {}),
         containers: view.containers.map(containerChange),
         pullStartedAt: toSeconds(view.pullStartedAt),
         pullStoppedAt: toSeconds(view.pullStoppedAt),

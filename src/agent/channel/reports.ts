@@ -20,6 +20,7 @@ import {
   type TaskRecord,
   type TaskStatus,
 } from '../engine/model.js';
+import type { StopCode } from '../../protocol/agent.js';
 
 export interface ContainerView {
   containerName: string;
@@ -34,8 +35,9 @@ export interface TaskView {
   taskArn: string;
   cluster: string;
   status: TaskStatus;
-  /** The agent's own stop reason; absent when the server asked for the stop. */
+  /** The agent's own stop reason and code; absent when the server asked for the stop. */
   reason?: string;
+  stopCode?: StopCode;
   containers: ContainerView[];
   /** Epoch ms. */
   pullStartedAt?: number;
@@ -60,6 +62,7 @@ export function taskView(r: TaskRecord): TaskView {
     cluster: r.task.clusterArn,
     status: r.status,
     ...(r.stop?.by === 'agent' && r.stop.reason !== undefined ? { reason: r.stop.reason } : {}),
+    ...(r.stop?.by === 'agent' && r.stop.stopCode !== undefined ? { stopCode: r.stop.stopCode } : {}),
     containers: r.containers.map((c) => ({
       containerName: c.name,
       ...(c.runtimeId !== undefined ? { runtimeId: c.runtimeId } : {}),

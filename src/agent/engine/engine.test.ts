@@ -15,7 +15,7 @@ import { DockerRuntime } from '../runtime/docker.js';
 import type { TaskView } from '../channel/reports.js';
 import { Reporter, type StateChangeApi } from '../channel/reporter.js';
 import { AgentStateStore } from '../state/store.js';
-import type { AgentTask } from '../protocol.js';
+import type { AgentTask } from '../../protocol/agent.js';
 import { TaskEngine, type TaskStore } from './engine.js';
 import { makeTask, MemoryTaskStore, TEST_IMAGE, type TaskShape } from './fixtures.js';
 import { taskHealth, type TaskRecord, type TaskStatus } from './model.js';

@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../core/log.js';
 import { silentLogger } from '../../core/log.js';
-import { sameTask, type AgentTask } from '../protocol.js';
+import { sameTask, type AgentTask } from '../../protocol/agent.js';
 import {
   ContainerNotFoundError,
   type ContainerEvent,

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ContainerDefinition, Volume } from '@aws-sdk/client-ecs';
-import type { AgentTask } from '../protocol.js';
+import type { AgentTask } from '../../protocol/agent.js';
 import type { TaskStore } from './engine.js';
 import type { TaskRecord } from './model.js';
 

@@ -9,11 +9,13 @@
  * server's pushes; every other field is written only by the engine
  * (observation, reconciliation and effect outcomes).
  */
-import type { AgentTask } from '../protocol.js';
+import { AGENT_TASK_STATES, type AgentTask, type AgentTaskState, type HealthStatus, type StopCode } from '../../protocol/agent.js';
 
-/** The task lifecycle as ECS reports it for EC2 tasks, in order. A task only moves forward. */
-export const TASK_STATUSES = ['PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+export type { HealthStatus } from '../../protocol/agent.js';
+
+/** The task lifecycle as the agent reports it, in order (see `protocol/agent.ts`). A task only moves forward. */
+export const TASK_STATUSES = AGENT_TASK_STATES;
+export type TaskStatus = AgentTaskState;
 
 export function statusIndex(s: TaskStatus): number {
   return TASK_STATUSES.indexOf(s);
@@ -30,7 +32,6 @@ export function phaseIndex(p: ContainerPhase): number {
   return CONTAINER_PHASES.indexOf(p);
 }
 
-export type HealthStatus = 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
 
 /** ECS `NetworkBinding`. */
 export interface NetworkBinding {
@@ -109,7 +110,7 @@ export interface TaskGroupRecord {
 export interface StopDecision {
   /** `server`: desired STOPPED (or dropped from the desired set); `agent`: the agent's own decision. */
   by: 'server' | 'agent';
-  stopCode?: string;
+  stopCode?: StopCode;
   reason?: string;
   at: number;
 }

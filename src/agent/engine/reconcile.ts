@@ -18,6 +18,7 @@
  * - A container is started only when its dependencies (dependsOn, links,
  *   volumesFrom) are met; containers stop in reverse dependsOn order.
  */
+import { ESSENTIAL_EXITED_REASON, type StopCode } from '../../protocol/agent.js';
 import type { ContainerState, TaskGroupResult } from '../runtime/runtime.js';
 import {
   phaseIndex,
@@ -70,7 +71,7 @@ export const RETRY_DELAY_MS = 2_000;
 /** ECS `reason` strings are at most 255 characters. */
 const MAX_REASON = 255;
 
-export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';
+export { ESSENTIAL_EXITED_REASON };
 export const OOM_REASON = 'OutOfMemoryError: Container killed due to memory usage';
 
 function truncate(s: string): string {
@@ -213,7 +214,7 @@ function verdictFor(r: TaskRecord, target: ContainerRecord, now: number): Verdic
 // Reconciliation
 
 /** The agent's own reason to stop the task, if any: a start failure or an essential container that stopped. */
-function agentStopReason(r: TaskRecord): { stopCode: string; reason: string } | undefined {
+function agentStopReason(r: TaskRecord): { stopCode: StopCode; reason: string } | undefined {
   if (r.startFailure) return { stopCode: 'TaskFailedToStart', reason: truncate(r.startFailure) };
   const failed = r.containers.find((c) => c.essential && c.phase === 'STOPPED');
   if (!failed) return undefined;

@@ -13,7 +13,7 @@ import type {
   PortMapping,
   Volume,
 } from '@aws-sdk/client-ecs';
-import type { AgentTask } from '../protocol.js';
+import type { AgentTask } from '../../protocol/agent.js';
 import type { ContainerSpec, MountSpec, NetworkMode, PortBinding, VolumesFromSpec } from '../runtime/runtime.js';
 import {
   clusterName,

@@ -20,7 +20,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskRecord } from '../engine/model.js';
 import type { TaskStore } from '../engine/engine.js';
-import { sameTask, type AgentTask, type AgentTaskWish } from '../protocol.js';
+import { sameTask, type AgentTask, type AgentTaskWish } from '../../protocol/agent.js';
 import { PathQueue, readJson } from './files.js';
 
 export interface AgentIdentity {

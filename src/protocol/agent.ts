@@ -23,6 +23,60 @@
  * - The agent reconnects with exponential backoff and full jitter.
  */
 
+// ---------------------------------------------------------------------------
+// Task lifecycle, health and stop codes: one definition for the server and the agent
+
+/**
+ * The task lifecycle as ECS reports it, in order; a task only moves forward.
+ * PROVISIONING is the server's alone (no agent has acted on the task yet);
+ * agents report from PENDING on.
+ */
+export const TASK_STATES = ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+/** The states an agent reports (everything after PROVISIONING). */
+export const AGENT_TASK_STATES = ['PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING', 'STOPPED'] as const;
+export type AgentTaskState = (typeof AGENT_TASK_STATES)[number];
+
+/** Every state but STOPPED: the task still holds its instance's resources. */
+export const ACTIVE_TASK_STATES = ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING'] as const;
+/** States before RUNNING. */
+export const PENDING_TASK_STATES = ['PROVISIONING', 'PENDING', 'ACTIVATING'] as const;
+
+/** Position of a state in the lifecycle; -1 for a string that is none. */
+export function taskStateIndex(state: string): number {
+  return (TASK_STATES as readonly string[]).indexOf(state);
+}
+
+/** Container and task health as ECS reports it. */
+export type HealthStatus = 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+
+/** ECS `TaskStopCode` values. */
+export type StopCode =
+  | 'TaskFailedToStart'
+  | 'EssentialContainerExited'
+  | 'UserInitiated'
+  | 'ServiceSchedulerInitiated'
+  | 'SpotInterruption'
+  | 'TerminationNotice'
+  | 'InfrastructureHealth';
+
+/** The reason ECS gives when an essential container of a running task exits. */
+export const ESSENTIAL_EXITED_REASON = 'Essential container in task exited';
+
+/**
+ * The member Berth's agent adds to SubmitTaskStateChange when it stops a task
+ * on its own: the stop code it decided, as a field (the ECS model has no
+ * member for it, and unknown members pass validation untouched). A report
+ * without it (another agent) gets its stop code from the reported containers:
+ * an essential container that exited with a code means
+ * EssentialContainerExited, anything else TaskFailedToStart.
+ */
+export const REPORT_STOP_CODE_MEMBER = 'berthStopCode';
+
+// ---------------------------------------------------------------------------
+// The channel
+
 export const AGENT_CONNECT_PATH = '/v1/agent/connect';
 export const HEARTBEAT_INTERVAL_MS = 5_000;
 export const HEARTBEAT_TIMEOUT_MS = 20_000;
@@ -43,7 +97,7 @@ export interface AgentTask {
   clusterArn: string;
   /** 'RUNNING' to run it; 'STOPPED' to stop it (with `stopCode`/`stoppedReason`). */
   desiredStatus: 'RUNNING' | 'STOPPED';
-  stopCode?: string;
+  stopCode?: StopCode;
   stoppedReason?: string;
   /** The task definition as DescribeTaskDefinition returns it (ECS member names). */
   taskDefinition: Record<string, unknown> & {
@@ -79,7 +133,7 @@ export type ServerMessage =
   | { type: 'heartbeat'; at: number };
 
 /** Container health as ECS reports it. */
-export type AgentHealthStatus = 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+export type AgentHealthStatus = HealthStatus;
 
 /**
  * `health`: the health of a task's containers, which SubmitTaskStateChange

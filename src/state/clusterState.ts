@@ -29,11 +29,11 @@
  *   chosen instances inside the committing transaction and keeps only the
  *   placements that still fit, so a slightly stale snapshot never overcommits.
  *
- * RunTask, in short:
+ * The task writer, in short (`ecs/writers/tasks.ts`):
  *
  *   const { snapshot } = await cache.snapshot(clusterArn);          // outside the transaction
  *   await store.transaction(async (tx) => {
- *     const r = await reservePlacements(tx, { clusterArn, snapshot, refresh: () => cache.current(clusterArn)?.snapshot, request, seed });
+ *     const r = await reservePlacements(tx, { clusterArn, snapshot, refresh: () => state.current(clusterArn)?.snapshot, request, seed });
  *     // write r.placements against r.rows (resources, counts, task rows)
  *   });
  *   cache.noteCommitted({ instances, tasks });                      // the rows just committed
@@ -45,43 +45,16 @@
  * few copies of per-instance arrays (O(instances), memcpy-fast); an unchanged
  * cluster returns the previous snapshot, its caches warm.
  */
-import { ACTIVE_TASK_STATES } from '../ecs/clusters.js';
-import type { ContainerInstanceDoc } from '../ecs/containerInstances.js';
-import type { StoredTask } from '../ecs/tasks.js';
-import { parseCql } from '../scheduler/cql/index.js';
-import { commitCheck, place } from '../scheduler/engine.js';
-import { hashString } from '../scheduler/random.js';
-import {
-  buildSnapshot,
-  FixedFieldCache,
-  patchPortUsers,
-  PortIndex,
-  type AttributeBuckets,
-  type ClusterSnapshot,
-  type GroupPostings,
-  type LoadColumns,
-  type PortProtocol,
-} from '../scheduler/snapshot.js';
-import type {
-  FailureReason,
-  InstanceSnapshot,
-  LaunchType,
-  NetworkMode,
-  Placement,
-  PlacementDiagnosis,
-  PlacementFailure,
-  PlacementRequest,
-} from '../scheduler/types.js';
-import type { Change, Row, Store, Transaction } from '../store/store.js';
+import { ACTIVE_TASK_STATES } from '../protocol/agent.js';
+import type { ContainerInstanceDoc, StoredTask } from '../ecs/model.js';
+import { CachedSnapshot, cloneColumn, Layout, type GroupColumn } from '../scheduler/cachedSnapshot.js';
+import { buildSnapshot, FixedFieldCache, type ClusterSnapshot } from '../scheduler/snapshot.js';
+import type { InstanceSnapshot } from '../scheduler/types.js';
+import type { Change, Row, Store } from '../store/store.js';
 import type { Logger } from '../core/log.js';
+import { EMPTY_LOAD, instanceSnapshotOf, NO_GROUPS, placeable, PLACEABLE_STATUSES, sameFixed, type InstanceLoad } from './instanceView.js';
 
 export interface ClusterStateOptions {
-  /**
-   * Treat every instance as having its agent connected. Only for benchmarks
-   * that register instances without agents: tasks are then placed on
-   * instances nothing will run them on. The server logs loudly when it is on.
-   */
-  readonly assumeAgentsConnected?: boolean;
   /** Changes a cluster may have waiting before it is re-synced from the store instead. */
   readonly maxQueuedChanges?: number;
   /** A cluster nobody asked a snapshot of for this long stops being tracked (ms). */
@@ -111,276 +84,28 @@ export interface ClusterStateStats {
   snapshots: number;
 }
 
+/**
+ * The cluster as placement sees it: what the task writer places on before
+ * re-checking its choices in the committing transaction. Two
+ * implementations share this contract: `ClusterStateCache` (kept from the
+ * change feed; the server's) and `StoreClusterState` (reads the store on
+ * every call; tools and tests that want no background work).
+ */
+export interface ClusterState {
+  /** The cluster with every change published before the call; never call it inside a store transaction. */
+  snapshot(clusterArn: string): Promise<ClusterStateSnapshot>;
+  /** The freshest state known without waiting or reading (safe inside a transaction); undefined when there is none. */
+  current(clusterArn: string): ClusterStateSnapshot | undefined;
+  /** Rows a writer has just committed; lets an incremental implementation skip re-reading them. */
+  noteCommitted(rows: { readonly instances?: readonly Row<ContainerInstanceDoc>[]; readonly tasks?: readonly Row<StoredTask>[] }): void;
+  /** Drops what is kept of a cluster (after DeleteCluster). */
+  forget(clusterArn: string): void;
+  close(): void;
+}
+
 const DEFAULT_MAX_QUEUED = 200_000;
 const DEFAULT_IDLE_EVICT_MS = 15 * 60 * 1000;
 const ACTIVE_TASK_STATE_SET: ReadonlySet<string> = new Set(ACTIVE_TASK_STATES);
-
-// ---------------------------------------------------------------------------
-// Stored container instance → engine view
-
-const LAUNCH_TYPES: readonly LaunchType[] = Object.freeze(['EC2', 'EXTERNAL'] as const);
-const NETWORK_MODES: readonly NetworkMode[] = Object.freeze(['bridge', 'host', 'none'] as const);
-const NO_GPUS: readonly string[] = Object.freeze([]);
-const NO_PORTS: readonly number[] = Object.freeze([]);
-const NO_GROUPS: ReadonlyMap<string, number> = new Map();
-
-/** Tasks on one instance that are not STOPPED, by task group. */
-export interface InstanceLoad {
-  readonly groups: ReadonlyMap<string, number>;
-  readonly count: number;
-}
-
-const EMPTY_LOAD: InstanceLoad = { groups: NO_GROUPS, count: 0 };
-
-function resourceOf(doc: ContainerInstanceDoc, name: string) {
-  return doc.remainingResources.find((r) => r.name === name);
-}
-
-function portsOf(doc: ContainerInstanceDoc, name: string): readonly number[] {
-  const set = resourceOf(doc, name)?.stringSetValue;
-  if (set === undefined || set.length === 0) return NO_PORTS;
-  return set.map(Number).filter(Number.isInteger);
-}
-
-function sameAttributes(map: ReadonlyMap<string, string | undefined>, list: ContainerInstanceDoc['attributes']): boolean {
-  if (map.size !== list.length) return false;
-  for (const a of list) if (!map.has(a.name) || map.get(a.name) !== a.value) return false;
-  return true;
-}
-
-/**
- * The placement engine's view of a stored container instance: resources as
- * RunTask accounts them (`remainingResources` CPU, MEMORY, PORTS, PORTS_UDP),
- * task counts from `load`. `previous` lends its attribute map when unchanged.
- */
-export function instanceSnapshotOf(
-  row: Row<ContainerInstanceDoc>,
-  load: InstanceLoad,
-  opts: { readonly assumeAgentsConnected?: boolean } = {},
-  previous?: InstanceSnapshot,
-): InstanceSnapshot {
-  const d = row.doc;
-  const attributes =
-    previous !== undefined && sameAttributes(previous.attributes, d.attributes) ? previous.attributes : new Map(d.attributes.map((a) => [a.name, a.value]));
-  return {
-    arn: row.arn,
-    status: d.status,
-    ec2InstanceId: d.ec2InstanceId,
-    agentConnected: opts.assumeAgentsConnected === true || d.agentConnected,
-    ...(d.versionInfo.agentVersion ? { agentVersion: d.versionInfo.agentVersion } : {}),
-    registeredAt: d.registeredAt * 1000,
-    attributes,
-    runningTasksCount: load.count,
-    taskGroups: load.groups,
-    remaining: { cpu: resourceOf(d, 'CPU')?.integerValue ?? 0, memory: resourceOf(d, 'MEMORY')?.integerValue ?? 0, gpus: NO_GPUS },
-    usedPorts: { tcp: portsOf(d, 'PORTS'), udp: portsOf(d, 'PORTS_UDP') },
-    launchTypes: LAUNCH_TYPES,
-    networkModes: NETWORK_MODES,
-  };
-}
-
-/** Whether two views of an instance agree on every field placement caches per snapshot family. */
-function sameFixed(a: InstanceSnapshot, b: InstanceSnapshot): boolean {
-  return (
-    a.status === b.status &&
-    a.agentConnected === b.agentConnected &&
-    a.ec2InstanceId === b.ec2InstanceId &&
-    a.agentVersion === b.agentVersion &&
-    a.registeredAt === b.registeredAt &&
-    a.launchTypes === b.launchTypes &&
-    a.networkModes === b.networkModes &&
-    (a.attributes === b.attributes || sameMap(a.attributes, b.attributes))
-  );
-}
-
-function sameMap<V>(a: ReadonlyMap<string, V>, b: ReadonlyMap<string, V>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) if (!b.has(k) || b.get(k) !== v) return false;
-  return true;
-}
-
-const placeable = (status: string): boolean => status === 'ACTIVE' || status === 'DRAINING';
-
-// ---------------------------------------------------------------------------
-// Snapshots
-
-/** Positions and ARN hashes of one set of instances, in order. Never modified once built. */
-class Layout {
-  readonly pos = new Map<string, number>();
-  readonly arnHashes: Uint32Array;
-
-  constructor(arns: readonly string[]) {
-    this.arnHashes = new Uint32Array(arns.length);
-    for (let i = 0; i < arns.length; i++) {
-      this.pos.set(arns[i]!, i);
-      this.arnHashes[i] = hashString(arns[i]!);
-    }
-  }
-}
-
-
-/**
- * Per-group task counts by instance position. Sparse while few instances
- * hold the group, dense beyond that. Copy-on-write: a column whose `epoch`
- * is older than the view's belongs to a snapshot and is never modified.
- */
-interface GroupColumn {
-  epoch: number;
-  members: number;
-  dense: Int32Array | undefined;
-  sparse: Map<number, number> | undefined;
-}
-
-function cloneColumn(c: GroupColumn, epoch: number): GroupColumn {
-  return { epoch, members: c.members, dense: c.dense?.slice(), sparse: c.sparse ? new Map(c.sparse) : undefined };
-}
-
-function postingsOf(col: GroupColumn): GroupPostings {
-  const instances = new Int32Array(col.members);
-  const counts = new Int32Array(col.members);
-  if (col.dense !== undefined) {
-    const d = col.dense;
-    let k = 0;
-    for (let i = 0; i < d.length; i++) {
-      if (d[i] !== 0) {
-        instances[k] = i;
-        counts[k++] = d[i]!;
-      }
-    }
-  } else if (col.sparse !== undefined) {
-    const positions = Int32Array.from(col.sparse.keys()).sort();
-    for (let k = 0; k < positions.length; k++) {
-      instances[k] = positions[k]!;
-      counts[k] = col.sparse.get(positions[k]!)!;
-    }
-  }
-  return { instances, counts };
-}
-
-/** The engine's `ClusterSnapshot` over the cache's shared, copy-on-write state. */
-class CachedSnapshot implements ClusterSnapshot {
-  private readonly postings = new Map<string, GroupPostings | undefined>();
-  private readonly ports = new PortIndex();
-
-  constructor(
-    readonly instances: readonly InstanceSnapshot[],
-    private readonly layout: Layout,
-    private readonly fixed: FixedFieldCache,
-    private readonly load: LoadColumns,
-    private readonly groups: ReadonlyMap<string, GroupColumn>,
-  ) {}
-
-  get arnHashes(): Uint32Array {
-    return this.layout.arnHashes;
-  }
-
-  indexOf(arn: string): number | undefined {
-    return this.layout.pos.get(arn);
-  }
-
-  attributeBuckets(name: string): AttributeBuckets {
-    return this.fixed.attributeBuckets(this.instances, name);
-  }
-
-  groupPostings(group: string): GroupPostings | undefined {
-    if (this.postings.has(group)) return this.postings.get(group);
-    const col = this.groups.get(group);
-    const p = col === undefined || col.members === 0 ? undefined : postingsOf(col);
-    this.postings.set(group, p);
-    return p;
-  }
-
-  memoFixed<T>(key: string, compute: () => T): T {
-    return this.fixed.memo(key, compute);
-  }
-
-  loadColumns(): LoadColumns {
-    return this.load;
-  }
-
-  portUsers(protocol: PortProtocol, port: number): Uint8Array {
-    return this.ports.users(this.instances, protocol, port);
-  }
-}
-
-/**
- * `base` with some instances' task state and resources replaced (fixed fields
- * stay those of `base`, so its fixed-field indexes remain valid).
- */
-class OverlaySnapshot implements ClusterSnapshot {
-  readonly instances: readonly InstanceSnapshot[];
-  private load: LoadColumns | undefined;
-  private readonly postings = new Map<string, GroupPostings | undefined>();
-  private readonly ports = new Map<string, Uint8Array>();
-
-  constructor(
-    private readonly base: ClusterSnapshot,
-    private readonly replaced: ReadonlyMap<number, InstanceSnapshot>,
-  ) {
-    const instances = base.instances.slice();
-    for (const [i, inst] of replaced) instances[i] = inst;
-    this.instances = instances;
-  }
-
-  get arnHashes(): Uint32Array {
-    return this.base.arnHashes;
-  }
-
-  indexOf(arn: string): number | undefined {
-    return this.base.indexOf(arn);
-  }
-
-  attributeBuckets(name: string): AttributeBuckets {
-    return this.base.attributeBuckets(name);
-  }
-
-  memoFixed<T>(key: string, compute: () => T): T {
-    return this.base.memoFixed(key, compute);
-  }
-
-  groupPostings(group: string): GroupPostings | undefined {
-    if (this.postings.has(group)) return this.postings.get(group);
-    const counts = new Map<number, number>();
-    const p = this.base.groupPostings(group);
-    if (p !== undefined) for (let k = 0; k < p.instances.length; k++) counts.set(p.instances[k]!, p.counts[k]!);
-    for (const [i, inst] of this.replaced) {
-      const n = inst.taskGroups.get(group) ?? 0;
-      if (n > 0) counts.set(i, n);
-      else counts.delete(i);
-    }
-    let out: GroupPostings | undefined;
-    if (counts.size > 0) {
-      const instances = Int32Array.from(counts.keys()).sort();
-      out = { instances, counts: Int32Array.from(instances, (i) => counts.get(i)!) };
-    }
-    this.postings.set(group, out);
-    return out;
-  }
-
-  portUsers(protocol: PortProtocol, port: number): Uint8Array {
-    const key = `${protocol}/${port}`;
-    let users = this.ports.get(key);
-    if (users === undefined) {
-      users = patchPortUsers(this.base.portUsers(protocol, port), this.instances, this.replaced.keys(), protocol, port);
-      this.ports.set(key, users);
-    }
-    return users;
-  }
-
-  loadColumns(): LoadColumns {
-    if (this.load === undefined) {
-      const b = this.base.loadColumns();
-      const load = { cpu: b.cpu.slice(), memory: b.memory.slice(), gpus: b.gpus.slice() };
-      for (const [i, inst] of this.replaced) {
-        load.cpu[i] = inst.remaining.cpu;
-        load.memory[i] = inst.remaining.memory;
-        load.gpus[i] = inst.remaining.gpus.length;
-      }
-      this.load = load;
-    }
-    return this.load;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // One cluster
@@ -406,7 +131,7 @@ interface TaskFacts {
   version: number;
 }
 
-function taskFacts(row: Row<StoredTask>): TaskFacts {
+export function taskFacts(row: Row<StoredTask>): TaskFacts {
   return { arn: row.arn, instance: row.name, group: row.doc.task.group, state: row.state, version: row.version };
 }
 
@@ -462,10 +187,7 @@ class ClusterView {
   private changed = true;
   private last: CachedSnapshot | undefined;
 
-  constructor(
-    readonly arn: string,
-    private readonly opts: { readonly assumeAgentsConnected?: boolean },
-  ) {}
+  constructor(readonly arn: string) {}
 
   intern(s: string): string {
     const known = this.strings.get(s);
@@ -495,7 +217,7 @@ class ClusterView {
     for (const [arn, g] of groups) this.loads.set(arn, { groups: g, count: counts.get(arn) ?? 0 });
     for (const row of instances) {
       if (!placeable(row.doc.status)) continue;
-      this.instances.set(row.arn, { snap: instanceSnapshotOf(row, this.loads.get(row.arn) ?? EMPTY_LOAD, this.opts), version: row.version });
+      this.instances.set(row.arn, { snap: instanceSnapshotOf(row, this.loads.get(row.arn) ?? EMPTY_LOAD), version: row.version });
     }
     this.layoutDirty = true;
     this.changed = true;
@@ -520,7 +242,7 @@ class ClusterView {
       this.changed = true;
       return;
     }
-    const snap = instanceSnapshotOf(row, this.loads.get(arn) ?? EMPTY_LOAD, this.opts, cur?.snap);
+    const snap = instanceSnapshotOf(row, this.loads.get(arn) ?? EMPTY_LOAD, cur?.snap);
     this.instances.set(arn, { snap, version: row.version });
     this.changed = true;
     if (cur === undefined) this.layoutDirty = true;
@@ -710,7 +432,7 @@ class ClusterView {
  * Per-cluster placement state kept current from the store's change feed.
  * One per server; `close()` stops watching.
  */
-export class ClusterStateCache {
+export class ClusterStateCache implements ClusterState {
   private readonly views = new Map<string, ClusterView>();
   private readonly unwatch: () => void;
   private readonly maxQueued: number;
@@ -727,10 +449,6 @@ export class ClusterStateCache {
     this.unwatch = store.watch((changes) => this.onChanges(changes));
   }
 
-  get assumeAgentsConnected(): boolean {
-    return this.opts.assumeAgentsConnected === true;
-  }
-
   /**
    * The cluster as placement sees it, with every change published before the
    * call applied. Loads the cluster on first use. Never call it inside a
@@ -740,7 +458,7 @@ export class ClusterStateCache {
     if (this.closed) throw new Error('ClusterStateCache is closed');
     let view = this.views.get(clusterArn);
     if (view === undefined) {
-      view = new ClusterView(clusterArn, this.opts);
+      view = new ClusterView(clusterArn);
       this.views.set(clusterArn, view);
     }
     view.lastUsed = Date.now();
@@ -833,6 +551,13 @@ export class ClusterStateCache {
   private onChanges(changes: readonly Change[]): void {
     let touched: Set<ClusterView> | undefined;
     for (const c of changes) {
+      if (c.kind === 'cluster') {
+        // A cluster that changes (DeleteCluster above all) is dropped unless someone waits on it;
+        // the next snapshot loads it again. Cluster changes are rare; reloads are cheap.
+        const view = this.views.get(c.arn);
+        if (view !== undefined && view.waiters.length === 0 && !view.running) this.views.delete(c.arn);
+        continue;
+      }
       if (c.kind !== 'containerInstance' && c.kind !== 'task') continue;
       const view = this.views.get(c.cluster);
       if (view === undefined) continue;
@@ -983,173 +708,37 @@ export class ClusterStateCache {
 }
 
 // ---------------------------------------------------------------------------
-// Commit-time re-check
-
-export interface ReserveInput {
-  readonly clusterArn: string;
-  /** From `ClusterStateCache.snapshot`, taken before the transaction began. */
-  readonly snapshot: ClusterSnapshot;
-  /**
-   * A fresher snapshot at the start of each placement round, when there is
-   * one: `() => cache.current(clusterArn)?.snapshot`. Transactions that
-   * committed while this one waited are then already in it, so concurrent
-   * RunTask calls do not all aim at the same instances.
-   */
-  readonly refresh?: () => ClusterSnapshot | undefined;
-  readonly request: PlacementRequest;
-  readonly seed: number;
-  readonly assumeAgentsConnected?: boolean;
-  /** Placement rounds before giving up on tasks whose instances keep filling up under it. */
-  readonly maxRounds?: number;
-}
-
-export interface ReservedPlacements {
-  /**
-   * Placements that fit the chosen instances as read in this transaction,
-   * counting the ones before them, in order. Persist all of them (with the
-   * same accounting as RunTask's) in this transaction.
-   */
-  readonly placements: readonly Placement[];
-  /** The chosen instances' rows as read in this transaction, before any write. */
-  readonly rows: ReadonlyMap<string, Row<ContainerInstanceDoc>>;
-  readonly unplaced: number;
-  /** When `unplaced > 0`: one failure per instance that could not take the next task. */
-  readonly failures: readonly PlacementFailure[];
-  readonly diagnosis: PlacementDiagnosis;
-  /** Placement rounds run: 1 unless the snapshot was stale for a chosen instance. */
-  readonly rounds: number;
-}
-
-const FIXED_REJECTIONS: ReadonlySet<FailureReason> = new Set<FailureReason>(['INACTIVE', 'MISSING', 'AGENT', 'ATTRIBUTE', 'MemberOf placement constraint unsatisfied']);
-
-function needsTaskState(request: PlacementRequest): boolean {
-  return (request.placementConstraints ?? []).some(
-    (c) => c.type === 'distinctInstance' || (c.type === 'memberOf' && c.expression !== undefined && parseCql(c.expression).dependsOnTasks),
-  );
-}
-
-/** `inst` after `k` more tasks of the request. */
-function withPlaced(inst: InstanceSnapshot, request: PlacementRequest, k: number): InstanceSnapshot {
-  if (k === 0) return inst;
-  const taskGroups = new Map(inst.taskGroups);
-  taskGroups.set(request.group, (taskGroups.get(request.group) ?? 0) + k);
-  return {
-    ...inst,
-    remaining: { cpu: inst.remaining.cpu - k * request.cpu, memory: inst.remaining.memory - k * request.memory, gpus: inst.remaining.gpus },
-    usedPorts: {
-      tcp: request.tcpPorts?.length ? [...inst.usedPorts.tcp, ...request.tcpPorts] : inst.usedPorts.tcp,
-      udp: request.udpPorts?.length ? [...inst.usedPorts.udp, ...request.udpPorts] : inst.usedPorts.udp,
-    },
-    runningTasksCount: inst.runningTasksCount + k,
-    taskGroups,
-  };
-}
+// Store-backed
 
 /**
- * `base` corrected with what a transaction read: instances gone or no longer
- * eligible keep their fixed fields (the snapshot's indexes rely on them) but
- * are left no room; the others take the resources and task state read.
+ * `ClusterState` read from the store on every `snapshot` call: no change
+ * feed, no background work, nothing kept between calls.
  */
-function corrected(base: ClusterSnapshot, truth: ReadonlyMap<string, InstanceSnapshot | undefined>, excluded: ReadonlyMap<string, FailureReason>): ClusterSnapshot {
-  const replaced = new Map<number, InstanceSnapshot>();
-  for (const [arn, t] of truth) {
-    const i = base.indexOf(arn);
-    if (i === undefined) continue;
-    const inst = base.instances[i]!;
-    if (t === undefined || excluded.has(arn)) replaced.set(i, { ...inst, remaining: { cpu: -1, memory: -1, gpus: NO_GPUS } });
-    else replaced.set(i, { ...inst, remaining: t.remaining, usedPorts: t.usedPorts, runningTasksCount: t.runningTasksCount, taskGroups: t.taskGroups });
-  }
-  return new OverlaySnapshot(base, replaced);
-}
+export class StoreClusterState implements ClusterState {
+  constructor(private readonly store: Store) {}
 
-/**
- * Places `request` on a cached snapshot and re-checks the plan inside the
- * committing transaction: the chosen instances are re-read in `tx` and a
- * placement is kept only if it still fits there (status, agent, attributes,
- * constraints, CPU, memory, host ports), counting the placements kept before
- * it. Tasks whose instance no longer fits are placed again on the snapshot
- * corrected with what was read, up to `maxRounds` rounds. Nothing is
- * written; the caller persists `placements` against `rows`.
- *
- * Group counts come from the snapshot unless the request has a
- * distinctInstance or task-dependent memberOf constraint; then the chosen
- * instances' tasks are read in `tx` too.
- */
-export async function reservePlacements(tx: Transaction, input: ReserveInput): Promise<ReservedPlacements> {
-  const { request, clusterArn } = input;
-  const maxRounds = input.maxRounds ?? 3;
-  const exactTasks = needsTaskState(request);
-  /** The chosen instances as the transaction sees them, with the placements kept so far; undefined when gone. */
-  const truth = new Map<string, InstanceSnapshot | undefined>();
-  const rows = new Map<string, Row<ContainerInstanceDoc>>();
-  /** Instances a re-check found no longer eligible at all, with why. */
-  const excluded = new Map<string, FailureReason>();
-  const placements: Placement[] = [];
-  let base = input.snapshot;
-  let rounds = 0;
-  let lastFailures: readonly PlacementFailure[] = [];
-  let lastDiagnosis: PlacementDiagnosis | undefined;
-  let lastRejected: { arn: string; reason: FailureReason }[] = [];
-
-  while (placements.length < request.count && rounds < maxRounds) {
-    rounds++;
-    base = input.refresh?.() ?? base;
-    const snap = truth.size === 0 ? base : corrected(base, truth, excluded);
-    const plan = place(snap, { ...request, count: request.count - placements.length }, { seed: (input.seed + rounds - 1) >>> 0 });
-    lastFailures = plan.failures;
-    lastDiagnosis = plan.diagnosis;
-    lastRejected = [];
-    if (plan.placements.length === 0) break;
-
-    for (const p of plan.placements) {
-      if (truth.has(p.instanceArn)) continue;
-      const row = await tx.get<ContainerInstanceDoc>('containerInstance', p.instanceArn);
-      if (row === undefined || row.cluster !== clusterArn || !placeable(row.doc.status)) {
-        truth.set(p.instanceArn, undefined);
-        continue;
-      }
-      rows.set(row.arn, row);
-      let load: InstanceLoad;
-      if (exactTasks) {
-        const tasks = await tx.find<StoredTask>('task', { cluster: clusterArn, name: row.arn, state: [...ACTIVE_TASK_STATES] });
-        const groups = new Map<string, number>();
-        for (const t of tasks) groups.set(t.doc.task.group, (groups.get(t.doc.task.group) ?? 0) + 1);
-        load = { groups, count: tasks.length };
-      } else {
-        const i = base.indexOf(row.arn);
-        const cached = i === undefined ? undefined : base.instances[i];
-        load = cached !== undefined ? { groups: cached.taskGroups, count: cached.runningTasksCount } : EMPTY_LOAD;
-      }
-      truth.set(row.arn, instanceSnapshotOf(row, load, { assumeAgentsConnected: input.assumeAgentsConnected === true }));
+  async snapshot(clusterArn: string): Promise<ClusterStateSnapshot> {
+    const version = await this.store.lastChangeSeq();
+    const instances = await this.store.find<ContainerInstanceDoc>('containerInstance', { cluster: clusterArn, status: PLACEABLE_STATUSES });
+    const loads = new Map<string, { groups: Map<string, number>; count: number }>();
+    for (const t of await this.store.find<StoredTask>('task', { cluster: clusterArn, state: [...ACTIVE_TASK_STATES] })) {
+      const instance = t.doc.task.containerInstanceArn;
+      if (instance === undefined) continue;
+      let load = loads.get(instance);
+      if (load === undefined) loads.set(instance, (load = { groups: new Map(), count: 0 }));
+      load.groups.set(t.doc.task.group, (load.groups.get(t.doc.task.group) ?? 0) + 1);
+      load.count++;
     }
-
-    // Re-check against the chosen instances as read, with this call's earlier placements applied.
-    const chosen = [...new Set(plan.placements.map((p) => p.instanceArn))].flatMap((arn) => {
-      const t = truth.get(arn);
-      return t === undefined ? [] : [t];
-    });
-    const { accepted, rejected } = commitCheck(buildSnapshot(chosen), plan);
-    const added = new Map<string, number>();
-    for (const p of accepted) {
-      placements.push(p);
-      added.set(p.instanceArn, (added.get(p.instanceArn) ?? 0) + 1);
-    }
-    for (const [arn, k] of added) truth.set(arn, withPlaced(truth.get(arn)!, request, k));
-    if (rejected.length === 0) break;
-    lastRejected = [...new Map(rejected.map((r) => [r.placement.instanceArn, r.reason] as const))].map(([arn, reason]) => ({ arn, reason }));
-    for (const r of rejected) if (FIXED_REJECTIONS.has(r.reason)) excluded.set(r.placement.instanceArn, r.reason);
+    return { snapshot: buildSnapshot(instances.map((r) => instanceSnapshotOf(r, loads.get(r.arn) ?? EMPTY_LOAD))), version };
   }
 
-  const unplaced = request.count - placements.length;
-  let failures: readonly PlacementFailure[] = [];
-  if (unplaced > 0) {
-    // Excluded instances were left no room in the corrected snapshot: report why they were excluded
-    // instead, and leave out those no longer ACTIVE, as placement does.
-    failures = (lastRejected.length > 0 ? lastRejected : lastFailures).flatMap((f) => {
-      const reason = excluded.get(f.arn) ?? f.reason;
-      return reason === 'INACTIVE' || reason === 'MISSING' ? [] : [{ arn: f.arn, reason }];
-    });
+  current(): undefined {
+    return undefined;
   }
-  const diagnosis = lastDiagnosis ?? place(base, { ...request, count: 0 }, { seed: input.seed }).diagnosis;
-  return { placements, rows, unplaced, failures, diagnosis, rounds };
+
+  noteCommitted(): void {}
+
+  forget(): void {}
+
+  close(): void {}
 }

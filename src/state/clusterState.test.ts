@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AwsError } from '../core/errors.js';
-import { ACTIVE_TASK_STATES, createCluster } from '../ecs/clusters.js';
+import { createCluster } from '../ecs/clusters.js';
+import { ACTIVE_TASK_STATES } from '../protocol/agent.js';
 import { deregisterContainerInstance, registerContainerInstance, updateContainerInstancesState, type ContainerInstanceDoc } from '../ecs/containerInstances.js';
 import { putAttributes } from '../ecs/attributes.js';
-import type { DomainContext } from '../ecs/context.js';
+import { createReadModels, type DomainContext } from '../ecs/context.js';
 import { registerTaskDefinition } from '../ecs/taskDefinitions.js';
 import { placementRequest, runTask, stopTask, stopTasksOnInstance, submitTaskStateChange, type StoredTask } from '../ecs/tasks.js';
 import type { TaskDefinitionDoc } from '../ecs/taskdef/types.js';
@@ -14,7 +15,9 @@ import { buildSnapshot, type ClusterSnapshot } from '../scheduler/snapshot.js';
 import type { InstanceSnapshot, PlacementRequest, PlacementStrategy } from '../scheduler/types.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Change, ChangeListener, Kind, Query, Row, Store, Transaction } from '../store/store.js';
-import { ClusterStateCache, instanceSnapshotOf, reservePlacements } from './clusterState.js';
+import { reservePlacements } from '../ecs/writers/placement.js';
+import { ClusterStateCache, StoreClusterState } from './clusterState.js';
+import { instanceSnapshotOf } from './instanceView.js';
 
 /** Deterministic PRNG (mulberry32) so a failing sequence can be replayed from its seed. */
 function rng(seed: number) {
@@ -31,9 +34,9 @@ function rng(seed: number) {
 
 const AZS = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
 
-async function fixture(opts: { store?: Store; assumeAgentsConnected?: boolean; maxQueuedChanges?: number } = {}) {
+async function fixture(opts: { store?: Store; connected?: boolean; maxQueuedChanges?: number } = {}) {
   const store = opts.store ?? (await openSqliteStore({ path: ':memory:' }));
-  const ctx: DomainContext = { store, region: 'us-east-1', accountId: '000000000000', now: Date.now };
+  const ctx: DomainContext = { store, region: 'us-east-1', accountId: '000000000000', now: Date.now, state: createReadModels(store, { plain: true }) };
   const { cluster } = (await createCluster(ctx, { clusterName: 'c1' })) as { cluster: { clusterArn: string } };
   await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', cpu: 128, memory: 256 }] });
   await registerTaskDefinition(ctx, { family: 'db', containerDefinitions: [{ name: 'db', image: 'busybox', cpu: 256, memory: 512 }] });
@@ -41,10 +44,13 @@ async function fixture(opts: { store?: Store; assumeAgentsConnected?: boolean; m
     family: 'edge',
     containerDefinitions: [{ name: 'edge', image: 'busybox', cpu: 64, memory: 64, portMappings: [{ containerPort: 80, hostPort: 8080 }] }],
   });
-  const cache = new ClusterStateCache(store, {
-    ...(opts.assumeAgentsConnected !== undefined ? { assumeAgentsConnected: opts.assumeAgentsConnected } : {}),
-    ...(opts.maxQueuedChanges !== undefined ? { maxQueuedChanges: opts.maxQueuedChanges } : {}),
-  });
+  const cache = new ClusterStateCache(store, opts.maxQueuedChanges !== undefined ? { maxQueuedChanges: opts.maxQueuedChanges } : {});
+  const setAgent = (arn: string, connected: boolean) =>
+    store.transaction(async (tx) => {
+      const row = await tx.get<ContainerInstanceDoc>('containerInstance', arn);
+      if (!row || row.doc.agentConnected === connected) return;
+      await tx.update('containerInstance', { ...row, doc: { ...row.doc, agentConnected: connected, version: row.doc.version + 1 } });
+    });
   let n = 0;
   const register = async (az = AZS[n % 3]!, cpu = 2048, memory = 4096) => {
     n++;
@@ -58,19 +64,14 @@ async function fixture(opts: { store?: Store; assumeAgentsConnected?: boolean; m
       ],
       versionInfo: { agentVersion: '1.0.0' },
     });
+    if (opts.connected === true) await setAgent(r.containerInstance.containerInstanceArn, true);
     return r.containerInstance.containerInstanceArn;
   };
-  const setAgent = (arn: string, connected: boolean) =>
-    store.transaction(async (tx) => {
-      const row = await tx.get<ContainerInstanceDoc>('containerInstance', arn);
-      if (!row || row.doc.agentConnected === connected) return;
-      await tx.update('containerInstance', { ...row, doc: { ...row.doc, agentConnected: connected, version: row.doc.version + 1 } });
-    });
   return { store, ctx, cache, clusterArn: cluster.clusterArn, register, setAgent };
 }
 
 /** What RunTask reads today: every placeable instance and every task not STOPPED, straight from the store. */
-async function freshInstances(store: Store, clusterArn: string, assumeAgentsConnected = false): Promise<InstanceSnapshot[]> {
+async function freshInstances(store: Store, clusterArn: string): Promise<InstanceSnapshot[]> {
   const rows = await store.find<ContainerInstanceDoc>('containerInstance', { cluster: clusterArn, status: ['ACTIVE', 'DRAINING'] });
   const tasks = await store.find<StoredTask>('task', { cluster: clusterArn, state: [...ACTIVE_TASK_STATES] });
   const loads = new Map<string, { groups: Map<string, number>; count: number }>();
@@ -80,7 +81,7 @@ async function freshInstances(store: Store, clusterArn: string, assumeAgentsConn
     l.groups.set(t.doc.task.group, (l.groups.get(t.doc.task.group) ?? 0) + 1);
     l.count++;
   }
-  return rows.map((r) => instanceSnapshotOf(r, loads.get(r.arn) ?? { groups: new Map(), count: 0 }, { assumeAgentsConnected }));
+  return rows.map((r) => instanceSnapshotOf(r, loads.get(r.arn) ?? { groups: new Map(), count: 0 }));
 }
 
 function normInstance(i: InstanceSnapshot) {
@@ -386,7 +387,7 @@ describe('ClusterStateCache', () => {
   });
 
   it('answers current() inside a transaction without waiting, with handed-over rows applied', async () => {
-    const f = await fixture({ assumeAgentsConnected: true });
+    const f = await fixture({ connected: true });
     const a = await f.register();
     assert.equal(f.cache.current(f.clusterArn), undefined, 'not loaded yet');
     const first = await f.cache.snapshot(f.clusterArn);
@@ -406,12 +407,20 @@ describe('ClusterStateCache', () => {
     await f.store.close();
   });
 
-  it('reports every instance connected when asked to assume agents', async () => {
-    const f = await fixture({ assumeAgentsConnected: true });
+  it('agrees with the store-backed implementation after instances and tasks change', async () => {
+    const f = await fixture({ connected: true });
+    const plain = new StoreClusterState(f.store);
+    const a = await f.register();
     await f.register();
-    await f.register();
-    const { snapshot } = await f.cache.snapshot(f.clusterArn);
-    assert.deepEqual(snapshot.instances.map((i) => i.agentConnected), [true, true]);
+    await f.cache.snapshot(f.clusterArn);
+    const { tasks } = await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web', count: 3 });
+    await stopTask(f.ctx, { cluster: 'c1', task: tasks[0]!.taskArn });
+    await f.setAgent(a, false);
+    const cached = await f.cache.snapshot(f.clusterArn);
+    const read = await plain.snapshot(f.clusterArn);
+    assert.deepEqual(normAll(cached.snapshot.instances), normAll(read.snapshot.instances));
+    assert.equal(read.snapshot.instances.reduce((n, i) => n + i.runningTasksCount, 0), 2);
+    assert.deepEqual(read.snapshot.instances.map((i) => i.agentConnected).sort(), [false, true]);
     f.cache.close();
     await f.store.close();
   });
@@ -470,7 +479,7 @@ async function requestFor(store: Store, family: string, count: number, extra: Pa
 
 describe('reservePlacements', () => {
   it('keeps only what still fits when another writer filled the chosen instance after the snapshot', async () => {
-    const f = await fixture({ assumeAgentsConnected: true });
+    const f = await fixture({ connected: true });
     const small = await f.register('us-east-1a', 512, 1024);
     const big = await f.register('us-east-1a', 4096, 8192);
     const { snapshot } = await f.cache.snapshot(f.clusterArn);
@@ -482,7 +491,7 @@ describe('reservePlacements', () => {
       for (let i = 0; i < 3; i++) row = (await commitOne(tx, row, f.clusterArn, td, 'other', { cpu: 128, memory: 256, tcpPorts: [], udpPorts: [] }, 100 + i)).updated;
     });
     const out = await f.store.transaction(async (tx) => {
-      const reserved = await reservePlacements(tx, { clusterArn: f.clusterArn, snapshot, request, seed: 1, assumeAgentsConnected: true });
+      const reserved = await reservePlacements(tx, { clusterArn: f.clusterArn, snapshot, request, seed: 1 });
       const rows = new Map(reserved.rows);
       for (const [k, p] of reserved.placements.entries()) {
         const { updated } = await commitOne(tx, rows.get(p.instanceArn)!, f.clusterArn, td, request.group, reservation, k);
@@ -493,7 +502,7 @@ describe('reservePlacements', () => {
     assert.equal(out.unplaced, 0);
     assert.equal(out.rounds, 2);
     assert.deepEqual(out.placements.map((p) => p.instanceArn), [small, big, big]);
-    for (const inst of await freshInstances(f.store, f.clusterArn, true)) {
+    for (const inst of await freshInstances(f.store, f.clusterArn)) {
       assert.ok(inst.remaining.cpu >= 0 && inst.remaining.memory >= 0, `${inst.arn} is not overcommitted`);
     }
     f.cache.close();
@@ -501,7 +510,7 @@ describe('reservePlacements', () => {
   });
 
   it('does not place on an instance drained after the snapshot, nor on a host port taken since', async () => {
-    const f = await fixture({ assumeAgentsConnected: true });
+    const f = await fixture({ connected: true });
     const a = await f.register('us-east-1a');
     const b = await f.register('us-east-1b');
     const c = await f.register('us-east-1c');
@@ -512,7 +521,7 @@ describe('reservePlacements', () => {
       const row = (await tx.get<ContainerInstanceDoc>('containerInstance', b))!;
       await commitOne(tx, row, f.clusterArn, edge.td, 'other', { cpu: 1, memory: 1, tcpPorts: [8080], udpPorts: [] }, 1);
     });
-    const out = await f.store.transaction((tx) => reservePlacements(tx, { clusterArn: f.clusterArn, snapshot, request: edge.request, seed: 7, assumeAgentsConnected: true }));
+    const out = await f.store.transaction((tx) => reservePlacements(tx, { clusterArn: f.clusterArn, snapshot, request: edge.request, seed: 7 }));
     assert.deepEqual(out.placements.map((p) => p.instanceArn), [c]);
     assert.equal(out.unplaced, 2);
     assert.deepEqual(new Set(out.failures.map((x) => x.arn)), new Set([b, c]));
@@ -521,7 +530,7 @@ describe('reservePlacements', () => {
   });
 
   it('reads the chosen instances\' tasks for distinctInstance, so a stale snapshot cannot double up', async () => {
-    const f = await fixture({ assumeAgentsConnected: true });
+    const f = await fixture({ connected: true });
     const a = await f.register('us-east-1a');
     const b = await f.register('us-east-1a');
     const { snapshot } = await f.cache.snapshot(f.clusterArn);
@@ -530,7 +539,7 @@ describe('reservePlacements', () => {
       const row = (await tx.get<ContainerInstanceDoc>('containerInstance', a))!;
       await commitOne(tx, row, f.clusterArn, db.td, 'family:db', db.reservation, 1);
     });
-    const out = await f.store.transaction((tx) => reservePlacements(tx, { clusterArn: f.clusterArn, snapshot, request: db.request, seed: 3, assumeAgentsConnected: true }));
+    const out = await f.store.transaction((tx) => reservePlacements(tx, { clusterArn: f.clusterArn, snapshot, request: db.request, seed: 3 }));
     assert.deepEqual(out.placements.map((p) => p.instanceArn), [b]);
     assert.equal(out.unplaced, 1);
     f.cache.close();
@@ -538,7 +547,7 @@ describe('reservePlacements', () => {
   });
 
   it('applies rows handed over by the writer without re-reading them', async () => {
-    const f = await fixture({ assumeAgentsConnected: true });
+    const f = await fixture({ connected: true });
     for (let i = 0; i < 6; i++) await f.register();
     await f.cache.snapshot(f.clusterArn);
     const { td, request, reservation } = await requestFor(f.store, 'web', 4, { placementStrategy: [{ type: 'spread', field: 'attribute:ecs.availability-zone' }, { type: 'binpack', field: 'memory' }] });
@@ -550,7 +559,7 @@ describe('reservePlacements', () => {
       await f.store.transaction(async (tx) => {
         instances.length = 0;
         tasks.length = 0;
-        const reserved = await reservePlacements(tx, { clusterArn: f.clusterArn, snapshot, request, seed: round, assumeAgentsConnected: true });
+        const reserved = await reservePlacements(tx, { clusterArn: f.clusterArn, snapshot, request, seed: round });
         const rows = new Map(reserved.rows);
         for (const [k, p] of reserved.placements.entries()) {
           const { updated, task } = await commitOne(tx, rows.get(p.instanceArn)!, f.clusterArn, td, request.group, reservation, round * 10 + k);
@@ -562,7 +571,7 @@ describe('reservePlacements', () => {
       f.cache.noteCommitted({ instances, tasks });
     }
     const { snapshot } = await f.cache.snapshot(f.clusterArn);
-    assert.deepEqual(normAll(snapshot.instances), normAll(await freshInstances(f.store, f.clusterArn, true)));
+    assert.deepEqual(normAll(snapshot.instances), normAll(await freshInstances(f.store, f.clusterArn)));
     const stats = f.cache.stats();
     assert.equal(stats.reads, readsBefore, 'no row was re-read');
     assert.ok(stats.noted >= 40 + 10, `changes applied from handed-over rows: ${stats.noted}`);
