@@ -17,7 +17,7 @@ import { createLogger, type Logger } from '../core/log.js';
 import { ChannelClient } from './channel/client.js';
 import { Reporter, ecsStateChangeApi, isPermanentRejection } from './channel/reporter.js';
 import { healthView, type HealthView } from './channel/reports.js';
-import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from './channel/backoff.js';
+import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from '../core/backoff.js';
 import { EcsApiError, EcsClient } from './channel/ecs.js';
 import { credentialsFromEnv, type AwsCredentials } from './channel/sign.js';
 import { TaskEngine } from './engine/engine.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
 import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/service.js';
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
-import { purgeDeletedTaskDefinitions } from '../ecs/tasks.js';
+import { createReaper } from '../controllers/reaper.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -38,7 +38,7 @@ export interface RunningServer {
 
 export { DEFAULT_ACCOUNT_ID, DEFAULT_REGION } from './defaults.js';
 
-/** Starts a Berth API server: store, protocols, HTTP listener and housekeeping. */
+/** Starts a Berth API server: store, read models, control loops, dispatcher and the HTTP listener. */
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   if (!/^\d{12}$/.test(config.accountId)) throw new Error(`--account-id must be 12 digits, got '${config.accountId}'.`);
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(config.region)) throw new Error(`--region '${config.region}' is not a region name like us-east-1.`);
@@ -82,18 +82,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
-  const retention = config.inactiveRetentionMs ?? 60 * 60 * 1000;
-  const housekeeping = setInterval(() => {
-    const before = Date.now() - retention;
-    Promise.all([
-      store.purge('cluster', { status: 'INACTIVE', updatedBefore: before }),
-      store.purge('containerInstance', { status: 'INACTIVE', updatedBefore: before }),
-      store.purge('task', { status: 'STOPPED', state: 'STOPPED', updatedBefore: before }),
-      purgeDeletedTaskDefinitions(ctx, before),
-      store.trimChanges(Date.now() - 24 * 60 * 60 * 1000),
-    ]).catch((err: unknown) => log.warn({ err }, 'housekeeping failed'));
-  }, Math.min(retention, 60_000));
-  housekeeping.unref();
+  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log })];
+  for (const c of controllers) c.start();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');
 
@@ -107,7 +97,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     async close() {
       if (closing) return;
       closing = true;
-      clearInterval(housekeeping);
+      await Promise.all(controllers.map((c) => c.stop()));
       await dispatcher.close();
       closeReadModels(state);
       await new Promise<void>((resolve) => {

@@ -19,7 +19,7 @@ import {
   type AgentMessage,
   type AgentTask,
 } from '../../protocol/agent.js';
-import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from './backoff.js';
+import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from '../../core/backoff.js';
 import { signedGetHeaders, type AwsCredentials } from './sign.js';
 
 export interface ChannelOptions {

@@ -28,7 +28,7 @@ import type { NetworkBinding as SdkNetworkBinding } from '@aws-sdk/client-ecs';
 import type { Logger } from '../../core/log.js';
 import { silentLogger } from '../../core/log.js';
 import { statusIndex, type TaskRecord } from '../engine/model.js';
-import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from './backoff.js';
+import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from '../../core/backoff.js';
 import { EcsApiError, type EcsClient } from './ecs.js';
 import { initialView, reportsBetween, taskView, type ContainerView, type Report, type TaskView } from './reports.js';
 
