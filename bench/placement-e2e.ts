@@ -35,6 +35,7 @@ import { registerContainerInstance, type ContainerInstanceDoc } from '../src/ecs
 import { epochSeconds, type DomainContext } from '../src/ecs/context.js';
 import { registerTaskDefinition, requireTaskDefinition } from '../src/ecs/taskDefinitions.js';
 import { placementRequest, runTask, type StoredTask } from '../src/ecs/tasks.js';
+import { taskKeys } from '../src/ecs/writers/tasks.js';
 import { place } from '../src/scheduler/engine.js';
 import type { ClusterSnapshot } from '../src/scheduler/snapshot.js';
 import type { PlacementConstraint, PlacementRequest, PlacementStrategy } from '../src/scheduler/types.js';
@@ -213,7 +214,7 @@ export async function seedCluster(ctx: DomainContext, n: number, perInstance: nu
         else await tx.insert<ContainerInstanceDoc>('containerInstance', { arn: instanceArn, cluster: clusterArn, name: doc.ec2InstanceId, status: 'ACTIVE', seq: now + k, doc });
         await tx.insertMany<StoredTask>(
           'task',
-          tasks.map((t) => ({ arn: t.task.taskArn, cluster: clusterArn, name: instanceArn, status: 'RUNNING', state: 'PROVISIONING', seq: Math.round(t.task.createdAt * 1000), doc: t })),
+          tasks.map((t) => ({ arn: t.task.taskArn, cluster: clusterArn, name: '', keys: taskKeys(t.task), status: 'RUNNING', state: 'PROVISIONING', seq: Math.round(t.task.createdAt * 1000), doc: t })),
         );
       }
     });

@@ -265,7 +265,7 @@ export class Dispatcher {
         continue;
       }
       if (c.kind !== 'task') continue;
-      const s = this.sessions.get(c.name);
+      const s = this.sessions.get(c.keys['instance'] ?? '');
       if (s) void this.push(s);
     }
   }

@@ -239,7 +239,7 @@ export async function deregisterContainerInstance(
         `Container instance ${input.containerInstance} is not registered in cluster ${cluster.doc.clusterName}.`,
       );
     }
-    const tasks = await tx.count('task', { cluster: cluster.arn, name: cur.arn, state: [...ACTIVE_TASK_STATES] });
+    const tasks = await tx.count('task', { cluster: cluster.arn, where: { instance: cur.arn }, state: [...ACTIVE_TASK_STATES] });
     if (tasks > 0 && !input.force) {
       throw new InvalidParameterException(
         `Found ${tasks} running task(s) on container instance ${cur.doc.ec2InstanceId}. Stop them, or pass force to deregister anyway (tasks of services are rescheduled elsewhere).`,

@@ -17,8 +17,9 @@ async function groupsByInstance(ctx: DomainContext, clusterRef: string | undefin
   const rows = await ctx.store.find<StoredTask>('task', { cluster: cluster.arn, state: [...ACTIVE_TASK_STATES] });
   const out = new Map<string, Map<string, number>>();
   for (const r of rows) {
-    let groups = out.get(r.name);
-    if (groups === undefined) out.set(r.name, (groups = new Map()));
+    const instance = r.doc.task.containerInstanceArn ?? '';
+    let groups = out.get(instance);
+    if (groups === undefined) out.set(instance, (groups = new Map()));
     groups.set(r.doc.task.group, (groups.get(r.doc.task.group) ?? 0) + 1);
   }
   return out;

@@ -197,7 +197,7 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
         continue;
       }
       const groups = new Map<string, number>();
-      const onInstance = await tx.find<StoredTask>('task', { cluster: cluster.arn, name: arn, state: [...ACTIVE_TASK_STATES] });
+      const onInstance = await tx.find<StoredTask>('task', { cluster: cluster.arn, where: { instance: arn }, state: [...ACTIVE_TASK_STATES] });
       for (const t of onInstance) groups.set(t.doc.task.group, (groups.get(t.doc.task.group) ?? 0) + 1);
       const snapshot = buildSnapshot([instanceSnapshotOf(row, { groups, count: onInstance.length })]);
       const placed = await placeTasks(ctx, tx, cluster, spec, { snapshot });
@@ -293,7 +293,11 @@ export async function listTasks(
     const chunk = await ctx.store.find<StoredTask>('task', {
       cluster: cluster.arn,
       status: desired === 'PENDING' ? 'RUNNING' : desired,
-      ...(instanceArn ? { name: instanceArn } : {}),
+      where: {
+        ...(instanceArn !== undefined ? { instance: instanceArn } : {}),
+        ...(input.serviceName !== undefined ? { service: input.serviceName } : {}),
+        ...(input.startedBy !== undefined ? { startedBy: input.startedBy } : {}),
+      },
       limit: 500,
       ...(cursor ? { after: cursor } : {}),
     });
@@ -394,7 +398,7 @@ export async function recordTaskHealth(ctx: DomainContext, taskArn: string, cont
 
 /** Tasks the server wants on an instance: every task not yet STOPPED, with the definition it runs. */
 export async function tasksForInstance(ctx: DomainContext, clusterArn: string, instanceArn: string): Promise<TaskWithDefinition[]> {
-  const rows = await ctx.store.find<StoredTask>('task', { cluster: clusterArn, name: instanceArn, state: [...ACTIVE_TASK_STATES] });
+  const rows = await ctx.store.find<StoredTask>('task', { cluster: clusterArn, where: { instance: instanceArn }, state: [...ACTIVE_TASK_STATES] });
   const out: TaskWithDefinition[] = [];
   for (const r of rows) out.push({ stored: r.doc, taskDefinition: await taskDefinitionOf(ctx, ctx.store, r.doc) });
   return out;

@@ -76,8 +76,9 @@ async function freshInstances(store: Store, clusterArn: string): Promise<Instanc
   const tasks = await store.find<StoredTask>('task', { cluster: clusterArn, state: [...ACTIVE_TASK_STATES] });
   const loads = new Map<string, { groups: Map<string, number>; count: number }>();
   for (const t of tasks) {
-    let l = loads.get(t.name);
-    if (!l) loads.set(t.name, (l = { groups: new Map(), count: 0 }));
+    const instance = t.keys?.['instance'] ?? '';
+    let l = loads.get(instance);
+    if (!l) loads.set(instance, (l = { groups: new Map(), count: 0 }));
     l.groups.set(t.doc.task.group, (l.groups.get(t.doc.task.group) ?? 0) + 1);
     l.count++;
   }
@@ -460,7 +461,8 @@ async function commitOne(tx: Transaction, instance: Row<ContainerInstanceDoc>, c
   const task = await tx.insert<StoredTask>('task', {
     arn: taskArn,
     cluster: clusterArn,
-    name: instance.arn,
+    name: '',
+    keys: { instance: instance.arn, service: '', startedBy: '' },
     status: 'RUNNING',
     state: 'PROVISIONING',
     seq: id,

@@ -132,7 +132,7 @@ interface TaskFacts {
 }
 
 export function taskFacts(row: Row<StoredTask>): TaskFacts {
-  return { arn: row.arn, instance: row.name, group: row.doc.task.group, state: row.state, version: row.version };
+  return { arn: row.arn, instance: row.keys?.['instance'] ?? row.doc.task.containerInstanceArn ?? '', group: row.doc.task.group, state: row.state, version: row.version };
 }
 
 interface Waiter {
@@ -631,12 +631,12 @@ export class ClusterStateCache implements ClusterState {
     view.queue = [];
     this.counters.loads++;
     const instances = await this.store.find<ContainerInstanceDoc>('containerInstance', { cluster: view.arn, status: ['ACTIVE', 'DRAINING'] });
-    // Tasks instance by instance: each query follows the store's (name, seq, arn) index, holds a
+    // Tasks instance by instance: each query follows the store's task `instance` index, holds a
     // few documents at a time and lets writers in between. Tasks on instances not placeable now
     // are read if their instance comes back (see readInstance).
     const tasks: TaskFacts[] = [];
     for (const r of instances) {
-      for (const t of await this.store.find<StoredTask>('task', { cluster: view.arn, name: r.arn, state: [...ACTIVE_TASK_STATES] })) tasks.push(taskFacts(t));
+      for (const t of await this.store.find<StoredTask>('task', { cluster: view.arn, where: { instance: r.arn }, state: [...ACTIVE_TASK_STATES] })) tasks.push(taskFacts(t));
       if (view.needsReload) break;
     }
     view.reloading = false;
@@ -677,7 +677,7 @@ export class ClusterStateCache implements ClusterState {
   private async readInstance(view: ClusterView, arn: string): Promise<void> {
     const row = await this.store.get<ContainerInstanceDoc>('containerInstance', arn);
     if (row !== undefined && row.cluster === view.arn && placeable(row.doc.status) && view.instanceVersion(arn) === undefined) {
-      for (const t of await this.store.find<StoredTask>('task', { cluster: view.arn, name: arn, state: [...ACTIVE_TASK_STATES] })) view.applyTask(t.arn, taskFacts(t));
+      for (const t of await this.store.find<StoredTask>('task', { cluster: view.arn, where: { instance: arn }, state: [...ACTIVE_TASK_STATES] })) view.applyTask(t.arn, taskFacts(t));
     }
     view.applyInstance(arn, row);
   }

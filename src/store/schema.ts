@@ -1,5 +1,5 @@
 import { sql, type Generated, type Kysely } from 'kysely';
-import { KINDS, type Kind } from './store.js';
+import { INDEXES, KINDS, type Kind } from './store.js';
 
 /** Column types of one resource table; every kind has the same shape. */
 export interface ResourceTable {
@@ -11,6 +11,10 @@ export interface ResourceTable {
   seq: number;
   version: number;
   updated_at: number;
+  /** Named index columns, by position in `INDEXES[kind]`; '' when unused. */
+  ix1: string;
+  ix2: string;
+  ix3: string;
   doc: string;
 }
 
@@ -23,6 +27,8 @@ export interface ChangeTable {
   op: string;
   version: number;
   at: number;
+  /** JSON object of the row's named index values. */
+  keys: string;
 }
 
 export interface CounterTable {
@@ -123,12 +129,37 @@ const MIGRATIONS: Migration[] = [
         .execute();
     },
   },
+  {
+    // Named secondary indexes: three key columns per resource table, an index per declared name,
+    // and the keys carried on every change. Tasks kept their container instance ARN in `name`;
+    // it moves to the `instance` index and task names become ''.
+    id: 2,
+    async up(db, dialect) {
+      for (const kind of KINDS) {
+        const table = TABLE[kind];
+        for (const col of INDEX_COLUMNS) {
+          await db.schema.alterTable(table).addColumn(col, 'text', (c) => c.notNull().defaultTo('')).execute();
+        }
+        const names: readonly string[] = INDEXES[kind];
+        for (const [i, name] of names.entries()) {
+          await db.schema.createIndex(`${table}_ix_${name}`).on(table).columns(['cluster', INDEX_COLUMNS[i]!, 'state']).execute();
+        }
+      }
+      await db.schema.alterTable('changes').addColumn('keys', 'text', (c) => c.notNull().defaultTo('{}')).execute();
+      const startedBy = dialect === 'postgres' ? sql`coalesce((doc::json)->'task'->>'startedBy', '')` : sql`coalesce(json_extract(doc, '$.task.startedBy'), '')`;
+      const group = dialect === 'postgres' ? sql`coalesce((doc::json)->'task'->>'group', '')` : sql`coalesce(json_extract(doc, '$.task.group'), '')`;
+      await sql`update tasks set ix1 = name, ix3 = ${startedBy}, ix2 = case when ${group} like 'service:%' then substr(${group}, 9) else '' end, name = ''`.execute(db);
+    },
+  },
 ];
+
+/** Key columns of every resource table, in the order of each kind's `INDEXES`. */
+export const INDEX_COLUMNS = ['ix1', 'ix2', 'ix3'] as const;
 
 export const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.id ?? 0;
 
-/** Brings the schema up to date. Safe to call on every start. */
-export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<number[]> {
+/** Brings the schema up to date (or up to migration `target`, to test upgrades). Safe to call on every start. */
+export async function migrate(db: Kysely<Database>, dialect: Dialect, target = LATEST_SCHEMA): Promise<number[]> {
   await db.schema
     .createTable('schema_migrations')
     .ifNotExists()
@@ -138,7 +169,7 @@ export async function migrate(db: Kysely<Database>, dialect: Dialect): Promise<n
   const done = new Set((await db.selectFrom('schema_migrations').select('id').execute()).map((r) => Number(r.id)));
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
-    if (done.has(m.id)) continue;
+    if (done.has(m.id) || m.id > target) continue;
     await db.transaction().execute(async (trx) => {
       await m.up(trx, dialect);
       await trx.insertInto('schema_migrations').values({ id: m.id, applied_at: Date.now() }).execute();

@@ -1,10 +1,12 @@
 import type { Kysely, Transaction as KyselyTransaction, SelectQueryBuilder } from 'kysely';
-import { TABLE, type Database, type Dialect, type ResourceTable, migrate } from './schema.js';
+import { INDEX_COLUMNS, TABLE, type Database, type Dialect, type ResourceTable, migrate } from './schema.js';
 import {
+  INDEXES,
   AlreadyExistsError,
   VersionConflictError,
   type Change,
   type ChangeListener,
+  type Keys,
   type Kind,
   type NewRow,
   type Query,
@@ -19,7 +21,31 @@ type Db = Kysely<Database> | KyselyTransaction<Database>;
 /** Rows per multi-row INSERT: 9 bound values each stays far below every dialect's parameter limit. */
 const ROWS_PER_STATEMENT = 500;
 
-function decode<T>(r: ResourceTable): Row<T> {
+type IndexColumn = (typeof INDEX_COLUMNS)[number];
+
+/** The column holding a named index of a kind; throws for a name the kind does not declare. */
+function indexColumn(kind: Kind, name: string): IndexColumn {
+  const i = (INDEXES[kind] as readonly string[]).indexOf(name);
+  if (i < 0) throw new Error(`${kind} has no index named ${name}`);
+  return INDEX_COLUMNS[i]!;
+}
+
+/** The key columns of a row, from its named index values. */
+function keyColumns(kind: Kind, keys: Keys | undefined): Record<IndexColumn, string> {
+  const cols: Record<IndexColumn, string> = { ix1: '', ix2: '', ix3: '' };
+  const names: readonly string[] = INDEXES[kind];
+  for (const [i, name] of names.entries()) cols[INDEX_COLUMNS[i]!] = keys?.[name] ?? '';
+  return cols;
+}
+
+function keysOf(kind: Kind, r: Pick<ResourceTable, IndexColumn>): Keys {
+  const keys: Record<string, string> = {};
+  const names: readonly string[] = INDEXES[kind];
+  for (const [i, name] of names.entries()) keys[name] = r[INDEX_COLUMNS[i]!];
+  return keys;
+}
+
+function decode<T>(kind: Kind, r: ResourceTable): Row<T> {
   return {
     arn: r.arn,
     cluster: r.cluster,
@@ -28,6 +54,7 @@ function decode<T>(r: ResourceTable): Row<T> {
     state: r.state,
     seq: Number(r.seq),
     version: Number(r.version),
+    keys: keysOf(kind, r),
     doc: JSON.parse(r.doc) as T,
   };
 }
@@ -39,11 +66,15 @@ function isUniqueViolation(err: unknown): boolean {
 }
 
 function applyQuery<O>(
+  kind: Kind,
   qb: SelectQueryBuilder<Database, ResourceTableName, O>,
   q: Query,
 ): SelectQueryBuilder<Database, ResourceTableName, O> {
   let b = qb;
   if (q.cluster !== undefined) b = b.where('cluster', '=', q.cluster);
+  for (const [name, value] of Object.entries(q.where ?? {})) {
+    if (value !== undefined) b = b.where(indexColumn(kind, name), '=', value);
+  }
   if (q.name !== undefined) b = b.where('name', '=', q.name);
   if (q.status !== undefined) {
     if (typeof q.status === 'string') b = b.where('status', '=', q.status);
@@ -64,11 +95,11 @@ class SqlReader implements StoreReader {
 
   async get<T>(kind: Kind, arn: string): Promise<Row<T> | undefined> {
     const r = await this.db.selectFrom(TABLE[kind]).selectAll().where('arn', '=', arn).executeTakeFirst();
-    return r ? decode<T>(r) : undefined;
+    return r ? decode<T>(kind, r) : undefined;
   }
 
   async find<T>(kind: Kind, q: Query = {}): Promise<Row<T>[]> {
-    let b = applyQuery(this.db.selectFrom(TABLE[kind]).selectAll(), q);
+    let b = applyQuery(kind, this.db.selectFrom(TABLE[kind]).selectAll(), q);
     const dir = q.descending ? 'desc' : 'asc';
     if (q.after) {
       const { name, seq, arn } = q.after;
@@ -79,11 +110,12 @@ class SqlReader implements StoreReader {
     b = b.orderBy('name', dir).orderBy('seq', dir).orderBy('arn', dir);
     if (q.limit !== undefined) b = b.limit(q.limit);
     const rows = await b.execute();
-    return rows.map((r) => decode<T>(r));
+    return rows.map((r) => decode<T>(kind, r));
   }
 
   async count(kind: Kind, q: Query = {}): Promise<number> {
     const r = await applyQuery(
+      kind,
       this.db.selectFrom(TABLE[kind]).select((eb) => eb.fn.countAll<number>().as('n')),
       q,
     ).executeTakeFirst();
@@ -94,7 +126,7 @@ class SqlReader implements StoreReader {
     kind: Kind,
     q: { status?: string | readonly string[]; prefix?: string; after?: string; limit?: number; descending?: boolean } = {},
   ): Promise<string[]> {
-    let b = applyQuery(this.db.selectFrom(TABLE[kind]).select('name').distinct(), { status: q.status });
+    let b = applyQuery(kind, this.db.selectFrom(TABLE[kind]).select('name').distinct(), q.status !== undefined ? { status: q.status } : {});
     if (q.prefix !== undefined && q.prefix !== '') {
       // Prefix match without LIKE wildcards: names sort between prefix and prefix + U+FFFF.
       b = b.where('name', '>=', q.prefix).where('name', '<', q.prefix + '\uffff');
@@ -113,8 +145,8 @@ class SqlTransaction extends SqlReader implements Transaction {
     super(db);
   }
 
-  private record(kind: Kind, arn: string, cluster: string, name: string, op: Change['op'], version: number, at: number): void {
-    this.changes.push({ kind, arn, cluster, name, op, version, at });
+  private record(kind: Kind, arn: string, cluster: string, name: string, keys: Keys, op: Change['op'], version: number, at: number): void {
+    this.changes.push({ kind, arn, cluster, name, keys, op, version, at });
   }
 
   async getIdempotent<T>(key: string): Promise<T | undefined> {
@@ -152,6 +184,7 @@ class SqlTransaction extends SqlReader implements Transaction {
               seq: row.seq,
               version: 1,
               updated_at: now,
+              ...keyColumns(kind, row.keys),
               doc: JSON.stringify(row.doc),
             })),
           )
@@ -163,8 +196,9 @@ class SqlTransaction extends SqlReader implements Transaction {
       }
     }
     return rows.map((row) => {
-      this.record(kind, row.arn, row.cluster, row.name, 'insert', 1, now);
-      return { ...row, state: row.state ?? '', version: 1 };
+      const keys = keysOf(kind, keyColumns(kind, row.keys));
+      this.record(kind, row.arn, row.cluster, row.name, keys, 'insert', 1, now);
+      return { ...row, state: row.state ?? '', version: 1, keys };
     });
   }
 
@@ -181,20 +215,26 @@ class SqlTransaction extends SqlReader implements Transaction {
         seq: row.seq,
         version: next,
         updated_at: now,
+        ...(row.keys !== undefined ? keyColumns(kind, row.keys) : {}),
         doc: JSON.stringify(row.doc),
       })
       .where('arn', '=', row.arn)
       .where('version', '=', row.version)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) !== 1) throw new VersionConflictError(kind, row.arn, row.version);
-    this.record(kind, row.arn, row.cluster, row.name, 'update', next, now);
-    return { ...row, version: next };
+    let keys = row.keys;
+    if (keys === undefined) {
+      const cols = await this.db.selectFrom(TABLE[kind]).select([...INDEX_COLUMNS]).where('arn', '=', row.arn).executeTakeFirstOrThrow();
+      keys = keysOf(kind, cols);
+    } else keys = keysOf(kind, keyColumns(kind, keys));
+    this.record(kind, row.arn, row.cluster, row.name, keys, 'update', next, now);
+    return { ...row, version: next, keys };
   }
 
   async remove(kind: Kind, arn: string, expectedVersion: number): Promise<void> {
     const existing = await this.db
       .selectFrom(TABLE[kind])
-      .select(['cluster', 'name', 'version'])
+      .select(['cluster', 'name', 'version', ...INDEX_COLUMNS])
       .where('arn', '=', arn)
       .executeTakeFirst();
     const res = await this.db
@@ -203,7 +243,7 @@ class SqlTransaction extends SqlReader implements Transaction {
       .where('version', '=', expectedVersion)
       .executeTakeFirst();
     if (Number(res.numDeletedRows) !== 1 || !existing) throw new VersionConflictError(kind, arn, expectedVersion);
-    this.record(kind, arn, existing.cluster, existing.name, 'delete', expectedVersion + 1, Date.now());
+    this.record(kind, arn, existing.cluster, existing.name, keysOf(kind, existing), 'delete', expectedVersion + 1, Date.now());
   }
 
   async nextCounter(name: string): Promise<number> {
@@ -242,7 +282,7 @@ export class SqlStore extends SqlReader implements Store {
       for (let start = 0; start < tx.changes.length; start += ROWS_PER_STATEMENT) {
         const chunk = tx.changes.slice(start, start + ROWS_PER_STATEMENT);
         // One statement per chunk; its rows take increasing sequence numbers in the order given.
-        const seqs = (await trx.insertInto('changes').values(chunk).returning('seq').execute()).map((r) => Number(r.seq)).sort((a, b) => a - b);
+        const seqs = (await trx.insertInto('changes').values(chunk.map((c) => ({ ...c, keys: JSON.stringify(c.keys) }))).returning('seq').execute()).map((r) => Number(r.seq)).sort((a, b) => a - b);
         chunk.forEach((c, i) => published.push({ ...c, seq: seqs[i]! }));
       }
       return value;
@@ -280,6 +320,7 @@ export class SqlStore extends SqlReader implements Store {
       arn: r.arn,
       cluster: r.cluster,
       name: r.name,
+      keys: JSON.parse(r.keys) as Keys,
       op: r.op as Change['op'],
       version: Number(r.version),
       at: Number(r.at),

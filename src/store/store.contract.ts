@@ -47,6 +47,38 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       assert.deepEqual(await store.transaction((tx) => tx.insertMany('task', [])), []);
     });
 
+    it('selects rows by named index, counts by it, and carries index values on every change', async () => {
+      const seen: Change[] = [];
+      store.watch((c) => seen.push(...c));
+      const task = (arn: string, instance: string, service = '', startedBy = '') => ({ ...row(arn, { name: '' }), keys: { instance, service, startedBy } });
+      await store.transaction((tx) =>
+        tx.insertMany('task', [task('t1', 'i-a', 'web', 'ecs-svc/1'), task('t2', 'i-b', 'web', 'ecs-svc/1'), task('t3', 'i-a'), task('t4', 'i-a', 'db')]),
+      );
+      assert.deepEqual((await store.find('task', { where: { instance: 'i-a' } })).map((r) => r.arn), ['t1', 't3', 't4']);
+      assert.deepEqual((await store.find('task', { where: { instance: 'i-a', service: 'web' } })).map((r) => r.arn), ['t1']);
+      assert.equal(await store.count('task', { cluster: 'c1', where: { service: 'web' } }), 2);
+      assert.equal(await store.count('task', { where: { startedBy: 'ecs-svc/1' } }), 2);
+      assert.deepEqual((await store.get('task', 't4'))?.keys, { instance: 'i-a', service: 'db', startedBy: '' });
+      assert.deepEqual(seen.map((c) => c.keys['instance']), ['i-a', 'i-b', 'i-a', 'i-a']);
+
+      // An update moves the row between index values; one that leaves `keys` out keeps them.
+      const t3 = (await store.get('task', 't3'))!;
+      await store.transaction((tx) => tx.update('task', { ...t3, keys: { instance: 'i-c', service: '', startedBy: '' } }));
+      const t1 = (await store.get('task', 't1'))!;
+      const { keys: _dropped, ...withoutKeys } = t1;
+      await store.transaction((tx) => tx.update('task', { ...withoutKeys, status: 'STOPPED' }));
+      assert.deepEqual((await store.find('task', { where: { instance: 'i-a' } })).map((r) => r.arn), ['t1', 't4']);
+      assert.deepEqual((await store.find('task', { where: { instance: 'i-c' } })).map((r) => r.arn), ['t3']);
+      await store.transaction(async (tx) => tx.remove('task', 't4', 1));
+      assert.deepEqual(seen.slice(4).map((c) => [c.arn, c.op, c.keys['instance'], c.keys['service']]), [
+        ['t3', 'update', 'i-c', ''],
+        ['t1', 'update', 'i-a', 'web'],
+        ['t4', 'delete', 'i-a', 'db'],
+      ]);
+      assert.deepEqual((await store.changesSince(0)).map((c) => c.keys['instance']), ['i-a', 'i-b', 'i-a', 'i-a', 'i-c', 'i-a', 'i-a']);
+      await assert.rejects(store.find('task', { where: { nosuch: 'x' } }), /no index named nosuch/);
+    });
+
     it('updates with the version read and refuses a stale version', async () => {
       const v1 = await store.transaction((tx) => tx.insert('cluster', row('a')));
       const v2 = await store.transaction((tx) => tx.update('cluster', { ...v1, doc: { arn: 'a', payload: 'y' } }));

@@ -22,12 +22,35 @@ export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' |
 
 export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service'];
 
+/**
+ * Named secondary indexes of each kind (at most `MAX_INDEXES`): a row
+ * carries a value for each in `keys` ('' when it has none), queries select on
+ * them with `where`, and every change carries them too, so that watchers
+ * route a change without reading its row. Names are part of the schema: a
+ * new one needs a migration that fills it.
+ */
+export const INDEXES = {
+  cluster: [],
+  taskDefinition: [],
+  containerInstance: [],
+  /** instance: container instance ARN; service: service name; startedBy: the task's startedBy. */
+  task: ['instance', 'service', 'startedBy'],
+  service: [],
+} as const satisfies Record<Kind, readonly string[]>;
+
+export const MAX_INDEXES = 3;
+
+export type IndexName<K extends Kind> = (typeof INDEXES)[K][number];
+
+/** Values of a row's named indexes. */
+export type Keys = Readonly<Partial<Record<string, string>>>;
+
 /** A stored resource. `doc` is the resource as the API describes it. */
 export interface Row<T = unknown> {
   arn: string;
   /** ARN of the owning cluster, for resources that live in one; '' otherwise. */
   cluster: string;
-  /** The resource's name within its scope: cluster name, task definition family, ec2InstanceId, ... */
+  /** The resource's name within its scope: cluster name, task definition family, ec2InstanceId, ... ('' for tasks). */
   name: string;
   status: string;
   /** A second indexed status where a resource has two (a task's lastStatus; status is its desiredStatus). */
@@ -35,6 +58,8 @@ export interface Row<T = unknown> {
   /** A per-kind ordering number: revision for task definitions, creation order otherwise. */
   seq: number;
   version: number;
+  /** Values of the kind's named indexes (`INDEXES`); a missing one is ''. */
+  keys?: Keys;
   doc: T;
 }
 
@@ -43,6 +68,8 @@ export type NewRow<T> = Omit<Row<T>, 'version' | 'state'> & { state?: string };
 export interface Query {
   cluster?: string;
   name?: string;
+  /** Equality on named indexes of the kind (`INDEXES`), for example `{ instance: arn }` for tasks. */
+  where?: Keys;
   /** One status or any of several. */
   status?: string | readonly string[];
   /** One state or any of several (see `Row.state`). */
@@ -67,8 +94,10 @@ export interface Change {
   kind: Kind;
   arn: string;
   cluster: string;
-  /** The row's `name` after the change (for a task: its container instance ARN). */
+  /** The row's `name` after the change. */
   name: string;
+  /** The row's named index values after the change (before it, for a delete). */
+  keys: Keys;
   op: ChangeOp;
   version: number;
   /** Epoch milliseconds of the commit. */

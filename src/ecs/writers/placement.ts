@@ -139,7 +139,7 @@ export async function reservePlacements(tx: Transaction, input: ReserveInput): P
       rows.set(row.arn, row);
       let load: InstanceLoad;
       if (exactTasks) {
-        const tasks = await tx.find<StoredTask>('task', { cluster: clusterArn, name: row.arn, state: [...ACTIVE_TASK_STATES] });
+        const tasks = await tx.find<StoredTask>('task', { cluster: clusterArn, where: { instance: row.arn }, state: [...ACTIVE_TASK_STATES] });
         const groups = new Map<string, number>();
         for (const t of tasks) groups.set(t.doc.task.group, (groups.get(t.doc.task.group) ?? 0) + 1);
         load = { groups, count: tasks.length };

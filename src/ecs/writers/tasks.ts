@@ -36,6 +36,15 @@ import { reservePlacements } from './placement.js';
 
 const stateIndex = taskStateIndex;
 
+/** A task row's named index values (see `INDEXES.task`). */
+export function taskKeys(task: TaskDoc): { instance: string; service: string; startedBy: string } {
+  return {
+    instance: task.containerInstanceArn ?? '',
+    service: task.group.startsWith('service:') ? task.group.slice('service:'.length) : '',
+    startedBy: task.startedBy ?? '',
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Instance accounting
 
@@ -238,7 +247,8 @@ async function commitTasks(
     tasks.map((t) => ({
       arn: t.task.taskArn,
       cluster: t.task.clusterArn,
-      name: t.task.containerInstanceArn!,
+      name: '',
+      keys: taskKeys(t.task),
       status: t.task.desiredStatus,
       state: t.task.lastStatus,
       seq: Math.round(t.task.createdAt * 1000),
@@ -437,7 +447,7 @@ export async function recordHealth(
  * report them.
  */
 export async function stopTasksOnInstance(ctx: DomainContext, tx: Transaction, instanceArn: string, clusterArn: string): Promise<void> {
-  const rows = await tx.find<StoredTask>('task', { cluster: clusterArn, name: instanceArn, state: [...ACTIVE_TASK_STATES] });
+  const rows = await tx.find<StoredTask>('task', { cluster: clusterArn, where: { instance: instanceArn }, state: [...ACTIVE_TASK_STATES] });
   const now = epochSeconds(ctx.now());
   for (const row of rows) {
     const t = row.doc.task;

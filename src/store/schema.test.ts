@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { migrate, type Database } from './schema.js';
+import { openSqliteStore } from './sqlite.js';
+
+describe('schema migrations', () => {
+  it('moves a task row\'s container instance from its name to the instance index when upgrading a database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-migrate-'));
+    const path = join(dir, 'berth.db');
+    try {
+      const legacy = new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) });
+      await migrate(legacy, 'sqlite', 1);
+      const doc = (startedBy: string | undefined, group: string) => JSON.stringify({ task: { taskArn: 't', group, ...(startedBy ? { startedBy } : {}) }, reservation: {} });
+      await sql`insert into tasks (arn, cluster, name, status, state, seq, version, updated_at, doc) values
+        ('t1', 'c', 'arn:instance/a', 'RUNNING', 'RUNNING', 1, 1, 0, ${doc('ecs-svc/9', 'service:web')}),
+        ('t2', 'c', 'arn:instance/b', 'RUNNING', 'PENDING', 2, 1, 0, ${doc(undefined, 'family:web')})`.execute(legacy);
+      await legacy.destroy();
+
+      const store = await openSqliteStore({ path });
+      assert.deepEqual((await store.find('task', { where: { instance: 'arn:instance/a' } })).map((r) => r.arn), ['t1']);
+      const t1 = (await store.get('task', 't1'))!;
+      assert.equal(t1.name, '');
+      assert.deepEqual(t1.keys, { instance: 'arn:instance/a', service: 'web', startedBy: 'ecs-svc/9' });
+      assert.deepEqual((await store.get('task', 't2'))!.keys, { instance: 'arn:instance/b', service: '', startedBy: '' });
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
