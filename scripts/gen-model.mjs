@@ -2,7 +2,8 @@
 // Generates src/api/models/<service>.generated.ts, Berth's copy of the API
 // model of each AWS service it serves, from the installed @aws-sdk/client-*
 // packages. `npm run gen:model` regenerates all; `node scripts/gen-model.mjs ecr sts`
-// only the services named.
+// only the services named; `--check` writes nothing and fails if a committed
+// model is not what the installed packages generate.
 //
 // Four artefacts of each package are combined, each for what it states exactly:
 //   - the runtime schema in dist-cjs/index.js: every operation, its input and
@@ -672,8 +673,20 @@ function generate(service, pkg) {
     '',
   ];
   const outFile = join(outDir, `${service}.generated.ts`);
-  writeFileSync(outFile, out.join('\n'));
-  return `wrote ${relative(repoRoot, outFile)}: ${operations.size} operations, ${shapes.size} shapes, ${errors.length} errors from ${pkg}@${pkgVersion}`;
+  const text = out.join('\n');
+  const summary = `${operations.size} operations, ${shapes.size} shapes, ${errors.length} errors from ${pkg}@${pkgVersion}`;
+  if (checkOnly) {
+    let current = '';
+    try {
+      current = readFileSync(outFile, 'utf8');
+    } catch {
+      // missing: reported below as out of date
+    }
+    if (current !== text) fail(`${relative(repoRoot, outFile)} is out of date; run npm run gen:model`);
+    return `${relative(repoRoot, outFile)} is up to date: ${summary}`;
+  }
+  writeFileSync(outFile, text);
+  return `wrote ${relative(repoRoot, outFile)}: ${summary}`;
 }
 
 function findPackageDir(pkg, file) {
@@ -691,7 +704,9 @@ function findPackageDir(pkg, file) {
   }
 }
 
-const requested = process.argv.slice(2);
+// --check: regenerate in memory and fail if a committed model differs (the SDK was upgraded without regenerating).
+const checkOnly = process.argv.includes('--check');
+const requested = process.argv.slice(2).filter((a) => a !== '--check');
 for (const s of requested) {
   if (!Object.hasOwn(SERVICES, s)) {
     console.error(`gen-model: unknown service ${s}; known: ${Object.keys(SERVICES).join(', ')}`);

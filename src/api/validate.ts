@@ -28,7 +28,8 @@
  * `{ Tags: [{ Key: 'a' }] }`, numbers and booleans converted by the model);
  * a CBOR body decoded to plain values. Timestamps are epoch seconds (numbers);
  * blobs are base64 text or bytes (`Uint8Array`). Paths in messages are the
- * AWS ones for every protocol (`tags.1.member.key`).
+ * AWS ones for every protocol (`tags.1.member.key`); awsQuery services spell
+ * member names with a lower-case first letter (`memberPaths: 'lower-camel'`).
  *
  * Validation only reads the members the model declares, with own-property
  * checks, so keys such as `__proto__` or `constructor` are ignored like any
@@ -64,6 +65,18 @@ export interface ValidatorErrors {
   readonly serialization: (message: string) => Error;
   /** An operation the model does not have: `UnknownOperationException` on the JSON protocols, `InvalidAction` on awsQuery. */
   readonly unknownOperation: (message: string) => Error;
+}
+
+export interface ValidatorOptions {
+  /** The errors thrown; by default the AWS JSON ones with `InvalidParameterException` for violations (as ECS answers). */
+  readonly errors?: ValidatorErrors;
+  /**
+   * How member names appear in the paths of messages: as modelled
+   * (`containerDefinitions.1.member.name`, the default), or with a lower-case
+   * first letter as the awsQuery services spell them
+   * (`Tags.member.1.Key` is reported at `tags.1.member.key`).
+   */
+  readonly memberPaths?: 'as-modelled' | 'lower-camel';
 }
 
 /** The AWS JSON errors, with constraint violations as `InvalidParameterException` (as ECS answers). */
@@ -177,12 +190,13 @@ const INT32_MAX = 2 ** 31 - 1;
 const INT64_LIMIT = 2 ** 63;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-function compileShape(name: string, shape: ModelShape, cellOf: (target: string) => Cell): Check {
+function compileShape(name: string, shape: ModelShape, cellOf: (target: string) => Cell, lowerCamel: boolean): Check {
   switch (shape.type) {
     case 'structure':
     case 'union': {
       const members = Object.entries(shape.members).map(([member, spec]) => ({
         member,
+        pathName: lowerCamel ? member.charAt(0).toLowerCase() + member.slice(1) : member,
         required: spec.required === true,
         cell: cellOf(spec.target),
       }));
@@ -193,7 +207,7 @@ function compileShape(name: string, shape: ModelShape, cellOf: (target: string) 
         let present = 0;
         for (const m of members) {
           const v = Object.hasOwn(value, m.member) ? value[m.member] : undefined;
-          ctx.path.push(m.member);
+          ctx.path.push(m.pathName);
           if (v === undefined || v === null) {
             if (m.required) violation(ctx, 'null', NOT_NULL);
             else if (v === null) Reflect.deleteProperty(value, m.member);
@@ -305,11 +319,12 @@ function compileShape(name: string, shape: ModelShape, cellOf: (target: string) 
 }
 
 /**
- * Compiles every shape of `model` once and returns its validator. `errors`
- * names the errors it throws (the AWS JSON ones by default). Throws a plain
- * Error if the model references a shape it does not define.
+ * Compiles every shape of `model` once and returns its validator. Throws a
+ * plain Error if the model references a shape it does not define.
  */
-export function createValidator(model: ApiModel, errors: ValidatorErrors = JSON_VALIDATOR_ERRORS): InputValidator {
+export function createValidator(model: ApiModel, options: ValidatorOptions = {}): InputValidator {
+  const errors = options.errors ?? JSON_VALIDATOR_ERRORS;
+  const lowerCamel = options.memberPaths === 'lower-camel';
   const cells = new Map<string, Cell>();
   const cellOf = (target: string): Cell => {
     const cell = cells.get(target);
@@ -320,7 +335,7 @@ export function createValidator(model: ApiModel, errors: ValidatorErrors = JSON_
     throw new Error('validator used before compilation finished');
   };
   for (const name of Object.keys(model.shapes)) cells.set(name, { check: unset });
-  for (const [name, shape] of Object.entries(model.shapes)) cellOf(name).check = compileShape(name, shape, cellOf);
+  for (const [name, shape] of Object.entries(model.shapes)) cellOf(name).check = compileShape(name, shape, cellOf, lowerCamel);
 
   const inputs = new Map<string, Cell>();
   for (const [op, io] of Object.entries(model.operations)) inputs.set(op, cellOf(io.input));
