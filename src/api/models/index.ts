@@ -9,6 +9,12 @@
  * members may be absent; a `null` the caller sent for one has been removed by
  * the validator. The types are computed from the model itself, so they cannot
  * drift from what the validator enforces.
+ *
+ * The SDK's own `XCommandInput` types describe what a client passes to the SDK,
+ * not what arrives on the wire: timestamps are `Date`, blobs `Uint8Array`,
+ * unions carry an `$unknown` variant, and awsQuery or CBOR decoding has no
+ * part in them. A handler typed with them would be promised values it never
+ * receives, so Berth derives its own.
  */
 
 import type { ACM_MODEL } from './acm.generated.js';
