@@ -3,15 +3,21 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
-import { AwsError, InvalidParameterException, SerializationException, UnknownOperationException } from '../errors.js';
-import { ECS_MODEL, shape, type ApiModel } from './model.js';
-import {
-  createInputValidator,
-  isKnownOperation,
-  MAX_LISTED_VIOLATIONS,
-  OPERATION_NAMES,
-  validateInput,
-} from './validate.js';
+import { AwsError, InvalidParameterException, SerializationException, UnknownOperationException } from './errors.js';
+import { ECR_MODEL } from './models/ecr.generated.js';
+import { ECS_MODEL } from './models/ecs.generated.js';
+import { ELBV2_MODEL } from './models/elbv2.generated.js';
+import { IAM_MODEL } from './models/iam.generated.js';
+import { isOperationOf, operationNames, shapeOf, type ApiModel } from './models/model.js';
+import { createValidator, MAX_LISTED_VIOLATIONS } from './validate.js';
+
+const validateInput = createValidator(ECS_MODEL);
+const OPERATION_NAMES = operationNames(ECS_MODEL);
+const isKnownOperation = (name: string): boolean => isOperationOf(ECS_MODEL, name);
+const shape = (name: string) => shapeOf(ECS_MODEL, name);
+const createInputValidator = createValidator;
+/** The ECS model seen through the general model type, indexed by any string. */
+const ECS: ApiModel = ECS_MODEL;
 
 /** The error `fn` throws, asserted to be an AwsError of `type`. */
 function thrown(fn: () => void, type: string): AwsError {
@@ -433,7 +439,7 @@ describe('the generated model and the installed AWS SDK', () => {
       const inputRef = opSchema[4];
       const input = (typeof inputRef === 'function' ? (inputRef as () => unknown)() : inputRef) as unknown[];
       const [, , name, , memberNames, , requiredCount = 0] = input as [number, string, string, unknown, string[], unknown[], number?];
-      const io = ECS_MODEL.operations[op];
+      const io = ECS.operations[op];
       assert.ok(io, op);
       assert.equal(io.input, name, `${op} input shape`);
       const s = shape(io.input);
@@ -563,7 +569,7 @@ describe('property: validation throws only typed AWS errors', () => {
 
   it('for random JSON objects using the operation’s member names', () => {
     const keyed = op.chain((o) => {
-      const s = shape(ECS_MODEL.operations[o]?.input ?? '');
+      const s = shape(ECS.operations[o]?.input ?? '');
       const names = s && s.type === 'structure' ? Object.keys(s.members) : [];
       const key = names.length ? fc.oneof(fc.constantFrom(...names), fc.string()) : fc.string();
       return fc.tuple(fc.constant(o), fc.dictionary(key, fc.jsonValue({ maxDepth: 4 })));
@@ -647,7 +653,154 @@ describe('property: validation throws only typed AWS errors', () => {
       memo.set(name, a);
       return a;
     };
-    const body = op.chain((o) => fc.tuple(fc.constant(o), arb(ECS_MODEL.operations[o]!.input)));
+    const body = op.chain((o) => fc.tuple(fc.constant(o), arb(ECS.operations[o]!.input)));
     fc.assert(fc.property(body, ([o, b]) => validateInput(o, b)), { numRuns: 500 });
+  });
+});
+
+describe('createValidator on the ECR model (AWS JSON 1.1)', () => {
+  const validate = createValidator(ECR_MODEL);
+  const msg = (op: string, body: unknown, type: string) => thrown(() => validate(op, body), type).message;
+
+  it('accepts realistic requests', () => {
+    validate('CreateRepository', {
+      repositoryName: 'team/web',
+      imageTagMutability: 'IMMUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfiguration: { encryptionType: 'KMS', kmsKey: 'alias/ecr' },
+      tags: [{ Key: 'team', Value: 'platform' }],
+    });
+    validate('BatchDeleteImage', { repositoryName: 'web', imageIds: [{ imageTag: 'v1' }, { imageDigest: 'sha256:abc' }] });
+    validate('PutImage', { repositoryName: 'web', imageManifest: '{}', imageTag: 'latest' });
+  });
+
+  it('reports missing required members, also inside list elements', () => {
+    assert.equal(
+      msg('CreateRepository', { tags: [{ Key: 'team' }] }, 'InvalidParameterException'),
+      '2 validation errors detected: ' +
+        "Value null at 'repositoryName' failed to satisfy constraint: Member must not be null; " +
+        "Value null at 'tags.1.member.Value' failed to satisfy constraint: Member must not be null",
+    );
+  });
+
+  it('reports enum violations with the enum value set', () => {
+    assert.equal(
+      msg('CreateRepository', { repositoryName: 'web', encryptionConfiguration: { encryptionType: 'RSA' } }, 'InvalidParameterException'),
+      "1 validation error detected: Value 'RSA' at 'encryptionConfiguration.encryptionType' failed to satisfy constraint: " +
+        'Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]',
+    );
+  });
+
+  it('rejects wrong JSON types with a SerializationException', () => {
+    assert.equal(
+      msg('CreateRepository', { repositoryName: 'web', imageScanningConfiguration: { scanOnPush: 'yes' } }, 'SerializationException'),
+      "STRING_VALUE can not be converted to a Boolean at 'imageScanningConfiguration.scanOnPush'",
+    );
+    assert.equal(msg('BatchDeleteImage', { repositoryName: 'web', imageIds: { imageTag: 'v1' } }, 'SerializationException'),
+      "Start of structure or map found where not expected at 'imageIds'");
+  });
+
+  it('removes null optional members, so handlers see what the model types promise', () => {
+    const body = { repositoryName: 'web', registryId: null, tags: [{ Key: 'a', Value: 'b' }], imageScanningConfiguration: { scanOnPush: null } };
+    validate('CreateRepository', body);
+    assert.deepEqual(body, { repositoryName: 'web', tags: [{ Key: 'a', Value: 'b' }], imageScanningConfiguration: {} });
+  });
+
+  it('answers UnknownOperationException for an operation ECR does not have', () => {
+    thrown(() => validate('RunTask', {}), 'UnknownOperationException');
+  });
+});
+
+describe('createValidator on awsQuery models (ELBv2, IAM): the decoded member tree', () => {
+  /** The error awsQuery services answer for constraint violations. */
+  class ValidationError extends AwsError {
+    override readonly type = 'ValidationError';
+  }
+  class InvalidAction extends AwsError {
+    override readonly type = 'InvalidAction';
+  }
+  const queryErrors = {
+    validation: (m: string) => new ValidationError(m),
+    serialization: (m: string) => new ValidationError(m),
+    unknownOperation: (m: string) => new InvalidAction(m),
+  };
+  const elbv2 = createValidator(ELBV2_MODEL, { errors: queryErrors, memberPaths: 'lower-camel' });
+  const iam = createValidator(IAM_MODEL, { errors: queryErrors, memberPaths: 'lower-camel' });
+
+  // Action=CreateListener&LoadBalancerArn=arn&Protocol=HTTP&Port=80&DefaultActions.member.1.Type=authenticate-oidc
+  // &DefaultActions.member.1.AuthenticateOidcConfig.AuthenticationRequestExtraParams.entry.1.key=display&...value=page
+  // &Tags.member.1.Key=team, decoded by the model into:
+  const listener = () => ({
+    LoadBalancerArn: 'arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/web/1',
+    Protocol: 'HTTP',
+    Port: 80,
+    DefaultActions: [
+      {
+        Type: 'authenticate-oidc',
+        Order: 1,
+        AuthenticateOidcConfig: {
+          Issuer: 'https://idp',
+          AuthorizationEndpoint: 'https://idp/auth',
+          TokenEndpoint: 'https://idp/token',
+          UserInfoEndpoint: 'https://idp/user',
+          ClientId: 'web',
+          AuthenticationRequestExtraParams: { display: 'page' },
+        },
+      },
+      { Type: 'forward', TargetGroupArn: 'arn:tg', Order: 2 },
+    ],
+    Tags: [{ Key: 'team', Value: 'platform' }],
+  });
+
+  it('accepts a realistic decoded request', () => {
+    elbv2('CreateListener', listener());
+    iam('CreateRole', { RoleName: 'web', AssumeRolePolicyDocument: '{}', MaxSessionDuration: 3600, Tags: [{ Key: 'a', Value: 'b' }] });
+  });
+
+  it('reports required members and enums with the paths awsQuery services print', () => {
+    const body: Record<string, unknown> = {
+      ...listener(),
+      Protocol: 'SMTP',
+      DefaultActions: [
+        { Type: 'authenticate-oidc', AuthenticateOidcConfig: { Issuer: 'i', AuthorizationEndpoint: 'a', TokenEndpoint: 't', UserInfoEndpoint: 'u' } },
+        { TargetGroupArn: 'arn:tg' },
+      ],
+    };
+    assert.equal(
+      thrown(() => elbv2('CreateListener', body), 'ValidationError').message,
+      '3 validation errors detected: ' +
+        "Value 'SMTP' at 'protocol' failed to satisfy constraint: Member must satisfy enum value set: [GENEVE, HTTP, HTTPS, QUIC, TCP, TCP_QUIC, TCP_UDP, TLS, UDP]; " +
+        "Value null at 'defaultActions.1.member.authenticateOidcConfig.clientId' failed to satisfy constraint: Member must not be null; " +
+        "Value null at 'defaultActions.2.member.type' failed to satisfy constraint: Member must not be null",
+    );
+    // An ELBv2 tag's Value is optional in the model; its Key is not.
+    elbv2('CreateListener', { ...listener(), Tags: [{ Key: 'team' }] });
+    assert.match(thrown(() => elbv2('CreateListener', { ...listener(), Tags: [{ Value: 'x' }] }), 'ValidationError').message, /'tags\.1\.member\.key'/);
+    assert.equal(
+      thrown(() => iam('CreateRole', { RoleName: 'web' }), 'ValidationError').message,
+      "1 validation error detected: Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null",
+    );
+    assert.equal(
+      thrown(() => iam('ListPolicies', { Scope: 'Everything' }), 'ValidationError').message,
+      "1 validation error detected: Value 'Everything' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: [AWS, All, Local]",
+    );
+  });
+
+  it('checks map values and the types a decoder produced', () => {
+    const body = listener();
+    const oidc: Record<string, unknown> = body.DefaultActions[0]!.AuthenticateOidcConfig!;
+    oidc['AuthenticationRequestExtraParams'] = { display: null };
+    assert.equal(
+      thrown(() => elbv2('CreateListener', body), 'ValidationError').message,
+      "1 validation error detected: Value null at 'defaultActions.1.member.authenticateOidcConfig.authenticationRequestExtraParams' failed to satisfy constraint: Map value must satisfy constraint: [Member must not be null]",
+    );
+    assert.equal(
+      thrown(() => elbv2('CreateListener', { ...listener(), Port: '80' }), 'ValidationError').message,
+      "STRING_VALUE can not be converted to a Number at 'port'",
+    );
+  });
+
+  it('answers the query error for an unknown action', () => {
+    thrown(() => iam('LaunchRocket', {}), 'InvalidAction');
   });
 });
