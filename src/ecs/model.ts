@@ -158,3 +158,99 @@ export interface TaskWithDefinition {
   stored: StoredTask;
   taskDefinition: TaskDefinitionDoc;
 }
+
+// ---------------------------------------------------------------------------
+// Services
+//
+// Service (`StoredService`, kind `service`, name = service name):
+// - The spec — taskDefinition, desiredCount, deploymentConfiguration,
+//   placement, schedulingStrategy, propagateTags, tags... — and the fixed
+//   fields of each new deployment (id, taskDefinition, createdAt) are written
+//   only by the service operations (`services.ts`, through
+//   `writers/services.ts`), as the user asked.
+// - Everything observed or decided by the control loop — runningCount,
+//   pendingCount, each deployment's counts, status, rolloutState and
+//   rolloutStateReason, failedTasks, events, the service's DRAINING →
+//   INACTIVE move — is written only by the service controller
+//   (`controllers/services/`), through the same writer.
+// - Tasks of a service are created and stopped only through the task writer,
+//   with startedBy = the deployment id and group `service:<name>`.
+
+export type DeploymentStatus = 'PRIMARY' | 'ACTIVE' | 'INACTIVE';
+export type RolloutState = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+
+export interface DeploymentDoc {
+  id: string;
+  status: DeploymentStatus;
+  taskDefinition: string;
+  desiredCount: number;
+  pendingCount: number;
+  runningCount: number;
+  failedTasks: number;
+  /** Epoch seconds. */
+  createdAt: number;
+  updatedAt: number;
+  launchType: 'EC2' | 'EXTERNAL';
+  rolloutState: RolloutState;
+  rolloutStateReason: string;
+  networkConfiguration?: unknown;
+}
+
+export interface ServiceEvent {
+  id: string;
+  /** Epoch seconds. */
+  createdAt: number;
+  message: string;
+}
+
+export interface DeploymentConfiguration {
+  deploymentCircuitBreaker: { enable: boolean; rollback: boolean };
+  maximumPercent: number;
+  minimumHealthyPercent: number;
+  strategy?: string;
+  bakeTimeInMinutes?: number;
+}
+
+/** A service as DescribeServices returns it (timestamps in epoch seconds). */
+export interface ServiceDoc {
+  serviceArn: string;
+  serviceName: string;
+  clusterArn: string;
+  loadBalancers: unknown[];
+  serviceRegistries: unknown[];
+  status: 'ACTIVE' | 'DRAINING' | 'INACTIVE';
+  desiredCount: number;
+  runningCount: number;
+  pendingCount: number;
+  launchType: 'EC2' | 'EXTERNAL';
+  taskDefinition: string;
+  deploymentConfiguration: DeploymentConfiguration;
+  deployments: DeploymentDoc[];
+  events: ServiceEvent[];
+  createdAt: number;
+  createdBy: string;
+  placementConstraints: { type: string; expression?: string }[];
+  placementStrategy: { type: string; field?: string }[];
+  healthCheckGracePeriodSeconds?: number;
+  schedulingStrategy: 'REPLICA' | 'DAEMON';
+  deploymentController: { type: 'ECS' | 'CODE_DEPLOY' | 'EXTERNAL' };
+  enableECSManagedTags: boolean;
+  propagateTags: 'TASK_DEFINITION' | 'SERVICE' | 'NONE';
+  enableExecuteCommand: boolean;
+  availabilityZoneRebalancing?: string;
+  tags: Tag[];
+}
+
+export interface StoredService {
+  service: ServiceDoc;
+  /** The deployment the service last completed, for a circuit-breaker rollback. */
+  lastCompletedDeploymentId?: string;
+  /** Epoch ms until which the controller does not launch tasks (throttled after repeated start failures). */
+  launchBackoffUntil?: number;
+  /** Consecutive tasks that failed to start, across deployments (drives the throttle). */
+  consecutiveStartFailures?: number;
+  /** The message of the last "unable to place" event, so it is not repeated within ECS's interval. */
+  lastUnplacedEventAt?: number;
+  /** Whether the last steady-state event is still true (so it is said once per steady period). */
+  steady?: boolean;
+}
