@@ -27,6 +27,7 @@ export interface ReapResult {
   tasks: number;
   taskDefinitions: number;
   changes: number;
+  services: number;
 }
 
 const KEY = 'reap';
@@ -35,14 +36,15 @@ const KEY = 'reap';
 export async function reapOnce(ctx: DomainContext, opts: Pick<ReaperOptions, 'retentionMs' | 'changeRetentionMs'>): Promise<ReapResult> {
   const now = ctx.now();
   const before = now - opts.retentionMs;
-  const [clusters, containerInstances, tasks, taskDefinitions, changes] = await Promise.all([
+  const [clusters, containerInstances, tasks, taskDefinitions, changes, services] = await Promise.all([
     ctx.store.purge('cluster', { status: 'INACTIVE', updatedBefore: before }),
     ctx.store.purge('containerInstance', { status: 'INACTIVE', updatedBefore: before }),
     ctx.store.purge('task', { status: 'STOPPED', state: 'STOPPED', updatedBefore: before }),
     purgeDeletedTaskDefinitions(ctx, before),
     ctx.store.trimChanges(now - (opts.changeRetentionMs ?? 24 * 60 * 60 * 1000)),
+    ctx.store.purge('service', { status: 'INACTIVE', updatedBefore: before }),
   ]);
-  return { clusters, containerInstances, tasks, taskDefinitions, changes };
+  return { clusters, containerInstances, tasks, taskDefinitions, changes, services };
 }
 
 export function createReaper(ctx: DomainContext, opts: ReaperOptions): Controller {

@@ -171,7 +171,9 @@ export interface TaskWithDefinition {
 // - Everything observed or decided by the control loop — runningCount,
 //   pendingCount, each deployment's counts, status, rolloutState and
 //   rolloutStateReason, failedTasks, events, the service's DRAINING →
-//   INACTIVE move — is written only by the service controller
+//   INACTIVE move, and the new deployment (and taskDefinition) of a
+//   circuit-breaker rollback, which ECS makes on the user's behalf — is
+//   written only by the service controller
 //   (`controllers/services/`), through the same writer.
 // - Tasks of a service are created and stopped only through the task writer,
 //   with startedBy = the deployment id and group `service:<name>`.
@@ -244,13 +246,9 @@ export interface ServiceDoc {
 export interface StoredService {
   service: ServiceDoc;
   /** The deployment the service last completed, for a circuit-breaker rollback. */
-  lastCompletedDeploymentId?: string;
-  /** Epoch ms until which the controller does not launch tasks (throttled after repeated start failures). */
-  launchBackoffUntil?: number;
-  /** Consecutive tasks that failed to start, across deployments (drives the throttle). */
-  consecutiveStartFailures?: number;
-  /** The message of the last "unable to place" event, so it is not repeated within ECS's interval. */
-  lastUnplacedEventAt?: number;
+  lastCompleted?: { id: string; taskDefinition: string };
+  /** Whether the launch throttle's event has been said for the current run of failures. */
+  throttled?: boolean;
   /** Whether the last steady-state event is still true (so it is said once per steady period). */
   steady?: boolean;
 }

@@ -5,6 +5,7 @@ import { SigV4Verifier } from '../api/auth/sigv4.js';
 import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/service.js';
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createReaper } from '../controllers/reaper.js';
+import { ServiceController } from '../controllers/services/controller.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -82,7 +83,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
-  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log })];
+  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }), new ServiceController(ctx, { log })];
   for (const c of controllers) c.start();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');

@@ -12,6 +12,7 @@ import * as attributes from '../../ecs/attributes.js';
 import * as tagging from '../../ecs/tagging.js';
 import * as taskDefinitions from '../../ecs/taskDefinitions.js';
 import * as tasks from '../../ecs/tasks.js';
+import * as services from '../../ecs/services.js';
 import { instanceFilter } from '../../ecs/instanceQuery.js';
 import { toEcsError } from '../../ecs/errors.js';
 
@@ -104,6 +105,13 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     PutAttributes: op(attributes.putAttributes),
     DeleteAttributes: op(attributes.deleteAttributes),
     ListAttributes: op(attributes.listAttributes),
+
+    CreateService: op((c, input: EcsInput<'CreateService'>) => services.createService(c, input as services.CreateServiceInput)),
+    UpdateService: op((c, input: EcsInput<'UpdateService'>) => services.updateService(c, input as services.UpdateServiceInput)),
+    DeleteService: op(services.deleteService),
+    DescribeServices: op(services.describeServices),
+    ListServices: op(services.listServices),
+    ListServicesByNamespace: op(services.listServicesByNamespace),
 
     TagResource: op(tagging.tagResource),
     UntagResource: op(tagging.untagResource),

@@ -1,0 +1,379 @@
+/**
+ * The service controller: keeps every service's tasks at its desired state.
+ *
+ * Level-triggered (Kubernetes' replica-set controller, swarmkit's
+ * orchestrator): a change to a service, to one of its tasks, or to a
+ * container instance of its cluster enqueues the service; a periodic resync
+ * catches anything missed. One sync reads the service and its tasks, asks
+ * the pure reconciler (`reconcile.ts`) what to do, and applies the plan —
+ * tasks placed through the task writer's `placeTasks` (the placement engine
+ * with its commit-time re-check), tasks stopped through `stopTaskInTx`, the
+ * service's observed fields and events written — all in ONE transaction.
+ * A sync therefore acts on what it read and nothing else: killed at any
+ * point, it has done all of its plan or none of it, and the next sync reads
+ * the result, so no intent is acted on twice.
+ */
+import type { Logger } from '../../core/log.js';
+import { epochSeconds, type DomainContext } from '../../ecs/context.js';
+import type { DeploymentDoc, ServiceDoc, StoredService, StoredTask, TaskDoc } from '../../ecs/model.js';
+import type { ClusterDoc } from '../../ecs/clusters.js';
+import { taskDefinitionByArn, type StoredTaskDefinition } from '../../ecs/taskDefinitions.js';
+import type { TaskDefinitionDoc } from '../../ecs/taskdef/types.js';
+import type { Tag } from '../../ecs/tags.js';
+import { newDeployment, withEvents, writeService } from '../../ecs/writers/services.js';
+import { placeTasks, stopTaskInTx, type PlacedTasks, type TaskSpec } from '../../ecs/writers/tasks.js';
+import { buildSnapshot, type ClusterSnapshot } from '../../scheduler/snapshot.js';
+import type { PlacementConstraint, PlacementStrategy } from '../../scheduler/types.js';
+import { withRetry, type Change, type Transaction } from '../../store/store.js';
+import { Controller } from '../runtime.js';
+import { reconcile, type ServiceTask, type StopReason } from './reconcile.js';
+
+export interface ServiceControllerOptions {
+  readonly log?: Logger;
+  /** Every service is synced at least this often (ms; default 30 s). */
+  readonly resyncEveryMs?: number;
+  /** Syncs of different services at once (default 4). */
+  readonly concurrency?: number;
+}
+
+/** Consecutive failed tasks after which launches are throttled, and the throttle's first and longest wait. */
+const THROTTLE_AFTER = 3;
+const THROTTLE_BASE_MS = 10_000;
+const THROTTLE_MAX_MS = 15 * 60_000;
+/** How often an unchanged "unable to place" event may be said again. */
+const UNPLACED_EVENT_INTERVAL_S = 15 * 60;
+
+const FAILED_STOP_CODES: ReadonlySet<string> = new Set(['TaskFailedToStart', 'EssentialContainerExited']);
+const HEALTH_FAILED_REASON = 'Task failed container health checks';
+
+/** Why a task did not fit, in ECS's event wording, by placement failure reason. */
+const UNPLACED_WORDING: Readonly<Record<string, string>> = {
+  'RESOURCE:CPU': 'has insufficient CPU units available',
+  'RESOURCE:MEMORY': 'has insufficient memory available',
+  'RESOURCE:GPU': 'has insufficient GPU available',
+  'RESOURCE:PORTS': 'is already using a port required by your task',
+  'RESOURCE:PORTS_UDP': 'is already using a port required by your task',
+  ATTRIBUTE: 'is missing an attribute required by your task',
+  AGENT: 'encountered error "AGENT"',
+  'MemberOf placement constraint unsatisfied': 'does not satisfy a placement constraint of your task',
+  'DistinctInstance placement constraint unsatisfied': 'already has a task of this service and your task requires distinct instances',
+};
+
+const shortId = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
+const TROUBLESHOOTING = 'For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.';
+
+function taskList(arns: readonly string[]): string {
+  return arns.map((a) => `(task ${shortId(a)})`).join(' ');
+}
+
+function failedTask(t: TaskDoc): boolean {
+  return t.lastStatus === 'STOPPED' && ((t.stopCode !== undefined && FAILED_STOP_CODES.has(t.stopCode)) || t.stoppedReason === HEALTH_FAILED_REASON);
+}
+
+function hasHealthChecks(td: TaskDefinitionDoc | undefined): boolean {
+  return (td?.containerDefinitions ?? []).some((c) => c.essential !== false && c.healthCheck !== undefined);
+}
+
+/** The service ARN a task of `group` in `clusterArn` belongs to, if any. */
+function serviceArnOf(clusterArn: string, serviceName: string): string {
+  const i = clusterArn.indexOf(':cluster/');
+  return `${clusterArn.slice(0, i)}:service/${clusterArn.slice(i + ':cluster/'.length)}/${serviceName}`;
+}
+
+export class ServiceController {
+  private readonly runtime: Controller;
+  private unwatch: (() => void) | undefined;
+
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly opts: ServiceControllerOptions = {},
+  ) {
+    this.runtime = new Controller({
+      name: 'services',
+      concurrency: opts.concurrency ?? 4,
+      sync: (arn) => this.sync(arn),
+      keys: async () => (await ctx.store.find('service', { status: ['ACTIVE', 'DRAINING'] })).map((r) => r.arn),
+      resyncEveryMs: opts.resyncEveryMs ?? 30_000,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  }
+
+  start(): void {
+    this.unwatch = this.ctx.store.watch((changes) => this.onChanges(changes));
+    this.runtime.start();
+    void this.runtime.resync();
+  }
+
+  async stop(): Promise<void> {
+    this.unwatch?.();
+    await this.runtime.stop();
+  }
+
+  /** Waits until no sync is queued or running (tests). */
+  idle(): Promise<void> {
+    return this.runtime.idle();
+  }
+
+  enqueue(serviceArn: string): void {
+    this.runtime.enqueue(serviceArn);
+  }
+
+  private onChanges(changes: readonly Change[]): void {
+    const clusters = new Set<string>();
+    for (const c of changes) {
+      if (c.kind === 'service') this.runtime.enqueue(c.arn);
+      else if (c.kind === 'task') {
+        const service = c.keys['service'];
+        if (service) this.runtime.enqueue(serviceArnOf(c.cluster, service));
+      } else if (c.kind === 'containerInstance') clusters.add(c.cluster);
+    }
+    // An instance that joins, drains, leaves or frees resources may let a service's tasks move.
+    for (const cluster of clusters) {
+      void this.ctx.store
+        .find('service', { cluster, status: ['ACTIVE', 'DRAINING'] })
+        .then((rows) => rows.forEach((r) => this.runtime.enqueue(r.arn)))
+        .catch((err: unknown) => this.opts.log?.warn({ err, cluster }, 'could not list the services of a cluster'));
+    }
+  }
+
+  /** One sync of one service. */
+  async sync(serviceArn: string): Promise<{ requeueAfterMs?: number }> {
+    const first = await this.ctx.store.get<StoredService>('service', serviceArn);
+    if (!first || first.doc.service.status === 'INACTIVE') {
+      this.runtime.forget(serviceArn);
+      return {};
+    }
+    const state = this.ctx.state.clusters;
+    const { snapshot } = await state.snapshot(first.cluster);
+    let written: PlacedTasks['written'][] = [];
+    const out = await withRetry(this.ctx.store, async (tx) => {
+      written = [];
+      return this.syncIn(tx, serviceArn, snapshot, (w) => written.push(w));
+    });
+    for (const w of written) state.noteCommitted(w);
+    return out;
+  }
+
+  private async syncIn(tx: Transaction, serviceArn: string, snapshot: ClusterSnapshot, onWritten: (w: PlacedTasks['written']) => void): Promise<{ requeueAfterMs?: number }> {
+    const ctx = this.ctx;
+    const row = await tx.get<StoredService>('service', serviceArn);
+    if (!row || row.doc.service.status === 'INACTIVE') return {};
+    const cluster = await tx.get<ClusterDoc>('cluster', row.cluster);
+    if (!cluster) return {};
+    const s = row.doc.service;
+    const now = ctx.now();
+    const nowS = epochSeconds(now);
+    const all = await tx.find<StoredTask>('task', { cluster: row.cluster, where: { service: s.serviceName } });
+    const deploymentIds = new Set(s.deployments.map((d) => d.id));
+    const live = all.filter((r) => r.state !== 'STOPPED' && r.doc.task.desiredStatus === 'RUNNING');
+    const definitions = new Map<string, TaskDefinitionDoc | undefined>();
+    for (const d of s.deployments) definitions.set(d.taskDefinition, await taskDefinitionByArn(ctx, tx, d.taskDefinition));
+    for (const r of live) {
+      const arn = r.doc.task.taskDefinitionArn;
+      if (!definitions.has(arn)) definitions.set(arn, await taskDefinitionByArn(ctx, tx, arn));
+    }
+    const instances = new Map<string, { status: string; az?: string }>();
+    for (const inst of snapshot.instances) instances.set(inst.arn, { status: inst.status, ...(inst.attributes.get('ecs.availability-zone') ? { az: inst.attributes.get('ecs.availability-zone')! } : {}) });
+
+    // Failures per deployment, cumulative over the tasks the store still holds (and never below what was recorded).
+    const failed = new Map<string, number>();
+    for (const r of all) {
+      const t = r.doc.task;
+      if (failedTask(t) && t.startedBy !== undefined) failed.set(t.startedBy, (failed.get(t.startedBy) ?? 0) + 1);
+    }
+    const deployments = s.deployments.map((d) => ({ ...d, failedTasks: Math.max(d.failedTasks, failed.get(d.id) ?? 0) }));
+
+    // Launch throttle: after consecutive failed tasks, wait longer before each new launch.
+    const stopped = all
+      .filter((r) => r.doc.task.lastStatus === 'STOPPED' && r.doc.task.stopCode !== 'ServiceSchedulerInitiated' && r.doc.task.stopCode !== 'UserInitiated')
+      .sort((a, b) => (b.doc.task.stoppedAt ?? 0) - (a.doc.task.stoppedAt ?? 0));
+    let streak = 0;
+    while (streak < stopped.length && failedTask(stopped[streak]!.doc.task)) streak++;
+    const lastFailureAt = streak > 0 ? (stopped[0]!.doc.task.stoppedAt ?? 0) * 1000 : 0;
+    const throttleMs = streak >= THROTTLE_AFTER ? Math.min(THROTTLE_MAX_MS, THROTTLE_BASE_MS * 2 ** (streak - THROTTLE_AFTER)) : 0;
+    const launchAllowed = now >= lastFailureAt + throttleMs;
+
+    const grace = (s.healthCheckGracePeriodSeconds ?? 0) * 1000;
+    const tasks: ServiceTask[] = live.map((r) => {
+      const t = r.doc.task;
+      const inst = instances.get(t.containerInstanceArn ?? '');
+      const checks = hasHealthChecks(definitions.get(t.taskDefinitionArn));
+      const running = t.lastStatus === 'RUNNING';
+      const startedAt = (t.startedAt ?? t.createdAt) * 1000;
+      return {
+        arn: t.taskArn,
+        deploymentId: t.startedBy !== undefined && deploymentIds.has(t.startedBy) ? t.startedBy : 'unknown',
+        instanceArn: t.containerInstanceArn ?? '',
+        onDrainingInstance: inst === undefined || inst.status !== 'ACTIVE',
+        ...(t.availabilityZone !== undefined ? { availabilityZone: t.availabilityZone } : inst?.az !== undefined ? { availabilityZone: inst.az } : {}),
+        running,
+        healthy: running && (!checks || t.healthStatus === 'HEALTHY'),
+        failedHealthChecks: running && checks && t.healthStatus === 'UNHEALTHY' && now >= startedAt + grace,
+        protected: false,
+        createdAt: t.createdAt * 1000,
+      };
+    });
+    const reconcileDeployments = deployments.map((d) => ({
+      id: d.id,
+      status: d.status === 'PRIMARY' ? ('PRIMARY' as const) : ('ACTIVE' as const),
+      rolloutState: d.rolloutState,
+      failedTasks: d.failedTasks,
+    }));
+    // Live tasks of a deployment the service no longer lists (an earlier service of the same name) go.
+    if (tasks.some((t) => t.deploymentId === 'unknown')) reconcileDeployments.push({ id: 'unknown', status: 'ACTIVE', rolloutState: 'COMPLETED', failedTasks: 0 });
+    const daemonInstances =
+      s.schedulingStrategy === 'DAEMON' && s.status === 'ACTIVE'
+        ? snapshot.instances.filter((i) => i.status === 'ACTIVE' && i.agentConnected).map((i) => i.arn)
+        : undefined;
+    const plan = reconcile({
+      schedulingStrategy: s.schedulingStrategy,
+      desiredCount: s.status === 'ACTIVE' ? s.desiredCount : 0,
+      minimumHealthyPercent: s.status === 'ACTIVE' ? s.deploymentConfiguration.minimumHealthyPercent : 0,
+      maximumPercent: s.deploymentConfiguration.maximumPercent,
+      circuitBreaker: s.deploymentConfiguration.deploymentCircuitBreaker,
+      deployments: reconcileDeployments,
+      tasks,
+      launchAllowed,
+      ...(daemonInstances !== undefined ? { daemonInstances } : {}),
+    });
+
+    const events: string[] = [];
+    const name = s.serviceName;
+    const primary = deployments.find((d) => d.status === 'PRIMARY')!;
+
+    // Stops.
+    const byArn = new Map(live.map((r) => [r.arn, r]));
+    const stoppedArns: string[] = [];
+    for (const st of plan.stop) {
+      const taskRow = byArn.get(st.arn);
+      if (!taskRow) continue;
+      await stopTaskInTx(ctx, tx, taskRow, 'ServiceSchedulerInitiated', stopReasonText(st.reason, taskRow.doc.task.startedBy ?? primary.id));
+      stoppedArns.push(st.arn);
+      if (st.reason === 'unhealthy') events.push(`(service ${name}) (task ${shortId(st.arn)}) failed container health checks.`);
+    }
+    if (stoppedArns.length > 0) events.push(`(service ${name}) has stopped ${stoppedArns.length} running tasks: ${taskList(stoppedArns)}.`);
+
+    // Starts.
+    const started: string[] = [];
+    let unplaced: { reason: string; arn?: string } | undefined;
+    const td = definitions.get(primary.taskDefinition);
+    if (td !== undefined && (plan.start > 0 || plan.startOn.length > 0)) {
+      const tdTags = s.propagateTags === 'TASK_DEFINITION' ? ((await tx.get<StoredTaskDefinition>('taskDefinition', td.taskDefinitionArn))?.doc.tags ?? []) : [];
+      const spec = this.taskSpec(s, primary, td, cluster.doc, plan.start, tdTags);
+      if (plan.start > 0) {
+        const placed = await placeTasks(ctx, tx, cluster, spec, { snapshot, refresh: () => ctx.state.clusters.current(cluster.arn)?.snapshot });
+        onWritten(placed.written);
+        started.push(...placed.tasks.map((t) => t.taskArn));
+        if (placed.unplaced > 0) unplaced = placed.failures[0] ? { reason: placed.failures[0].reason, arn: placed.failures[0].arn } : { reason: placed.unplacedReason ?? 'RESOURCE' };
+      }
+      for (const instanceArn of plan.startOn) {
+        const inst = snapshot.instances.find((i) => i.arn === instanceArn);
+        if (!inst) continue;
+        const placed = await placeTasks(ctx, tx, cluster, { ...spec, count: 1, placementStrategy: [] }, { snapshot: buildSnapshot([inst]) });
+        onWritten(placed.written);
+        started.push(...placed.tasks.map((t) => t.taskArn));
+      }
+    }
+    if (started.length > 0) events.push(`(service ${name}) has started ${started.length} tasks: ${taskList(started)}.`);
+    if (unplaced !== undefined) {
+      const message =
+        snapshot.instances.length === 0
+          ? `(service ${name}) was unable to place a task because no container instance met all of its requirements. Reason: No Container Instances were found in your cluster. ${TROUBLESHOOTING}`
+          : `(service ${name}) was unable to place a task because no container instance met all of its requirements.${
+              unplaced.arn !== undefined ? ` The closest matching (container-instance ${shortId(unplaced.arn)}) ${UNPLACED_WORDING[unplaced.reason] ?? `was rejected: ${unplaced.reason}`}.` : ''
+            } ${TROUBLESHOOTING}`;
+      const recent = s.events.find((e) => e.message === message);
+      if (recent === undefined || nowS - recent.createdAt >= UNPLACED_EVENT_INTERVAL_S) events.push(message);
+    }
+    let throttled = row.doc.throttled ?? false;
+    if (!launchAllowed && !throttled) {
+      events.push(`(service ${name}) is unable to consistently start tasks successfully. ${TROUBLESHOOTING}`);
+      throttled = true;
+    } else if (streak < THROTTLE_AFTER) throttled = false;
+
+    // Deployments: counts, completion, circuit breaker.
+    let next: ServiceDoc = { ...s };
+    let lastCompleted = row.doc.lastCompleted;
+    let nextDeployments: DeploymentDoc[] = deployments
+      .filter((d) => !plan.deployments.find((v) => v.id === d.id)?.drained || d.status === 'PRIMARY')
+      .map((d) => {
+        const v = plan.deployments.find((x) => x.id === d.id);
+        return v ? { ...d, runningCount: v.runningCount, pendingCount: v.pendingCount } : d;
+      });
+    const p = nextDeployments.find((d) => d.status === 'PRIMARY')!;
+    if (plan.completed) {
+      Object.assign(p, { rolloutState: 'COMPLETED', rolloutStateReason: `ECS deployment ${p.id} completed.`, updatedAt: nowS });
+      lastCompleted = { id: p.id, taskDefinition: p.taskDefinition };
+      events.push(`(service ${name}) (deployment ${p.id}) deployment completed.`);
+    }
+    if (plan.failed) {
+      Object.assign(p, { rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: task failed to start.', updatedAt: nowS });
+      events.push(`(service ${name}) (deployment ${p.id}) deployment failed: tasks failed to start.`);
+      const back = s.deploymentConfiguration.deploymentCircuitBreaker.rollback ? lastCompleted : undefined;
+      if (back !== undefined && back.id !== p.id) {
+        const rollback = newDeployment(ctx, { desiredCount: s.desiredCount, launchType: s.launchType }, back.taskDefinition, `ECS deployment circuit breaker: rolling back to deploymentId ${back.id}.`);
+        nextDeployments = [rollback, ...nextDeployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
+        next = { ...next, taskDefinition: back.taskDefinition };
+        events.push(`(service ${name}) (deployment ${p.id}) rolling back to deployment ${back.id}.`);
+      }
+    }
+    // Counts from task states: RUNNING tasks whatever is wanted of them, and pending ones still wanted.
+    const notStopped = all.filter((r) => r.state !== 'STOPPED' && !stoppedArns.some((a) => a === r.arn && r.state === 'PROVISIONING'));
+    const runningCount = notStopped.filter((r) => r.state === 'RUNNING').length;
+    const pendingCount = notStopped.filter((r) => r.state !== 'RUNNING' && r.doc.task.desiredStatus === 'RUNNING' && (r.state === 'PROVISIONING' || r.state === 'PENDING' || r.state === 'ACTIVATING')).length + started.length;
+    next = { ...next, deployments: nextDeployments, runningCount, pendingCount };
+    const steady = plan.steady && notStopped.length === runningCount && runningCount === (daemonInstances?.length ?? s.desiredCount);
+    if (steady && !(row.doc.steady ?? false)) events.push(`(service ${name}) has reached a steady state.`);
+    if (s.status === 'DRAINING' && notStopped.length === 0 && started.length === 0) next = { ...next, status: 'INACTIVE' };
+    next = { ...next, events: withEvents(ctx, s.events, events) };
+    const stored: StoredService = {
+      ...row.doc,
+      service: next,
+      ...(lastCompleted !== undefined ? { lastCompleted } : {}),
+      throttled,
+      steady,
+    };
+    if (JSON.stringify(stored) !== JSON.stringify(row.doc)) await writeService(tx, row, stored);
+
+    if (!launchAllowed) return { requeueAfterMs: lastFailureAt + throttleMs - now + 10 };
+    // Tasks in their grace period with UNHEALTHY status: look again when it ends.
+    const graceEnds = live
+      .filter((r) => r.doc.task.healthStatus === 'UNHEALTHY' && r.doc.task.startedAt !== undefined && r.doc.task.startedAt * 1000 + grace > now)
+      .map((r) => r.doc.task.startedAt! * 1000 + grace - now);
+    if (graceEnds.length > 0) return { requeueAfterMs: Math.min(...graceEnds) + 10 };
+    if (unplaced !== undefined) return { requeueAfterMs: 10_000 };
+    return {};
+  }
+
+  private taskSpec(s: ServiceDoc, deployment: DeploymentDoc, td: TaskDefinitionDoc, cluster: ClusterDoc, count: number, definitionTags: readonly Tag[]): TaskSpec {
+    const tags: Tag[] = [];
+    if (s.propagateTags === 'SERVICE') tags.push(...s.tags);
+    if (s.enableECSManagedTags) {
+      tags.push({ key: 'aws:ecs:serviceName', value: s.serviceName }, { key: 'aws:ecs:clusterName', value: cluster.clusterName });
+    }
+    return {
+      taskDefinition: td,
+      overrides: {},
+      count,
+      group: `service:${s.serviceName}`,
+      launchType: s.launchType,
+      startedBy: deployment.id,
+      tags: tags.concat(definitionTags),
+      enableExecuteCommand: s.enableExecuteCommand,
+      placementConstraints: s.placementConstraints as PlacementConstraint[],
+      placementStrategy: s.placementStrategy as PlacementStrategy[],
+    };
+  }
+}
+
+function stopReasonText(reason: StopReason, deploymentId: string): string {
+  switch (reason) {
+    case 'unhealthy':
+      return HEALTH_FAILED_REASON;
+    case 'draining':
+      return 'Container instance is being drained';
+    default:
+      return `Scaling activity initiated by (deployment ${deploymentId})`;
+  }
+}
+

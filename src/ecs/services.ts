@@ -1,0 +1,331 @@
+/**
+ * The ECS service operations: CreateService, UpdateService, DeleteService,
+ * DescribeServices, ListServices, ListServicesByNamespace. They validate and
+ * write the service's spec (through `writers/services.ts`); the service
+ * controller (`controllers/services/`) starts and stops the tasks.
+ */
+import { InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException, UnsupportedFeatureException } from '../core/errors.js';
+import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
+import { withRetry, type Row, type StoreReader } from '../store/store.js';
+import { NAME_RE, parseArn, serviceArn as makeServiceArn } from './arns.js';
+import { requireCluster, type ClusterDoc } from './clusters.js';
+import { epochSeconds, type DomainContext } from './context.js';
+import type { DeploymentConfiguration, ServiceDoc, StoredService } from './model.js';
+import { validateTags, type Tag } from './tags.js';
+import { requireTaskDefinition } from './taskDefinitions.js';
+import { insertService, newDeployment, writeService } from './writers/services.js';
+
+type PlacementConstraintInput = { type?: string; expression?: string };
+type PlacementStrategyInput = { type?: string; field?: string };
+
+export interface CreateServiceInput {
+  cluster?: string;
+  serviceName: string;
+  taskDefinition?: string;
+  desiredCount?: number;
+  launchType?: string;
+  capacityProviderStrategy?: unknown[];
+  schedulingStrategy?: string;
+  deploymentConfiguration?: Partial<DeploymentConfiguration> & { deploymentCircuitBreaker?: { enable?: boolean; rollback?: boolean } };
+  deploymentController?: { type?: string };
+  placementConstraints?: PlacementConstraintInput[];
+  placementStrategy?: PlacementStrategyInput[];
+  healthCheckGracePeriodSeconds?: number;
+  loadBalancers?: unknown[];
+  serviceRegistries?: unknown[];
+  networkConfiguration?: unknown;
+  tags?: Tag[];
+  enableECSManagedTags?: boolean;
+  propagateTags?: string;
+  enableExecuteCommand?: boolean;
+  role?: string;
+  clientToken?: string;
+  availabilityZoneRebalancing?: string;
+}
+
+const ROLLING_ONLY = ['BLUE_GREEN', 'LINEAR', 'CANARY'];
+
+/** ECS's default placement for REPLICA services with none given: spread over zones, then instances. */
+const DEFAULT_PLACEMENT_STRATEGY = [
+  { type: 'spread', field: 'attribute:ecs.availability-zone' },
+  { type: 'spread', field: 'instanceId' },
+];
+
+function deploymentConfiguration(input: CreateServiceInput['deploymentConfiguration'], scheduling: 'REPLICA' | 'DAEMON', base?: DeploymentConfiguration): DeploymentConfiguration {
+  const strategy = input?.strategy ?? base?.strategy;
+  if (strategy !== undefined && ROLLING_ONLY.includes(strategy)) {
+    throw new InvalidParameterException(
+      `The ${strategy} deployment strategy requires load balancer listener rules (advancedConfiguration), which Berth does not offer yet. Use the ROLLING strategy.`,
+    );
+  }
+  const max = input?.maximumPercent ?? base?.maximumPercent ?? (scheduling === 'DAEMON' ? 100 : 200);
+  const min = input?.minimumHealthyPercent ?? base?.minimumHealthyPercent ?? (scheduling === 'DAEMON' ? 0 : 100);
+  if (!Number.isInteger(max) || max < 100 || max > 200) {
+    if (scheduling === 'REPLICA' || max !== 100) throw new InvalidParameterException('maximumPercent must be between 100 and 200.');
+  }
+  if (!Number.isInteger(min) || min < 0 || min > 100) throw new InvalidParameterException('minimumHealthyPercent must be between 0 and 100.');
+  const breaker = input?.deploymentCircuitBreaker ?? base?.deploymentCircuitBreaker;
+  return {
+    deploymentCircuitBreaker: { enable: breaker?.enable ?? false, rollback: breaker?.rollback ?? false },
+    maximumPercent: max,
+    minimumHealthyPercent: min,
+    ...(strategy !== undefined ? { strategy } : {}),
+  };
+}
+
+function checkPlacement(constraints: readonly PlacementConstraintInput[] | undefined, strategies: readonly PlacementStrategyInput[] | undefined) {
+  if ((constraints ?? []).length > 10) throw new InvalidParameterException('Too many placement constraints: at most 10 are allowed.');
+  if ((strategies ?? []).length > 5) throw new InvalidParameterException('Too many placement strategies: at most 5 are allowed.');
+  return {
+    placementConstraints: (constraints ?? []).map((c) => ({ type: c.type ?? '', ...(c.expression !== undefined ? { expression: c.expression } : {}) })),
+    placementStrategy: (strategies ?? []).map((s) => ({ type: s.type ?? '', ...(s.field !== undefined ? { field: s.field } : {}) })),
+  };
+}
+
+function checkGrace(v: number | undefined): void {
+  if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2_147_483_647)) {
+    throw new InvalidParameterException('healthCheckGracePeriodSeconds must be between 0 and 2147483647.');
+  }
+}
+
+function propagateTagsOf(v: string | undefined): ServiceDoc['propagateTags'] {
+  if (v === undefined) return 'NONE';
+  if (v === 'TASK_DEFINITION' || v === 'SERVICE' || v === 'NONE') return v;
+  throw new InvalidParameterException(`Invalid propagateTags value '${v}'; expected TASK_DEFINITION, SERVICE or NONE.`);
+}
+
+/** A service of the cluster by name or ARN, whatever its status. */
+async function findService(ctx: DomainContext, reader: StoreReader, cluster: Row<ClusterDoc>, ref: string): Promise<Row<StoredService> | undefined> {
+  let arn: string;
+  if (ref.startsWith('arn:')) {
+    const p = parseArn(ref);
+    if (!p || p.resourceType !== 'service') throw new InvalidParameterException(`Invalid service ARN '${ref}'.`);
+    const parts = p.resource.split('/');
+    const name = parts[parts.length - 1]!;
+    arn = makeServiceArn(ctx, cluster.doc.clusterName, name);
+    if (parts.length === 2 && parts[0] !== cluster.doc.clusterName) return undefined;
+  } else {
+    arn = makeServiceArn(ctx, cluster.doc.clusterName, ref);
+  }
+  const row = await reader.get<StoredService>('service', arn);
+  return row && row.cluster === cluster.arn ? row : undefined;
+}
+
+export async function createService(ctx: DomainContext, input: CreateServiceInput, createdBy = `arn:aws:iam::${ctx.accountId}:root`) {
+  if (!NAME_RE.test(input.serviceName)) {
+    throw new InvalidParameterException('Service name can have up to 255 letters (uppercase and lowercase), numbers, underscores, and hyphens.');
+  }
+  const scheduling = (input.schedulingStrategy ?? 'REPLICA') as 'REPLICA' | 'DAEMON';
+  if (scheduling !== 'REPLICA' && scheduling !== 'DAEMON') throw new InvalidParameterException(`Invalid schedulingStrategy '${String(scheduling)}'.`);
+  const controller = input.deploymentController?.type ?? 'ECS';
+  if (controller !== 'ECS') {
+    throw new UnsupportedFeatureException(`The ${controller} deployment controller is not supported by Berth yet; use ECS.`);
+  }
+  if (input.capacityProviderStrategy !== undefined && input.capacityProviderStrategy.length > 0) {
+    throw new InvalidParameterException('Capacity provider strategies are not supported by Berth yet; use launchType EC2.');
+  }
+  const launchType = (input.launchType ?? 'EC2') as 'EC2' | 'EXTERNAL';
+  if (launchType !== 'EC2' && launchType !== 'EXTERNAL') {
+    throw new InvalidParameterException(`launchType ${String(launchType)} is not supported; use EC2.`);
+  }
+  if ((input.loadBalancers ?? []).length > 0) throw new InvalidParameterException('Load balancers are not supported by Berth yet.');
+  if (input.taskDefinition === undefined) throw new InvalidParameterException('TaskDefinition cannot be empty.');
+  let desired = input.desiredCount ?? (scheduling === 'DAEMON' ? 0 : undefined);
+  if (desired === undefined) throw new InvalidParameterException('desiredCount is required for services with the REPLICA scheduling strategy.');
+  if (scheduling === 'DAEMON') {
+    if (input.desiredCount !== undefined && input.desiredCount !== 0) throw new InvalidParameterException('The DAEMON scheduling strategy does not support a desiredCount.');
+    if ((input.placementStrategy ?? []).length > 0) throw new InvalidParameterException('The DAEMON scheduling strategy does not support placement strategies.');
+    desired = 0;
+  }
+  if (!Number.isInteger(desired) || desired < 0) throw new InvalidParameterException('desiredCount must be a non-negative integer.');
+  checkGrace(input.healthCheckGracePeriodSeconds);
+  const tags = validateTags(input.tags);
+  const config = deploymentConfiguration(input.deploymentConfiguration, scheduling);
+  const placement = checkPlacement(input.placementConstraints, input.placementStrategy);
+  const propagateTags = propagateTagsOf(input.propagateTags);
+
+  const row = await withRetry(ctx.store, async (tx) => {
+    const cluster = await requireCluster(ctx, tx, input.cluster);
+    const td = await requireTaskDefinition(ctx, tx, input.taskDefinition!);
+    if (td.status !== 'ACTIVE') throw new InvalidParameterException(`TaskDefinition is inactive`);
+    const arn = makeServiceArn(ctx, cluster.doc.clusterName, input.serviceName);
+    const existing = await tx.get<StoredService>('service', arn);
+    if (existing && existing.doc.service.status !== 'INACTIVE') throw new InvalidParameterException('Creation of service was not idempotent.');
+    const now = epochSeconds(ctx.now());
+    const base = { desiredCount: desired, launchType };
+    const service: ServiceDoc = {
+      serviceArn: arn,
+      serviceName: input.serviceName,
+      clusterArn: cluster.arn,
+      loadBalancers: [],
+      serviceRegistries: input.serviceRegistries ?? [],
+      status: 'ACTIVE',
+      desiredCount: desired,
+      runningCount: 0,
+      pendingCount: 0,
+      launchType,
+      taskDefinition: td.taskDefinitionArn,
+      deploymentConfiguration: config,
+      deployments: [newDeployment(ctx, base, td.taskDefinitionArn)],
+      events: [],
+      createdAt: now,
+      createdBy,
+      placementConstraints: placement.placementConstraints,
+      placementStrategy: scheduling === 'REPLICA' && placement.placementStrategy.length === 0 ? DEFAULT_PLACEMENT_STRATEGY : placement.placementStrategy,
+      ...(input.healthCheckGracePeriodSeconds !== undefined ? { healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds } : {}),
+      schedulingStrategy: scheduling,
+      deploymentController: { type: 'ECS' },
+      enableECSManagedTags: input.enableECSManagedTags ?? false,
+      propagateTags,
+      enableExecuteCommand: input.enableExecuteCommand ?? false,
+      availabilityZoneRebalancing: input.availabilityZoneRebalancing ?? 'DISABLED',
+      tags,
+    };
+    const stored: StoredService = { service };
+    if (existing) return writeService(tx, existing, stored);
+    return insertService(tx, stored, Math.round(ctx.now()));
+  });
+  return { service: describe(row.doc.service, false) };
+}
+
+export interface UpdateServiceInput {
+  cluster?: string;
+  service: string;
+  desiredCount?: number;
+  taskDefinition?: string;
+  deploymentConfiguration?: CreateServiceInput['deploymentConfiguration'];
+  placementConstraints?: PlacementConstraintInput[];
+  placementStrategy?: PlacementStrategyInput[];
+  forceNewDeployment?: boolean;
+  healthCheckGracePeriodSeconds?: number;
+  enableECSManagedTags?: boolean;
+  propagateTags?: string;
+  enableExecuteCommand?: boolean;
+  capacityProviderStrategy?: unknown[];
+  loadBalancers?: unknown[];
+  networkConfiguration?: unknown;
+  availabilityZoneRebalancing?: string;
+}
+
+export async function updateService(ctx: DomainContext, input: UpdateServiceInput) {
+  checkGrace(input.healthCheckGracePeriodSeconds);
+  if (input.capacityProviderStrategy !== undefined && input.capacityProviderStrategy.length > 0) {
+    throw new InvalidParameterException('Capacity provider strategies are not supported by Berth yet; use launchType EC2.');
+  }
+  if ((input.loadBalancers ?? []).length > 0) throw new InvalidParameterException('Load balancers are not supported by Berth yet.');
+  if (input.desiredCount !== undefined && (!Number.isInteger(input.desiredCount) || input.desiredCount < 0)) {
+    throw new InvalidParameterException('desiredCount must be a non-negative integer.');
+  }
+  const row = await withRetry(ctx.store, async (tx) => {
+    const cluster = await requireCluster(ctx, tx, input.cluster);
+    const cur = await findService(ctx, tx, cluster, input.service);
+    if (!cur) throw new ServiceNotFoundException('Service not found.');
+    const s = cur.doc.service;
+    if (s.status !== 'ACTIVE') throw new ServiceNotActiveException('Service was not ACTIVE.');
+    if (s.schedulingStrategy === 'DAEMON' && input.desiredCount !== undefined) {
+      throw new InvalidParameterException('The DAEMON scheduling strategy does not support a desiredCount.');
+    }
+    const td = input.taskDefinition !== undefined ? await requireTaskDefinition(ctx, tx, input.taskDefinition) : undefined;
+    if (td && td.status !== 'ACTIVE') throw new InvalidParameterException('TaskDefinition is inactive');
+    const config = deploymentConfiguration(input.deploymentConfiguration, s.schedulingStrategy, s.deploymentConfiguration);
+    const placement =
+      input.placementConstraints !== undefined || input.placementStrategy !== undefined
+        ? checkPlacement(input.placementConstraints ?? s.placementConstraints, input.placementStrategy ?? s.placementStrategy)
+        : undefined;
+    const desiredCount = input.desiredCount ?? s.desiredCount;
+    const taskDefinition = td?.taskDefinitionArn ?? s.taskDefinition;
+    const newDeploymentNeeded = input.forceNewDeployment === true || taskDefinition !== s.taskDefinition || placement !== undefined;
+    let deployments = s.deployments.map((d) => (d.status === 'PRIMARY' ? { ...d, desiredCount } : d));
+    if (newDeploymentNeeded) {
+      deployments = [newDeployment(ctx, { desiredCount, launchType: s.launchType }, taskDefinition), ...deployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
+    }
+    const next: ServiceDoc = {
+      ...s,
+      desiredCount,
+      taskDefinition,
+      deploymentConfiguration: config,
+      deployments,
+      ...(placement ?? {}),
+      ...(input.healthCheckGracePeriodSeconds !== undefined ? { healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds } : {}),
+      ...(input.enableECSManagedTags !== undefined ? { enableECSManagedTags: input.enableECSManagedTags } : {}),
+      ...(input.propagateTags !== undefined ? { propagateTags: propagateTagsOf(input.propagateTags) } : {}),
+      ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}),
+      ...(input.availabilityZoneRebalancing !== undefined ? { availabilityZoneRebalancing: input.availabilityZoneRebalancing } : {}),
+    };
+    return writeService(tx, cur, { ...cur.doc, service: next, ...(newDeploymentNeeded ? { steady: false } : {}) });
+  });
+  return { service: describe(row.doc.service, false) };
+}
+
+export async function deleteService(ctx: DomainContext, input: { cluster?: string; service: string; force?: boolean }) {
+  const row = await withRetry(ctx.store, async (tx) => {
+    const cluster = await requireCluster(ctx, tx, input.cluster);
+    const cur = await findService(ctx, tx, cluster, input.service);
+    if (!cur || cur.doc.service.status === 'INACTIVE') throw new ServiceNotFoundException('Service not found.');
+    const s = cur.doc.service;
+    if (s.status === 'DRAINING') return cur;
+    if (s.schedulingStrategy === 'REPLICA' && s.desiredCount > 0 && input.force !== true) {
+      throw new InvalidParameterException('The service cannot be stopped while it is scaled above 0.');
+    }
+    const next: ServiceDoc = { ...s, status: 'DRAINING', desiredCount: 0, deployments: s.deployments.map((d) => ({ ...d, desiredCount: 0 })) };
+    return writeService(tx, cur, { ...cur.doc, service: next });
+  });
+  return { service: describe(row.doc.service, false) };
+}
+
+/** The service as the API describes it: tags only when asked for. */
+function describe(s: ServiceDoc, withTags: boolean): Omit<ServiceDoc, 'tags'> & { tags?: Tag[] } {
+  const { tags, ...rest } = s;
+  return withTags ? { ...rest, tags } : rest;
+}
+
+export async function describeServices(ctx: DomainContext, input: { cluster?: string; services: string[]; include?: string[] }) {
+  if (input.services.length === 0) throw new InvalidParameterException('Services cannot be empty.');
+  if (input.services.length > 10) throw new InvalidParameterException('services can have at most 10 items.');
+  const cluster = await requireCluster(ctx, ctx.store, input.cluster);
+  const withTags = (input.include ?? []).includes('TAGS');
+  const services: unknown[] = [];
+  const failures: { arn: string; reason: string }[] = [];
+  for (const ref of input.services) {
+    const row = await findService(ctx, ctx.store, cluster, ref);
+    if (!row) failures.push({ arn: ref.startsWith('arn:') ? ref : makeServiceArn(ctx, cluster.doc.clusterName, ref), reason: 'MISSING' });
+    else services.push(describe(row.doc.service, withTags));
+  }
+  return { services, failures };
+}
+
+export async function listServices(ctx: DomainContext, input: { cluster?: string; launchType?: string; schedulingStrategy?: string; nextToken?: string; maxResults?: number }) {
+  const limit = pageSize(input.maxResults, 100, 10);
+  const cluster = await requireCluster(ctx, ctx.store, input.cluster);
+  const scope = `ListServices:${cluster.arn}:${input.launchType ?? ''}:${input.schedulingStrategy ?? ''}`;
+  let cursor = decodeToken<{ name: string; seq: number; arn: string }>(scope, input.nextToken);
+  const out: Row<StoredService>[] = [];
+  let more = false;
+  for (;;) {
+    const chunk = await ctx.store.find<StoredService>('service', { cluster: cluster.arn, status: ['ACTIVE', 'DRAINING'], limit: 200, ...(cursor ? { after: cursor } : {}) });
+    for (const r of chunk) {
+      cursor = { name: r.name, seq: r.seq, arn: r.arn };
+      const s = r.doc.service;
+      if (input.launchType !== undefined && s.launchType !== input.launchType) continue;
+      if (input.schedulingStrategy !== undefined && s.schedulingStrategy !== input.schedulingStrategy) continue;
+      if (out.length === limit) {
+        more = true;
+        break;
+      }
+      out.push(r);
+    }
+    if (more || chunk.length < 200) break;
+  }
+  const last = out[out.length - 1];
+  return {
+    serviceArns: out.map((r) => r.arn),
+    ...(more && last ? { nextToken: encodeToken(scope, { name: last.name, seq: last.seq, arn: last.arn }) } : {}),
+  };
+}
+
+/** Services of a Cloud Map namespace: none until Berth has service discovery. */
+export function listServicesByNamespace(_ctx: DomainContext, input: { namespace: string }) {
+  if (!input.namespace) throw new InvalidParameterException('namespace cannot be empty.');
+  return Promise.resolve({ serviceArns: [] as string[] });
+}
+
