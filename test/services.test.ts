@@ -11,7 +11,10 @@ import {
   CreateServiceCommand,
   DeleteClusterCommand,
   DeleteServiceCommand,
+  DescribeServiceDeploymentsCommand,
+  DescribeServiceRevisionsCommand,
   DescribeServicesCommand,
+  ListServiceDeploymentsCommand,
   DescribeTasksCommand,
   ListServicesCommand,
   ListTasksCommand,
@@ -237,6 +240,28 @@ describe('services on the real Docker Engine', { timeout: 600_000 }, () => {
     const tasks = await serviceTasks('web');
     assert.equal(tasks.length, 4);
     assert.ok(tasks.every((t) => t.taskDefinitionArn?.endsWith(':task-definition/svc-web:2')), 'only v2 runs after the rollback');
+  });
+
+  it('records service deployments and revisions that tell the same story as the deployments and events', async () => {
+    const list = await ecs.send(new ListServiceDeploymentsCommand({ cluster: CLUSTER, service: 'web' }));
+    const briefs = list.serviceDeployments ?? [];
+    assert.deepEqual(briefs.map((b) => b.status), ['ROLLBACK_SUCCESSFUL', 'SUCCESSFUL', 'SUCCESSFUL']);
+    const described = await ecs.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: briefs.map((b) => b.serviceDeploymentArn!) }));
+    assert.deepEqual(described.failures, []);
+    const [crash, v2, v1] = described.serviceDeployments!;
+    assert.equal(crash!.rollback?.reason, 'ECS deployment circuit breaker: task failed to start.');
+    assert.equal(crash!.rollback?.serviceRevisionArn, v2!.targetServiceRevision?.arn, 'rolled back to the v2 revision');
+    assert.equal(crash!.deploymentCircuitBreaker?.status, 'TRIGGERED');
+    assert.ok((crash!.deploymentCircuitBreaker?.failureCount ?? 0) >= 3);
+    assert.deepEqual(v2!.sourceServiceRevisions?.map((r) => r.arn), [v1!.targetServiceRevision?.arn]);
+    const revisions = await ecs.send(new DescribeServiceRevisionsCommand({ serviceRevisionArns: [crash!.targetServiceRevision!.arn!, v2!.targetServiceRevision!.arn!, v1!.targetServiceRevision!.arn!] }));
+    assert.deepEqual(
+      revisions.serviceRevisions?.map((r) => r.taskDefinition?.replace(/^.*:task-definition\//, '')),
+      ['svc-crash:1', 'svc-web:2', 'svc-web:1'],
+    );
+    assert.deepEqual(revisions.serviceRevisions?.[0]?.containerImages, [{ containerName: 'web', image: IMAGE }]);
+    const missing = await ecs.send(new DescribeServiceRevisionsCommand({ serviceRevisionArns: [v1!.targetServiceRevision!.arn!.replace(/\d+$/, '1234')] }));
+    assert.deepEqual(missing.failures?.map((f) => f.reason), ['MISSING']);
   });
 
   it('is waited for by `aws ecs wait services-stable`', async () => {

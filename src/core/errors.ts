@@ -58,6 +58,7 @@ export const PlatformUnknownException = define('PlatformUnknownException');
 export const PlatformTaskDefinitionIncompatibilityException = define('PlatformTaskDefinitionIncompatibilityException');
 export const ResourceNotFoundException = define('ResourceNotFoundException');
 export const ConflictException = define('ConflictException');
+export const ServiceDeploymentNotFoundException = define('ServiceDeploymentNotFoundException');
 export const TaskSetNotFoundException = define('TaskSetNotFoundException');
 export const BlockedException = define('BlockedException');
 

@@ -251,4 +251,53 @@ export interface StoredService {
   throttled?: boolean;
   /** Whether the last steady-state event is still true (so it is said once per steady period). */
   steady?: boolean;
+  /** Service deployments (ListServiceDeployments), newest first, at most MAX_DEPLOYMENT_RECORDS. */
+  history?: ServiceDeploymentRecord[];
+  /** Service revisions (DescribeServiceRevisions), newest first, at most MAX_DEPLOYMENT_RECORDS. */
+  revisions?: ServiceRevisionRecord[];
+}
+
+export type ServiceDeploymentStatus =
+  | 'PENDING'
+  | 'IN_PROGRESS'
+  | 'SUCCESSFUL'
+  | 'STOPPED'
+  | 'STOP_REQUESTED'
+  | 'ROLLBACK_REQUESTED'
+  | 'ROLLBACK_IN_PROGRESS'
+  | 'ROLLBACK_SUCCESSFUL'
+  | 'ROLLBACK_FAILED';
+
+/**
+ * A service deployment as ECS records it: the move from the revisions that
+ * ran to a target revision. `deploymentId` is the entry of the service's
+ * `deployments` list it follows; a circuit-breaker or requested rollback is
+ * the same record (`rollback`), carried out by a deployment of its own
+ * (`rollbackDeploymentId`).
+ */
+export interface ServiceDeploymentRecord {
+  id: string;
+  deploymentId: string;
+  targetRevisionId: string;
+  sourceRevisionIds: string[];
+  status: ServiceDeploymentStatus;
+  statusReason?: string;
+  /** Epoch seconds. */
+  createdAt: number;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  stoppedAt?: number;
+  deploymentConfiguration: DeploymentConfiguration;
+  rollback?: { reason: string; startedAt: number; revisionId: string };
+  rollbackDeploymentId?: string;
+  failureCount: number;
+}
+
+export interface ServiceRevisionRecord {
+  id: string;
+  taskDefinition: string;
+  launchType: 'EC2' | 'EXTERNAL';
+  containerImages: { containerName: string; image: string }[];
+  createdAt: number;
 }

@@ -4,7 +4,14 @@
  * write the service's spec (through `writers/services.ts`); the service
  * controller (`controllers/services/`) starts and stops the tasks.
  */
-import { InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException, UnsupportedFeatureException } from '../core/errors.js';
+import {
+  ConflictException,
+  InvalidParameterException,
+  ServiceDeploymentNotFoundException,
+  ServiceNotActiveException,
+  ServiceNotFoundException,
+  UnsupportedFeatureException,
+} from '../core/errors.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 import { withRetry, type Row, type StoreReader } from '../store/store.js';
 import { NAME_RE, parseArn, serviceArn as makeServiceArn } from './arns.js';
@@ -13,7 +20,7 @@ import { epochSeconds, type DomainContext } from './context.js';
 import type { DeploymentConfiguration, ServiceDoc, StoredService } from './model.js';
 import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition } from './taskDefinitions.js';
-import { insertService, newDeployment, writeService } from './writers/services.js';
+import { insertService, newDeployment, recordDeployment, updateRecord, writeService } from './writers/services.js';
 
 type PlacementConstraintInput = { type?: string; expression?: string };
 type PlacementStrategyInput = { type?: string; field?: string };
@@ -181,7 +188,7 @@ export async function createService(ctx: DomainContext, input: CreateServiceInpu
       availabilityZoneRebalancing: input.availabilityZoneRebalancing ?? 'DISABLED',
       tags,
     };
-    const stored: StoredService = { service };
+    const stored: StoredService = recordDeployment(ctx, { service }, service.deployments[0]!, td, []);
     if (existing) return writeService(tx, existing, stored);
     return insertService(tx, stored, Math.round(ctx.now()));
   });
@@ -236,8 +243,11 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
     const taskDefinition = td?.taskDefinitionArn ?? s.taskDefinition;
     const newDeploymentNeeded = input.forceNewDeployment === true || taskDefinition !== s.taskDefinition || placement !== undefined;
     let deployments = s.deployments.map((d) => (d.status === 'PRIMARY' ? { ...d, desiredCount } : d));
+    let doc: StoredService = cur.doc;
     if (newDeploymentNeeded) {
-      deployments = [newDeployment(ctx, { desiredCount, launchType: s.launchType }, taskDefinition), ...deployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
+      const created = newDeployment(ctx, { desiredCount, launchType: s.launchType }, taskDefinition);
+      doc = recordDeployment(ctx, { ...cur.doc, service: { ...s, deploymentConfiguration: config } }, created, td ?? (await requireTaskDefinition(ctx, tx, taskDefinition)), deployments);
+      deployments = [created, ...deployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
     }
     const next: ServiceDoc = {
       ...s,
@@ -252,7 +262,7 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
       ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}),
       ...(input.availabilityZoneRebalancing !== undefined ? { availabilityZoneRebalancing: input.availabilityZoneRebalancing } : {}),
     };
-    return writeService(tx, cur, { ...cur.doc, service: next, ...(newDeploymentNeeded ? { steady: false } : {}) });
+    return writeService(tx, cur, { ...doc, service: next, ...(newDeploymentNeeded ? { steady: false } : {}) });
   });
   return { service: describe(row.doc.service, false) };
 }
@@ -329,3 +339,184 @@ export function listServicesByNamespace(_ctx: DomainContext, input: { namespace:
   return Promise.resolve({ serviceArns: [] as string[] });
 }
 
+
+// ---------------------------------------------------------------------------
+// Service deployments and revisions
+
+const RECORD_ARN_RE = /^arn:aws[a-z-]*:ecs:([a-z0-9-]+):(\d{12}):(service-deployment|service-revision)\/([^/]+)\/([^/]+)\/(\d+)$/;
+
+function recordArn(ctx: DomainContext, type: 'service-deployment' | 'service-revision', s: ServiceDoc, id: string): string {
+  const cluster = s.clusterArn.slice(s.clusterArn.indexOf(':cluster/') + ':cluster/'.length);
+  return `arn:aws:ecs:${ctx.region}:${ctx.accountId}:${type}/${cluster}/${s.serviceName}/${id}`;
+}
+
+/** The service a service-deployment or service-revision ARN names, and the record id; undefined when it names nothing here. */
+async function recordTarget(ctx: DomainContext, arn: string, type: 'service-deployment' | 'service-revision'): Promise<{ row: Row<StoredService>; id: string } | undefined> {
+  const m = RECORD_ARN_RE.exec(arn);
+  if (!m || m[3] !== type || m[1] !== ctx.region || m[2] !== ctx.accountId) return undefined;
+  const row = await ctx.store.get<StoredService>('service', makeServiceArn(ctx, m[4]!, m[5]!));
+  return row ? { row, id: m[6]! } : undefined;
+}
+
+function describeRecord(ctx: DomainContext, stored: StoredService, r: NonNullable<StoredService['history']>[number]) {
+  const s = stored.service;
+  const counts = (deploymentId: string | undefined) => s.deployments.find((d) => d.id === deploymentId);
+  const revisionSummary = (revisionId: string, deploymentId: string | undefined) => {
+    const d = counts(deploymentId);
+    return { arn: recordArn(ctx, 'service-revision', s, revisionId), requestedTaskCount: d?.desiredCount ?? 0, runningTaskCount: d?.runningCount ?? 0, pendingTaskCount: d?.pendingCount ?? 0 };
+  };
+  const breaker = s.deploymentConfiguration.deploymentCircuitBreaker;
+  return {
+    serviceDeploymentArn: recordArn(ctx, 'service-deployment', s, r.id),
+    serviceArn: s.serviceArn,
+    clusterArn: s.clusterArn,
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+    ...(r.stoppedAt !== undefined ? { stoppedAt: r.stoppedAt } : {}),
+    updatedAt: r.updatedAt,
+    sourceServiceRevisions: r.sourceRevisionIds.map((id) => revisionSummary(id, `ecs-svc/${id}`)),
+    targetServiceRevision: revisionSummary(r.targetRevisionId, r.deploymentId),
+    status: r.status,
+    ...(r.statusReason !== undefined ? { statusReason: r.statusReason } : {}),
+    deploymentConfiguration: r.deploymentConfiguration,
+    ...(r.rollback !== undefined
+      ? { rollback: { reason: r.rollback.reason, startedAt: r.rollback.startedAt, serviceRevisionArn: recordArn(ctx, 'service-revision', s, r.rollback.revisionId) } }
+      : {}),
+    deploymentCircuitBreaker: {
+      status: !breaker.enable ? 'DISABLED' : r.rollback !== undefined || (r.status === 'STOPPED' && r.statusReason?.startsWith('ECS deployment circuit breaker')) ? 'TRIGGERED' : r.status === 'IN_PROGRESS' ? 'MONITORING' : 'MONITORING_COMPLETE',
+      failureCount: r.failureCount,
+      threshold: Math.min(200, Math.max(3, Math.ceil(s.desiredCount / 2))),
+    },
+    alarms: { status: 'DISABLED' },
+  };
+}
+
+export async function listServiceDeployments(
+  ctx: DomainContext,
+  input: { cluster?: string; service: string; status?: string[]; createdAt?: { before?: number; after?: number }; nextToken?: string; maxResults?: number },
+) {
+  const limit = pageSize(input.maxResults, 100, 20);
+  const cluster = await requireCluster(ctx, ctx.store, input.cluster);
+  const row = await findService(ctx, ctx.store, cluster, input.service);
+  if (!row) throw new ServiceNotFoundException('Service not found.');
+  const scope = `ListServiceDeployments:${row.arn}:${JSON.stringify(input.status ?? [])}:${JSON.stringify(input.createdAt ?? {})}`;
+  const after = decodeToken<string>(scope, input.nextToken);
+  let records = (row.doc.history ?? []).filter(
+    (r) =>
+      (input.status === undefined || input.status.length === 0 || input.status.includes(r.status)) &&
+      (input.createdAt?.before === undefined || r.createdAt < input.createdAt.before) &&
+      (input.createdAt?.after === undefined || r.createdAt > input.createdAt.after),
+  );
+  if (after !== undefined) records = records.slice(records.findIndex((r) => r.id === after) + 1);
+  const page = records.slice(0, limit);
+  const s = row.doc.service;
+  return {
+    serviceDeployments: page.map((r) => ({
+      serviceDeploymentArn: recordArn(ctx, 'service-deployment', s, r.id),
+      serviceArn: s.serviceArn,
+      clusterArn: s.clusterArn,
+      startedAt: r.startedAt,
+      createdAt: r.createdAt,
+      ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+      targetServiceRevisionArn: recordArn(ctx, 'service-revision', s, r.targetRevisionId),
+      status: r.status,
+      ...(r.statusReason !== undefined ? { statusReason: r.statusReason } : {}),
+    })),
+    ...(records.length > limit ? { nextToken: encodeToken(scope, page[page.length - 1]!.id) } : {}),
+  };
+}
+
+export async function describeServiceDeployments(ctx: DomainContext, input: { serviceDeploymentArns: string[] }) {
+  if (input.serviceDeploymentArns.length === 0) throw new InvalidParameterException('serviceDeploymentArns cannot be empty.');
+  if (input.serviceDeploymentArns.length > 20) throw new InvalidParameterException('serviceDeploymentArns can have at most 20 items.');
+  const serviceDeployments: unknown[] = [];
+  const failures: { arn: string; reason: string }[] = [];
+  for (const arn of input.serviceDeploymentArns) {
+    const target = await recordTarget(ctx, arn, 'service-deployment');
+    const record = target?.row.doc.history?.find((r) => r.id === target.id);
+    if (!target || !record) failures.push({ arn, reason: 'MISSING' });
+    else serviceDeployments.push(describeRecord(ctx, target.row.doc, record));
+  }
+  return { serviceDeployments, failures };
+}
+
+export async function describeServiceRevisions(ctx: DomainContext, input: { serviceRevisionArns: string[] }) {
+  if (input.serviceRevisionArns.length === 0) throw new InvalidParameterException('serviceRevisionArns cannot be empty.');
+  if (input.serviceRevisionArns.length > 20) throw new InvalidParameterException('serviceRevisionArns can have at most 20 items.');
+  const serviceRevisions: unknown[] = [];
+  const failures: { arn: string; reason: string }[] = [];
+  for (const arn of input.serviceRevisionArns) {
+    const target = await recordTarget(ctx, arn, 'service-revision');
+    const revision = target?.row.doc.revisions?.find((r) => r.id === target.id);
+    if (!target || !revision) {
+      failures.push({ arn, reason: 'MISSING' });
+      continue;
+    }
+    const s = target.row.doc.service;
+    serviceRevisions.push({
+      serviceRevisionArn: arn,
+      serviceArn: s.serviceArn,
+      clusterArn: s.clusterArn,
+      taskDefinition: revision.taskDefinition,
+      launchType: revision.launchType,
+      loadBalancers: [],
+      serviceRegistries: [],
+      containerImages: revision.containerImages,
+      guardDutyEnabled: false,
+      createdAt: revision.createdAt,
+    });
+  }
+  return { serviceRevisions, failures };
+}
+
+/**
+ * StopServiceDeployment: ROLLBACK (the default) returns the service to the
+ * revision the deployment started from; ABORT stops it where it is (no more
+ * tasks of its revision are launched).
+ */
+export async function stopServiceDeployment(ctx: DomainContext, input: { serviceDeploymentArn: string; stopType?: string }) {
+  const target = await recordTarget(ctx, input.serviceDeploymentArn, 'service-deployment');
+  if (!target || !(target.row.doc.history ?? []).some((r) => r.id === target.id)) throw new ServiceDeploymentNotFoundException('Service deployment not found.');
+  const stopType = input.stopType ?? 'ROLLBACK';
+  await withRetry(ctx.store, async (tx) => {
+    const row = await tx.get<StoredService>('service', target.row.arn);
+    const record = row?.doc.history?.find((r) => r.id === target.id);
+    if (!row || !record) throw new ServiceDeploymentNotFoundException('Service deployment not found.');
+    if (record.status !== 'IN_PROGRESS' || row.doc.service.status !== 'ACTIVE') {
+      throw new ConflictException(`The service deployment is ${record.status} and cannot be stopped.`);
+    }
+    const s = row.doc.service;
+    const now = epochSeconds(ctx.now());
+    let stored = row.doc;
+    let deployments = s.deployments;
+    let taskDefinition = s.taskDefinition;
+    if (stopType === 'ROLLBACK') {
+      const back = stored.lastCompleted;
+      if (back === undefined || back.id === record.deploymentId) throw new ConflictException('The service has no earlier completed deployment to roll back to.');
+      const rollback = newDeployment(ctx, s, back.taskDefinition, `Service deployment rollback requested: rolling back to deploymentId ${back.id}.`);
+      deployments = [rollback, ...deployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
+      taskDefinition = back.taskDefinition;
+      stored = updateRecord(ctx, stored, record.deploymentId, {
+        status: 'ROLLBACK_IN_PROGRESS',
+        statusReason: 'Service deployment rollback requested.',
+        rollback: { reason: 'Service deployment rollback requested.', startedAt: now, revisionId: back.id.slice(back.id.indexOf('/') + 1) },
+        rollbackDeploymentId: rollback.id,
+      });
+    } else {
+      deployments = deployments.map((d) =>
+        d.id === record.deploymentId ? { ...d, rolloutState: 'FAILED' as const, rolloutStateReason: 'Service deployment stopped by the user.', updatedAt: now } : d,
+      );
+      stored = updateRecord(ctx, stored, record.deploymentId, { status: 'STOPPED', statusReason: 'Service deployment stopped by the user.', stoppedAt: now });
+    }
+    await writeService(tx, row, { ...stored, service: { ...s, deployments, taskDefinition }, steady: false });
+  });
+  return { serviceDeploymentArn: input.serviceDeploymentArn };
+}
+
+/** ContinueServiceDeployment applies to deployments paused at a lifecycle hook, which ROLLING deployments do not have. */
+export async function continueServiceDeployment(ctx: DomainContext, input: { serviceDeploymentArn: string; hookId: string }) {
+  const target = await recordTarget(ctx, input.serviceDeploymentArn, 'service-deployment');
+  if (!target || !(target.row.doc.history ?? []).some((r) => r.id === target.id)) throw new ServiceDeploymentNotFoundException('Service deployment not found.');
+  throw new InvalidParameterException(`The service deployment has no lifecycle hook ${input.hookId} waiting: ROLLING deployments have no lifecycle hooks.`);
+}

@@ -112,6 +112,11 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     DescribeServices: op(services.describeServices),
     ListServices: op(services.listServices),
     ListServicesByNamespace: op(services.listServicesByNamespace),
+    ListServiceDeployments: op((c, input: EcsInput<'ListServiceDeployments'>) => services.listServiceDeployments(c, input as Parameters<typeof services.listServiceDeployments>[1])),
+    DescribeServiceDeployments: op(services.describeServiceDeployments),
+    DescribeServiceRevisions: op(services.describeServiceRevisions),
+    StopServiceDeployment: op(services.stopServiceDeployment),
+    ContinueServiceDeployment: op(services.continueServiceDeployment),
 
     TagResource: op(tagging.tagResource),
     UntagResource: op(tagging.untagResource),

@@ -20,7 +20,7 @@ import type { ClusterDoc } from '../../ecs/clusters.js';
 import { taskDefinitionByArn, type StoredTaskDefinition } from '../../ecs/taskDefinitions.js';
 import type { TaskDefinitionDoc } from '../../ecs/taskdef/types.js';
 import type { Tag } from '../../ecs/tags.js';
-import { newDeployment, withEvents, writeService } from '../../ecs/writers/services.js';
+import { newDeployment, recordOf, updateRecord, withEvents, writeService } from '../../ecs/writers/services.js';
 import { placeTasks, stopTaskInTx, type PlacedTasks, type TaskSpec } from '../../ecs/writers/tasks.js';
 import { buildSnapshot, type ClusterSnapshot } from '../../scheduler/snapshot.js';
 import type { PlacementConstraint, PlacementStrategy } from '../../scheduler/types.js';
@@ -306,6 +306,7 @@ export class ServiceController {
       lastCompleted = { id: p.id, taskDefinition: p.taskDefinition };
       events.push(`(service ${name}) (deployment ${p.id}) deployment completed.`);
     }
+    let rollbackTo: { deploymentId: string; revisionId: string } | undefined;
     if (plan.failed) {
       Object.assign(p, { rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: task failed to start.', updatedAt: nowS });
       events.push(`(service ${name}) (deployment ${p.id}) deployment failed: tasks failed to start.`);
@@ -313,6 +314,7 @@ export class ServiceController {
       if (back !== undefined && back.id !== p.id) {
         const rollback = newDeployment(ctx, { desiredCount: s.desiredCount, launchType: s.launchType }, back.taskDefinition, `ECS deployment circuit breaker: rolling back to deploymentId ${back.id}.`);
         nextDeployments = [rollback, ...nextDeployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
+        rollbackTo = { deploymentId: rollback.id, revisionId: back.id.slice(back.id.indexOf('/') + 1) };
         next = { ...next, taskDefinition: back.taskDefinition };
         events.push(`(service ${name}) (deployment ${p.id}) rolling back to deployment ${back.id}.`);
       }
@@ -326,13 +328,14 @@ export class ServiceController {
     if (steady && !(row.doc.steady ?? false)) events.push(`(service ${name}) has reached a steady state.`);
     if (s.status === 'DRAINING' && notStopped.length === 0 && started.length === 0) next = { ...next, status: 'INACTIVE' };
     next = { ...next, events: withEvents(ctx, s.events, events) };
-    const stored: StoredService = {
+    let stored: StoredService = {
       ...row.doc,
       service: next,
       ...(lastCompleted !== undefined ? { lastCompleted } : {}),
       throttled,
       steady,
     };
+    stored = this.recordOutcome(stored, p, plan, rollbackTo, nowS);
     if (JSON.stringify(stored) !== JSON.stringify(row.doc)) await writeService(tx, row, stored);
 
     if (!launchAllowed) return { requeueAfterMs: lastFailureAt + throttleMs - now + 10 };
@@ -343,6 +346,31 @@ export class ServiceController {
     if (graceEnds.length > 0) return { requeueAfterMs: Math.min(...graceEnds) + 10 };
     if (unplaced !== undefined) return { requeueAfterMs: 10_000 };
     return {};
+  }
+
+  /** The service deployment record of the PRIMARY deployment, after this sync's outcome. */
+  private recordOutcome(stored: StoredService, p: DeploymentDoc, plan: { completed: boolean; failed: boolean }, rollbackTo: { deploymentId: string; revisionId: string } | undefined, nowS: number): StoredService {
+    const ctx = this.ctx;
+    const record = recordOf(stored, p.id);
+    if (record === undefined) return stored;
+    const isRollback = record.rollbackDeploymentId === p.id;
+    if (plan.completed) {
+      return updateRecord(ctx, stored, p.id, isRollback ? { status: 'ROLLBACK_SUCCESSFUL', finishedAt: nowS } : { status: 'SUCCESSFUL', finishedAt: nowS, failureCount: p.failedTasks });
+    }
+    if (plan.failed) {
+      if (rollbackTo !== undefined) {
+        return updateRecord(ctx, stored, p.id, {
+          status: 'ROLLBACK_IN_PROGRESS',
+          statusReason: 'ECS deployment circuit breaker: task failed to start.',
+          rollback: { reason: 'ECS deployment circuit breaker: task failed to start.', startedAt: nowS, revisionId: rollbackTo.revisionId },
+          rollbackDeploymentId: rollbackTo.deploymentId,
+          failureCount: p.failedTasks,
+        });
+      }
+      return updateRecord(ctx, stored, p.id, { status: isRollback ? 'ROLLBACK_FAILED' : 'STOPPED', statusReason: 'ECS deployment circuit breaker: task failed to start.', stoppedAt: nowS, ...(isRollback ? {} : { failureCount: p.failedTasks }) });
+    }
+    if (!isRollback && record.failureCount !== p.failedTasks && record.status === 'IN_PROGRESS') return updateRecord(ctx, stored, p.id, { failureCount: p.failedTasks });
+    return stored;
   }
 
   private taskSpec(s: ServiceDoc, deployment: DeploymentDoc, td: TaskDefinitionDoc, cluster: ClusterDoc, count: number, definitionTags: readonly Tag[]): TaskSpec {

@@ -7,7 +7,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Row, Transaction } from '../../store/store.js';
 import { epochSeconds, type DomainContext } from '../context.js';
-import type { DeploymentDoc, ServiceDoc, ServiceEvent, StoredService } from '../model.js';
+import type { DeploymentDoc, ServiceDeploymentRecord, ServiceDoc, ServiceEvent, ServiceRevisionRecord, StoredService } from '../model.js';
 
 /** Events a service keeps, newest first (as ECS). */
 export const MAX_SERVICE_EVENTS = 100;
@@ -55,4 +55,70 @@ export function writeService(tx: Transaction, row: Row<StoredService>, stored: S
 export function insertService(tx: Transaction, stored: StoredService, seq: number): Promise<Row<StoredService>> {
   const s = stored.service;
   return tx.insert<StoredService>('service', { arn: s.serviceArn, cluster: s.clusterArn, name: s.serviceName, status: s.status, seq, doc: stored });
+}
+
+// ---------------------------------------------------------------------------
+// Service deployments and revisions
+
+/** Service deployment and revision records a service keeps, newest first. */
+export const MAX_DEPLOYMENT_RECORDS = 50;
+
+const digitsOf = (deploymentId: string) => deploymentId.slice(deploymentId.indexOf('/') + 1);
+
+/**
+ * Records a new deployment (created by CreateService or UpdateService): a
+ * revision for its task definition and a service deployment from the
+ * revisions of the deployments it replaces. Deployments still in progress
+ * that it supersedes are recorded STOPPED.
+ */
+export function recordDeployment(
+  ctx: DomainContext,
+  stored: StoredService,
+  deployment: DeploymentDoc,
+  td: { taskDefinitionArn: string; containerDefinitions: readonly { name?: string; image?: string }[] },
+  replaced: readonly DeploymentDoc[],
+): StoredService {
+  const now = epochSeconds(ctx.now());
+  const revision: ServiceRevisionRecord = {
+    id: digitsOf(deployment.id),
+    taskDefinition: td.taskDefinitionArn,
+    launchType: deployment.launchType,
+    containerImages: td.containerDefinitions.map((c) => ({ containerName: c.name ?? '', image: c.image ?? '' })),
+    createdAt: now,
+  };
+  const history = (stored.history ?? []).map((r) =>
+    r.status === 'IN_PROGRESS' || r.status === 'PENDING' || r.status === 'ROLLBACK_IN_PROGRESS'
+      ? { ...r, status: 'STOPPED' as const, statusReason: `Service deployment was superseded by deployment ${deployment.id}.`, stoppedAt: now, updatedAt: now }
+      : r,
+  );
+  const record: ServiceDeploymentRecord = {
+    id: digitsOf(deployment.id),
+    deploymentId: deployment.id,
+    targetRevisionId: revision.id,
+    sourceRevisionIds: replaced.map((d) => digitsOf(d.id)),
+    status: 'IN_PROGRESS',
+    createdAt: now,
+    startedAt: now,
+    updatedAt: now,
+    deploymentConfiguration: stored.service.deploymentConfiguration,
+    failureCount: 0,
+  };
+  return {
+    ...stored,
+    history: [record, ...history].slice(0, MAX_DEPLOYMENT_RECORDS),
+    revisions: [revision, ...(stored.revisions ?? [])].slice(0, MAX_DEPLOYMENT_RECORDS),
+  };
+}
+
+/** The record a deployment of the service's list carries out: its own, or the one it rolls back. */
+export function recordOf(stored: StoredService, deploymentId: string): ServiceDeploymentRecord | undefined {
+  return (stored.history ?? []).find((r) => r.deploymentId === deploymentId || r.rollbackDeploymentId === deploymentId);
+}
+
+/** `stored` with the record carried out by `deploymentId` changed by `patch`. */
+export function updateRecord(ctx: DomainContext, stored: StoredService, deploymentId: string, patch: Partial<ServiceDeploymentRecord>): StoredService {
+  const target = recordOf(stored, deploymentId);
+  if (target === undefined) return stored;
+  const now = epochSeconds(ctx.now());
+  return { ...stored, history: (stored.history ?? []).map((r) => (r === target ? { ...r, ...patch, updatedAt: now } : r)) };
 }
