@@ -6,7 +6,7 @@ import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/serv
 import type { DomainContext } from '../ecs/context.js';
 import { TaskDefinitionCache } from '../ecs/taskDefinitions.js';
 import { purgeDeletedTaskDefinitions } from '../ecs/tasks.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
 import { ClusterStateCache } from '../controllers/clusterState.js';
@@ -50,7 +50,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const registry = new CredentialRegistry();
   registry.add(credentials);
 
-  const store = await openSqliteStore({ path: join(config.dataDir, 'berth.db'), synchronous: config.synchronous ?? 'full' });
+  const sqlite = chooseSqliteDriver();
+  log.info({ sqliteDriver: sqlite.driver, why: sqlite.reason, node: process.version }, `state store: SQLite through ${sqlite.driver === 'node' ? 'node:sqlite' : 'better-sqlite3'}`);
+  const store = await openSqliteStore({ path: join(config.dataDir, 'berth.db'), synchronous: config.synchronous ?? 'full', driver: sqlite.driver });
   const assumeAgentsConnected = process.env.BERTH_BENCH_ASSUME_AGENTS_CONNECTED === '1';
   if (assumeAgentsConnected) {
     log.warn('BERTH_BENCH_ASSUME_AGENTS_CONNECTED=1: placement treats every container instance as connected. Benchmarks only: tasks go to instances no agent runs.');

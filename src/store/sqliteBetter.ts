@@ -17,8 +17,8 @@ export function betterSqliteAvailability(): DriverAvailability {
     new BetterSqlite3(':memory:').close();
     availability = { available: true };
   } catch (err) {
-    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
-    availability = { available: false, reason: `the better-sqlite3 addon does not load on Node.js ${process.version}: ${first}` };
+    const message = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+    availability = { available: false, reason: `the better-sqlite3 addon does not load on Node.js ${process.version}: ${message}` };
   }
   return availability;
 }
