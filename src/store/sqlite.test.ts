@@ -112,6 +112,27 @@ for (const driver of drivers) {
   });
 }
 
+if (drivers.includes('node')) {
+  describe('sqlite (node) warnings', () => {
+    it('does not print node:sqlite\'s ExperimentalWarning, and lets every other warning through', async () => {
+      const sqliteModule = new URL('./sqlite.js', import.meta.url).href;
+      const script = [
+        `const { openSqliteStore } = await import(${JSON.stringify(sqliteModule)});`,
+        `const store = await openSqliteStore({ path: ':memory:', driver: 'node' });`,
+        `await store.close();`,
+        `process.emitWarning('another experimental feature', 'ExperimentalWarning');`,
+      ].join('\n');
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0, stderr);
+      assert.match(stderr, /ExperimentalWarning: another experimental feature/);
+      assert.doesNotMatch(stderr, /SQLite is an experimental feature/);
+    });
+  });
+}
+
 if (drivers.length > 1) {
   describe('sqlite drivers share one file format', () => {
     it('a file written by one driver is read and extended by the other', async () => {
