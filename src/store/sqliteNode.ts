@@ -28,10 +28,11 @@ type Loaded = { ok: true; module: NodeSqliteModule } | { ok: false; reason: stri
 let loaded: Loaded | undefined;
 
 /**
- * Loads node:sqlite once. Node 22.13–22.x prints "ExperimentalWarning: SQLite
- * is an experimental feature" when the module loads; Berth logs which SQLite
- * driver it uses at start, so that one warning, and only it, is filtered while
- * the module loads. Every other warning passes through unchanged.
+ * Loads node:sqlite once. Node 22 prints "ExperimentalWarning: SQLite is an
+ * experimental feature" when the module loads (Node 24.21 no longer does).
+ * Berth logs which SQLite driver it uses at start, so that one warning, and
+ * only it, is filtered while the module loads; every other warning passes
+ * through unchanged.
  */
 function load(): Loaded {
   if (loaded) return loaded;
@@ -47,8 +48,9 @@ function load(): Loaded {
   try {
     // getBuiltinModule is synchronous (Node 20.16+), so the filter above is in place for exactly the load.
     mod = typeof process.getBuiltinModule === 'function' ? (process.getBuiltinModule('node:sqlite') as NodeSqliteModule | undefined) : undefined;
-  } catch {
-    mod = undefined;
+  } catch (err) {
+    loaded = { ok: false, reason: `node:sqlite does not load on Node.js ${process.version}: ${err instanceof Error ? err.message : String(err)}` };
+    return loaded;
   } finally {
     process.emitWarning = original;
   }
