@@ -54,6 +54,8 @@ export async function startTestServer(extra: { region?: string; accountId?: stri
 export interface ServerProcess {
   url: string;
   child: ChildProcess;
+  /** What the process wrote to stderr (its JSON log lines) so far. */
+  stderr(): string;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -117,6 +119,7 @@ function spawnBerth(
         resolve({
           url: m[1]!,
           child,
+          stderr: () => stderr,
           kill: (signal = 'SIGKILL') => {
             child.kill(signal);
             return exited;

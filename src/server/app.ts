@@ -6,7 +6,7 @@ import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/serv
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createReaper } from '../controllers/reaper.js';
 import { ServiceController } from '../controllers/services/controller.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -49,7 +49,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const registry = new CredentialRegistry();
   registry.add(credentials);
 
-  const store = await openSqliteStore({ path: join(config.dataDir, 'berth.db'), synchronous: config.synchronous ?? 'full' });
+  const sqlite = chooseSqliteDriver();
+  log.info({ sqliteDriver: sqlite.driver, why: sqlite.reason, node: process.version }, `state store: SQLite through ${sqlite.driver === 'node' ? 'node:sqlite' : 'better-sqlite3'}`);
+  const store = await openSqliteStore({ path: join(config.dataDir, 'berth.db'), synchronous: config.synchronous ?? 'full', driver: sqlite.driver });
   const state = createReadModels(store, { log });
   const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, state };
   const operations: EcsOperations = { ...coreOperations(ctx) };

@@ -3,17 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { migrate, type Database } from './schema.js';
-import { openSqliteStore } from './sqlite.js';
+import { availableSqliteDrivers, openSqliteDatabase, openSqliteStore } from './sqlite.js';
 
 describe('schema migrations', () => {
-  it('moves a task row\'s container instance from its name to the instance index when upgrading a database', async () => {
+  for (const driver of availableSqliteDrivers())
+  it(`moves a task row's container instance from its name to the instance index when upgrading a database (${driver})`, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-migrate-'));
     const path = join(dir, 'berth.db');
     try {
-      const legacy = new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path) }) });
+      const legacy = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteDatabase({ path, driver }).database }) });
       await migrate(legacy, 'sqlite', 1);
       const doc = (startedBy: string | undefined, group: string) => JSON.stringify({ task: { taskArn: 't', group, ...(startedBy ? { startedBy } : {}) }, reservation: {} });
       await sql`insert into tasks (arn, cluster, name, status, state, seq, version, updated_at, doc) values
@@ -21,7 +21,7 @@ describe('schema migrations', () => {
         ('t2', 'c', 'arn:instance/b', 'RUNNING', 'PENDING', 2, 1, 0, ${doc(undefined, 'family:web')})`.execute(legacy);
       await legacy.destroy();
 
-      const store = await openSqliteStore({ path });
+      const store = await openSqliteStore({ path, driver });
       assert.deepEqual((await store.find('task', { where: { instance: 'arn:instance/a' } })).map((r) => r.arn), ['t1']);
       const t1 = (await store.get('task', 't1'))!;
       assert.equal(t1.name, '');
