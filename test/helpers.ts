@@ -149,3 +149,51 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** A `berth agent` child process. */
+export interface AgentProcess {
+  child: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts `berth agent` against `endpoint` (1024 CPU units and 1 GiB unless
+ * told otherwise; stopped tasks' containers removed after 30 s); resolves
+ * once it has registered.
+ */
+export function spawnAgent(
+  endpoint: string,
+  dataDir: string,
+  opts: { cluster: string; availabilityZone?: string; cpu?: number; memory?: number; extra?: string[] },
+): Promise<AgentProcess> {
+  const args = [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', opts.cluster, '--data-dir', dataDir, '--memory', String(opts.memory ?? 1024), '--cpu', String(opts.cpu ?? 1024), '--task-cleanup-wait', '30s'];
+  if (opts.availabilityZone !== undefined) args.push('--availability-zone', opts.availabilityZone);
+  const child = spawn(process.execPath, [...args, ...(opts.extra ?? [])], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent did not register: ${err}`)), 30_000);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/registered as/.test(out)) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          kill: async (signal = 'SIGTERM') => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            await exited;
+          },
+        });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent exited with ${code}: ${err}`));
+    });
+  });
+}

@@ -2,7 +2,7 @@
 // `berth agent` processes in two availability zones, and the AWS SDK and
 // the AWS CLI as the user.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -25,51 +25,11 @@ import {
   type ECSClient,
   type Service,
 } from '@aws-sdk/client-ecs';
-import { BERTH_BIN, freePort, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type ServerProcess } from './helpers.js';
+import { freePort, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
 const IMAGE = 'berth-test/busybox:latest';
 const CLUSTER = 'svc';
-
-interface AgentProcess {
-  child: ChildProcess;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
-
-function startAgent(endpoint: string, dataDir: string, az: string): Promise<AgentProcess> {
-  const child = spawn(
-    process.execPath,
-    [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', CLUSTER, '--data-dir', dataDir, '--memory', '1024', '--cpu', '1024', '--availability-zone', az, '--task-cleanup-wait', '30s'],
-    {
-      env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not register: ${err}`)), 30_000);
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/registered as/.test(out)) {
-        clearTimeout(timer);
-        resolve({
-          child,
-          kill: async (signal = 'SIGTERM') => {
-            child.kill(signal);
-            await exited;
-          },
-        });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited with ${code}: ${err}`));
-    });
-  });
-}
 
 describe('services on the real Docker Engine', { timeout: 600_000 }, () => {
   const dir = tempDir('berth-services-');
@@ -95,8 +55,8 @@ describe('services on the real Docker Engine', { timeout: 600_000 }, () => {
     server = await spawnServer(join(dir.path, 'server'), [], {}, port);
     ecs = ecsClient(server.url);
     await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
-    agents.push(await startAgent(server.url, join(dir.path, 'agent-a'), 'us-east-1a'));
-    agents.push(await startAgent(server.url, join(dir.path, 'agent-b'), 'us-east-1b'));
+    agents.push(await spawnAgent(server.url, join(dir.path, 'agent-a'), { cluster: CLUSTER, availabilityZone: 'us-east-1a' }));
+    agents.push(await spawnAgent(server.url, join(dir.path, 'agent-b'), { cluster: CLUSTER, availabilityZone: 'us-east-1b' }));
     for (const [family, command] of [
       ['svc-web', ['sh', '-c', 'echo v1 > /tmp/index.html && exec httpd -f -p 8080 -h /tmp']],
       ['svc-web', ['sh', '-c', 'echo v2 > /tmp/index.html && exec httpd -f -p 8080 -h /tmp']],
