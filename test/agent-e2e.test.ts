@@ -17,45 +17,14 @@ import {
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { BERTH_BIN, freePort, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type ServerProcess } from './helpers.js';
+import { BERTH_BIN, freePort, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
 const IMAGE = 'berth-test/busybox:latest';
 
-interface AgentProcess {
-  child: ChildProcess;
-  kill(signal?: NodeJS.Signals): Promise<void>;
-}
-
-function startAgentProcess(endpoint: string, dataDir: string, extra: string[] = []): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', 'default', '--data-dir', dataDir, '--memory', '1024', '--cpu', '1024', ...extra], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not register: ${err}`)), 30_000);
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/registered as/.test(out)) {
-        clearTimeout(timer);
-        resolve({
-          child,
-          kill: async (signal = 'SIGTERM') => {
-            child.kill(signal);
-            await exited;
-          },
-        });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited with ${code}: ${err}`));
-    });
-  });
+/** The agent these tests run: the default cluster, 1024 CPU units and 1 GiB. */
+function startAgentProcess(endpoint: string, dataDir: string): Promise<AgentProcess> {
+  return spawnAgent(endpoint, dataDir, { cluster: 'default' });
 }
 
 async function dockerPsForTask(taskArn: string): Promise<string[]> {

@@ -158,15 +158,15 @@ export interface AgentProcess {
 
 /**
  * Starts `berth agent` against `endpoint` (1024 CPU units and 1 GiB unless
- * told otherwise; stopped tasks' containers removed after 30 s); resolves
- * once it has registered.
+ * told otherwise); resolves once it has registered.
  */
 export function spawnAgent(
   endpoint: string,
   dataDir: string,
-  opts: { cluster: string; availabilityZone?: string; cpu?: number; memory?: number; extra?: string[] },
+  opts: { cluster: string; availabilityZone?: string; cpu?: number; memory?: number; taskCleanupWait?: string; extra?: string[] },
 ): Promise<AgentProcess> {
-  const args = [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', opts.cluster, '--data-dir', dataDir, '--memory', String(opts.memory ?? 1024), '--cpu', String(opts.cpu ?? 1024), '--task-cleanup-wait', '30s'];
+  const args = [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', opts.cluster, '--data-dir', dataDir, '--memory', String(opts.memory ?? 1024), '--cpu', String(opts.cpu ?? 1024)];
+  if (opts.taskCleanupWait !== undefined) args.push('--task-cleanup-wait', opts.taskCleanupWait);
   if (opts.availabilityZone !== undefined) args.push('--availability-zone', opts.availabilityZone);
   const child = spawn(process.execPath, [...args, ...(opts.extra ?? [])], {
     env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' },

@@ -36,7 +36,7 @@ describe('services through instance changes and crashes', { timeout: 900_000 }, 
   let ecs: ECSClient;
 
   const startAgent = async (name: string, az: string) => {
-    agents.set(name, await spawnAgent(server.url, join(dir.path, `agent-${name}`), { cluster: CLUSTER, availabilityZone: az }));
+    agents.set(name, await spawnAgent(server.url, join(dir.path, `agent-${name}`), { cluster: CLUSTER, availabilityZone: az, taskCleanupWait: '30s' }));
   };
 
   async function tasksOf(serviceName: string): Promise<Task[]> {

@@ -55,8 +55,8 @@ describe('services on the real Docker Engine', { timeout: 600_000 }, () => {
     server = await spawnServer(join(dir.path, 'server'), [], {}, port);
     ecs = ecsClient(server.url);
     await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
-    agents.push(await spawnAgent(server.url, join(dir.path, 'agent-a'), { cluster: CLUSTER, availabilityZone: 'us-east-1a' }));
-    agents.push(await spawnAgent(server.url, join(dir.path, 'agent-b'), { cluster: CLUSTER, availabilityZone: 'us-east-1b' }));
+    agents.push(await spawnAgent(server.url, join(dir.path, 'agent-a'), { cluster: CLUSTER, availabilityZone: 'us-east-1a', taskCleanupWait: '30s' }));
+    agents.push(await spawnAgent(server.url, join(dir.path, 'agent-b'), { cluster: CLUSTER, availabilityZone: 'us-east-1b', taskCleanupWait: '30s' }));
     for (const [family, command] of [
       ['svc-web', ['sh', '-c', 'echo v1 > /tmp/index.html && exec httpd -f -p 8080 -h /tmp']],
       ['svc-web', ['sh', '-c', 'echo v2 > /tmp/index.html && exec httpd -f -p 8080 -h /tmp']],
