@@ -18,9 +18,9 @@
  *   watcher that fell behind.
  */
 
-export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service';
+export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service' | 'repository' | 'image' | 'imageTag' | 'layer';
 
-export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service'];
+export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service', 'repository', 'image', 'imageTag', 'layer'];
 
 /** A stored resource. `doc` is the resource as the API describes it. */
 export interface Row<T = unknown> {
