@@ -84,3 +84,4 @@ export const ReferencedImagesNotFoundException = define('ReferencedImagesNotFoun
 export const UnsupportedImageTypeException = define('UnsupportedImageTypeException');
 export const InvalidTagParameterException = define('InvalidTagParameterException');
 export const TooManyTagsException = define('TooManyTagsException');
+export const ValidationException = define('ValidationException');

@@ -1,5 +1,7 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
-import { UnsupportedFeatureException } from '../errors.js';
+import { ValidationException } from '../errors.js';
+import { ECR_MODEL } from '../models/ecr.generated.js';
+import { isOperationOf } from '../models/model.js';
 import type { ServiceProtocol } from '../protocol.js';
 import type { EcrContext } from '../../ecr/context.js';
 import * as repositories from '../../ecr/repositories.js';
@@ -50,8 +52,9 @@ export function ecrProtocol(ctx: EcrContext): ServiceProtocol {
     targetPrefix: ECR_TARGET_PREFIX,
     jsonVersion: '1.1',
     operations: ecrOperations(ctx),
-    isKnownOperation: () => false,
+    isKnownOperation: (name) => isOperationOf(ECR_MODEL, name),
     validate: () => undefined,
-    unsupported: (name) => new UnsupportedFeatureException(`Berth does not implement ${name} yet. The README lists the ECR operations that work today.`),
+    // ECR models no "unsupported" error; ValidationException is the one it uses for requests it cannot serve.
+    unsupported: (name) => new ValidationException(`Berth does not implement ${name} yet. The README lists the ECR operations that work today.`),
   });
 }
