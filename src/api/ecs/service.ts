@@ -1,6 +1,10 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
-import { UnsupportedFeatureException } from '../errors.js';
-import type { ServiceProtocol } from '../protocol.js';
+import { InvalidParameterException, UnsupportedFeatureException } from '../errors.js';
+import type { ApiRequest, ServiceProtocol } from '../protocol.js';
+import { ECS_MODEL, type EcsOperationName } from '../models/ecs.generated.js';
+import type { OperationInput } from '../models/index.js';
+import { isOperationOf } from '../models/model.js';
+import { createValidator } from '../validate.js';
 import type { DomainContext } from '../../ecs/context.js';
 import * as clusters from '../../ecs/clusters.js';
 import * as instances from '../../ecs/containerInstances.js';
@@ -10,25 +14,45 @@ import * as taskDefinitions from '../../ecs/taskDefinitions.js';
 import * as tasks from '../../ecs/tasks.js';
 import { instanceFilter } from '../../ecs/instanceQuery.js';
 import { toEcsError } from '../../ecs/errors.js';
-import { isKnownOperation } from './model.js';
-import { validateInput } from './validate.js';
 
 export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113';
 
-/** Extra handlers contributed by later parts of the control plane (tasks, services, ...). */
-export type EcsOperations = Record<string, OperationHandler>;
+/** The input of ECS operation `Op` once the ECS model has accepted it. */
+export type EcsInput<Op extends EcsOperationName> = OperationInput<'ecs', Op>;
 
-// Inputs reach handlers only after validation against the ECS model, so the
-// casts below narrow already-checked JSON to the domain's input types.
-type AnyInput = any;
+/** A handler of ECS operation `Op`. */
+export type EcsHandler<Op extends EcsOperationName> = (input: EcsInput<Op>, req: ApiRequest) => Promise<unknown>;
+
+/**
+ * Handlers by ECS operation name. Each key only takes a handler whose input
+ * type accepts that operation's validated input, so a handler wired to the
+ * wrong operation, or one that expects a member the operation does not have
+ * (or has optional where the handler needs it), is a compile error.
+ */
+export type EcsOperations = { readonly [Op in EcsOperationName]?: EcsHandler<Op> };
+
+const validateEcsInput = createValidator(ECS_MODEL);
+
+/**
+ * RunTask's placement lists as the scheduler declares them. The model leaves
+ * each constraint's and strategy's `type` optional; the scheduler checks every
+ * type at run time and rejects a missing or unknown one with ECS's message
+ * (scheduler/engine.ts, scheduler/rankers.ts), so the lists pass unchanged.
+ */
+function schedulerPlacement(input: EcsInput<'RunTask'>): Omit<EcsInput<'RunTask'>, 'placementConstraints' | 'placementStrategy'> &
+  Pick<tasks.RunTaskInput, 'placementConstraints' | 'placementStrategy'> {
+  return input as Omit<EcsInput<'RunTask'>, 'placementConstraints' | 'placementStrategy'> &
+    Pick<tasks.RunTaskInput, 'placementConstraints' | 'placementStrategy'>;
+}
 
 /** The operations of this part of the control plane, by ECS operation name. */
 export function coreOperations(ctx: DomainContext): EcsOperations {
+  /** Binds a domain function to the context and maps its errors; keeps its input type for the table's check. */
   const op =
-    <I>(fn: (ctx: DomainContext, input: I) => Promise<unknown>): OperationHandler =>
+    <I>(fn: (ctx: DomainContext, input: I) => Promise<unknown>): ((input: I) => Promise<unknown>) =>
     async (input) => {
       try {
-        return await fn(ctx, input as AnyInput as I);
+        return await fn(ctx, input);
       } catch (err) {
         throw toEcsError(err);
       }
@@ -55,21 +79,25 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
       ),
     ),
     DescribeContainerInstances: op(instances.describeContainerInstances),
-    ListContainerInstances: op(async (c, input: Parameters<typeof instances.listContainerInstances>[1] & { filter?: string }) =>
+    ListContainerInstances: op(async (c, input: EcsInput<'ListContainerInstances'>) =>
       instances.listContainerInstances(c, input, await instanceFilter(c, input.cluster, input.filter)),
     ),
 
-    RunTask: op(tasks.runTask),
+    RunTask: op((c, input: EcsInput<'RunTask'>) => tasks.runTask(c, schedulerPlacement(input))),
     StartTask: op(tasks.startTask),
     StopTask: op(tasks.stopTask),
     DescribeTasks: op(tasks.describeTasks),
     ListTasks: op(tasks.listTasks),
-    SubmitTaskStateChange: op(tasks.submitTaskStateChange),
+    SubmitTaskStateChange: op((c, input: EcsInput<'SubmitTaskStateChange'>) => {
+      // The model leaves `task` optional; without it there is no task to update.
+      if (input.task === undefined) throw new InvalidParameterException('task is required.');
+      return tasks.submitTaskStateChange(c, { ...input, task: input.task });
+    }),
     SubmitContainerStateChange: op(tasks.submitContainerStateChange),
     DiscoverPollEndpoint: (input, req) => {
       const proto = String(req.headers['x-forwarded-proto'] ?? 'http').split(',')[0]!.trim();
       const serverUrl = `${proto === 'https' ? 'https' : 'http'}://${String(req.headers.host ?? '127.0.0.1')}`;
-      return instances.discoverPollEndpoint(ctx, input as { cluster?: string; containerInstance?: string }, serverUrl);
+      return instances.discoverPollEndpoint(ctx, input, serverUrl);
     },
     UpdateContainerInstancesState: op(instances.updateContainerInstancesState),
 
@@ -85,13 +113,17 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
 
 /** ECS over AWS JSON 1.1. */
 export function ecsProtocol(operations: EcsOperations): ServiceProtocol {
+  // awsJsonService calls a handler only after validateEcsInput accepted the
+  // input for that handler's operation: the one place where validated JSON
+  // becomes EcsInput<Op>.
+  const handlers = operations as Readonly<Record<string, OperationHandler>>;
   return awsJsonService({
     service: 'ecs',
     targetPrefix: ECS_TARGET_PREFIX,
     jsonVersion: '1.1',
-    operations,
-    isKnownOperation,
-    validate: validateInput,
+    operations: handlers,
+    isKnownOperation: (name) => isOperationOf(ECS_MODEL, name),
+    validate: validateEcsInput,
     unsupported: (name) =>
       new UnsupportedFeatureException(`Berth does not implement ${name} yet. The README lists the ECS operations that work today.`),
   });

@@ -1,38 +1,47 @@
 /**
- * Request validation derived from the ECS model (`model.generated.ts`).
+ * Request validation derived from a generated AWS API model
+ * (`models/<service>.generated.ts`), the same for every service and protocol.
  *
- * `validateInput(operation, body)` checks a parsed AWS JSON 1.1 request body
- * against the operation's input structure, the way the ECS front end does
- * before an operation runs:
+ * `createValidator(model)` returns `(operation, input) => void`, which checks a
+ * decoded request against the operation's input structure the way the AWS
+ * front ends do before an operation runs:
  *
- * - Deserialisation comes first: a value of the wrong JSON type throws a
+ * - Type checks come first: a value of the wrong type throws a
  *   `SerializationException` at once. The sentence is the one AWS JSON
  *   services use (`Start of structure or map found where not expected`,
  *   `STRING_VALUE can not be converted to an Integer`, ...) followed by the
  *   member path, which AWS leaves out.
  * - Then constraints: missing required members and values outside an enum are
- *   collected over the whole body and thrown as one `InvalidParameterException`
- *   in the AWS validation format:
+ *   collected over the whole input and thrown as one error
+ *   (`InvalidParameterException` unless the service says otherwise) in the AWS
+ *   validation format:
  *   `1 validation error detected: Value 'icmp' at 'containerDefinitions.1.member.portMappings.2.member.protocol' failed to satisfy constraint: Member must satisfy enum value set: [tcp, udp]`.
  *   At most `MAX_LISTED_VIOLATIONS` are spelled out; the count covers all.
- * - Unknown members are ignored; `null` for an optional member means absent;
- *   timestamps are epoch seconds (JSON numbers); a union needs exactly one
- *   member set.
+ * - Unknown members are ignored; a union needs exactly one member set.
+ * - `null` for an optional member means absent, and the validator removes such
+ *   members from the input, so what it accepts has the type
+ *   `OperationInput<model, operation>` (`models/model.ts`).
+ *
+ * The input is the member tree of the request in the JSON data model, whatever
+ * the wire: an AWS JSON body as `JSON.parse` returns it; an awsQuery request
+ * decoded into the same tree (`Tags.member.1.Key=a` becomes
+ * `{ Tags: [{ Key: 'a' }] }`, numbers and booleans converted by the model);
+ * a CBOR body decoded to plain values. Timestamps are epoch seconds (numbers);
+ * blobs are base64 text or bytes (`Uint8Array`). Paths in messages are the
+ * AWS ones for every protocol (`tags.1.member.key`).
  *
  * Validation only reads the members the model declares, with own-property
  * checks, so keys such as `__proto__` or `constructor` are ignored like any
  * unknown member. Its recursion follows the model, not the input, and is capped
  * at `MAX_DEPTH`. For any value `JSON.parse` can produce it throws nothing but
- * `SerializationException`, `InvalidParameterException` or (for an operation
- * that ECS does not have) `UnknownOperationException`.
+ * the serialization error, the validation error, or (for an operation the
+ * model does not have) the unknown-operation error.
  *
- * The checks are compiled once per shape when the module loads.
+ * The checks are compiled once per shape when the validator is created.
  */
 
-import { InvalidParameterException, SerializationException, UnknownOperationException } from '../errors.js';
-import { ECS_MODEL, type ApiModel, type ModelShape } from './model.js';
-
-export { isKnownOperation, OPERATION_NAMES, type EcsOperationName } from './model.js';
+import { InvalidParameterException, SerializationException, UnknownOperationException } from './errors.js';
+import type { ApiModel, ModelShape } from './models/model.js';
 
 /** Violations spelled out in one error message; the count in the message covers all of them. */
 export const MAX_LISTED_VIOLATIONS = 10;
@@ -41,8 +50,28 @@ export const MAX_DEPTH = 64;
 /** Longest input string echoed back in a message. */
 const MAX_ECHO = 256;
 
-/** Checks one request body against one operation's input; throws a typed AWS error. */
-export type InputValidator = (operation: string, body: unknown) => void;
+/**
+ * Checks one decoded request against one operation's input; throws a typed
+ * AWS error, or returns with null optional members removed from `input`.
+ */
+export type InputValidator = (operation: string, input: unknown) => void;
+
+/** The errors a validator throws; each protocol's front end names them its own way. */
+export interface ValidatorErrors {
+  /** Constraint violations (required, enum): `InvalidParameterException` on ECS, `ValidationException` or `ValidationError` (awsQuery) elsewhere. */
+  readonly validation: (message: string) => Error;
+  /** A value of the wrong type: `SerializationException` on the JSON protocols. */
+  readonly serialization: (message: string) => Error;
+  /** An operation the model does not have: `UnknownOperationException` on the JSON protocols, `InvalidAction` on awsQuery. */
+  readonly unknownOperation: (message: string) => Error;
+}
+
+/** The AWS JSON errors, with constraint violations as `InvalidParameterException` (as ECS answers). */
+export const JSON_VALIDATOR_ERRORS: ValidatorErrors = {
+  validation: (message) => new InvalidParameterException(message),
+  serialization: (message) => new SerializationException(message),
+  unknownOperation: (message) => new UnknownOperationException(message),
+};
 
 /** A map entry on the path: its key, and whether the key or the value is being checked. */
 interface MapSegment {
@@ -53,6 +82,7 @@ interface MapSegment {
 type Segment = string | number | MapSegment;
 
 interface Context {
+  readonly errors: ValidatorErrors;
   readonly path: Segment[];
   readonly violations: string[];
   violationCount: number;
@@ -103,11 +133,11 @@ function tokenOf(value: unknown): string {
 
 /** Throws the SerializationException for a value that is not of the expected JSON type. */
 function mismatch(value: unknown, expected: string, ctx: Context): never {
-  if (Array.isArray(value)) throw new SerializationException(`Start of list found where not expected${at(ctx.path)}`);
+  if (Array.isArray(value)) throw ctx.errors.serialization(`Start of list found where not expected${at(ctx.path)}`);
   if (typeof value === 'object' && value !== null) {
-    throw new SerializationException(`Start of structure or map found where not expected${at(ctx.path)}`);
+    throw ctx.errors.serialization(`Start of structure or map found where not expected${at(ctx.path)}`);
   }
-  throw new SerializationException(`${tokenOf(value)} can not be converted to ${expected}${at(ctx.path)}`);
+  throw ctx.errors.serialization(`${tokenOf(value)} can not be converted to ${expected}${at(ctx.path)}`);
 }
 
 /**
@@ -135,7 +165,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function depthGuard(ctx: Context): void {
-  if (ctx.path.length > MAX_DEPTH) throw new SerializationException(`Request nesting too deep${at(ctx.path)}`);
+  if (ctx.path.length > MAX_DEPTH) throw ctx.errors.serialization(`Request nesting too deep${at(ctx.path)}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -166,6 +196,7 @@ function compileShape(name: string, shape: ModelShape, cellOf: (target: string) 
           ctx.path.push(m.member);
           if (v === undefined || v === null) {
             if (m.required) violation(ctx, 'null', NOT_NULL);
+            else if (v === null) Reflect.deleteProperty(value, m.member);
           } else {
             present++;
             m.cell.check(v, ctx);
@@ -173,9 +204,7 @@ function compileShape(name: string, shape: ModelShape, cellOf: (target: string) 
           ctx.path.pop();
         }
         if (isUnion && present !== 1) {
-          throw new SerializationException(
-            `A union must have exactly one member set, found ${present}${at(ctx.path)}`,
-          );
+          throw ctx.errors.serialization(`A union must have exactly one member set, found ${present}${at(ctx.path)}`);
         }
       };
     }
@@ -239,8 +268,16 @@ function compileShape(name: string, shape: ModelShape, cellOf: (target: string) 
       };
     case 'float':
     case 'double':
-    case 'number': {
-      const expected = shape.type === 'float' ? 'a Float' : shape.type === 'double' ? 'a Double' : 'a Number';
+    case 'number':
+    case 'bigInteger':
+    case 'bigDecimal': {
+      const expected = {
+        float: 'a Float',
+        double: 'a Double',
+        number: 'a Number',
+        bigInteger: 'a BigInteger',
+        bigDecimal: 'a BigDecimal',
+      }[shape.type];
       return (value, ctx) => {
         if (typeof value !== 'number' || !Number.isFinite(value)) mismatch(value, expected, ctx);
       };
@@ -255,6 +292,7 @@ function compileShape(name: string, shape: ModelShape, cellOf: (target: string) 
       };
     case 'blob':
       return (value, ctx) => {
+        if (value instanceof Uint8Array) return;
         if (typeof value !== 'string' || value.length % 4 !== 0 || !BASE64.test(value)) mismatch(value, 'a Blob', ctx);
       };
     case 'document':
@@ -267,10 +305,11 @@ function compileShape(name: string, shape: ModelShape, cellOf: (target: string) 
 }
 
 /**
- * Compiles every shape of `model` once and returns the validator. Throws a
- * plain Error if the model references a shape it does not define.
+ * Compiles every shape of `model` once and returns its validator. `errors`
+ * names the errors it throws (the AWS JSON ones by default). Throws a plain
+ * Error if the model references a shape it does not define.
  */
-export function createInputValidator(model: ApiModel): InputValidator {
+export function createValidator(model: ApiModel, errors: ValidatorErrors = JSON_VALIDATOR_ERRORS): InputValidator {
   const cells = new Map<string, Cell>();
   const cellOf = (target: string): Cell => {
     const cell = cells.get(target);
@@ -286,23 +325,15 @@ export function createInputValidator(model: ApiModel): InputValidator {
   const inputs = new Map<string, Cell>();
   for (const [op, io] of Object.entries(model.operations)) inputs.set(op, cellOf(io.input));
 
-  return (operation, body) => {
-    const input = inputs.get(operation);
-    if (!input) throw new UnknownOperationException(`Unknown operation ${echo(String(operation))}`);
-    if (body === null || body === undefined) throw new SerializationException('The request body must be a JSON object');
-    const ctx: Context = { path: [], violations: [], violationCount: 0 };
-    input.check(body, ctx);
+  return (operation, input) => {
+    const check = inputs.get(operation);
+    if (!check) throw errors.unknownOperation(`Unknown operation ${echo(String(operation))}`);
+    if (input === null || input === undefined) throw errors.serialization('The request body must be a JSON object');
+    const ctx: Context = { errors, path: [], violations: [], violationCount: 0 };
+    check.check(input, ctx);
     if (ctx.violationCount > 0) {
       const n = ctx.violationCount;
-      throw new InvalidParameterException(
-        `${n} validation error${n === 1 ? '' : 's'} detected: ${ctx.violations.join('; ')}`,
-      );
+      throw errors.validation(`${n} validation error${n === 1 ? '' : 's'} detected: ${ctx.violations.join('; ')}`);
     }
   };
 }
-
-/**
- * Validates the parsed JSON body of an ECS request for `operation` (for example
- * `RegisterTaskDefinition`). Returns normally when the body is acceptable.
- */
-export const validateInput: InputValidator = createInputValidator(ECS_MODEL);

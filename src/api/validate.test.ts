@@ -3,15 +3,18 @@ import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
-import { AwsError, InvalidParameterException, SerializationException, UnknownOperationException } from '../errors.js';
-import { ECS_MODEL, shape, type ApiModel } from './model.js';
-import {
-  createInputValidator,
-  isKnownOperation,
-  MAX_LISTED_VIOLATIONS,
-  OPERATION_NAMES,
-  validateInput,
-} from './validate.js';
+import { AwsError, InvalidParameterException, SerializationException, UnknownOperationException } from './errors.js';
+import { ECS_MODEL } from './models/ecs.generated.js';
+import { isOperationOf, operationNames, shapeOf, type ApiModel } from './models/model.js';
+import { createValidator, MAX_LISTED_VIOLATIONS } from './validate.js';
+
+const validateInput = createValidator(ECS_MODEL);
+const OPERATION_NAMES = operationNames(ECS_MODEL);
+const isKnownOperation = (name: string): boolean => isOperationOf(ECS_MODEL, name);
+const shape = (name: string) => shapeOf(ECS_MODEL, name);
+const createInputValidator = createValidator;
+/** The ECS model seen through the general model type, indexed by any string. */
+const ECS: ApiModel = ECS_MODEL;
 
 /** The error `fn` throws, asserted to be an AwsError of `type`. */
 function thrown(fn: () => void, type: string): AwsError {
@@ -433,7 +436,7 @@ describe('the generated model and the installed AWS SDK', () => {
       const inputRef = opSchema[4];
       const input = (typeof inputRef === 'function' ? (inputRef as () => unknown)() : inputRef) as unknown[];
       const [, , name, , memberNames, , requiredCount = 0] = input as [number, string, string, unknown, string[], unknown[], number?];
-      const io = ECS_MODEL.operations[op];
+      const io = ECS.operations[op];
       assert.ok(io, op);
       assert.equal(io.input, name, `${op} input shape`);
       const s = shape(io.input);
@@ -563,7 +566,7 @@ describe('property: validation throws only typed AWS errors', () => {
 
   it('for random JSON objects using the operation’s member names', () => {
     const keyed = op.chain((o) => {
-      const s = shape(ECS_MODEL.operations[o]?.input ?? '');
+      const s = shape(ECS.operations[o]?.input ?? '');
       const names = s && s.type === 'structure' ? Object.keys(s.members) : [];
       const key = names.length ? fc.oneof(fc.constantFrom(...names), fc.string()) : fc.string();
       return fc.tuple(fc.constant(o), fc.dictionary(key, fc.jsonValue({ maxDepth: 4 })));
@@ -647,7 +650,7 @@ describe('property: validation throws only typed AWS errors', () => {
       memo.set(name, a);
       return a;
     };
-    const body = op.chain((o) => fc.tuple(fc.constant(o), arb(ECS_MODEL.operations[o]!.input)));
+    const body = op.chain((o) => fc.tuple(fc.constant(o), arb(ECS.operations[o]!.input)));
     fc.assert(fc.property(body, ([o, b]) => validateInput(o, b)), { numRuns: 500 });
   });
 });
