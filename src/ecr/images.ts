@@ -12,7 +12,7 @@ import {
 } from '../core/errors.js';
 import { AlreadyExistsError, withRetry, type Row, type StoreReader, type Transaction } from '../store/store.js';
 import type { EcrContext } from './context.js';
-import { getRepository, type RepositoryDoc } from './repositories.js';
+import { getRepository, tagIsImmutable, type RepositoryDoc } from './repositories.js';
 
 export const MEDIA_TYPES = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -228,7 +228,7 @@ async function tagImage(ctx: EcrContext, tx: Transaction, repo: Row<RepositoryDo
   const existing = await tx.get<TagDoc>('imageTag', arn);
   if (existing?.doc.digest === image.doc.imageDigest) return image;
   if (existing) {
-    if (repo.doc.imageTagMutability === 'IMMUTABLE') {
+    if (tagIsImmutable(repo.doc, tag)) {
       throw new ImageTagAlreadyExistsException(
         `The image tag '${tag}' already exists in the '${repo.name}' repository and cannot be overwritten because the repository is immutable.`,
       );
@@ -300,20 +300,12 @@ function identifierFailure(id: ImageIdentifier): { failureCode: string; failureR
   return undefined;
 }
 
-function checkTagStatus(s: string | undefined): TagStatus {
-  if (s === undefined) return 'ANY';
-  if (s !== 'TAGGED' && s !== 'UNTAGGED' && s !== 'ANY') {
-    throw new InvalidParameterException("Invalid parameter at 'filter.tagStatus' failed to satisfy constraint: 'Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]'");
-  }
-  return s;
-}
-
 export async function listImages(
   ctx: EcrContext,
-  input: { registryId?: string; repositoryName: string; filter?: { tagStatus?: string }; nextToken?: string; maxResults?: number },
+  input: { registryId?: string; repositoryName: string; filter?: { tagStatus?: TagStatus }; nextToken?: string; maxResults?: number },
 ): Promise<unknown> {
   const repo = await getRepository(ctx, ctx.store, input.repositoryName, input.registryId);
-  const status = checkTagStatus(input.filter?.tagStatus);
+  const status = input.filter?.tagStatus ?? 'ANY';
   const limit = pageSize(input.maxResults, 1000, 1000);
   const after = decodeToken<[string, string]>(`ecr:ListImages:${repo.name}:${status}`, input.nextToken);
   const ids: ImageIdentifier[] = [];
@@ -352,7 +344,7 @@ function imageNotFound(ctx: EcrContext, repoName: string, id: ImageIdentifier): 
 
 export async function describeImages(
   ctx: EcrContext,
-  input: { registryId?: string; repositoryName: string; imageIds?: ImageIdentifier[]; filter?: { tagStatus?: string }; nextToken?: string; maxResults?: number },
+  input: { registryId?: string; repositoryName: string; imageIds?: ImageIdentifier[]; filter?: { tagStatus?: TagStatus }; nextToken?: string; maxResults?: number },
 ): Promise<unknown> {
   const repo = await getRepository(ctx, ctx.store, input.repositoryName, input.registryId);
   if (input.imageIds !== undefined) {
@@ -372,7 +364,7 @@ export async function describeImages(
     }
     return { imageDetails: out };
   }
-  const status = checkTagStatus(input.filter?.tagStatus);
+  const status = input.filter?.tagStatus ?? 'ANY';
   const limit = pageSize(input.maxResults, 1000, 100);
   const scope = `ecr:DescribeImages:${repo.name}:${status}`;
   const after = decodeToken<{ name: string; seq: number; arn: string }>(scope, input.nextToken);

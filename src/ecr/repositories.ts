@@ -10,7 +10,13 @@ import {
 import { AlreadyExistsError, withRetry, type Row, type StoreReader } from '../store/store.js';
 import type { EcrContext } from './context.js';
 
-export type TagMutability = 'MUTABLE' | 'IMMUTABLE';
+export type TagMutability = 'MUTABLE' | 'IMMUTABLE' | 'MUTABLE_WITH_EXCLUSION' | 'IMMUTABLE_WITH_EXCLUSION';
+
+/** A tag pattern exempted from the repository's mutability; `*` matches any run of characters. */
+export interface ExclusionFilter {
+  filterType: 'WILDCARD';
+  filter: string;
+}
 
 export interface Tag {
   Key: string;
@@ -24,6 +30,7 @@ export interface RepositoryDoc {
   repositoryName: string;
   createdAt: number;
   imageTagMutability: TagMutability;
+  imageTagMutabilityExclusionFilters?: ExclusionFilter[];
   imageScanningConfiguration: { scanOnPush: boolean };
   encryptionConfiguration: { encryptionType: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
   tags: Tag[];
@@ -68,9 +75,49 @@ export function describeRepository(ctx: EcrContext, r: RepositoryDoc): Record<st
     repositoryUri: repositoryUri(ctx, r.repositoryName),
     createdAt: r.createdAt / 1000,
     imageTagMutability: r.imageTagMutability,
+    ...(r.imageTagMutabilityExclusionFilters ? { imageTagMutabilityExclusionFilters: r.imageTagMutabilityExclusionFilters } : {}),
     imageScanningConfiguration: r.imageScanningConfiguration,
     encryptionConfiguration: r.encryptionConfiguration,
   };
+}
+
+const FILTER_RE = /^[0-9a-zA-Z._*-]{1,128}$/;
+
+/** Checks a mutability and its exclusion filters together, as ECR does; returns the filters to store. */
+function checkMutability(mutability: TagMutability, filters: ExclusionFilter[] | undefined): ExclusionFilter[] | undefined {
+  const withExclusion = mutability.endsWith('_WITH_EXCLUSION');
+  if (withExclusion && (filters === undefined || filters.length === 0)) {
+    throw new InvalidParameterException(`Invalid parameter: imageTagMutabilityExclusionFilters must be provided when imageTagMutability is ${mutability}.`);
+  }
+  if (!withExclusion && filters !== undefined && filters.length > 0) {
+    throw new InvalidParameterException(`Invalid parameter: imageTagMutabilityExclusionFilters can only be used with MUTABLE_WITH_EXCLUSION or IMMUTABLE_WITH_EXCLUSION, not ${mutability}.`);
+  }
+  if (filters && filters.length > 5) throw new InvalidParameterException('Invalid parameter: at most 5 imageTagMutabilityExclusionFilters are allowed.');
+  for (const f of filters ?? []) {
+    if (!FILTER_RE.test(f.filter)) {
+      throw new InvalidParameterException(`Invalid parameter at 'imageTagMutabilityExclusionFilters.filter' failed to satisfy constraint: 'must satisfy regular expression '^[0-9a-zA-Z._*-]{1,128}''`);
+    }
+  }
+  return withExclusion ? filters : undefined;
+}
+
+function wildcard(pattern: string): RegExp {
+  return new RegExp('^' + pattern.replace(/[.\-]/g, (c) => '\\' + c).replace(/\*/g, '.*') + '$');
+}
+
+/** Whether `tag`, once pointing at an image, may not be moved to another in this repository. */
+export function tagIsImmutable(repo: RepositoryDoc, tag: string): boolean {
+  const excluded = (repo.imageTagMutabilityExclusionFilters ?? []).some((f) => wildcard(f.filter).test(tag));
+  switch (repo.imageTagMutability) {
+    case 'IMMUTABLE':
+      return true;
+    case 'MUTABLE':
+      return false;
+    case 'IMMUTABLE_WITH_EXCLUSION':
+      return !excluded;
+    case 'MUTABLE_WITH_EXCLUSION':
+      return excluded;
+  }
 }
 
 function checkTags(tags: Tag[] | undefined): Tag[] {
@@ -90,6 +137,7 @@ export interface CreateRepositoryInput {
   repositoryName: string;
   tags?: Tag[];
   imageTagMutability?: TagMutability;
+  imageTagMutabilityExclusionFilters?: ExclusionFilter[];
   imageScanningConfiguration?: { scanOnPush?: boolean };
   encryptionConfiguration?: { encryptionType?: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
 }
@@ -106,12 +154,15 @@ export async function createRepository(ctx: EcrContext, input: CreateRepositoryI
   if (encryptionType === 'AES256' && input.encryptionConfiguration?.kmsKey !== undefined) {
     throw new InvalidParameterException('Invalid parameter: a KMS key can only be given with encryption type KMS or KMS_DSSE.');
   }
+  const mutability = input.imageTagMutability ?? 'MUTABLE';
+  const filters = checkMutability(mutability, input.imageTagMutabilityExclusionFilters);
   const doc: RepositoryDoc = {
     repositoryArn: repositoryArn(ctx, name),
     registryId: ctx.accountId,
     repositoryName: name,
     createdAt: ctx.now(),
-    imageTagMutability: input.imageTagMutability ?? 'MUTABLE',
+    imageTagMutability: mutability,
+    ...(filters ? { imageTagMutabilityExclusionFilters: filters } : {}),
     imageScanningConfiguration: { scanOnPush: input.imageScanningConfiguration?.scanOnPush ?? false },
     encryptionConfiguration: {
       encryptionType,
@@ -180,14 +231,18 @@ export async function deleteRepository(ctx: EcrContext, input: { registryId?: st
 
 export async function putImageTagMutability(
   ctx: EcrContext,
-  input: { registryId?: string; repositoryName: string; imageTagMutability: TagMutability },
+  input: { registryId?: string; repositoryName: string; imageTagMutability: TagMutability; imageTagMutabilityExclusionFilters?: ExclusionFilter[] },
 ): Promise<unknown> {
-  if (input.imageTagMutability !== 'MUTABLE' && input.imageTagMutability !== 'IMMUTABLE') {
-    throw new InvalidParameterException("Invalid parameter at 'imageTagMutability' failed to satisfy constraint: 'Member must satisfy enum value set: [IMMUTABLE, MUTABLE]'");
-  }
+  const filters = checkMutability(input.imageTagMutability, input.imageTagMutabilityExclusionFilters);
   await withRetry(ctx.store, async (tx) => {
     const row = await getRepository(ctx, tx, input.repositoryName, input.registryId);
-    await tx.update('repository', { ...row, doc: { ...row.doc, imageTagMutability: input.imageTagMutability } });
+    const { imageTagMutabilityExclusionFilters: _old, ...rest } = row.doc;
+    await tx.update('repository', { ...row, doc: { ...rest, imageTagMutability: input.imageTagMutability, ...(filters ? { imageTagMutabilityExclusionFilters: filters } : {}) } });
   });
-  return { registryId: ctx.accountId, repositoryName: input.repositoryName, imageTagMutability: input.imageTagMutability };
+  return {
+    registryId: ctx.accountId,
+    repositoryName: input.repositoryName,
+    imageTagMutability: input.imageTagMutability,
+    ...(filters ? { imageTagMutabilityExclusionFilters: filters } : {}),
+  };
 }

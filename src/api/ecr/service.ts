@@ -1,24 +1,33 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
 import { ValidationException } from '../errors.js';
-import { ECR_MODEL } from '../models/ecr.generated.js';
+import type { ApiRequest, ServiceProtocol } from '../protocol.js';
+import { ECR_MODEL, type EcrOperationName } from '../models/ecr.generated.js';
+import type { OperationInput } from '../models/index.js';
 import { isOperationOf } from '../models/model.js';
-import type { ServiceProtocol } from '../protocol.js';
+import { createValidator } from '../validate.js';
 import type { EcrContext } from '../../ecr/context.js';
 import * as repositories from '../../ecr/repositories.js';
 import * as images from '../../ecr/images.js';
 
 export const ECR_TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921';
 
-// Inputs reach handlers only after validation against the ECR model, so the
-// casts below narrow already-checked JSON to the operations' input types.
-type AnyInput = any;
+/** The input of ECR operation `Op` once the ECR model has accepted it. */
+export type EcrInput<Op extends EcrOperationName> = OperationInput<'ecr', Op>;
 
-/** The ECR operations Berth serves, by operation name. */
-export function ecrOperations(ctx: EcrContext): Record<string, OperationHandler> {
+/** A handler of ECR operation `Op`. */
+export type EcrHandler<Op extends EcrOperationName> = (input: EcrInput<Op>, req: ApiRequest) => Promise<unknown>;
+
+/** Handlers by ECR operation name; a handler whose input type does not accept its operation's input does not compile. */
+export type EcrOperations = { readonly [Op in EcrOperationName]?: EcrHandler<Op> };
+
+const validateEcrInput = createValidator(ECR_MODEL);
+
+/** The ECR operations Berth serves. */
+export function ecrOperations(ctx: EcrContext): EcrOperations {
   const op =
-    <I>(fn: (ctx: EcrContext, input: I) => Promise<unknown>): OperationHandler =>
+    <I>(fn: (ctx: EcrContext, input: I) => Promise<unknown>): ((input: I) => Promise<unknown>) =>
     (input) =>
-      fn(ctx, input as AnyInput as I);
+      fn(ctx, input);
   return {
     GetAuthorizationToken: (_input, req) => {
       const issued = ctx.tokens.issue(req.principal.accessKeyId);
@@ -45,16 +54,20 @@ export function ecrOperations(ctx: EcrContext): Record<string, OperationHandler>
   };
 }
 
-/** ECR over AWS JSON 1.1. */
+/** ECR over AWS JSON 1.1 (signing name `ecr`). */
 export function ecrProtocol(ctx: EcrContext): ServiceProtocol {
+  // awsJsonService calls a handler only after validateEcrInput accepted the
+  // input for that handler's operation: the one place where validated JSON
+  // becomes EcrInput<Op>.
+  const handlers = ecrOperations(ctx) as Readonly<Record<string, OperationHandler>>;
   return awsJsonService({
     service: 'ecr',
     targetPrefix: ECR_TARGET_PREFIX,
     jsonVersion: '1.1',
-    operations: ecrOperations(ctx),
+    operations: handlers,
     isKnownOperation: (name) => isOperationOf(ECR_MODEL, name),
-    validate: () => undefined,
-    // ECR models no "unsupported" error; ValidationException is the one it uses for requests it cannot serve.
+    validate: validateEcrInput,
+    // ECR models no "unsupported" error; ValidationException is the one it has for requests it cannot serve.
     unsupported: (name) => new ValidationException(`Berth does not implement ${name} yet. The README lists the ECR operations that work today.`),
   });
 }
