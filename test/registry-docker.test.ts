@@ -25,6 +25,8 @@ describe('registry with the docker CLI and the AWS CLI', () => {
   let work: { path: string; remove(): void };
   const prefix = `berth-regtest-${process.pid}`;
   const images: string[] = [];
+  /** Image ids built here: a rebuilt tag leaves the earlier image untagged, still ours to remove. */
+  const ids: string[] = [];
 
   /** Runs a command without blocking this process (the server under test lives in it). */
   function run(cmd: string, args: string[], input?: string): Promise<{ status: number; out: string }> {
@@ -70,7 +72,10 @@ describe('registry with the docker CLI and the AWS CLI', () => {
     writeFileSync(join(ctx, 'app.txt'), `app ${tag}\n`);
     writeFileSync(join(ctx, 'Dockerfile'), 'FROM berth-test/busybox:latest\nCOPY data.bin /data.bin\nCOPY app.txt /app.txt\nRUN echo built > /built.txt\n');
     images.push(tag);
-    await ok('docker', ['build', '-q', '-t', tag, ctx]);
+    const out = await ok('docker', ['build', '-q', '-t', tag, ctx]);
+    const id = /sha256:[a-f0-9]{64}/.exec(out)?.[0];
+    assert.ok(id, out);
+    ids.push(id);
   }
 
   before(async () => {
@@ -79,7 +84,7 @@ describe('registry with the docker CLI and the AWS CLI', () => {
     host = new URL(server.url).host;
   });
   after(async () => {
-    for (const tag of images) await run('docker', ['rmi', '-f', tag]);
+    for (const ref of [...images, ...ids]) await run('docker', ['rmi', '-f', ref]);
     await run('docker', ['logout', host]);
     await server.stop();
     work.remove();
