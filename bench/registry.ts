@@ -107,18 +107,23 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     ecr.destroy();
     await run('docker', ['login', '--username', 'AWS', '--password-stdin', berthHost], dockerEnv, Buffer.from(token, 'base64').toString().slice(4));
 
-    // A 50 MB image of five fresh 10 MB layers on the local busybox image.
-    const ctx = join(work, 'ctx');
-    mkdirSync(ctx);
-    let dockerfile = 'FROM berth-test/busybox:latest\n';
-    for (let i = 0; i < LAYERS; i++) {
-      writeFileSync(join(ctx, `layer-${i}.bin`), randomBytes(LAYER_BYTES));
-      dockerfile += `COPY layer-${i}.bin /data/layer-${i}.bin\n`;
+    // Per round, a 50 MB image of five fresh 10 MB layers on the local busybox image, so that
+    // every push uploads all of them (a layer pushed before would be mounted, not uploaded).
+    const locals: string[] = [];
+    for (let round = 0; round < opts.rounds; round++) {
+      const ctx = join(work, `ctx-${round}`);
+      mkdirSync(ctx);
+      let dockerfile = 'FROM berth-test/busybox:latest\n';
+      for (let i = 0; i < LAYERS; i++) {
+        writeFileSync(join(ctx, `layer-${i}.bin`), randomBytes(LAYER_BYTES));
+        dockerfile += `COPY layer-${i}.bin /data/layer-${i}.bin\n`;
+      }
+      writeFileSync(join(ctx, 'Dockerfile'), dockerfile);
+      const local = `berth-bench-registry-${process.pid}:round-${round}`;
+      await run('docker', ['build', '-q', '-t', local, ctx], dockerEnv);
+      images.push(local);
+      locals.push(local);
     }
-    writeFileSync(join(ctx, 'Dockerfile'), dockerfile);
-    const local = `berth-bench-registry-${process.pid}:latest`;
-    await run('docker', ['build', '-q', '-t', local, ctx], dockerEnv);
-    images.push(local);
 
     const targets: Target[] = [
       { name: 'berth', host: berthHost, headers: { authorization: `Basic ${token}` } },
@@ -129,12 +134,12 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     for (let i = 0; i < opts.rounds; i++) {
       for (const t of targets) {
         const ref = `${t.host}/bench/app-${i}:v1`;
-        await run('docker', ['tag', local, ref], dockerEnv);
+        await run('docker', ['tag', locals[i]!, ref], dockerEnv);
         images.push(ref);
         push[t.name]!.push(await timed(() => run('docker', ['push', ref], dockerEnv)));
       }
     }
-    // Pulls: the pushed image removed locally (the busybox base stays, as on any host that built it).
+    // Pulls: the pushed images removed locally (the busybox base stays, as on any host that built it).
     await run('docker', ['rmi', '-f', ...images], dockerEnv);
     for (let i = 0; i < opts.rounds; i++) {
       for (const t of targets) {
