@@ -1,9 +1,10 @@
 // Runs every benchmark in turn (`npm run bench`); each prints its figures
 // next to a peer measured in the same run. Pass names to run only some:
-//   node dist/bench/run.js api placement placement-e2e runtask
+//   node dist/bench/run.js api placement placement-e2e runtask registry
 import { runApiBench } from './api.js';
 import { runPlacementBench } from './placement.js';
 import { runPlacementE2eBench } from './placement-e2e.js';
+import { runRegistryBench } from './registry.js';
 import { runRunTaskBench } from './runtask.js';
 
 const all: Record<string, () => Promise<unknown>> = {
@@ -11,6 +12,7 @@ const all: Record<string, () => Promise<unknown>> = {
   placement: () => Promise.resolve(runPlacementBench()),
   'placement-e2e': () => runPlacementE2eBench(),
   runtask: () => runRunTaskBench({ samples: 20, burst: 50 }),
+  registry: () => runRegistryBench({ rounds: 3, samples: 2000, seconds: 5 }),
 };
 
 const wanted = process.argv.slice(2);

@@ -8,8 +8,9 @@
 #   2. build: `tsc -p .` (incremental) into dist/; a type error fails set-up.
 #   3. scripts/ensure-docker.sh: a Docker Engine answers `docker info`.
 #   4. scripts/build-test-images.sh: local test images exist (no registry).
+#   5. scripts/ensure-awscli.sh: the AWS CLI the registry tests drive.
 #
-# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 and 4 (for machines that only
+# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 5 (for machines that only
 # build and run the unit tests that need no engine).
 set -euo pipefail
 
@@ -54,6 +55,7 @@ if [[ "${BERTH_SKIP_DOCKER:-}" == 1 ]]; then
 else
   bash scripts/ensure-docker.sh || die "no Docker Engine (see above)"
   bash scripts/build-test-images.sh || die "could not build the test images (see above)"
+  bash scripts/ensure-awscli.sh || die "no AWS CLI (see above)"
 fi
 
 say "done in $((SECONDS - started))s"

@@ -19,6 +19,7 @@ import { Reporter, ecsStateChangeApi, isPermanentRejection } from './channel/rep
 import { healthView, type HealthView } from './channel/reports.js';
 import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from '../core/backoff.js';
 import { EcsApiError, EcsClient } from './channel/ecs.js';
+import { RegistryCredentials } from './credentials/registry.js';
 import { credentialsFromEnv, type AwsCredentials } from './channel/sign.js';
 import { TaskEngine } from './engine/engine.js';
 import type { TaskRecord } from './engine/model.js';
@@ -244,6 +245,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
     const ecs = new EcsClient({ endpoint: opts.endpoint, region, credentials });
     closers.push(async () => ecs.close());
+    const registryCredentials = new RegistryCredentials({ endpoint: opts.endpoint, region, credentials, log });
+    closers.push(async () => registryCredentials.close());
 
     const reporter = new Reporter({ api: ecsStateChangeApi(ecs), store: state, log });
     await reporter.start();
@@ -256,6 +259,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       metadataEndpoint,
       ...(opts.cleanupWaitMs !== undefined ? { cleanupWaitMs: opts.cleanupWaitMs } : {}),
       ...(opts.imagePullBehavior ? { pullBehavior: opts.imagePullBehavior } : {}),
+      registryAuth: (image) => registryCredentials.authFor(image),
     });
     const taskEngine = engine;
 

@@ -30,6 +30,8 @@ Flags (environment variable in brackets):
   --data-dir DIR      state directory (BERTH_DATA_DIR, default ~/.berth, or ./.berth when HOME is not writable)
   --region NAME       region this server is (BERTH_REGION, default ${DEFAULT_REGION})
   --account-id ID     12-digit account id in ARNs (BERTH_ACCOUNT_ID, default ${DEFAULT_ACCOUNT_ID})
+  --registry-host H   host[:port] of the image registry in repository URIs
+                      (BERTH_REGISTRY_HOST, default 127.0.0.1:<port>)
 
 Credentials: BERTH_ACCESS_KEY_ID and BERTH_SECRET_ACCESS_KEY; when unset, a pair is
 generated on first start, kept in the data dir, and printed once.`;
@@ -51,6 +53,7 @@ export interface ServerFlags {
   dataDir: string;
   region: string;
   accountId: string;
+  registryHost?: string;
 }
 
 export function parseServerFlags(args: string[]): ServerFlags | 'help' {
@@ -62,11 +65,13 @@ export function parseServerFlags(args: string[]): ServerFlags | 'help' {
       'data-dir': { type: 'string' },
       region: { type: 'string' },
       'account-id': { type: 'string' },
+      'registry-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) return 'help';
+  const registryHost = values['registry-host'] ?? envOr('BERTH_REGISTRY_HOST', '');
   const portText = values.port ?? envOr('BERTH_PORT', '4566');
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a number from 0 to 65535, got '${portText}'.`);
@@ -76,6 +81,7 @@ export function parseServerFlags(args: string[]): ServerFlags | 'help' {
     dataDir: resolve(values['data-dir'] ?? envOr('BERTH_DATA_DIR', defaultDataDir())),
     region: values.region ?? envOr('BERTH_REGION', DEFAULT_REGION),
     accountId: values['account-id'] ?? envOr('BERTH_ACCOUNT_ID', DEFAULT_ACCOUNT_ID),
+    ...(registryHost !== '' ? { registryHost } : {}),
   };
 }
 

@@ -71,3 +71,18 @@ export const UnrecognizedClientException = define('UnrecognizedClientException',
 export const IncompleteSignatureException = define('IncompleteSignatureException', 403);
 export const ThrottlingException = define('ThrottlingException');
 export const RequestEntityTooLargeException = define('RequestEntityTooLargeException', 413);
+
+// ---- ECR modelled exceptions (aws-sdk-js-v3 client-ecr models/errors.ts) ----
+export const RepositoryNotFoundException = define('RepositoryNotFoundException');
+export const RepositoryAlreadyExistsException = define('RepositoryAlreadyExistsException');
+export const RepositoryNotEmptyException = define('RepositoryNotEmptyException');
+export const ImageNotFoundException = define('ImageNotFoundException');
+export const ImageAlreadyExistsException = define('ImageAlreadyExistsException');
+export const ImageTagAlreadyExistsException = define('ImageTagAlreadyExistsException');
+export const ImageDigestDoesNotMatchException = define('ImageDigestDoesNotMatchException');
+export const LayersNotFoundException = define('LayersNotFoundException');
+export const ReferencedImagesNotFoundException = define('ReferencedImagesNotFoundException');
+export const UnsupportedImageTypeException = define('UnsupportedImageTypeException');
+export const InvalidTagParameterException = define('InvalidTagParameterException');
+export const TooManyTagsException = define('TooManyTagsException');
+export const ValidationException = define('ValidationException');

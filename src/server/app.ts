@@ -10,6 +10,7 @@ import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
 import { createLogger, type Logger } from '../core/log.js';
+import { openRegistry } from '../registry/index.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
 import { ServerMetrics } from './metrics.js';
@@ -25,6 +26,8 @@ export interface ServerConfig {
   inactiveRetentionMs?: number;
   log?: Logger;
   synchronous?: 'full' | 'normal';
+  /** `host[:port]` in repository URIs; by default the server's own `127.0.0.1:<port>`. */
+  registryHost?: string;
 }
 
 export interface RunningServer {
@@ -56,6 +59,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, state };
   const operations: EcsOperations = { ...coreOperations(ctx) };
   const metrics = new ServerMetrics();
+  const imageRegistry = await openRegistry({
+    store,
+    dataDir: config.dataDir,
+    region: config.region,
+    accountId: config.accountId,
+    credentials: registry,
+    log,
+    ...(config.registryHost !== undefined ? { registryHost: config.registryHost } : {}),
+    observe: (operation, outcome, seconds) => metrics.observe('registry', operation, outcome, seconds),
+  });
   const verifier = new SigV4Verifier(registry, config.region);
   // The agents' acknowledgement timeout can be shortened (tests); anything but a positive number keeps the default.
   const ackTimeoutMs = Number(process.env.BERTH_AGENT_ACK_TIMEOUT_MS);
@@ -65,7 +78,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations)],
+    protocols: [ecsProtocol(operations), imageRegistry.protocol],
+    registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,
     health: async () => {
@@ -82,6 +96,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     });
   });
   const port = (server.address() as AddressInfo).port;
+  imageRegistry.listening(port);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 

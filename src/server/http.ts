@@ -17,6 +17,8 @@ export interface HttpServerOptions {
   log: Logger;
   /** Answers GET /healthz; throws when the server cannot serve (for example the store is closed). */
   health(): Promise<Record<string, unknown>>;
+  /** The image registry (`/v2/`): it authenticates, streams and answers its requests itself. */
+  registry?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** WebSocket upgrades (agent control channel); return false to refuse. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
 }
@@ -74,6 +76,11 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     }
     if (method === 'GET' && path === '/metrics') {
       send(res, 200, { 'content-type': metrics.registry.contentType }, await metrics.registry.metrics());
+      return;
+    }
+
+    if (opts.registry && (path === '/v2' || path.startsWith('/v2/'))) {
+      await opts.registry(req, res);
       return;
     }
 

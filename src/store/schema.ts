@@ -53,13 +53,26 @@ export interface Database {
   container_instances: ResourceTable;
   tasks: ResourceTable;
   services: ResourceTable;
+  repositories: ResourceTable;
+  images: ResourceTable;
+  image_tags: ResourceTable;
+  repository_layers: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
   schema_migrations: MigrationTable;
 }
 
-export type ResourceTableName = 'clusters' | 'task_definitions' | 'container_instances' | 'tasks' | 'services';
+export type ResourceTableName =
+  | 'clusters'
+  | 'task_definitions'
+  | 'container_instances'
+  | 'tasks'
+  | 'services'
+  | 'repositories'
+  | 'images'
+  | 'image_tags'
+  | 'repository_layers';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -67,6 +80,10 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   containerInstance: 'container_instances',
   task: 'tasks',
   service: 'services',
+  repository: 'repositories',
+  image: 'images',
+  imageTag: 'image_tags',
+  layer: 'repository_layers',
 };
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -130,10 +147,37 @@ const MIGRATIONS: Migration[] = [
     },
   },
   {
+    // The registry: repositories, images (manifests) and their tags, and the
+    // blobs linked to each repository. A database created after this kind list
+    // grew already has these tables from migration 1, hence `ifNotExists`.
+    id: 2,
+    async up(db) {
+      for (const table of ['repositories', 'images', 'image_tags', 'repository_layers'] as const) {
+        await db.schema
+          .createTable(table)
+          .ifNotExists()
+          .addColumn('arn', 'text', (c) => c.primaryKey())
+          .addColumn('cluster', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('doc', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex(`${table}_order`).ifNotExists().on(table).columns(['name', 'seq', 'arn']).execute();
+        await db.schema.createIndex(`${table}_cluster`).ifNotExists().on(table).columns(['cluster', 'status']).execute();
+        await db.schema.createIndex(`${table}_state`).ifNotExists().on(table).columns(['cluster', 'state']).execute();
+        await db.schema.createIndex(`${table}_status`).ifNotExists().on(table).columns(['status', 'updated_at']).execute();
+      }
+    },
+  },
+  {
     // Named secondary indexes: three key columns per resource table, an index per declared name,
     // and the keys carried on every change. Tasks kept their container instance ARN in `name`;
     // it moves to the `instance` index and task names become ''.
-    id: 2,
+    id: 3,
     async up(db, dialect) {
       for (const kind of KINDS) {
         const table = TABLE[kind];

@@ -33,6 +33,8 @@ export interface EcsClientOptions {
   credentials: AwsCredentials;
   /** Bound on one call, connection included. Default 30 s. */
   timeoutMs?: number;
+  /** Another AWS JSON 1.1 service on the same endpoint: its target prefix (with the trailing dot) and signing name. Default ECS. */
+  service?: { targetPrefix: string; signingName: string };
 }
 
 /** The ECS name of an error `__type` such as `com.amazonaws.ecs#ClientException` or `ClientException:http://...`. */
@@ -61,9 +63,10 @@ export class EcsClient {
     const headers = await signRequest({
       method: 'POST',
       url: this.url,
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `${TARGET_PREFIX}${operation}` },
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `${this.options.service?.targetPrefix ?? TARGET_PREFIX}${operation}` },
       body,
       region: this.options.region,
+      ...(this.options.service ? { service: this.options.service.signingName } : {}),
       credentials: this.options.credentials,
     });
     headers['content-length'] = String(Buffer.byteLength(body));

@@ -31,6 +31,7 @@ import {
   type ContainerState,
   type EventSubscription,
   type ImagePullBehavior,
+  type RegistryAuth,
 } from '../runtime/runtime.js';
 import { EffectExecutor } from './executor.js';
 import type { ContainerRecord, TaskRecord } from './model.js';
@@ -60,6 +61,8 @@ export interface TaskEngineOptions {
   /** How long stopped tasks keep their containers before removal. Default 1 hour. */
   cleanupWaitMs?: number;
   pullBehavior?: ImagePullBehavior;
+  /** Credentials to pull an image with (the Berth registry's), or undefined for none. */
+  registryAuth?(image: string): Promise<RegistryAuth | undefined>;
   /** Every task is re-examined at least this often. Default 30 s. */
   resyncIntervalMs?: number;
   now?: () => number;
@@ -133,6 +136,7 @@ export class TaskEngine {
     this.executor = new EffectExecutor(options.runtime, {
       ...(options.metadataEndpoint ? { metadataEndpoint: options.metadataEndpoint } : {}),
       ...(options.pullBehavior ? { pullBehavior: options.pullBehavior } : {}),
+      ...(options.registryAuth ? { registryAuth: options.registryAuth } : {}),
     });
   }
 

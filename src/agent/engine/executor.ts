@@ -16,6 +16,7 @@ import {
   type ContainerRuntime,
   type ContainerState,
   type ImagePullBehavior,
+  type RegistryAuth,
 } from '../runtime/runtime.js';
 import type { TaskRecord } from './model.js';
 import type { Effect, Outcome } from './reconcile.js';
@@ -24,6 +25,8 @@ import { containerSpec, LABEL_CONTAINER_NAME, LABEL_TASK_ARN, type SpecContext }
 export interface ExecutorOptions extends SpecContext {
   /** Overrides the runtime's image pull behaviour. */
   pullBehavior?: ImagePullBehavior;
+  /** Credentials to pull an image with (the Berth registry's), or undefined for none. */
+  registryAuth?(image: string): Promise<RegistryAuth | undefined>;
 }
 
 function failure(err: unknown, transient = false): Outcome {
@@ -53,7 +56,11 @@ export class EffectExecutor {
     switch (effect.kind) {
       case 'pull': {
         const c = this.container(r, effect.container);
-        const res = await this.runtime.ensureImage(c.image, this.options.pullBehavior ? { pullBehavior: this.options.pullBehavior } : {});
+        const auth = await this.options.registryAuth?.(c.image);
+        const res = await this.runtime.ensureImage(c.image, {
+          ...(this.options.pullBehavior ? { pullBehavior: this.options.pullBehavior } : {}),
+          ...(auth ? { auth } : {}),
+        });
         return { ok: true, imageId: res.imageId };
       }
       case 'createVolume': {

@@ -1,0 +1,217 @@
+// Registry benchmark: Berth's registry against Debian's docker-registry (the
+// reference distribution registry, 2.8) on the same machine in the same run.
+//
+//   node dist/bench/registry.js [--rounds 3] [--samples 2000] [--seconds 5]
+//
+// Figures: `docker push` and `docker pull` of a 50 MB image of five layers
+// (median of the rounds), manifest GET p50/p99 on one keep-alive connection,
+// and blob GET throughput with 16 concurrent clients. Both registries run as
+// child processes with their data in a temporary directory; Berth is asked
+// with credentials (Basic, as docker sends after login), the reference
+// anonymously (its default configuration).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { fmt, printRow, spawnUntil, stats } from './lib.js';
+
+const CREDS = { accessKeyId: 'AKIABENCHBERTH000001', secretAccessKey: 'bench-secret-key-0000000000000000000000' };
+const LAYERS = 5;
+const LAYER_BYTES = 10 * 1024 * 1024;
+const CLIENTS = 16;
+
+interface Target {
+  name: string;
+  host: string;
+  headers: Record<string, string>;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<string> {
+  const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin.end(input ?? '');
+  return new Promise((resolve, reject) =>
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out}`)))),
+  );
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const started = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+function get(host: string, path: string, agent: Agent, headers: Record<string, string>): Promise<{ status: number; bytes: number; headers: Record<string, string | string[] | undefined> }> {
+  const [hostname, port] = host.split(':') as [string, string];
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path, agent, headers }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => (bytes += c.length));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function waitForRegistry(host: string): Promise<void> {
+  const agent = new Agent();
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await get(host, '/v2/', agent, {});
+      if (r.status === 200 || r.status === 401) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no registry answered at ${host}`);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+export async function runRegistryBench(opts: { rounds: number; samples: number; seconds: number }): Promise<void> {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const work = mkdtempSync(join(tmpdir(), 'berth-bench-registry-'));
+  const dockerEnv = { ...process.env, DOCKER_CONFIG: join(work, 'docker-config') };
+  const children: ChildProcess[] = [];
+  const images: string[] = [];
+  try {
+    const env = { ...process.env, BERTH_ACCESS_KEY_ID: CREDS.accessKeyId, BERTH_SECRET_ACCESS_KEY: CREDS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' };
+    const berth = await spawnUntil(process.execPath, [join(root, 'bin/berth.js'), 'server', '--port', '0', '--data-dir', join(work, 'berth')], /listening on (http:\/\/\S+)/, env);
+    children.push(berth.child);
+    const berthUrl = berth.match[1]!;
+    const berthHost = new URL(berthUrl).host;
+
+    const refPort = 20000 + Math.floor(Math.random() * 20000);
+    const refHost = `127.0.0.1:${refPort}`;
+    writeFileSync(
+      join(work, 'reference.yml'),
+      `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'reference')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${refHost}\n`,
+    );
+    const ref = spawn('docker-registry', ['serve', join(work, 'reference.yml')], { stdio: 'ignore' });
+    children.push(ref);
+    await waitForRegistry(refHost);
+
+    const ecr = new ECRClient({ endpoint: berthUrl, region: 'us-east-1', credentials: CREDS });
+    const token = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!.authorizationToken!;
+    for (let i = 0; i < opts.rounds; i++) await ecr.send(new CreateRepositoryCommand({ repositoryName: `bench/app-${i}` }));
+    ecr.destroy();
+    await run('docker', ['login', '--username', 'AWS', '--password-stdin', berthHost], dockerEnv, Buffer.from(token, 'base64').toString().slice(4));
+
+    // Per round, a 50 MB image of five fresh 10 MB layers on the local busybox image, so that
+    // every push uploads all of them (a layer pushed before would be mounted, not uploaded).
+    const locals: string[] = [];
+    for (let round = 0; round < opts.rounds; round++) {
+      const ctx = join(work, `ctx-${round}`);
+      mkdirSync(ctx);
+      let dockerfile = 'FROM berth-test/busybox:latest\n';
+      for (let i = 0; i < LAYERS; i++) {
+        writeFileSync(join(ctx, `layer-${i}.bin`), randomBytes(LAYER_BYTES));
+        dockerfile += `COPY layer-${i}.bin /data/layer-${i}.bin\n`;
+      }
+      writeFileSync(join(ctx, 'Dockerfile'), dockerfile);
+      const local = `berth-bench-registry-${process.pid}:round-${round}`;
+      await run('docker', ['build', '-q', '-t', local, ctx], dockerEnv);
+      images.push(local);
+      locals.push(local);
+    }
+
+    const targets: Target[] = [
+      { name: 'berth', host: berthHost, headers: { authorization: `Basic ${token}` } },
+      { name: 'docker-registry', host: refHost, headers: {} },
+    ];
+    const push: Record<string, number[]> = { berth: [], 'docker-registry': [] };
+    const pull: Record<string, number[]> = { berth: [], 'docker-registry': [] };
+    for (let i = 0; i < opts.rounds; i++) {
+      for (const t of targets) {
+        const ref = `${t.host}/bench/app-${i}:v1`;
+        await run('docker', ['tag', locals[i]!, ref], dockerEnv);
+        images.push(ref);
+        push[t.name]!.push(await timed(() => run('docker', ['push', ref], dockerEnv)));
+      }
+    }
+    // Pulls: the pushed images removed locally (the busybox base stays, as on any host that built it).
+    await run('docker', ['rmi', '-f', ...images], dockerEnv);
+    for (let i = 0; i < opts.rounds; i++) {
+      for (const t of targets) {
+        const ref = `${t.host}/bench/app-${i}:v1`;
+        pull[t.name]!.push(await timed(() => run('docker', ['pull', ref], dockerEnv)));
+        await run('docker', ['rmi', '-f', ref], dockerEnv);
+      }
+    }
+
+    const manifestPath = '/v2/bench/app-0/manifests/v1';
+    const accept = { accept: 'application/vnd.docker.distribution.manifest.v2+json' };
+    const latency: Record<string, ReturnType<typeof stats>> = {};
+    const throughput: Record<string, number> = {};
+    for (const t of targets) {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const first = await get(t.host, manifestPath, agent, { ...t.headers, ...accept });
+      if (first.status !== 200) throw new Error(`${t.name} answered ${first.status} for the manifest`);
+      const samples: number[] = [];
+      for (let i = 0; i < opts.samples + 200; i++) {
+        const ms = await timed(() => get(t.host, manifestPath, agent, { ...t.headers, ...accept }));
+        if (i >= 200) samples.push(ms);
+      }
+      agent.destroy();
+      latency[t.name] = stats(samples);
+    }
+    // The largest layer of the pushed image.
+    const manifestText = await new Promise<string>((resolve, reject) => {
+      const [hostname, port] = refHost.split(':') as [string, string];
+      request({ host: hostname, port, path: manifestPath, headers: accept }, (res) => {
+        let s = '';
+        res.on('data', (c: Buffer) => (s += c.toString()));
+        res.on('end', () => resolve(s));
+      })
+        .on('error', reject)
+        .end();
+    });
+    const layers = (JSON.parse(manifestText) as { layers: { digest: string; size: number }[] }).layers;
+    const blob = layers.reduce((a, b) => (b.size > a.size ? b : a));
+    for (const t of targets) {
+      const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
+      const deadline = Date.now() + opts.seconds * 1000;
+      let bytes = 0;
+      const started = process.hrtime.bigint();
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async () => {
+          while (Date.now() < deadline) {
+            const r = await get(t.host, `/v2/bench/app-0/blobs/${blob.digest}`, agent, t.headers);
+            if (r.status !== 200 || r.bytes !== blob.size) throw new Error(`${t.name} blob GET answered ${r.status} with ${r.bytes} bytes`);
+            bytes += r.bytes;
+          }
+        }),
+      );
+      agent.destroy();
+      throughput[t.name] = bytes / 1024 / 1024 / (Number(process.hrtime.bigint() - started) / 1e9);
+    }
+
+    console.log(`registry: ${LAYERS} x ${LAYER_BYTES / 1024 / 1024} MB layers, ${opts.rounds} rounds, ${opts.samples} manifest GETs, ${CLIENTS} blob clients for ${opts.seconds} s`);
+    console.log('  (a time ratio below 1 and a throughput ratio above 1 mean Berth is faster)');
+    printRow('docker push, 50 MB (median)', median(push.berth!), median(push['docker-registry']!), 'ms', 'docker-registry');
+    printRow('docker pull, 50 MB (median)', median(pull.berth!), median(pull['docker-registry']!), 'ms', 'docker-registry');
+    printRow('manifest GET p50', latency.berth!.p50, latency['docker-registry']!.p50, 'ms', 'docker-registry');
+    printRow('manifest GET p99', latency.berth!.p99, latency['docker-registry']!.p99, 'ms', 'docker-registry');
+    printRow(`blob GET, ${CLIENTS} clients`, throughput.berth!, throughput['docker-registry']!, 'MB/s', 'docker-registry');
+    console.log(`  push rounds (ms): berth ${push.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${push['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
+  } finally {
+    await run('docker', ['rmi', '-f', ...images], dockerEnv).catch(() => undefined);
+    for (const c of children) c.kill('SIGTERM');
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { rounds: { type: 'string' }, samples: { type: 'string' }, seconds: { type: 'string' } } });
+  await runRegistryBench({ rounds: Number(values.rounds ?? 3), samples: Number(values.samples ?? 2000), seconds: Number(values.seconds ?? 5) });
+}

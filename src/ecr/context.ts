@@ -1,0 +1,18 @@
+import type { BlobStore } from '../registry/storage/blobStore.js';
+import type { Store } from '../store/store.js';
+import type { RegistryTokens } from './authorization.js';
+
+/** What every ECR operation and the registry protocol need. */
+export interface EcrContext {
+  store: Store;
+  region: string;
+  accountId: string;
+  /** `host[:port]` that clients use for the registry; repository URIs are `<registryHost>/<name>`. */
+  registryHost: string;
+  /** The scheme of the registry's proxyEndpoint: `http` for loopback without TLS. */
+  registryScheme: 'http' | 'https';
+  blobs: BlobStore;
+  tokens: RegistryTokens;
+  /** Epoch milliseconds. */
+  now(): number;
+}

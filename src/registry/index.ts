@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import type { CredentialLookup } from '../api/auth/sigv4.js';
+import { ecrProtocol } from '../api/ecr/service.js';
+import type { ServiceProtocol } from '../api/protocol.js';
+import type { Logger } from '../core/log.js';
+import { RegistryTokens } from '../ecr/authorization.js';
+import type { EcrContext } from '../ecr/context.js';
+import type { Store } from '../store/store.js';
+import { createRegistryServer } from './server.js';
+import { FsBlobStore } from './storage/fs.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface RegistryOptions {
+  store: Store;
+  dataDir: string;
+  region: string;
+  accountId: string;
+  credentials: CredentialLookup;
+  log: Logger;
+  /** `host[:port]` for repository URIs; undefined: the server's own loopback address, set by `listening`. */
+  registryHost?: string;
+  observe?(operation: string, outcome: string, seconds: number): void;
+}
+
+export interface Registry {
+  ctx: EcrContext;
+  /** The ECR API over AWS JSON 1.1. */
+  protocol: ServiceProtocol;
+  /** The `/v2/` registry protocol. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Tells the registry the port the server listens on (the default registry host is `127.0.0.1:<port>`). */
+  listening(port: number): void;
+}
+
+/** Assembles the registry: blobs under `<dataDir>/registry`, metadata in the store, the ECR API and `/v2/`. */
+export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
+  const root = join(opts.dataDir, 'registry');
+  const blobs = await FsBlobStore.open(root);
+  const tokens = new RegistryTokens(RegistryTokens.loadSecret(join(root, 'token-secret')), opts.credentials);
+  const ctx: EcrContext = {
+    store: opts.store,
+    region: opts.region,
+    accountId: opts.accountId,
+    registryHost: opts.registryHost ?? '127.0.0.1',
+    registryScheme: 'http',
+    blobs,
+    tokens,
+    now: Date.now,
+  };
+  return {
+    ctx,
+    protocol: ecrProtocol(ctx),
+    handle: createRegistryServer(ctx, { log: opts.log, ...(opts.observe ? { observe: opts.observe } : {}) }),
+    listening(port) {
+      if (opts.registryHost === undefined) ctx.registryHost = `127.0.0.1:${port}`;
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { DigestMismatchError, RangeNotSatisfiableError, type BlobStore } from './blobStore.js';
+
+export function sha256(b: Buffer): string {
+  return 'sha256:' + createHash('sha256').update(b).digest('hex');
+}
+
+export async function readAll(s: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** A body that arrives in several chunks, as an HTTP request does. */
+export function chunked(b: Buffer, size = 4096): Readable {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < b.length; i += size) parts.push(b.subarray(i, i + size));
+  return Readable.from(parts);
+}
+
+/**
+ * The contract every blob store keeps (see `BlobStore`). `reopen` gives a new
+ * store over the same storage, standing for a server restart.
+ */
+export function blobStoreContract(name: string, open: () => Promise<{ store: BlobStore; reopen(): Promise<BlobStore> }>): void {
+  describe(`blob store contract: ${name}`, () => {
+    it('stores an uploaded blob under its digest and serves it whole and by range', async () => {
+      const { store } = await open();
+      const content = Buffer.from('a'.repeat(10_000) + 'b'.repeat(10_000));
+      const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+      assert.equal(await store.append(id, chunked(content.subarray(0, 7000))), 7000);
+      assert.equal(await store.append(id, chunked(content.subarray(7000)), 7000), content.length);
+      const digest = sha256(content);
+      assert.equal(await store.stat(digest), undefined, 'nothing is visible before completion');
+      assert.deepEqual(await store.completeUpload(id, digest), { size: content.length });
+      assert.deepEqual(await store.stat(digest), { size: content.length });
+      assert.ok((await readAll(store.read(digest))).equals(content));
+      assert.equal((await readAll(store.read(digest, { start: 9998, end: 10001 }))).toString(), 'aabb');
+      assert.equal(await store.uploadStatus(id), undefined, 'the session is gone once complete');
+    });
+
+    it('refuses content whose digest differs, keeping nothing under either digest', async () => {
+      const { store } = await open();
+      const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+      await store.append(id, chunked(Buffer.from('real content')));
+      const claimed = sha256(Buffer.from('other content'));
+      await assert.rejects(store.completeUpload(id, claimed), (err: unknown) => err instanceof DigestMismatchError && err.actual === sha256(Buffer.from('real content')));
+      assert.equal(await store.stat(claimed), undefined);
+      assert.equal(await store.stat(sha256(Buffer.from('real content'))), undefined);
+      await store.cancelUpload(id);
+      assert.equal(await store.uploadStatus(id), undefined);
+    });
+
+    it('refuses a chunk that does not start where the upload ends', async () => {
+      const { store } = await open();
+      const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+      await store.append(id, chunked(Buffer.from('12345')));
+      await assert.rejects(store.append(id, chunked(Buffer.from('678')), 3), (err: unknown) => err instanceof RangeNotSatisfiableError && err.size === 5);
+      assert.equal((await store.uploadStatus(id))?.size, 5);
+    });
+
+    it('resumes an upload after a restart, with its metadata and the bytes received so far', async () => {
+      const { store, reopen } = await open();
+      const content = Buffer.alloc(300_000, 7);
+      const id = await store.createUpload({ repository: 'team/app', startedAt: 42 });
+      await store.append(id, chunked(content.subarray(0, 100_000)));
+      const again = await reopen();
+      assert.deepEqual(await again.uploadStatus(id), { meta: { repository: 'team/app', startedAt: 42 }, size: 100_000 });
+      await again.append(id, chunked(content.subarray(100_000)), 100_000);
+      await again.completeUpload(id, sha256(content));
+      assert.ok((await readAll(again.read(sha256(content)))).equals(content));
+    });
+
+    it('stores the same content once, and whole blobs given at once', async () => {
+      const { store } = await open();
+      const content = Buffer.from('{"schemaVersion":2}');
+      await store.put(sha256(content), content);
+      await store.put(sha256(content), content);
+      const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+      await store.append(id, chunked(content));
+      await store.completeUpload(id, sha256(content));
+      assert.ok((await readAll(store.read(sha256(content)))).equals(content));
+      await store.delete(sha256(content));
+      assert.equal(await store.stat(sha256(content)), undefined);
+    });
+  });
+}

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { blobStoreContract, chunked, sha256 } from './blobStore.contract.js';
+import { FsBlobStore } from './fs.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'berth-blobs-'));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+blobStoreContract('filesystem', async () => {
+  const root = tempDir();
+  return { store: await FsBlobStore.open(root), reopen: () => FsBlobStore.open(root) };
+});
+
+describe('filesystem blob store', () => {
+  it('keeps an upload whose body broke off mid-way consistent: the next chunk continues from what reached disk', async () => {
+    const root = tempDir();
+    const store = await FsBlobStore.open(root);
+    const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+    const broken = new Readable({
+      read() {
+        this.push(Buffer.from('first part '));
+        this.destroy(new Error('connection reset'));
+      },
+    });
+    await assert.rejects(store.append(id, broken));
+    const size = (await store.uploadStatus(id))!.size;
+    const rest = Buffer.from('and the rest');
+    await store.append(id, chunked(rest), size);
+    const whole = Buffer.concat([Buffer.from('first part ').subarray(0, size), rest]);
+    await store.completeUpload(id, sha256(whole));
+    assert.deepEqual(await store.stat(sha256(whole)), { size: whole.length });
+  });
+
+  it('drops half-written whole blobs left by a crash when it opens, and never shows them as blobs', async () => {
+    const root = tempDir();
+    await FsBlobStore.open(root);
+    writeFileSync(join(root, 'tmp', 'leftover'), 'partial');
+    const store = await FsBlobStore.open(root);
+    assert.deepEqual(readdirSync(join(root, 'tmp')), []);
+    assert.equal(await store.stat(sha256(Buffer.from('partial'))), undefined);
+  });
+
+  it('answers an unknown or malformed upload id with no session', async () => {
+    const store = await FsBlobStore.open(tempDir());
+    assert.equal(await store.uploadStatus('00000000-0000-0000-0000-000000000000'), undefined);
+    assert.equal(await store.uploadStatus('../../etc'), undefined);
+  });
+});

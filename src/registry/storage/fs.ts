@@ -1,0 +1,188 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  DigestMismatchError,
+  RangeNotSatisfiableError,
+  UploadNotFoundError,
+  type BlobStore,
+  type UploadMeta,
+  type UploadStatus,
+} from './blobStore.js';
+
+const UPLOAD_ID_RE = /^[0-9a-f-]{36}$/;
+
+/**
+ * Blobs on the local filesystem under one root (`<data-dir>/registry`):
+ *
+ *   blobs/sha256/<first two hex>/<hex>   finished blobs, immutable
+ *   uploads/<uuid>/data, meta.json       upload sessions in progress
+ *   tmp/                                 whole blobs being written
+ *
+ * A blob reaches `blobs/` only by a rename of a fully written, fsynced file,
+ * so a crash leaves either the whole blob or none of it.
+ */
+export class FsBlobStore implements BlobStore {
+  /** Running hashes of sessions appended to since the server started; rebuilt from disk otherwise. */
+  private readonly hashes = new Map<string, { hash: Hash; size: number }>();
+  private readonly busy = new Set<string>();
+
+  private constructor(private readonly root: string) {}
+
+  static async open(root: string): Promise<FsBlobStore> {
+    for (const d of ['blobs/sha256', 'uploads', 'tmp']) await mkdir(join(root, d), { recursive: true });
+    // Whole-blob writes interrupted by a crash are garbage; sessions are kept (they resume).
+    await rm(join(root, 'tmp'), { recursive: true, force: true });
+    await mkdir(join(root, 'tmp'), { recursive: true });
+    return new FsBlobStore(root);
+  }
+
+  private blobPath(digest: string): string {
+    const hex = digest.slice('sha256:'.length);
+    return join(this.root, 'blobs', 'sha256', hex.slice(0, 2), hex);
+  }
+
+  private uploadDir(id: string): string {
+    if (!UPLOAD_ID_RE.test(id)) throw new UploadNotFoundError(id);
+    return join(this.root, 'uploads', id);
+  }
+
+  async stat(digest: string): Promise<{ size: number } | undefined> {
+    try {
+      return { size: (await stat(this.blobPath(digest))).size };
+    } catch {
+      return undefined;
+    }
+  }
+
+  read(digest: string, range?: { start: number; end: number }): Readable {
+    // 1 MiB reads: layers are large and read whole; fewer, larger chunks cost less per byte served.
+    return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  async put(digest: string, content: Buffer): Promise<void> {
+    if (await this.stat(digest)) return;
+    const tmp = join(this.root, 'tmp', randomUUID());
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await this.publish(tmp, digest);
+  }
+
+  async delete(digest: string): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+  }
+
+  async createUpload(meta: UploadMeta): Promise<string> {
+    const id = randomUUID();
+    const dir = this.uploadDir(id);
+    await mkdir(dir);
+    await writeFile(join(dir, 'data'), '');
+    await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
+    this.hashes.set(id, { hash: createHash('sha256'), size: 0 });
+    return id;
+  }
+
+  async uploadStatus(id: string): Promise<UploadStatus | undefined> {
+    try {
+      const dir = this.uploadDir(id);
+      const meta = JSON.parse(await readFile(join(dir, 'meta.json'), 'utf8')) as UploadMeta;
+      const { size } = await stat(join(dir, 'data'));
+      return { meta, size };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The running hash of a session, rebuilt by reading its data when the server restarted since. */
+  private async hashOf(id: string, size: number): Promise<{ hash: Hash; size: number }> {
+    const known = this.hashes.get(id);
+    if (known && known.size === size) return known;
+    const hash = createHash('sha256');
+    let read = 0;
+    if (size > 0) {
+      for await (const chunk of createReadStream(join(this.uploadDir(id), 'data'), { start: 0, end: size - 1 })) {
+        hash.update(chunk as Buffer);
+        read += (chunk as Buffer).length;
+      }
+    }
+    const state = { hash, size: read };
+    this.hashes.set(id, state);
+    return state;
+  }
+
+  async append(id: string, body: Readable, offset?: number): Promise<number> {
+    const status = await this.uploadStatus(id);
+    if (!status) throw new UploadNotFoundError(id);
+    if (this.busy.has(id)) throw new RangeNotSatisfiableError(status.size);
+    if (offset !== undefined && offset !== status.size) throw new RangeNotSatisfiableError(status.size);
+    this.busy.add(id);
+    try {
+      const state = await this.hashOf(id, status.size);
+      const out = createWriteStream(join(this.uploadDir(id), 'data'), { flags: 'a' });
+      try {
+        await pipeline(
+          body,
+          async function* (source: AsyncIterable<Buffer>) {
+            for await (const chunk of source) {
+              state.hash.update(chunk);
+              state.size += chunk.length;
+              yield chunk;
+            }
+          },
+          out,
+        );
+      } catch (err) {
+        // The hash may have seen bytes the file did not get: rebuild it from disk next time.
+        this.hashes.delete(id);
+        throw err;
+      }
+      return state.size;
+    } finally {
+      this.busy.delete(id);
+    }
+  }
+
+  async completeUpload(id: string, digest: string): Promise<{ size: number }> {
+    const status = await this.uploadStatus(id);
+    if (!status) throw new UploadNotFoundError(id);
+    const state = await this.hashOf(id, status.size);
+    const actual = 'sha256:' + state.hash.copy().digest('hex');
+    if (actual !== digest) throw new DigestMismatchError(digest, actual);
+    const data = join(this.uploadDir(id), 'data');
+    const fh = await open(data, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (!(await this.stat(digest))) await this.publish(data, digest);
+    await this.cancelUpload(id);
+    return { size: status.size };
+  }
+
+  async cancelUpload(id: string): Promise<void> {
+    this.hashes.delete(id);
+    await rm(this.uploadDir(id), { recursive: true, force: true });
+  }
+
+  /** Renames a complete, synced file into place as `digest` (atomic on one filesystem). */
+  private async publish(file: string, digest: string): Promise<void> {
+    const target = this.blobPath(digest);
+    await mkdir(join(target, '..'), { recursive: true });
+    await rename(file, target);
+    const dir = await open(join(target, '..'), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}

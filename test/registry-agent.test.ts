@@ -1,0 +1,155 @@
+// The agent pulls images from the server's own registry with credentials it
+// gets itself (GetAuthorizationToken signed with its keys): no `docker login`
+// on the host, and the image is not on the host before the task runs.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CreateRepositoryCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { BERTH_BIN, ecsClient, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type ServerProcess } from './helpers.js';
+import { ecrClient } from './registry-helpers.js';
+
+function command(cmd: string, args: string[], env: Record<string, string>, input?: string): Promise<{ status: number; out: string }> {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin.end(input ?? '');
+  return new Promise((resolve) => child.on('close', (code) => resolve({ status: code ?? -1, out })));
+}
+
+function startAgent(endpoint: string, dataDir: string): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', 'default', '--data-dir', dataDir, '--memory', '512', '--cpu', '512'], {
+    env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn', DOCKER_CONFIG: join(dataDir, 'no-docker-config') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent did not register: ${err}`)), 30_000);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/registered as/.test(out)) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          stop: async () => {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent exited with ${code}: ${err}`));
+    });
+  });
+}
+
+describe('the agent pulls from the Berth registry by itself', { timeout: 300_000 }, () => {
+  const dir = tempDir('berth-registry-agent-');
+  let server: ServerProcess;
+  let agent: { stop(): Promise<void> };
+  let uri = '';
+  const built: string[] = [];
+  const taskArns: string[] = [];
+  const env = () => ({ DOCKER_CONFIG: join(dir.path, 'docker-config') });
+
+  async function describeTask(arn: string): Promise<Task> {
+    const c = ecsClient(server.url);
+    try {
+      return (await c.send(new DescribeTasksCommand({ cluster: 'default', tasks: [arn] }))).tasks![0]!;
+    } finally {
+      c.destroy();
+    }
+  }
+
+  async function runTask(family: string, image: string): Promise<string> {
+    const c = ecsClient(server.url);
+    try {
+      await c.send(new RegisterTaskDefinitionCommand({ family, containerDefinitions: [{ name: 'app', image, memory: 32, essential: true, command: ['sh', '-c', 'cat /built.txt; sleep 60'] }] }));
+      const out = await c.send(new RunTaskCommand({ cluster: 'default', taskDefinition: family }));
+      assert.deepEqual(out.failures, []);
+      const arn = out.tasks![0]!.taskArn!;
+      taskArns.push(arn);
+      return arn;
+    } finally {
+      c.destroy();
+    }
+  }
+
+  before(async () => {
+    server = await spawnServer(join(dir.path, 'server'));
+    const ecs = ecsClient(server.url);
+    await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
+    ecs.destroy();
+    const ecr = ecrClient(server.url);
+    try {
+      uri = (await ecr.send(new CreateRepositoryCommand({ repositoryName: `berth-regagent-${process.pid}/app` }))).repository!.repositoryUri!;
+      const token = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!.authorizationToken!;
+      const password = Buffer.from(token, 'base64').toString().slice('AWS:'.length);
+      const host = uri.split('/')[0]!;
+      const login = await command('docker', ['login', '--username', 'AWS', '--password-stdin', host], env(), password);
+      assert.equal(login.status, 0, login.out);
+    } finally {
+      ecr.destroy();
+    }
+    const ctx = join(dir.path, 'ctx');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, 'data.bin'), randomBytes(200_000));
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM berth-test/busybox:latest\nCOPY data.bin /data.bin\nRUN echo built-for-agent > /built.txt\n');
+    const b = await command('docker', ['build', '-q', '-t', `${uri}:v1`, ctx], env());
+    assert.equal(b.status, 0, b.out);
+    built.push(/sha256:[a-f0-9]{64}/.exec(b.out)![0]);
+    const push = await command('docker', ['push', `${uri}:v1`], env());
+    assert.equal(push.status, 0, push.out);
+    const rm = await command('docker', ['rmi', `${uri}:v1`], env());
+    assert.equal(rm.status, 0, rm.out);
+    agent = await startAgent(server.url, join(dir.path, 'agent'));
+  });
+
+  after(async () => {
+    const c = ecsClient(server.url);
+    for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
+    c.destroy();
+    for (const task of taskArns) {
+      const ids = await command('docker', ['ps', '-a', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${task}`], {});
+      for (const id of ids.out.split('\n').filter(Boolean)) await command('docker', ['rm', '-f', id], {});
+    }
+    await agent?.stop();
+    await server?.kill('SIGTERM');
+    await command('docker', ['rmi', '-f', `${uri}:v1`, ...built], {});
+    dir.remove();
+  });
+
+  it('runs a task whose image is only in the registry, with real pull times', async () => {
+    assert.notEqual((await command('docker', ['image', 'inspect', `${uri}:v1`], {})).status, 0, 'the host does not have the image');
+    const arn = await runTask('regagent-ok', `${uri}:v1`);
+    const task = await waitFor('the task to run', async () => {
+      const t = await describeTask(arn);
+      if (t.lastStatus === 'STOPPED') throw new Error(`task stopped: ${t.stoppedReason} ${t.containers?.[0]?.reason ?? ''}`);
+      return t.lastStatus === 'RUNNING' ? t : undefined;
+    }, 120_000);
+    assert.ok(task.pullStartedAt && task.pullStoppedAt, 'pull times are reported');
+    assert.ok(task.pullStoppedAt.getTime() >= task.pullStartedAt.getTime());
+    assert.equal((await command('docker', ['image', 'inspect', `${uri}:v1`], {})).status, 0, 'the agent pulled the image');
+  });
+
+  it('stops a task whose tag is not in the registry with CannotPullContainerError and the registry\'s reason', async () => {
+    const arn = await runTask('regagent-missing', `${uri}:no-such-tag`);
+    const task = await waitFor('the task to stop', async () => {
+      const t = await describeTask(arn);
+      return t.lastStatus === 'STOPPED' ? t : undefined;
+    }, 120_000);
+    const reason = task.containers?.[0]?.reason ?? '';
+    assert.match(reason, /^CannotPullContainerError: /);
+    assert.match(reason, /manifest unknown|Requested image not found|not found/i);
+    assert.equal(task.stopCode, 'TaskFailedToStart');
+  });
+});

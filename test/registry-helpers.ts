@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { TEST_CREDENTIALS } from './helpers.js';
+
+export function ecrClient(endpoint: string, credentials = TEST_CREDENTIALS, region = 'us-east-1'): ECRClient {
+  return new ECRClient({ endpoint, region, credentials, maxAttempts: 1 });
+}
+
+export function sha256(b: Buffer | string): string {
+  return 'sha256:' + createHash('sha256').update(b).digest('hex');
+}
+
+/** A registry client speaking the OCI Distribution protocol with plain fetch, as a test needs it. */
+export class RegistryClient {
+  constructor(
+    readonly base: string,
+    private readonly authorization: string | undefined,
+  ) {}
+
+  /** Logs in as `docker login` would: user AWS and the password from GetAuthorizationToken, sent as Basic. */
+  static async login(endpoint: string, ecr: ECRClient): Promise<RegistryClient> {
+    const out = await ecr.send(new GetAuthorizationTokenCommand({}));
+    return new RegistryClient(endpoint, `Basic ${out.authorizationData![0]!.authorizationToken!}`);
+  }
+
+  anonymous(): RegistryClient {
+    return new RegistryClient(this.base, undefined);
+  }
+
+  fetch(path: string, init: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Response> {
+    const url = path.startsWith('http') ? path : this.base + path;
+    return fetch(url, {
+      method: init.method ?? 'GET',
+      ...(init.body !== undefined ? { body: typeof init.body === 'string' ? init.body : new Uint8Array(init.body) } : {}),
+      headers: { ...(this.authorization ? { authorization: this.authorization } : {}), ...init.headers },
+      redirect: 'manual',
+    });
+  }
+
+  /** Pushes a blob in one request (POST ?digest=); returns its digest. */
+  async pushBlob(repo: string, content: Buffer | string): Promise<string> {
+    const digest = sha256(content);
+    const res = await this.fetch(`/v2/${repo}/blobs/uploads/?digest=${digest}`, { method: 'POST', body: content, headers: { 'content-type': 'application/octet-stream' } });
+    if (res.status !== 201) throw new Error(`blob push answered ${res.status}: ${await res.text()}`);
+    return digest;
+  }
+
+  async putManifest(repo: string, ref: string, manifest: unknown, mediaType: string): Promise<Response> {
+    const body = typeof manifest === 'string' ? manifest : JSON.stringify(manifest);
+    return this.fetch(`/v2/${repo}/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
+  }
+
+  /** Pushes a config and layers and an OCI image manifest naming them; returns the manifest, its text and digest. */
+  async pushImage(repo: string, ref: string, layers: string[], extra: Record<string, unknown> = {}): Promise<{ digest: string; text: string; response: Response }> {
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed: layers }));
+    const configDigest = await this.pushBlob(repo, config);
+    const layerDescs = [];
+    for (const l of layers) layerDescs.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: await this.pushBlob(repo, l), size: Buffer.byteLength(l) });
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: layerDescs,
+      ...extra,
+    };
+    const text = JSON.stringify(manifest);
+    const response = await this.putManifest(repo, ref, text, manifest.mediaType);
+    return { digest: sha256(text), text, response };
+  }
+}
+
+export async function registryError(res: Response): Promise<{ code: string; message: string; detail?: unknown }> {
+  const body = (await res.json()) as { errors: { code: string; message: string; detail?: unknown }[] };
+  return body.errors[0]!;
+}
