@@ -5,12 +5,12 @@
  *
  * Task (`StoredTask`, kind `task`):
  * - Created only by the task writer (`writers/tasks.ts` `placeTasks`, on
- *   behalf of RunTask, StartTask and, next, the service controller): every
+ *   behalf of RunTask, StartTask and the service controller): every
  *   field fixed at creation (definition, overrides, instance, group,
  *   startedBy, tags, containers' identities, `reservation`).
  * - `desiredStatus`, `stopCode`, `stoppedReason`, `stoppingAt`: the control
- *   plane's intent, written only by the task writer's `stopTasks` (StopTask,
- *   and later the service controller), or by `applyAgentReport` when the
+ *   plane's intent, written only by the task writer's `stopTaskInTx` (StopTask
+ *   and the service controller), or by `applyAgentReport` when the
  *   agent reports that it stopped the task on its own (the agent's own
  *   decision, carried in the report with its stop code).
  * - `lastStatus`, `pullStartedAt`, `pullStoppedAt`, `startedAt`,
@@ -174,7 +174,7 @@ export interface TaskWithDefinition {
 //   INACTIVE move, and the new deployment (and taskDefinition) of a
 //   circuit-breaker rollback, which ECS makes on the user's behalf — is
 //   written only by the service controller
-//   (`controllers/services/`), through the same writer.
+//   (the service controller), through the same writer.
 // - Tasks of a service are created and stopped only through the task writer,
 //   with startedBy = the deployment id and group `service:<name>`.
 

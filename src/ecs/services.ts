@@ -2,7 +2,7 @@
  * The ECS service operations: CreateService, UpdateService, DeleteService,
  * DescribeServices, ListServices, ListServicesByNamespace. They validate and
  * write the service's spec (through `writers/services.ts`); the service
- * controller (`controllers/services/`) starts and stops the tasks.
+ * controller starts and stops the tasks.
  */
 import {
   ConflictException,

@@ -1,8 +1,9 @@
-import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { SqlStore } from './sqlStore.js';
 import { betterSqliteAvailability, openBetterSqlite } from './sqliteBetter.js';
 import { nodeSqliteAvailability, openNodeSqlite } from './sqliteNode.js';
+import type { DriverAvailability, SqliteConnection } from './sqliteDriver.js';
 
 /**
  * The SQLite drivers the store runs on: the better-sqlite3 addon, or Node's
@@ -12,14 +13,7 @@ import { nodeSqliteAvailability, openNodeSqlite } from './sqliteNode.js';
 export const SQLITE_DRIVERS = ['better-sqlite3', 'node'] as const;
 export type SqliteDriverName = (typeof SQLITE_DRIVERS)[number];
 
-export type DriverAvailability = { available: true } | { available: false; reason: string };
-
-/** What a driver gives the store: Kysely's SQLite database object, and a way to run PRAGMAs. */
-export interface SqliteConnection {
-  database: SqliteDatabase;
-  /** Runs SQL whose result nobody reads (PRAGMAs). */
-  exec(sqlText: string): void;
-}
+export type { DriverAvailability, SqliteConnection } from './sqliteDriver.js';
 
 export interface SqliteOptions {
   /** Database file path, or ':memory:' for tests. */

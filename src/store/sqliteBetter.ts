@@ -2,7 +2,7 @@
 // Kysely's SqliteDialect drives.
 import BetterSqlite3 from 'better-sqlite3';
 import type { SqliteDatabase } from 'kysely';
-import type { DriverAvailability, SqliteConnection } from './sqlite.js';
+import type { DriverAvailability, SqliteConnection } from './sqliteDriver.js';
 
 let availability: DriverAvailability | undefined;
 

@@ -2,7 +2,7 @@
 // database object Kysely's SqliteDialect drives. Used where the better-sqlite3
 // addon does not load (a Node.js other than the one that compiled it).
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
-import type { DriverAvailability, SqliteConnection } from './sqlite.js';
+import type { DriverAvailability, SqliteConnection } from './sqliteDriver.js';
 
 /** The part of node:sqlite's StatementSync this driver uses (Node 22.16+, 24). */
 interface StatementSync {
