@@ -15,7 +15,7 @@
  */
 import type { Logger } from '../../core/log.js';
 import { epochSeconds, type DomainContext } from '../../ecs/context.js';
-import type { DeploymentDoc, ServiceDoc, StoredService, StoredTask, TaskDoc } from '../../ecs/model.js';
+import type { ContainerInstanceDoc, DeploymentDoc, ServiceDoc, StoredService, StoredTask, TaskDoc } from '../../ecs/model.js';
 import type { ClusterDoc } from '../../ecs/clusters.js';
 import { taskDefinitionByArn, type StoredTaskDefinition } from '../../ecs/taskDefinitions.js';
 import type { TaskDefinitionDoc } from '../../ecs/taskdef/types.js';
@@ -83,6 +83,8 @@ function serviceArnOf(clusterArn: string, serviceName: string): string {
 export class ServiceController {
   private readonly runtime: Controller;
   private unwatch: (() => void) | undefined;
+  /** What services care about of each container instance seen: status, agent connection, attributes. */
+  private readonly instanceFacts = new Map<string, string>();
 
   constructor(
     private readonly ctx: DomainContext,
@@ -119,20 +121,44 @@ export class ServiceController {
   }
 
   private onChanges(changes: readonly Change[]): void {
-    const clusters = new Set<string>();
+    const instances: Change[] = [];
     for (const c of changes) {
       if (c.kind === 'service') this.runtime.enqueue(c.arn);
       else if (c.kind === 'task') {
         const service = c.keys['service'];
         if (service) this.runtime.enqueue(serviceArnOf(c.cluster, service));
-      } else if (c.kind === 'containerInstance') clusters.add(c.cluster);
+      } else if (c.kind === 'containerInstance') instances.push(c);
     }
-    // An instance that joins, drains, leaves or frees resources may let a service's tasks move.
+    if (instances.length > 0) void this.onInstanceChanges(instances);
+  }
+
+  /**
+   * An instance that joins, leaves, drains, connects or changes attributes may
+   * change where a cluster's service tasks belong: its services are synced.
+   * Accounting alone (a task placed or stopped there) changes nothing for
+   * services that are not waiting for room, and those look again on their own.
+   */
+  private async onInstanceChanges(changes: readonly Change[]): Promise<void> {
+    const clusters = new Set<string>();
+    for (const c of changes) {
+      try {
+        const row = c.op === 'delete' ? undefined : await this.ctx.store.get<ContainerInstanceDoc>('containerInstance', c.arn);
+        const facts = row ? JSON.stringify([row.doc.status, row.doc.agentConnected, row.doc.attributes]) : '';
+        if (this.instanceFacts.get(c.arn) === facts) continue;
+        if (facts === '') this.instanceFacts.delete(c.arn);
+        else this.instanceFacts.set(c.arn, facts);
+        clusters.add(c.cluster);
+      } catch (err) {
+        this.opts.log?.warn({ err, instance: c.arn }, 'could not read a changed container instance; its cluster is synced');
+        clusters.add(c.cluster);
+      }
+    }
     for (const cluster of clusters) {
-      void this.ctx.store
-        .find('service', { cluster, status: ['ACTIVE', 'DRAINING'] })
-        .then((rows) => rows.forEach((r) => this.runtime.enqueue(r.arn)))
-        .catch((err: unknown) => this.opts.log?.warn({ err, cluster }, 'could not list the services of a cluster'));
+      try {
+        for (const r of await this.ctx.store.find('service', { cluster, status: ['ACTIVE', 'DRAINING'] })) this.runtime.enqueue(r.arn);
+      } catch (err) {
+        this.opts.log?.warn({ err, cluster }, 'could not list the services of a cluster');
+      }
     }
   }
 
