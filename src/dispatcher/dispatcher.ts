@@ -65,8 +65,10 @@ function toAgentTask({ stored, taskDefinition }: TaskWithDefinition): AgentTask 
     taskDefinition: taskDefinition as unknown as AgentTask['taskDefinition'],
     overrides: task.overrides,
     containers: task.containers.map((c) => ({ name: c.name, containerArn: c.containerArn })),
-    ...(task.cpu !== undefined ? { cpu: task.cpu } : {}),
-    ...(task.memory !== undefined ? { memory: task.memory } : {}),
+    // Task-level limits the run asked for; otherwise the agent reads the definition's. The task's
+    // own cpu and memory are what it reserves, summed over containers when the definition has none.
+    ...(typeof task.overrides['cpu'] === 'string' ? { cpu: task.overrides['cpu'] } : {}),
+    ...(typeof task.overrides['memory'] === 'string' ? { memory: task.overrides['memory'] } : {}),
     group: task.group,
     ...(task.startedBy !== undefined ? { startedBy: task.startedBy } : {}),
     createdAt: task.createdAt,

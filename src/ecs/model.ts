@@ -96,6 +96,8 @@ export interface TaskContainerDoc {
   cpu?: string;
   memory?: string;
   memoryReservation?: string;
+  /** Always empty: GPUs are not offered to tasks yet (see README). */
+  gpuIds?: string[];
 }
 
 /** A task as DescribeTasks returns it (timestamps in epoch seconds). */
@@ -109,6 +111,7 @@ export interface TaskDoc {
   lastStatus: TaskState;
   desiredStatus: 'RUNNING' | 'STOPPED';
   healthStatus: HealthStatus;
+  /** The task size: the definition's (after overrides), else the sum over its containers; absent only in rows written before it was always set. */
   cpu?: string;
   memory?: string;
   containers: TaskContainerDoc[];
@@ -130,6 +133,7 @@ export interface TaskDoc {
   tags: Tag[];
   attachments: unknown[];
   attributes: unknown[];
+  inferenceAccelerators?: unknown[];
   enableExecuteCommand: boolean;
 }
 

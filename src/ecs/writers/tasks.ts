@@ -159,19 +159,28 @@ function newTaskDoc(
   const arn = makeTaskArn(ctx, cluster.doc.clusterName, id);
   const now = epochSeconds(ctx.now());
   const az = instance.doc.attributes.find((a) => a.name === 'ecs.availability-zone')?.value;
-  const overrides = input.overrides ?? {};
+  const arch = instance.doc.attributes.find((a) => a.name === 'ecs.cpu-architecture')?.value;
+  const { containerOverrides = [], ...overrides } = input.overrides ?? {};
+  // As ECS: one container override per container, `{name}` alone for a container not overridden.
+  const byName = new Map(containerOverrides.map((o) => [o.name, o]));
+  const needs = taskResourceNeeds(td);
   return {
     taskArn: arn,
     clusterArn: cluster.arn,
     taskDefinitionArn: td.taskDefinitionArn,
     containerInstanceArn: instance.arn,
     ...(az ? { availabilityZone: az } : {}),
-    overrides: { containerOverrides: [], inferenceAcceleratorOverrides: [], ...overrides },
+    overrides: {
+      inferenceAcceleratorOverrides: [],
+      ...overrides,
+      containerOverrides: td.containerDefinitions.map((c) => ({ ...byName.get(c.name), name: c.name ?? '' })),
+    },
     lastStatus: 'PROVISIONING',
     desiredStatus: 'RUNNING',
     healthStatus: 'UNKNOWN',
-    ...(td.cpu !== undefined ? { cpu: td.cpu } : {}),
-    ...(td.memory !== undefined ? { memory: td.memory } : {}),
+    // ECS reports the task size always: the definition's, else what its containers add up to.
+    cpu: td.cpu ?? String(needs.cpu),
+    memory: td.memory ?? String(needs.memory),
     containers: td.containerDefinitions.map((c) => ({
       containerArn: `${arnPrefix(ctx)}:container/${cluster.doc.clusterName}/${id}/${randomUUID()}`,
       taskArn: arn,
@@ -181,6 +190,7 @@ function newTaskDoc(
       networkBindings: [],
       networkInterfaces: [],
       healthStatus: 'UNKNOWN',
+      gpuIds: [],
       cpu: String(c.cpu ?? 0),
       ...(c.memory !== undefined ? { memory: String(c.memory) } : {}),
       ...(c.memoryReservation !== undefined ? { memoryReservation: String(c.memoryReservation) } : {}),
@@ -192,7 +202,8 @@ function newTaskDoc(
     createdAt: now,
     tags: input.tags,
     attachments: [],
-    attributes: [],
+    attributes: arch !== undefined ? [{ name: 'ecs.cpu-architecture', value: arch }] : [],
+    inferenceAccelerators: [],
     enableExecuteCommand: input.enableExecuteCommand ?? false,
   };
 }
@@ -438,30 +449,6 @@ export async function recordHealth(
       statuses.length === 0 ? 'UNKNOWN' : statuses.includes('UNHEALTHY') ? 'UNHEALTHY' : statuses.every((s) => s === 'HEALTHY') ? 'HEALTHY' : 'UNKNOWN';
     if (health === t.healthStatus && updated.every((c, i) => c.healthStatus === t.containers[i]?.healthStatus)) return;
     await writeTask(tx, row, { ...t, containers: updated, healthStatus: health });
-  }
-}
-
-/**
- * Stops the tasks of a container instance that is going away (forced
- * deregistration): they are marked STOPPED at once, since no agent will
- * report them.
- */
-export async function stopTasksOnInstance(ctx: DomainContext, tx: Transaction, instanceArn: string, clusterArn: string): Promise<void> {
-  const rows = await tx.find<StoredTask>('task', { cluster: clusterArn, where: { instance: instanceArn }, state: [...ACTIVE_TASK_STATES] });
-  const now = epochSeconds(ctx.now());
-  for (const row of rows) {
-    const t = row.doc.task;
-    await writeTask(tx, row, {
-      ...t,
-      desiredStatus: 'STOPPED',
-      lastStatus: 'STOPPED',
-      stopCode: t.stopCode ?? 'TerminationNotice',
-      stoppedReason: t.stoppedReason ?? 'Container instance deregistration forced by user',
-      stoppingAt: t.stoppingAt ?? now,
-      stoppedAt: now,
-      executionStoppedAt: now,
-      containers: t.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
-    });
   }
 }
 
