@@ -23,6 +23,7 @@ import {
   applyAgentReport,
   applyContainerReport,
   effectiveDefinition,
+  markSentToAgent,
   placeTasks,
   recordHealth,
   reportedStopCode,
@@ -413,6 +414,33 @@ export async function tasksForInstance(ctx: DomainContext, clusterArn: string, i
   const out: TaskWithDefinition[] = [];
   for (const r of rows) out.push({ stored: r.doc, taskDefinition: await taskDefinitionOf(ctx, ctx.store, r.doc) });
   return out;
+}
+
+const unsent = (r: Row<StoredTask>): boolean => r.doc.task.lastStatus === 'PROVISIONING' && r.doc.sentToAgent !== true;
+
+/**
+ * The set to push to an instance's agent (`tasksForInstance`), with every
+ * task in it recorded as sent (`markSentToAgent`) in the transaction that
+ * read it: a StopTask that commits after this sees the mark and waits for the
+ * agent; one that commits before it is in the set read here.
+ */
+export async function tasksToSend(ctx: DomainContext, clusterArn: string, instanceArn: string): Promise<TaskWithDefinition[]> {
+  const where = { cluster: clusterArn, where: { instance: instanceArn }, state: [...ACTIVE_TASK_STATES] };
+  // Every task was sent before, or its agent has reported it: nothing to record.
+  const read = await ctx.store.find<StoredTask>('task', where);
+  if (!read.some(unsent)) {
+    const out: TaskWithDefinition[] = [];
+    for (const r of read) out.push({ stored: r.doc, taskDefinition: await taskDefinitionOf(ctx, ctx.store, r.doc) });
+    return out;
+  }
+  return withRetry(ctx.store, async (tx) => {
+    const out: TaskWithDefinition[] = [];
+    for (let r of await tx.find<StoredTask>('task', where)) {
+      if (unsent(r)) r = await markSentToAgent(tx, r);
+      out.push({ stored: r.doc, taskDefinition: await taskDefinitionOf(ctx, tx, r.doc) });
+    }
+    return out;
+  });
 }
 
 /**

@@ -293,7 +293,24 @@ async function writeTask(tx: Transaction, row: Row<StoredTask>, task: TaskDoc): 
   await tx.update('containerInstance', { ...inst, doc: { ...doc, version: doc.version + 1 } });
 }
 
-/** Marks a task to stop. Tasks never started by an agent stop at once. */
+/**
+ * Records that a task has been sent to its instance's agent (the dispatcher
+ * calls it, in the transaction that reads the set it is about to push): from
+ * then on the agent may be creating the task's containers, so a stop waits
+ * for the agent's STOPPED report before the task's resources are released.
+ * Returns the row as written.
+ */
+export async function markSentToAgent(tx: Transaction, row: Row<StoredTask>): Promise<Row<StoredTask>> {
+  if (row.doc.sentToAgent === true) return row;
+  const task: TaskDoc = { ...row.doc.task, version: row.doc.task.version + 1 };
+  return tx.update<StoredTask>('task', { ...row, doc: { ...row.doc, task, sentToAgent: true } });
+}
+
+/**
+ * Marks a task to stop. A task no agent was ever sent (`sentToAgent`) stops
+ * at once and returns its resources; any other waits for its agent to report
+ * it STOPPED.
+ */
 export async function stopTaskInTx(
   ctx: DomainContext,
   tx: Transaction,
@@ -305,8 +322,8 @@ export async function stopTaskInTx(
   if (t.desiredStatus === 'STOPPED') return t;
   const now = epochSeconds(ctx.now());
   let next: TaskDoc = { ...t, desiredStatus: 'STOPPED', stopCode, stoppedReason: reason, stoppingAt: now };
-  if (t.lastStatus === 'PROVISIONING') {
-    // No agent has acted on it yet: nothing runs, so it is stopped now.
+  if (t.lastStatus === 'PROVISIONING' && row.doc.sentToAgent !== true) {
+    // No agent has been sent it: nothing can run, so it is stopped now.
     next = {
       ...next,
       lastStatus: 'STOPPED',
