@@ -152,6 +152,9 @@ describe('tasks: RunTask to STOPPED through the control channel', () => {
     assert.equal(task.containers?.[0]?.name, 'app');
     const pushed = await agent.until((ts) => ts.some((t) => t.taskArn === task.taskArn));
     assert.equal(pushed.find((t) => t.taskArn === task.taskArn)?.taskDefinition.family, 'web');
+    // The task reports its size summed over its containers, but the agent bounds the task only by a task size someone set.
+    assert.deepEqual([task.cpu, task.memory], ['256', '200']);
+    assert.deepEqual([pushed[0]?.cpu, pushed[0]?.memory], [undefined, undefined]);
 
     const inst = await server.ecs.send(new DescribeContainerInstancesCommand({ cluster: 'tasks', containerInstances: [instanceArn] }));
     const rem = inst.containerInstances![0]!.remainingResources!;
