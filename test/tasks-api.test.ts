@@ -243,6 +243,44 @@ describe('tasks: RunTask to STOPPED through the control channel', () => {
     assert.equal(started.tasks?.[0]?.containerInstanceArn, instanceArn);
   });
 
+  it('describes tasks with every member ECS always sends', async () => {
+    const arch = await server.ecs.send(
+      new RegisterContainerInstanceCommand({
+        cluster: 'tasks',
+        instanceIdentityDocument: JSON.stringify({ instanceId: 'i-0task0000000000002', availabilityZone: 'us-east-1a' }),
+        totalResources: [
+          { name: 'CPU', type: 'INTEGER', integerValue: 1024 },
+          { name: 'MEMORY', type: 'INTEGER', integerValue: 512 },
+        ],
+        attributes: [{ name: 'ecs.cpu-architecture', value: 'x86_64' }],
+      }),
+    );
+    const archArn = arch.containerInstance!.containerInstanceArn!;
+    const archAgent = await connectAgent(server, clusterArn, archArn);
+    try {
+      await archAgent.until(() => true);
+      const run = await server.ecs.send(
+        new StartTaskCommand({ cluster: 'tasks', taskDefinition: 'small', containerInstances: [archArn], tags: [{ key: 'team', value: 'a' }] }),
+      );
+      assert.deepEqual(run.failures, []);
+      const taskArn = run.tasks![0]!.taskArn!;
+      const t = (await server.ecs.send(new DescribeTasksCommand({ cluster: 'tasks', tasks: [taskArn] }))).tasks![0]!;
+      assert.deepEqual([t.cpu, t.memory], ['0', '16'], 'the task size, summed over its containers');
+      assert.deepEqual(t.overrides, { containerOverrides: [{ name: 'x' }], inferenceAcceleratorOverrides: [] });
+      assert.deepEqual(t.tags, []);
+      assert.deepEqual(t.inferenceAccelerators, []);
+      assert.deepEqual(t.attributes, [{ name: 'ecs.cpu-architecture', value: 'x86_64' }]);
+      assert.deepEqual(t.containers?.[0]?.gpuIds, []);
+      const tagged = (await server.ecs.send(new DescribeTasksCommand({ cluster: 'tasks', tasks: [taskArn], include: ['TAGS'] }))).tasks![0]!;
+      assert.deepEqual(tagged.tags, [{ key: 'team', value: 'a' }]);
+      await server.ecs.send(new StopTaskCommand({ cluster: 'tasks', task: taskArn }));
+      await server.ecs.send(new SubmitTaskStateChangeCommand({ cluster: 'tasks', task: taskArn, status: 'STOPPED' }));
+    } finally {
+      archAgent.ws.close();
+      await server.ecs.send(new DeregisterContainerInstanceCommand({ cluster: 'tasks', containerInstance: archArn, force: true }));
+    }
+  });
+
   it('a task pushed to its agent keeps its resources after StopTask until the agent reports it STOPPED', async () => {
     const memory = async () => {
       const d = await server.ecs.send(new DescribeContainerInstancesCommand({ cluster: 'tasks', containerInstances: [instanceArn] }));
