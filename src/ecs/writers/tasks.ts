@@ -19,7 +19,6 @@ import {
   type HealthStatus,
   type StopCode,
   type TaskState,
-  ACTIVE_TASK_STATES,
 } from '../../protocol/agent.js';
 import { hashString } from '../../scheduler/random.js';
 import type { PlacementConstraint, PlacementFailure, PlacementRequest, PlacementStrategy } from '../../scheduler/types.js';
