@@ -17,7 +17,10 @@ import {
   RunTaskCommand,
   StopTaskCommand,
 } from '@aws-sdk/client-ecs';
-import { startTestServer } from './helpers.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { startServer } from '../src/server/app.js';
+import { ecsClient, startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -125,5 +128,34 @@ describe('ECS parity over the wire', () => {
       'ClusterContainsContainerInstancesException',
       'The Cluster cannot be deleted while Container Instances are active or draining.',
     );
+  });
+});
+
+describe("Berth's advice goes to the request log, not into AWS's message", () => {
+  it('logs the hint with the failed request', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const dir = tempDir();
+    process.env.BERTH_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
+    process.env.BERTH_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
+    const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: dir.path, region: 'us-east-1', accountId: '000000000000', log: pino({ level: 'info' }, sink), synchronous: 'normal' });
+    const ecs = ecsClient(server.url);
+    try {
+      await ecs.send(new CreateClusterCommand({ clusterName: 'lonely' }));
+      await ecs.send(new RegisterTaskDefinitionCommand({ family: 'app', containerDefinitions: [{ name: 'app', image: 'berth-test/busybox:latest', memory: 32 }] }));
+      await rejectsAs(ecs.send(new RunTaskCommand({ cluster: 'lonely', taskDefinition: 'app' })), 'InvalidParameterException', 'No Container Instances were found in your cluster.');
+      const line = lines.find((l) => l['operation'] === 'RunTask' && l['outcome'] === 'InvalidParameterException');
+      assert.ok(line, JSON.stringify(lines));
+      assert.match(String(line['hint']), /berth agent --cluster lonely/);
+    } finally {
+      ecs.destroy();
+      await server.close();
+      dir.remove();
+    }
   });
 });
