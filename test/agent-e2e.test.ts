@@ -293,6 +293,41 @@ describe('berth agent on the real Docker Engine', { timeout: 300_000 }, () => {
     await untilStatus(t.taskArn!, 'STOPPED');
   });
 
+  it('places a task at once after a server restart, before the agent is back, and runs it once it is', async () => {
+    const agentsOnline = async (): Promise<number | undefined> => {
+      try {
+        const res = await fetch(`${server.url}/healthz`);
+        return ((await res.json()) as { agents?: number }).agents;
+      } catch {
+        return undefined;
+      }
+    };
+    // The agent is frozen across the restart, so the task is placed before it can reconnect.
+    assert.ok(agent.child.kill('SIGSTOP'));
+    try {
+      await server.kill('SIGTERM');
+      server = await spawnServer(join(dir.path, 'server'), [], {}, port);
+      assert.equal(await agentsOnline(), 0, 'no agent has reconnected yet');
+      const t = await runOne('web');
+      assert.ok(agent.child.kill('SIGCONT'));
+      await untilStatus(t.taskArn!, 'RUNNING');
+      const c = ecs();
+      await c.send(new StopTaskCommand({ cluster: 'default', task: t.taskArn }));
+      c.destroy();
+      await untilStatus(t.taskArn!, 'STOPPED');
+    } finally {
+      agent.child.kill('SIGCONT');
+    }
+
+    // Down for a while, the server is found again within a few seconds of its return: the agent's retries stay frequent.
+    await server.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 8_000));
+    server = await spawnServer(join(dir.path, 'server'), [], {}, port);
+    const back = Date.now();
+    await waitFor('the agent to reconnect', async () => ((await agentsOnline()) === 1 ? true : undefined), 10_000);
+    assert.ok(Date.now() - back < 4_000, `the agent reconnected ${Date.now() - back} ms after the server returned`);
+  });
+
   it('runs two agents on one machine as two container instances', async () => {
     const second = await startAgentProcess(server.url, join(dir.path, 'agent-2'));
     try {

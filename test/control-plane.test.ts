@@ -158,10 +158,12 @@ describe('clusters', () => {
     const desc = await server.ecs.send(new DescribeClustersCommand({ clusters: ['del'] }));
     assert.equal(desc.clusters?.[0]?.status, 'INACTIVE', 'a deleted cluster stays describable as INACTIVE');
     const list = await server.ecs.send(new ListClustersCommand({}));
-    assert.ok(!list.clusterArns?.some((a) => a.endsWith('/del')));
+    assert.equal(list.clusterArns?.filter((a) => a.endsWith('/del')).length, 1, 'and listed, as on ECS, while it is describable');
     await rejectsWith(server.ecs.send(new DeleteClusterCommand({ cluster: 'del' })), 'ClusterNotFoundException');
     const again = await server.ecs.send(new CreateClusterCommand({ clusterName: 'del' }));
     assert.equal(again.cluster?.status, 'ACTIVE', 'the name can be reused');
+    const relisted = await server.ecs.send(new ListClustersCommand({}));
+    assert.equal(relisted.clusterArns?.filter((a) => a.endsWith('/del')).length, 1, 'listed once, ACTIVE again');
   });
 });
 
@@ -270,7 +272,7 @@ describe('task definitions', () => {
   });
 
   it('deregisters to INACTIVE and deletes only INACTIVE revisions', async () => {
-    await rejectsWith(server.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'worker' })), 'InvalidParameterException', /revision/);
+    await rejectsWith(server.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'worker' })), 'ClientException', /^The specified task definition does not exist\.$/);
     const d = await server.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: 'worker:3' }));
     assert.equal(d.taskDefinition?.status, 'INACTIVE');
     assert.ok(d.taskDefinition?.deregisteredAt instanceof Date);

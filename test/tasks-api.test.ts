@@ -24,12 +24,14 @@ import {
   SubmitTaskStateChangeCommand,
 } from '@aws-sdk/client-ecs';
 import type { AgentTask, ServerMessage } from '../src/protocol/agent.js';
-import { startTestServer, TEST_CREDENTIALS } from './helpers.js';
+import { startServer } from '../src/server/app.js';
+import { silentLogger } from '../src/core/log.js';
+import { ecsClient, startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 /** Opens a signed control channel as an agent would and collects pushes. */
-async function connectAgent(server: Server, clusterArn: string, instanceArn: string) {
+async function connectAgent(server: { url: string }, clusterArn: string, instanceArn: string) {
   const url = new URL(server.url);
   const query = `cluster=${encodeURIComponent(clusterArn)}&containerInstance=${encodeURIComponent(instanceArn)}`;
   const signer = new SignatureV4({ credentials: TEST_CREDENTIALS, region: 'us-east-1', service: 'ecs', sha256: Hash.bind(null, 'sha256') });
@@ -150,6 +152,9 @@ describe('tasks: RunTask to STOPPED through the control channel', () => {
     assert.equal(task.containers?.[0]?.name, 'app');
     const pushed = await agent.until((ts) => ts.some((t) => t.taskArn === task.taskArn));
     assert.equal(pushed.find((t) => t.taskArn === task.taskArn)?.taskDefinition.family, 'web');
+    // The task reports its size summed over its containers, but the agent bounds the task only by a task size someone set.
+    assert.deepEqual([task.cpu, task.memory], ['256', '200']);
+    assert.deepEqual([pushed[0]?.cpu, pushed[0]?.memory], [undefined, undefined]);
 
     const inst = await server.ecs.send(new DescribeContainerInstancesCommand({ cluster: 'tasks', containerInstances: [instanceArn] }));
     const rem = inst.containerInstances![0]!.remainingResources!;
@@ -234,20 +239,88 @@ describe('tasks: RunTask to STOPPED through the control channel', () => {
     await rejectsWith(server.ecs.send(new RunTaskCommand({ cluster: 'tasks', taskDefinition: 'small', count: 11 })), 'InvalidParameterException');
     await rejectsWith(server.ecs.send(new RunTaskCommand({ cluster: 'tasks', taskDefinition: 'ghost' })), 'ClientException');
     await rejectsWith(server.ecs.send(new RunTaskCommand({ cluster: 'nowhere', taskDefinition: 'small' })), 'ClusterNotFoundException');
-    // Tasks an agent never acted on stop at once.
-    const s = await server.ecs.send(new StopTaskCommand({ cluster: 'tasks', task: a.tasks![0]!.taskArn }));
-    assert.equal(s.task?.lastStatus, 'STOPPED');
     const started = await server.ecs.send(new StartTaskCommand({ cluster: 'tasks', taskDefinition: 'small', containerInstances: [instanceArn] }));
     assert.equal(started.tasks?.[0]?.containerInstanceArn, instanceArn);
   });
 
-  it('forced deregistration stops the tasks of the instance', async () => {
+  it('describes tasks with every member ECS always sends', async () => {
+    const arch = await server.ecs.send(
+      new RegisterContainerInstanceCommand({
+        cluster: 'tasks',
+        instanceIdentityDocument: JSON.stringify({ instanceId: 'i-0task0000000000002', availabilityZone: 'us-east-1a' }),
+        totalResources: [
+          { name: 'CPU', type: 'INTEGER', integerValue: 1024 },
+          { name: 'MEMORY', type: 'INTEGER', integerValue: 512 },
+        ],
+        attributes: [{ name: 'ecs.cpu-architecture', value: 'x86_64' }],
+      }),
+    );
+    const archArn = arch.containerInstance!.containerInstanceArn!;
+    const archAgent = await connectAgent(server, clusterArn, archArn);
+    try {
+      await archAgent.until(() => true);
+      const run = await server.ecs.send(
+        new StartTaskCommand({ cluster: 'tasks', taskDefinition: 'small', containerInstances: [archArn], tags: [{ key: 'team', value: 'a' }] }),
+      );
+      assert.deepEqual(run.failures, []);
+      const taskArn = run.tasks![0]!.taskArn!;
+      const t = (await server.ecs.send(new DescribeTasksCommand({ cluster: 'tasks', tasks: [taskArn] }))).tasks![0]!;
+      assert.deepEqual([t.cpu, t.memory], ['0', '16'], 'the task size, summed over its containers');
+      assert.deepEqual(t.overrides, { containerOverrides: [{ name: 'x' }], inferenceAcceleratorOverrides: [] });
+      assert.deepEqual(t.tags, []);
+      assert.deepEqual(t.inferenceAccelerators, []);
+      assert.deepEqual(t.attributes, [{ name: 'ecs.cpu-architecture', value: 'x86_64' }]);
+      assert.deepEqual(t.containers?.[0]?.gpuIds, []);
+      const tagged = (await server.ecs.send(new DescribeTasksCommand({ cluster: 'tasks', tasks: [taskArn], include: ['TAGS'] }))).tasks![0]!;
+      assert.deepEqual(tagged.tags, [{ key: 'team', value: 'a' }]);
+      await server.ecs.send(new StopTaskCommand({ cluster: 'tasks', task: taskArn }));
+      await server.ecs.send(new SubmitTaskStateChangeCommand({ cluster: 'tasks', task: taskArn, status: 'STOPPED' }));
+    } finally {
+      archAgent.ws.close();
+      await server.ecs.send(new DeregisterContainerInstanceCommand({ cluster: 'tasks', containerInstance: archArn, force: true }));
+    }
+  });
+
+  it('a task pushed to its agent keeps its resources after StopTask until the agent reports it STOPPED', async () => {
+    const memory = async () => {
+      const d = await server.ecs.send(new DescribeContainerInstancesCommand({ cluster: 'tasks', containerInstances: [instanceArn] }));
+      return d.containerInstances![0]!.remainingResources!.find((r) => r.name === 'MEMORY')?.integerValue;
+    };
+    const free = await memory();
+    const run = await server.ecs.send(new RunTaskCommand({ cluster: 'tasks', taskDefinition: 'small' }));
+    const taskArn = run.tasks![0]!.taskArn!;
+    // The agent has it, and may be creating its container already: no report has come yet.
+    await agent.until((ts) => ts.some((t) => t.taskArn === taskArn));
+    const stop = await server.ecs.send(new StopTaskCommand({ cluster: 'tasks', task: taskArn }));
+    assert.equal(stop.task?.desiredStatus, 'STOPPED');
+    assert.equal(stop.task?.lastStatus, 'PROVISIONING', 'the stop waits for the agent');
+    assert.equal(await memory(), free! - 16, 'the task keeps its memory while its agent may run it');
+    await agent.until((ts) => ts.some((t) => t.taskArn === taskArn && t.desiredStatus === 'STOPPED'));
+    await server.ecs.send(new SubmitTaskStateChangeCommand({ cluster: 'tasks', task: taskArn, status: 'STOPPED', containers: [{ containerName: 'x', status: 'STOPPED' }] }));
+    const stopped = (await server.ecs.send(new DescribeTasksCommand({ cluster: 'tasks', tasks: [taskArn] }))).tasks![0]!;
+    assert.equal(stopped.lastStatus, 'STOPPED');
+    assert.equal(stopped.stopCode, 'UserInitiated');
+    assert.equal(await memory(), free, 'the memory returns with the STOPPED report');
+  });
+
+  it('forced deregistration leaves the tasks of the instance running, orphaned, as on ECS', async () => {
     await rejectsWith(server.ecs.send(new DeregisterContainerInstanceCommand({ cluster: 'tasks', containerInstance: instanceArn })), 'InvalidParameterException');
-    await server.ecs.send(new DeregisterContainerInstanceCommand({ cluster: 'tasks', containerInstance: instanceArn, force: true }));
-    const running = await server.ecs.send(new ListTasksCommand({ cluster: 'tasks' }));
-    assert.deepEqual(running.taskArns, []);
+    const before = ((await server.ecs.send(new ListTasksCommand({ cluster: 'tasks' }))).taskArns ?? []).slice().sort();
+    assert.ok(before.length > 0);
+    const pendingBefore = (await server.ecs.send(new DescribeClustersCommand({ clusters: ['tasks'] }))).clusters![0]!.pendingTasksCount;
+    const dereg = await server.ecs.send(new DeregisterContainerInstanceCommand({ cluster: 'tasks', containerInstance: instanceArn, force: true }));
+    assert.equal(dereg.containerInstance?.status, 'INACTIVE');
+    const after = ((await server.ecs.send(new ListTasksCommand({ cluster: 'tasks' }))).taskArns ?? []).slice().sort();
+    assert.deepEqual(after, before, 'the tasks are still meant to run');
+    const described = await server.ecs.send(new DescribeTasksCommand({ cluster: 'tasks', tasks: after }));
+    for (const t of described.tasks ?? []) {
+      assert.equal(t.desiredStatus, 'RUNNING');
+      assert.notEqual(t.lastStatus, 'STOPPED');
+      assert.equal(t.containerInstanceArn, instanceArn);
+    }
     const cluster = (await server.ecs.send(new DescribeClustersCommand({ clusters: ['tasks'] }))).clusters![0]!;
-    assert.equal(cluster.pendingTasksCount, 0);
+    assert.equal(cluster.pendingTasksCount, pendingBefore);
+    await rejectsWith(server.ecs.send(new DeleteClusterCommand({ cluster: 'tasks' })), 'ClusterContainsTasksException');
   });
 });
 
@@ -264,7 +337,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 5
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function registerInstance(server: Server, cluster: string, instanceId: string): Promise<string> {
+async function registerInstance(server: Pick<Server, 'ecs'>, cluster: string, instanceId: string): Promise<string> {
   const reg = await server.ecs.send(
     new RegisterContainerInstanceCommand({
       cluster,
@@ -461,9 +534,77 @@ describe('tasks: ListTasks filters and placement failures', () => {
     const second = await server.ecs.send(new RunTaskCommand({ cluster: 'single', taskDefinition: 'dns' }));
     assert.deepEqual(second.tasks, []);
     assert.deepEqual(second.failures, [{ arn: single, reason: 'RESOURCE:PORTS_UDP' }]);
-    // Once the first task stops, the port is free again.
+    // Once the first task stops (its agent says so), the port is free again.
     await server.ecs.send(new StopTaskCommand({ cluster: 'single', task: first.tasks![0]!.taskArn }));
+    await server.ecs.send(new SubmitTaskStateChangeCommand({ cluster: 'single', task: first.tasks![0]!.taskArn, status: 'STOPPED' }));
     const third = await server.ecs.send(new RunTaskCommand({ cluster: 'single', taskDefinition: 'dns' }));
     assert.deepEqual(third.failures, []);
+  });
+});
+
+describe('server restart: instances whose agents were connected get a grace period', () => {
+  const GRACE_MS = 1500;
+  const dir = tempDir();
+  after(() => dir.remove());
+
+  /** A server on `dir`, as `berth server` would start it again on the same data. */
+  async function start(graceMs?: number) {
+    const previous = process.env.BERTH_AGENT_RECONNECT_GRACE_MS;
+    if (graceMs !== undefined) process.env.BERTH_AGENT_RECONNECT_GRACE_MS = String(graceMs);
+    process.env.BERTH_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
+    process.env.BERTH_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
+    try {
+      const server = await startServer({ host: '127.0.0.1', port: 0, dataDir: dir.path, region: 'us-east-1', accountId: '000000000000', log: silentLogger(), synchronous: 'normal' });
+      return { server, ecs: ecsClient(server.url) };
+    } finally {
+      if (previous === undefined) delete process.env.BERTH_AGENT_RECONNECT_GRACE_MS;
+      else process.env.BERTH_AGENT_RECONNECT_GRACE_MS = previous;
+    }
+  }
+
+  it('places tasks on them at once after a restart, and marks disconnected only those whose agent did not come back', async () => {
+    const first = await start();
+    const clusterArn = (await first.ecs.send(new CreateClusterCommand({ clusterName: 'grace' }))).cluster!.clusterArn!;
+    const back = await registerInstance(first, 'grace', 'i-0grace00000000001');
+    const gone = await registerInstance(first, 'grace', 'i-0grace00000000002');
+    await first.ecs.send(
+      new RegisterTaskDefinitionCommand({ family: 'idle', containerDefinitions: [{ name: 'x', image: 'berth-test/busybox:latest', memory: 16, command: ['sleep', '60'] }] }),
+    );
+    const before = [await connectAgent(first.server, clusterArn, back), await connectAgent(first.server, clusterArn, gone)];
+    await Promise.all(before.map((a) => a.until(() => true)));
+    // The server goes away under its agents (as on a crash or restart).
+    first.ecs.destroy();
+    await first.server.close();
+    for (const a of before) a.ws.terminate();
+
+    const second = await start(GRACE_MS);
+    const reconnected: Awaited<ReturnType<typeof connectAgent>>[] = [];
+    try {
+      const connected = async (arn: string) =>
+        (await second.ecs.send(new DescribeContainerInstancesCommand({ cluster: 'grace', containerInstances: [arn] }))).containerInstances?.[0]?.agentConnected;
+      // At once, before any agent is back: both instances take tasks.
+      const run = await second.ecs.send(new RunTaskCommand({ cluster: 'grace', taskDefinition: 'idle', count: 2, placementStrategy: [{ type: 'spread', field: 'instanceId' }] }));
+      assert.deepEqual(run.failures, []);
+      assert.deepEqual(run.tasks?.map((t) => t.containerInstanceArn).sort(), [back, gone].sort());
+      const onBack = run.tasks!.find((t) => t.containerInstanceArn === back)!.taskArn!;
+      const onGone = run.tasks!.find((t) => t.containerInstanceArn === gone)!.taskArn!;
+
+      const agent = await connectAgent(second.server, clusterArn, back);
+      reconnected.push(agent);
+      await agent.until((ts) => ts.some((t) => t.taskArn === onBack), 3000);
+
+      await waitFor('the instance whose agent stayed away to be disconnected', async () => ((await connected(gone)) === false ? true : undefined), GRACE_MS + 3000);
+      assert.equal(await connected(back), true, 'the instance whose agent came back stays connected');
+      const later = await second.ecs.send(new RunTaskCommand({ cluster: 'grace', taskDefinition: 'idle', count: 2, placementStrategy: [{ type: 'spread', field: 'instanceId' }] }));
+      assert.deepEqual(later.failures, []);
+      assert.deepEqual(later.tasks?.map((t) => t.containerInstanceArn), [back, back], 'placement skips the instance whose agent did not come back');
+      // The task placed on the instance whose agent never came back was never sent: it stops at once.
+      const stop = await second.ecs.send(new StopTaskCommand({ cluster: 'grace', task: onGone }));
+      assert.equal(stop.task?.lastStatus, 'STOPPED');
+    } finally {
+      for (const a of reconnected) a.ws.close();
+      second.ecs.destroy();
+      await second.server.close();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { SerializationException, UnknownOperationException, toWireError } from './errors.js';
+import { AwsError, SerializationException, UnknownOperationException, toWireError } from './errors.js';
 import type { ApiRequest, ApiResponse, ServiceProtocol } from './protocol.js';
 
 /** An operation handler: validated input in, response members out. */
@@ -32,13 +32,14 @@ export function awsJsonService(opts: AwsJsonServiceOptions): ServiceProtocol {
   const contentType = `application/x-amz-json-${opts.jsonVersion}`;
   const prefix = `${opts.targetPrefix}.`;
 
-  const respond = (status: number, operation: string, outcome: string, body: unknown, fault?: unknown): ApiResponse => ({
+  const respond = (status: number, operation: string, outcome: string, body: unknown, fault?: unknown, hint?: string): ApiResponse => ({
     status,
     headers: { 'content-type': contentType },
     body: JSON.stringify(body),
     operation,
     outcome,
     ...(fault !== undefined ? { fault } : {}),
+    ...(hint !== undefined ? { hint } : {}),
   });
 
   return {
@@ -66,7 +67,8 @@ export function awsJsonService(opts: AwsJsonServiceOptions): ServiceProtocol {
         return respond(200, operation, 'ok', output ?? {});
       } catch (err) {
         const wire = toWireError(err);
-        return respond(wire.status, operation || 'unknown', wire.type, wire.body, wire.unexpected ? err : undefined);
+        const hint = err instanceof AwsError ? err.hint : undefined;
+        return respond(wire.status, operation || 'unknown', wire.type, wire.body, wire.unexpected ? err : undefined, hint);
       }
     },
   };

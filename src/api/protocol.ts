@@ -21,6 +21,8 @@ export interface ApiResponse {
   outcome: string;
   /** An unexpected failure to be logged with its stack. */
   fault?: unknown;
+  /** Advice for the operator about a client error, logged with the request, never sent. */
+  hint?: string;
 }
 
 /**

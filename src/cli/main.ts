@@ -100,6 +100,8 @@ export function printEndpoint(server: RunningServer, flags: { region: string }):
   } else {
     lines.push(`  # secret access key: ${c.source === 'environment' ? 'BERTH_SECRET_ACCESS_KEY' : c.source}`);
   }
+  // AWS CLIs before 2.13 (Debian 12 ships 2.9) ignore AWS_ENDPOINT_URL.
+  lines.push('', `  alias aws='aws --endpoint-url ${server.url}'   # AWS CLI older than 2.13`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 

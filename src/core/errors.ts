@@ -16,9 +16,15 @@ export abstract class AwsError extends Error {
   readonly status: number = 400;
   /** Extra members serialised next to `message` (for example `resourceIds`). */
   readonly extra: Record<string, unknown> = {};
+  /**
+   * Berth's advice for the operator, logged with the failed request and never
+   * sent: `message` stays the sentence AWS sends, which clients match on.
+   */
+  readonly hint: string | undefined;
 
-  constructor(message: string) {
+  constructor(message: string, options: { hint?: string } = {}) {
     super(message);
+    this.hint = options.hint;
   }
 }
 

@@ -11,7 +11,7 @@ import {
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
 import type { ContainerInstanceDoc } from '../ecs/containerInstances.js';
 import type { DomainContext } from '../ecs/context.js';
-import { recordTaskHealth, tasksForInstance, type TaskWithDefinition } from '../ecs/tasks.js';
+import { recordTaskHealth, tasksToSend, type TaskWithDefinition } from '../ecs/tasks.js';
 import { withRetry, type Change } from '../store/store.js';
 import type { Logger } from '../core/log.js';
 
@@ -19,6 +19,13 @@ import type { Logger } from '../core/log.js';
 export const ACK_TIMEOUT_MS = 5_000;
 /** The longest wait between re-sends to an agent that keeps not acknowledging. */
 export const MAX_ACK_TIMEOUT_MS = 60_000;
+/**
+ * How long after a server start an instance whose agent was connected still
+ * counts as connected while that agent reconnects: two heartbeat timeouts,
+ * by which time a live agent has noticed the old channel is gone and
+ * reconnected (its reconnect backoff is capped well below this).
+ */
+export const RECONNECT_GRACE_MS = 2 * HEARTBEAT_TIMEOUT_MS;
 
 export interface DispatcherOptions {
   /**
@@ -29,6 +36,8 @@ export interface DispatcherOptions {
   ackTimeoutMs?: number;
   /** Default MAX_ACK_TIMEOUT_MS (never below `ackTimeoutMs`). */
   maxAckTimeoutMs?: number;
+  /** Default RECONNECT_GRACE_MS; see `beginReconnectGrace`. */
+  reconnectGraceMs?: number;
 }
 
 interface Session {
@@ -65,8 +74,10 @@ function toAgentTask({ stored, taskDefinition }: TaskWithDefinition): AgentTask 
     taskDefinition: taskDefinition as unknown as AgentTask['taskDefinition'],
     overrides: task.overrides,
     containers: task.containers.map((c) => ({ name: c.name, containerArn: c.containerArn })),
-    ...(task.cpu !== undefined ? { cpu: task.cpu } : {}),
-    ...(task.memory !== undefined ? { memory: task.memory } : {}),
+    // Task-level limits the run asked for; otherwise the agent reads the definition's. The task's
+    // own cpu and memory are what it reserves, summed over containers when the definition has none.
+    ...(typeof task.overrides['cpu'] === 'string' ? { cpu: task.overrides['cpu'] } : {}),
+    ...(typeof task.overrides['memory'] === 'string' ? { memory: task.overrides['memory'] } : {}),
     group: task.group,
     ...(task.startedBy !== undefined ? { startedBy: task.startedBy } : {}),
     createdAt: task.createdAt,
@@ -92,6 +103,8 @@ export class Dispatcher {
   private readonly timer: NodeJS.Timeout;
   private readonly ackTimeoutMs: number;
   private readonly maxAckTimeoutMs: number;
+  private readonly reconnectGraceMs: number;
+  private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: DomainContext,
@@ -101,6 +114,7 @@ export class Dispatcher {
   ) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
     this.maxAckTimeoutMs = Math.max(this.ackTimeoutMs, options.maxAckTimeoutMs ?? MAX_ACK_TIMEOUT_MS);
+    this.reconnectGraceMs = options.reconnectGraceMs ?? RECONNECT_GRACE_MS;
     this.unwatch = ctx.store.watch((changes) => this.onChanges(changes));
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
@@ -111,10 +125,33 @@ export class Dispatcher {
     return this.sessions.size;
   }
 
-  /** Marks every instance disconnected: after a server start no agent is connected yet. */
-  async resetConnections(): Promise<void> {
+  /**
+   * Call once at server start. The instances whose agents were connected when
+   * the previous server stopped stay connected for `reconnectGraceMs`, so
+   * placement keeps using them (their tasks are pushed as each agent
+   * reconnects); those whose agent has not reconnected by then are marked
+   * disconnected.
+   */
+  async beginReconnectGrace(): Promise<void> {
     const rows = await this.ctx.store.find<ContainerInstanceDoc>('containerInstance', { status: ['ACTIVE', 'DRAINING'] });
-    for (const r of rows) if (r.doc.agentConnected) await this.setConnected(r.arn, false);
+    const expected = rows.filter((r) => r.doc.agentConnected).map((r) => r.arn);
+    if (expected.length === 0) return;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = setTimeout(() => void this.endReconnectGrace(expected), this.reconnectGraceMs);
+    this.graceTimer.unref();
+  }
+
+  private async endReconnectGrace(expected: readonly string[]): Promise<void> {
+    this.graceTimer = undefined;
+    for (const instanceArn of expected) {
+      if (this.sessions.has(instanceArn)) continue;
+      this.log.warn({ instanceArn, graceMs: this.reconnectGraceMs }, 'agent did not reconnect after the server started; its instance is disconnected');
+      try {
+        await this.setConnected(instanceArn, false);
+      } catch (err) {
+        this.log.warn({ err, instanceArn }, 'could not record agent disconnect');
+      }
+    }
   }
 
   private async setConnected(instanceArn: string, connected: boolean): Promise<void> {
@@ -294,7 +331,8 @@ export class Dispatcher {
         session.dirty = false;
         const resend = session.resend;
         session.resend = false;
-        const tasks = await tasksForInstance(this.ctx, session.clusterArn, session.instanceArn);
+        // Read and recorded as sent before it goes: a stop from now on waits for the agent.
+        const tasks = await tasksToSend(this.ctx, session.clusterArn, session.instanceArn);
         const fingerprint = JSON.stringify(tasks.map(({ stored: { task } }) => [task.taskArn, task.desiredStatus, task.stopCode, task.stoppedReason]));
         // The first push of a connection always goes, and so does a re-send; later
         // ones only when something the agent acts on changed.
@@ -332,6 +370,7 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearTimeout(this.graceTimer);
     this.unwatch();
     const open = [...this.sessions.values()];
     this.sessions.clear();

@@ -106,9 +106,9 @@ export async function createCluster(ctx: DomainContext, input: ClusterInput) {
         (input.tags === undefined || sameTags(existing.doc.tags, tags)) &&
         (input.settings === undefined || JSON.stringify(existing.doc.settings) === JSON.stringify(settings));
       if (!consistent) {
-        throw new InvalidParameterException(
-          `Cluster '${name}' already exists with different tags or settings. Use TagResource or UpdateClusterSettings to change an existing cluster.`,
-        );
+        throw new InvalidParameterException('Arguments on this idempotent request are inconsistent with arguments used in previous request(s).', {
+          hint: `Cluster '${name}' already exists with different tags or settings; use TagResource or UpdateClusterSettings to change it.`,
+        });
       }
       return existing;
     }
@@ -205,8 +205,10 @@ export async function describeClusters(ctx: DomainContext, input: { clusters?: s
 export async function listClusters(ctx: DomainContext, input: { nextToken?: string; maxResults?: number }) {
   const limit = pageSize(input.maxResults);
   const after = decodeToken<string>('ListClusters', input.nextToken);
+  // As on ECS, a deleted (INACTIVE) cluster stays discoverable for as long as
+  // DescribeClusters shows it (until the reaper removes it).
   const rows = await ctx.store.find<ClusterDoc>('cluster', {
-    status: 'ACTIVE',
+    status: ['ACTIVE', 'INACTIVE'],
     limit: limit + 1,
     ...(after !== undefined ? { after: { name: after, seq: Number.MAX_SAFE_INTEGER, arn: '\uffff' } } : {}),
   });
@@ -243,15 +245,15 @@ export async function deleteCluster(ctx: DomainContext, input: { cluster: string
     const cur = await requireCluster(ctx, tx, input.cluster);
     const arn = cur.arn;
     if ((await tx.count('containerInstance', { cluster: arn, status: ['ACTIVE', 'DRAINING'] })) > 0) {
-      throw new ClusterContainsContainerInstancesException(
-        'The Cluster cannot be deleted while Container Instances are active or draining. Deregister them first.',
-      );
+      throw new ClusterContainsContainerInstancesException('The Cluster cannot be deleted while Container Instances are active or draining.', {
+        hint: 'Deregister the container instances first.',
+      });
     }
     if ((await tx.count('service', { cluster: arn, status: ['ACTIVE', 'DRAINING'] })) > 0) {
-      throw new ClusterContainsServicesException('The Cluster cannot be deleted while Services are active. Delete the services first.');
+      throw new ClusterContainsServicesException('The Cluster cannot be deleted while Services are active.', { hint: 'Delete the services first.' });
     }
     if ((await tx.count('task', { cluster: arn, state: [...ACTIVE_TASK_STATES] })) > 0) {
-      throw new ClusterContainsTasksException('The Cluster cannot be deleted while Tasks are active. Stop the tasks first.');
+      throw new ClusterContainsTasksException('The Cluster cannot be deleted while Tasks are active.', { hint: 'Stop the tasks first.' });
     }
     return tx.update<ClusterDoc>('cluster', { ...cur, status: 'INACTIVE', doc: { ...cur.doc, status: 'INACTIVE' } });
   });

@@ -1,5 +1,5 @@
 import { ClientException, InvalidParameterException } from '../core/errors.js';
-import { withRetry, type Row, type StoreReader, type Transaction } from '../store/store.js';
+import { withRetry, type Row, type StoreReader } from '../store/store.js';
 import { containerInstanceArn, newId, parseArn, shortId } from './arns.js';
 import { ACTIVE_TASK_STATES, requireCluster, type ClusterDoc } from './clusters.js';
 import { epochSeconds, type DomainContext } from './context.js';
@@ -229,7 +229,6 @@ async function loadInstance(
 export async function deregisterContainerInstance(
   ctx: DomainContext,
   input: { cluster?: string; containerInstance: string; force?: boolean },
-  onForcedTasks?: (tx: Transaction, instanceArn: string) => Promise<void>,
 ) {
   const row = await withRetry(ctx.store, async (tx) => {
     const cluster = await requireCluster(ctx, tx, input.cluster);
@@ -241,17 +240,14 @@ export async function deregisterContainerInstance(
     }
     const tasks = await tx.count('task', { cluster: cluster.arn, where: { instance: cur.arn }, state: [...ACTIVE_TASK_STATES] });
     if (tasks > 0 && !input.force) {
-      throw new InvalidParameterException(
-        `Found ${tasks} running task(s) on container instance ${cur.doc.ec2InstanceId}. Stop them, or pass force to deregister anyway (tasks of services are rescheduled elsewhere).`,
-      );
+      throw new InvalidParameterException(`Found ${tasks} running task(s) on container instance ${cur.doc.ec2InstanceId}.`, {
+        hint: 'Stop them, or pass force to deregister anyway: the tasks keep running, orphaned.',
+      });
     }
-    let latest = cur;
-    if (tasks > 0 && onForcedTasks) {
-      await onForcedTasks(tx, cur.arn);
-      latest = (await tx.get<ContainerInstanceDoc>('containerInstance', cur.arn)) ?? cur;
-    }
-    const doc: ContainerInstanceDoc = { ...latest.doc, status: 'INACTIVE', agentConnected: false, version: latest.doc.version + 1 };
-    return tx.update('containerInstance', { ...latest, status: 'INACTIVE', doc });
+    // As on ECS, a forced deregistration leaves the instance's tasks as they are: they keep
+    // running, orphaned (no agent reports them any more), until stopped on the host.
+    const doc: ContainerInstanceDoc = { ...cur.doc, status: 'INACTIVE', agentConnected: false, version: cur.doc.version + 1 };
+    return tx.update('containerInstance', { ...cur, status: 'INACTIVE', doc });
   });
   return { containerInstance: row.doc };
 }
@@ -260,6 +256,7 @@ export async function describeContainerInstances(
   ctx: DomainContext,
   input: { cluster?: string; containerInstances: string[]; include?: string[] },
 ) {
+  if (input.containerInstances.length === 0) throw new InvalidParameterException('Container Instances cannot be empty.');
   if (input.containerInstances.length > 100) {
     throw new InvalidParameterException('containerInstances can name at most 100 container instances per call.');
   }

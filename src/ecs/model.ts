@@ -18,8 +18,11 @@
  *   `lastStatus`, `runtimeId`, `exitCode`, `reason`, `networkBindings`,
  *   `imageDigest`: observed state, written only by the task writer's
  *   `applyAgentReport` from what the instance's agent reports. The single
- *   exception is a task no agent has acted on yet (PROVISIONING): stopping
- *   it moves it straight to STOPPED, since nothing runs.
+ *   exception is a task no agent has been sent yet (PROVISIONING without
+ *   `sentToAgent`): stopping it moves it straight to STOPPED, since nothing
+ *   can run.
+ * - `sentToAgent` (beside the task, not on the wire): written only by
+ *   `markSentToAgent`, for the dispatcher, before it pushes the task.
  * - `healthStatus` (task and containers): written only by `recordHealth`
  *   from the agent's health messages over its channel.
  * - `version`: bumped by every write of the task writer.
@@ -96,6 +99,8 @@ export interface TaskContainerDoc {
   cpu?: string;
   memory?: string;
   memoryReservation?: string;
+  /** Always empty: GPUs are not offered to tasks yet (see README). */
+  gpuIds?: string[];
 }
 
 /** A task as DescribeTasks returns it (timestamps in epoch seconds). */
@@ -109,6 +114,7 @@ export interface TaskDoc {
   lastStatus: TaskState;
   desiredStatus: 'RUNNING' | 'STOPPED';
   healthStatus: HealthStatus;
+  /** The task size: the definition's (after overrides), else the sum over its containers; absent only in rows written before it was always set. */
   cpu?: string;
   memory?: string;
   containers: TaskContainerDoc[];
@@ -130,6 +136,7 @@ export interface TaskDoc {
   tags: Tag[];
   attachments: unknown[];
   attributes: unknown[];
+  inferenceAccelerators?: unknown[];
   enableExecuteCommand: boolean;
 }
 
@@ -151,6 +158,11 @@ export interface StoredTask {
   reservation: Reservation;
   /** A copy of the definition, in rows written before tasks named theirs; read in preference to the row. */
   taskDefinition?: TaskDefinitionDoc;
+  /**
+   * Set once a push holding the task was about to go to its agent (written by
+   * `markSentToAgent` for the dispatcher): a stop then waits for the agent.
+   */
+  sentToAgent?: boolean;
 }
 
 /** A task with the definition it runs, as the agent on its instance needs it. */

@@ -103,7 +103,7 @@ export async function findTaskDefinition(
 /** Resolves a task definition reference (as `findTaskDefinition`) for running tasks, or throws the ECS error. */
 export async function requireTaskDefinition(ctx: DomainContext, reader: StoreReader, ref: string): Promise<TaskDefinitionDoc> {
   const td = await cached(ctx, `ref ${ref}`, async () => (await findTaskDefinition(ctx, reader, ref))?.doc.taskDefinition);
-  if (!td) throw new ClientException(`Unable to describe task definition '${ref}'. Register it first, or check the family and revision.`);
+  if (!td) throw new ClientException('Unable to describe task definition.', { hint: `no ACTIVE task definition '${ref}': register it first, or check the family and revision` });
   return td;
 }
 
@@ -178,18 +178,24 @@ export async function listTaskDefinitionFamilies(
   return { families: names, ...(more && last !== undefined ? { nextToken: encodeToken(scope, last) } : {}) };
 }
 
-function requireRevision(ref: string): void {
+/** Whether a reference names one revision (`family:revision` or a full ARN), as deregistering and deleting require. */
+function namesRevision(ref: string): boolean {
   const tail = ref.startsWith('arn:') ? ref.slice(ref.lastIndexOf('/') + 1) : ref;
-  if (!/^[a-zA-Z0-9_-]{1,255}:\d+$/.test(tail)) {
-    throw new InvalidParameterException(`Task definition '${ref}' must name a revision: use family:revision or the full ARN.`);
-  }
+  return /^[a-zA-Z0-9_-]{1,255}:\d+$/.test(tail);
 }
 
+/** What ECS answers, per item or as the error, for a revision that is not there (or not named). */
+const TASK_DEFINITION_MISSING = 'The specified task definition does not exist.';
+/** ECS's failure reason when DeleteTaskDefinitions names an ACTIVE revision. */
+const TASK_DEFINITION_ACTIVE = 'The specified task definition is still in ACTIVE status. Please deregister the target and try again.';
+
 export async function deregisterTaskDefinition(ctx: DomainContext, input: { taskDefinition: string }) {
-  requireRevision(input.taskDefinition);
+  if (!namesRevision(input.taskDefinition)) {
+    throw new ClientException(TASK_DEFINITION_MISSING, { hint: `'${input.taskDefinition}' must name a revision: use family:revision or the full ARN` });
+  }
   const row = await withRetry(ctx.store, async (tx) => {
     const cur = await findTaskDefinition(ctx, tx, input.taskDefinition);
-    if (!cur) throw new ClientException('The specified task definition does not exist.');
+    if (!cur) throw new ClientException(TASK_DEFINITION_MISSING);
     if (cur.status !== 'ACTIVE') return cur;
     const taskDefinition: TaskDefinitionDoc = { ...cur.doc.taskDefinition, status: 'INACTIVE', deregisteredAt: epochSeconds(ctx.now()) };
     return tx.update<StoredTaskDefinition>('taskDefinition', { ...cur, status: 'INACTIVE', doc: { ...cur.doc, taskDefinition } });
@@ -197,28 +203,31 @@ export async function deregisterTaskDefinition(ctx: DomainContext, input: { task
   return { taskDefinition: row.doc.taskDefinition };
 }
 
+/**
+ * Marks INACTIVE revisions DELETE_IN_PROGRESS. As on ECS, each named
+ * revision succeeds or fails on its own: one that is missing, not a
+ * revision, or still ACTIVE is a `failures` entry with ECS's sentence, and
+ * the others are deleted all the same.
+ */
 export async function deleteTaskDefinitions(ctx: DomainContext, input: { taskDefinitions: string[] }) {
   if (input.taskDefinitions.length < 1 || input.taskDefinitions.length > 10) {
     throw new InvalidParameterException('taskDefinitions must name 1 to 10 task definition revisions.');
   }
-  input.taskDefinitions.forEach(requireRevision);
   const taskDefinitions: TaskDefinitionDoc[] = [];
-  const failures: { arn: string; reason: string; detail?: string }[] = [];
+  const failures: { arn: string; reason: string }[] = [];
   await withRetry(ctx.store, async (tx) => {
     taskDefinitions.length = 0;
     failures.length = 0;
+    const seen = new Set<string>();
     for (const ref of input.taskDefinitions) {
-      const cur = await findTaskDefinition(ctx, tx, ref);
-      if (!cur) {
-        failures.push({ arn: ref, reason: 'TASK_DEFINITION_NOT_FOUND', detail: 'The specified task definition does not exist.' });
+      const cur = namesRevision(ref) ? await findTaskDefinition(ctx, tx, ref) : undefined;
+      if (!cur || seen.has(cur.arn)) {
+        if (!cur) failures.push({ arn: ref, reason: TASK_DEFINITION_MISSING });
         continue;
       }
+      seen.add(cur.arn);
       if (cur.status === 'ACTIVE') {
-        failures.push({
-          arn: cur.arn,
-          reason: 'TASK_DEFINITION_IN_ACTIVE_STATE',
-          detail: 'The specified task definition is still in ACTIVE status. Deregister it first, then delete it.',
-        });
+        failures.push({ arn: cur.arn, reason: TASK_DEFINITION_ACTIVE });
         continue;
       }
       const taskDefinition: TaskDefinitionDoc = {

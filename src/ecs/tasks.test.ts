@@ -2,12 +2,32 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Change, Row } from '../store/store.js';
-import { createCluster } from './clusters.js';
-import { listContainerInstances, registerContainerInstance, type ContainerInstanceDoc } from './containerInstances.js';
+import { AwsError } from '../core/errors.js';
+import { createCluster, deleteCluster, describeClusters, listClusters } from './clusters.js';
+import {
+  deregisterContainerInstance,
+  describeContainerInstances,
+  listContainerInstances,
+  registerContainerInstance,
+  type ContainerInstanceDoc,
+} from './containerInstances.js';
 import { instanceFilter } from './instanceQuery.js';
 import { closeReadModels, createReadModels, type DomainContext } from './context.js';
 import { deleteTaskDefinitions, deregisterTaskDefinition, registerTaskDefinition, requireTaskDefinition } from './taskDefinitions.js';
-import { describeTasks, purgeDeletedTaskDefinitions, runTask, startTask, stopTask, submitTaskStateChange, taskDefinitionOf, tasksForInstance, type StoredTask, type TaskDoc } from './tasks.js';
+import {
+  describeTasks,
+  listTasks,
+  purgeDeletedTaskDefinitions,
+  runTask,
+  startTask,
+  stopTask,
+  submitTaskStateChange,
+  taskDefinitionOf,
+  tasksForInstance,
+  tasksToSend,
+  type StoredTask,
+  type TaskDoc,
+} from './tasks.js';
 
 const HOUR = 60 * 60 * 1000;
 
@@ -189,6 +209,150 @@ describe('StartTask', () => {
       ['RESOURCE:MEMORY', 'MISSING'],
       'the second 5000 MiB task no longer fits next to the first',
     );
+    await f.close();
+  });
+});
+
+/** Asserts that `p` rejects with the AWS exception `type` and exactly ECS's `message`. */
+async function rejectsAs(p: Promise<unknown>, type: string, message: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof AwsError, String(err));
+    assert.deepEqual([err.type, err.message], [type, message]);
+    return true;
+  });
+}
+
+describe('answers as ECS does', () => {
+  it('refuses empty DescribeTasks and DescribeContainerInstances with ECS sentences', async () => {
+    const f = await fixture();
+    await rejectsAs(describeTasks(f.ctx, { cluster: 'c1', tasks: [] }), 'InvalidParameterException', 'Tasks cannot be empty.');
+    await rejectsAs(describeContainerInstances(f.ctx, { cluster: 'c1', containerInstances: [] }), 'InvalidParameterException', 'Container Instances cannot be empty.');
+    await f.close();
+  });
+
+  it('fills in the task members ECS always sends: size from the containers, one container override each, empty lists, tags', async () => {
+    const f = await fixture();
+    const out = await runTask(f.ctx, {
+      cluster: 'c1',
+      taskDefinition: 'web',
+      tags: [{ key: 'team', value: 'a' }],
+      overrides: { containerOverrides: [{ name: 'web', command: ['sleep', '1'] }] },
+    });
+    const task = out.tasks[0]!;
+    assert.deepEqual([task.cpu, task.memory], ['128', '256'], 'the sum over the containers when the definition has no task size');
+    assert.deepEqual(task.overrides, { containerOverrides: [{ name: 'web', command: ['sleep', '1'] }], inferenceAcceleratorOverrides: [] });
+    assert.deepEqual(task.inferenceAccelerators, []);
+    assert.deepEqual(task.containers[0]!.gpuIds, []);
+    assert.deepEqual(task.tags, [{ key: 'team', value: 'a' }]);
+    const plain = (await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web' })).tasks[0]!;
+    assert.deepEqual(plain.overrides.containerOverrides, [{ name: 'web' }]);
+    const [described] = (await describeTasks(f.ctx, { cluster: 'c1', tasks: [task.taskArn] })).tasks as TaskDoc[];
+    assert.deepEqual(described!.tags, [], 'tags without include TAGS are sent empty');
+    const [withTags] = (await describeTasks(f.ctx, { cluster: 'c1', tasks: [task.taskArn], include: ['TAGS'] })).tasks as TaskDoc[];
+    assert.deepEqual(withTags!.tags, [{ key: 'team', value: 'a' }]);
+    await f.close();
+  });
+
+  it('refuses a capacity provider strategy, which Berth does not support yet', async () => {
+    const f = await fixture();
+    const strategy = [{ capacityProvider: 'cp', weight: 1 }];
+    await rejectsAs(runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web', capacityProviderStrategy: strategy }), 'InvalidParameterException', 'Capacity provider strategies are not supported yet.');
+    await rejectsAs(
+      runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web', launchType: 'EC2', capacityProviderStrategy: strategy }),
+      'InvalidParameterException',
+      'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.',
+    );
+    assert.deepEqual((await listTasks(f.ctx, { cluster: 'c1' })).taskArns, [], 'nothing ran');
+    await f.close();
+  });
+
+  it("sends ECS's own messages, without Berth's advice, which goes to the log", async () => {
+    const f = await fixture();
+    await rejectsAs(runTask(f.ctx, { cluster: 'c1', taskDefinition: 'ghost' }), 'ClientException', 'Unable to describe task definition.');
+    await rejectsAs(stopTask(f.ctx, { cluster: 'c1', task: 'ffffffffffffffffffffffffffffffff' }), 'InvalidParameterException', 'The referenced task was not found.');
+    await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web' });
+    await rejectsAs(deleteCluster(f.ctx, { cluster: 'c1' }), 'ClusterContainsContainerInstancesException', 'The Cluster cannot be deleted while Container Instances are active or draining.');
+    await createCluster(f.ctx, { clusterName: 'empty' });
+    await rejectsAs(runTask(f.ctx, { cluster: 'empty', taskDefinition: 'web' }), 'InvalidParameterException', 'No Container Instances were found in your cluster.');
+    await assert.rejects(runTask(f.ctx, { cluster: 'empty', taskDefinition: 'web' }), (err: AwsError) => /berth agent --cluster empty/.test(err.hint ?? ''));
+    await deregisterTaskDefinition(f.ctx, { taskDefinition: 'web:1' });
+    await rejectsAs(runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web:1' }), 'ClientException', 'TaskDefinition is inactive');
+    await f.close();
+  });
+
+  it('keeps the tasks of a force-deregistered instance running, orphaned', async () => {
+    const f = await fixture();
+    const task = (await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web' })).tasks[0]!;
+    await submitTaskStateChange(f.ctx, { cluster: 'c1', task: task.taskArn, status: 'RUNNING' });
+    const ec2InstanceId = (await f.store.get<ContainerInstanceDoc>('containerInstance', task.containerInstanceArn!))!.doc.ec2InstanceId;
+    await rejectsAs(
+      deregisterContainerInstance(f.ctx, { cluster: 'c1', containerInstance: task.containerInstanceArn! }),
+      'InvalidParameterException',
+      `Found 1 running task(s) on container instance ${ec2InstanceId}.`,
+    );
+    await deregisterContainerInstance(f.ctx, { cluster: 'c1', containerInstance: task.containerInstanceArn!, force: true });
+    const [described] = (await describeTasks(f.ctx, { cluster: 'c1', tasks: [task.taskArn] })).tasks as TaskDoc[];
+    assert.deepEqual([described!.lastStatus, described!.desiredStatus], ['RUNNING', 'RUNNING']);
+    assert.deepEqual((await listTasks(f.ctx, { cluster: 'c1' })).taskArns, [task.taskArn]);
+    await f.close();
+  });
+});
+
+describe('task definitions answer as ECS does', () => {
+  it('DeleteTaskDefinitions fails item by item with ECS sentences and deletes the rest', async () => {
+    const f = await fixture();
+    await registerTaskDefinition(f.ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', memory: 16 }] });
+    await deregisterTaskDefinition(f.ctx, { taskDefinition: 'web:1' });
+    const out = await deleteTaskDefinitions(f.ctx, { taskDefinitions: ['web:1', 'web:2', 'web', 'nope:7'] });
+    assert.deepEqual(out.taskDefinitions.map((t) => [t.taskDefinitionArn, t.status]), [[f.td.taskDefinitionArn, 'DELETE_IN_PROGRESS']]);
+    assert.deepEqual(out.failures, [
+      { arn: f.td.taskDefinitionArn.replace(/:1$/, ':2'), reason: 'The specified task definition is still in ACTIVE status. Please deregister the target and try again.' },
+      { arn: 'web', reason: 'The specified task definition does not exist.' },
+      { arn: 'nope:7', reason: 'The specified task definition does not exist.' },
+    ]);
+    await f.close();
+  });
+
+  it('DeregisterTaskDefinition of a family without a revision is a ClientException', async () => {
+    const f = await fixture();
+    await rejectsAs(deregisterTaskDefinition(f.ctx, { taskDefinition: 'web' }), 'ClientException', 'The specified task definition does not exist.');
+    assert.equal((await requireTaskDefinition(f.ctx, f.store, 'web')).status, 'ACTIVE', 'nothing was deregistered');
+    await f.close();
+  });
+});
+
+describe('clusters answer as ECS does', () => {
+  it('ListClusters lists a deleted cluster for as long as DescribeClusters shows it INACTIVE', async () => {
+    const f = await fixture();
+    const { cluster } = (await createCluster(f.ctx, { clusterName: 'gone' })) as { cluster: { clusterArn: string } };
+    await deleteCluster(f.ctx, { cluster: 'gone' });
+    const described = (await describeClusters(f.ctx, { clusters: ['gone'] })).clusters as { status: string }[];
+    assert.equal(described[0]!.status, 'INACTIVE');
+    assert.ok((await listClusters(f.ctx, {})).clusterArns.includes(cluster.clusterArn));
+    await f.ctx.store.purge('cluster', { status: 'INACTIVE', updatedBefore: Date.now() + HOUR });
+    assert.deepEqual((await describeClusters(f.ctx, { clusters: ['gone'] })).failures.map((x) => x.reason), ['MISSING']);
+    assert.ok(!(await listClusters(f.ctx, {})).clusterArns.includes(cluster.clusterArn), 'gone from both once purged');
+    await f.close();
+  });
+});
+
+describe('stopping a task its agent may be starting', () => {
+  it('waits for the agent once the task was sent, and stops at once a task never sent', async () => {
+    const f = await fixture();
+    const [sent, unsent] = (await runTask(f.ctx, { cluster: 'c1', taskDefinition: 'web', count: 2, placementStrategy: [{ type: 'spread', field: 'instanceId' }] })).tasks;
+    const memoryOf = async (arn: string) => remaining((await f.store.get<ContainerInstanceDoc>('containerInstance', arn))!, 'MEMORY');
+    // The dispatcher reads the set for the first instance's agent (and records it as sent); the other instance has no agent.
+    const pushed = await tasksToSend(f.ctx, f.clusterArn, sent!.containerInstanceArn!);
+    assert.deepEqual(pushed.map((w) => [w.stored.task.taskArn, w.stored.sentToAgent]), [[sent!.taskArn, true]]);
+    const waiting = (await stopTask(f.ctx, { cluster: 'c1', task: sent!.taskArn })).task;
+    assert.deepEqual([waiting.lastStatus, waiting.desiredStatus], ['PROVISIONING', 'STOPPED']);
+    assert.equal(await memoryOf(sent!.containerInstanceArn!), 8192 - 256, 'held until the agent reports');
+    await submitTaskStateChange(f.ctx, { cluster: 'c1', task: sent!.taskArn, status: 'STOPPED' });
+    assert.equal(await memoryOf(sent!.containerInstanceArn!), 8192);
+
+    const now = (await stopTask(f.ctx, { cluster: 'c1', task: unsent!.taskArn })).task;
+    assert.deepEqual([now.lastStatus, now.desiredStatus], ['STOPPED', 'STOPPED']);
+    assert.equal(await memoryOf(unsent!.containerInstanceArn!), 8192, 'released at once');
     await f.close();
   });
 });

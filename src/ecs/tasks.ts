@@ -23,6 +23,7 @@ import {
   applyAgentReport,
   applyContainerReport,
   effectiveDefinition,
+  markSentToAgent,
   placeTasks,
   recordHealth,
   reportedStopCode,
@@ -34,7 +35,7 @@ import {
 
 export type { NetworkBinding, Reservation, StoredTask, TaskContainerDoc, TaskDoc, TaskWithDefinition } from './model.js';
 export { TASK_STATES, type TaskState } from '../protocol/agent.js';
-export { placementRequest, stopTasksOnInstance, type ContainerStateChange } from './writers/tasks.js';
+export { placementRequest, type ContainerStateChange } from './writers/tasks.js';
 
 const stateIndex = taskStateIndex;
 
@@ -50,14 +51,14 @@ export async function taskDefinitionOf(ctx: DomainContext, reader: StoreReader, 
 function checkLaunch(td: TaskDefinitionDoc, launchType: string | undefined): 'EC2' | 'EXTERNAL' {
   const lt = launchType ?? 'EC2';
   if (lt === 'FARGATE') {
-    throw new InvalidParameterException('Berth runs tasks on container instances: use launchType EC2 (or EXTERNAL). FARGATE is not available yet.');
+    throw new InvalidParameterException('Launch type FARGATE is not supported.', { hint: 'Berth runs tasks on container instances: use launchType EC2 (or EXTERNAL).' });
   }
   if (lt !== 'EC2' && lt !== 'EXTERNAL') throw new InvalidParameterException(`launchType ${lt} is not supported; use EC2.`);
   if (td.status !== 'ACTIVE') {
-    throw new ClientException(`TaskDefinition is inactive: ${td.taskDefinitionArn} was deregistered. Run an ACTIVE revision.`);
+    throw new ClientException('TaskDefinition is inactive', { hint: `${td.taskDefinitionArn} was deregistered; run an ACTIVE revision.` });
   }
   if (!(td.compatibilities as string[]).includes(lt)) {
-    throw new ClientException(`Task definition ${td.family}:${td.revision} does not support launch type ${lt}.`);
+    throw new ClientException(`Task definition does not support launch_type ${lt}.`, { hint: `${td.family}:${td.revision} is compatible with ${td.compatibilities.join(', ')}.` });
   }
   if (effectiveNetworkMode(td.networkMode) === 'awsvpc') {
     throw new UnsupportedFeatureException('Berth does not support the awsvpc network mode on container instances yet; use bridge or host.');
@@ -105,7 +106,15 @@ function specOf(td: TaskDefinitionDoc, input: { overrides?: Overrides; startedBy
 export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<RunTaskOutput> {
   const count = input.count ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > 10) {
-    throw new InvalidParameterException(`count must be between 1 and 10; got ${count}. Call RunTask again for more tasks.`);
+    throw new InvalidParameterException('count must be between 1 and 10.', { hint: `got ${count}; call RunTask again for more tasks.` });
+  }
+  if (input.capacityProviderStrategy !== undefined && input.capacityProviderStrategy.length > 0) {
+    if (input.launchType !== undefined) {
+      throw new InvalidParameterException('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
+    }
+    throw new InvalidParameterException('Capacity provider strategies are not supported yet.', {
+      hint: 'Berth has no capacity providers yet: leave capacityProviderStrategy out (the task runs with launch type EC2).',
+    });
   }
   const tags = validateTags(input.tags);
   if (input.clientToken !== undefined && (input.clientToken.length < 1 || input.clientToken.length > 64)) {
@@ -125,7 +134,7 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
       const previous = await tx.getIdempotent<{ request: string; tasks: string[]; failures: RunTaskOutput['failures'] }>(idemKey);
       if (previous) {
         if (previous.request !== JSON.stringify({ ...input, clientToken: undefined })) {
-          throw new InvalidParameterException('Arguments on this idempotent request are inconsistent with arguments used in previous request(s). Use a new clientToken.');
+          throw new InvalidParameterException('Arguments on this idempotent request are inconsistent with arguments used in previous request(s).', { hint: 'Use a new clientToken.' });
         }
         const tasks: TaskDoc[] = [];
         for (const arn of previous.tasks) {
@@ -138,7 +147,9 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
     const registered = await requireTaskDefinition(ctx, tx, input.taskDefinition);
     const launchType = checkLaunch(registered, input.launchType);
     const current = state.current(cluster.arn)?.snapshot ?? snapshot;
-    if (current.instances.length === 0) throw new InvalidParameterException('No Container Instances were found in your cluster.');
+    if (current.instances.length === 0) {
+      throw new InvalidParameterException('No Container Instances were found in your cluster.', { hint: `Start \`berth agent --cluster ${cluster.doc.clusterName}\` on a Docker host.` });
+    }
     const spec: TaskSpec = {
       ...specOf(registered, input, launchType, count, tags),
       ...(input.placementConstraints ? { placementConstraints: input.placementConstraints } : {}),
@@ -238,6 +249,7 @@ async function loadTask(ctx: DomainContext, reader: StoreReader, cluster: Row<Cl
 }
 
 export async function describeTasks(ctx: DomainContext, input: { cluster?: string; tasks: string[]; include?: string[] }) {
+  if (input.tasks.length === 0) throw new InvalidParameterException('Tasks cannot be empty.');
   if (input.tasks.length > 100) throw new InvalidParameterException('tasks can name at most 100 tasks per call.');
   const cluster = await requireCluster(ctx, ctx.store, input.cluster);
   const withTags = (input.include ?? []).includes('TAGS');
@@ -249,8 +261,9 @@ export async function describeTasks(ctx: DomainContext, input: { cluster?: strin
       failures.push({ arn: ref, reason: 'MISSING' });
       continue;
     }
+    // ECS always sends `tags`; they are filled in when asked for with `include: ['TAGS']`.
     const { tags, ...rest } = row.doc.task;
-    tasks.push(withTags ? { ...rest, tags } : rest);
+    tasks.push({ ...rest, tags: withTags ? tags : [] });
   }
   return { tasks, failures };
 }
@@ -327,11 +340,10 @@ export async function stopTask(ctx: DomainContext, input: { cluster?: string; ta
   const task = await withRetry(ctx.store, async (tx) => {
     const cluster = await requireCluster(ctx, tx, input.cluster);
     const row = await loadTask(ctx, tx, cluster, input.task);
-    if (!row) throw new InvalidParameterException(`The referenced task was not found: ${input.task}.`);
+    if (!row) throw new InvalidParameterException('The referenced task was not found.', { hint: `no task ${input.task} in cluster ${cluster.doc.clusterName}` });
     return stopTaskInTx(ctx, tx, row, 'UserInitiated', input.reason ?? 'Task stopped by user');
   });
-  const { tags: _tags, ...rest } = task;
-  return { task: rest };
+  return { task: { ...task, tags: [] } };
 }
 
 /** Reported by agents: observed task state. Idempotent; reports that go backwards are ignored. */
@@ -402,6 +414,33 @@ export async function tasksForInstance(ctx: DomainContext, clusterArn: string, i
   const out: TaskWithDefinition[] = [];
   for (const r of rows) out.push({ stored: r.doc, taskDefinition: await taskDefinitionOf(ctx, ctx.store, r.doc) });
   return out;
+}
+
+const unsent = (r: Row<StoredTask>): boolean => r.doc.task.lastStatus === 'PROVISIONING' && r.doc.sentToAgent !== true;
+
+/**
+ * The set to push to an instance's agent (`tasksForInstance`), with every
+ * task in it recorded as sent (`markSentToAgent`) in the transaction that
+ * read it: a StopTask that commits after this sees the mark and waits for the
+ * agent; one that commits before it is in the set read here.
+ */
+export async function tasksToSend(ctx: DomainContext, clusterArn: string, instanceArn: string): Promise<TaskWithDefinition[]> {
+  const where = { cluster: clusterArn, where: { instance: instanceArn }, state: [...ACTIVE_TASK_STATES] };
+  // Every task was sent before, or its agent has reported it: nothing to record.
+  const read = await ctx.store.find<StoredTask>('task', where);
+  if (!read.some(unsent)) {
+    const out: TaskWithDefinition[] = [];
+    for (const r of read) out.push({ stored: r.doc, taskDefinition: await taskDefinitionOf(ctx, ctx.store, r.doc) });
+    return out;
+  }
+  return withRetry(ctx.store, async (tx) => {
+    const out: TaskWithDefinition[] = [];
+    for (let r of await tx.find<StoredTask>('task', where)) {
+      if (unsent(r)) r = await markSentToAgent(tx, r);
+      out.push({ stored: r.doc, taskDefinition: await taskDefinitionOf(ctx, tx, r.doc) });
+    }
+    return out;
+  });
 }
 
 /**

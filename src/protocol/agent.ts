@@ -20,7 +20,9 @@
  * - Both sides send `heartbeat` every HEARTBEAT_INTERVAL_MS; a side that hears
  *   nothing for HEARTBEAT_TIMEOUT_MS closes the connection. The server marks
  *   the instance `agentConnected: false` when the channel closes.
- * - The agent reconnects with exponential backoff and full jitter.
+ * - The agent reconnects with exponential backoff and full jitter, capped at
+ *   a few seconds. After a server start, instances whose agents were
+ *   connected stay connected for a grace period while the agents reconnect.
  */
 
 // ---------------------------------------------------------------------------

@@ -70,10 +70,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     observe: (operation, outcome, seconds) => metrics.observe('registry', operation, outcome, seconds),
   });
   const verifier = new SigV4Verifier(registry, config.region);
-  // The agents' acknowledgement timeout can be shortened (tests); anything but a positive number keeps the default.
-  const ackTimeoutMs = Number(process.env.BERTH_AGENT_ACK_TIMEOUT_MS);
-  const dispatcher = new Dispatcher(ctx, verifier, log, Number.isFinite(ackTimeoutMs) && ackTimeoutMs > 0 ? { ackTimeoutMs } : {});
-  await dispatcher.resetConnections();
+  // The agents' acknowledgement timeout and reconnect grace can be shortened (tests); anything but a positive number keeps the default.
+  const positive = (v: string | undefined): number | undefined => {
+    const n = Number(v);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  };
+  const ackTimeoutMs = positive(process.env.BERTH_AGENT_ACK_TIMEOUT_MS);
+  const reconnectGraceMs = positive(process.env.BERTH_AGENT_RECONNECT_GRACE_MS);
+  const dispatcher = new Dispatcher(ctx, verifier, log, {
+    ...(ackTimeoutMs !== undefined ? { ackTimeoutMs } : {}),
+    ...(reconnectGraceMs !== undefined ? { reconnectGraceMs } : {}),
+  });
+  await dispatcher.beginReconnectGrace();
   let closing = false;
   const server = createHttpServer({
     verifier,

@@ -88,6 +88,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     let operation = 'unknown';
     let outcome = 'ok';
     let status = 200;
+    let hint: string | undefined;
     try {
       const body = await readBody(req, MAX_BODY_BYTES);
       const base = { method, path, query, headers: req.headers };
@@ -112,6 +113,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
       operation = out.operation;
       outcome = out.outcome;
       status = out.status;
+      hint = out.hint;
       const headers: Record<string, string> = { ...out.headers, 'x-amzn-requestid': requestId };
       if (out.outcome !== 'ok') headers['x-amzn-errortype'] = out.outcome;
       if (out.fault !== undefined) log.error({ err: out.fault, requestId, service, operation }, 'unexpected fault');
@@ -133,7 +135,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.observe(service, operation, outcome, seconds);
       if (log.isLevelEnabled('debug') || status >= 400) {
-        const line = { requestId, service, operation, outcome, status, ms: Math.round(seconds * 1e5) / 100 };
+        const line = { requestId, service, operation, outcome, status, ms: Math.round(seconds * 1e5) / 100, ...(hint !== undefined ? { hint } : {}) };
         if (status >= 500) log.error(line, 'request');
         else if (status >= 400) log.info(line, 'request');
         else log.debug(line, 'request');

@@ -7,7 +7,7 @@ import { deregisterContainerInstance, registerContainerInstance, updateContainer
 import { putAttributes } from '../ecs/attributes.js';
 import { createReadModels, type DomainContext } from '../ecs/context.js';
 import { registerTaskDefinition } from '../ecs/taskDefinitions.js';
-import { placementRequest, runTask, stopTask, stopTasksOnInstance, submitTaskStateChange, type StoredTask } from '../ecs/tasks.js';
+import { placementRequest, runTask, stopTask, submitTaskStateChange, type StoredTask } from '../ecs/tasks.js';
 import type { TaskDefinitionDoc } from '../ecs/taskdef/types.js';
 import { place } from '../scheduler/engine.js';
 import { hashString } from '../scheduler/random.js';
@@ -204,9 +204,7 @@ async function randomWrites(f: Awaited<ReturnType<typeof fixture>>, seed: number
       } else if (roll < 0.8) {
         await updateContainerInstancesState(f.ctx, { cluster: 'c1', containerInstances: [anyInstance()], status: r.pick(['ACTIVE', 'DRAINING']) });
       } else if (roll < 0.85) {
-        await deregisterContainerInstance(f.ctx, { cluster: 'c1', containerInstance: anyInstance(), force: true }, (tx, arn) =>
-          stopTasksOnInstance(f.ctx, tx, arn, f.clusterArn),
-        );
+        await deregisterContainerInstance(f.ctx, { cluster: 'c1', containerInstance: anyInstance(), force: true });
       } else if (roll < 0.92) {
         await putAttributes(f.ctx, { cluster: 'c1', attributes: [{ name: 'rack', value: r.pick(['r1', 'r2']), targetId: anyInstance() }] });
       } else {

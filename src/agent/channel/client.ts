@@ -19,8 +19,16 @@ import {
   type AgentMessage,
   type AgentTask,
 } from '../../protocol/agent.js';
-import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from '../../core/backoff.js';
+import { fullJitterDelay, type BackoffOptions } from '../../core/backoff.js';
 import { signedGetHeaders, type AwsCredentials } from './sign.js';
+
+/**
+ * Reconnect backoff: 100 ms doubling to a 2 s cap. A server restart takes
+ * seconds, and until its agent is back an instance gets no pushes (and,
+ * after the server's reconnect grace, no tasks), so an agent retries at
+ * least every 2 s; full jitter still spreads a fleet's reconnects.
+ */
+export const RECONNECT_BACKOFF: BackoffOptions = { baseMs: 100, capMs: 2_000 };
 
 export interface ChannelOptions {
   /** The server's base URL, `http(s)://host:port`. */
@@ -40,6 +48,7 @@ export interface ChannelOptions {
   /** The server answered the connect with an HTTP status instead of a channel (e.g. 404: the instance is not registered). */
   onRefused?: (status: number, message: string) => void;
   log?: Logger;
+  /** Default RECONNECT_BACKOFF. */
   backoff?: BackoffOptions;
   heartbeatIntervalMs?: number;
   heartbeatTimeoutMs?: number;
@@ -106,7 +115,7 @@ export class ChannelClient {
   constructor(options: ChannelOptions) {
     this.opts = options;
     this.log = options.log ?? silentLogger();
-    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.backoff = options.backoff ?? RECONNECT_BACKOFF;
     this.intervalMs = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.timeoutMs = options.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   }

@@ -74,11 +74,7 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     DeleteTaskDefinitions: op(taskDefinitions.deleteTaskDefinitions),
 
     RegisterContainerInstance: op(instances.registerContainerInstance),
-    DeregisterContainerInstance: op((c, input: Parameters<typeof instances.deregisterContainerInstance>[1]) =>
-      instances.deregisterContainerInstance(c, input, (tx, instanceArn) =>
-        tasks.stopTasksOnInstance(c, tx, instanceArn, instanceArn.replace(/:container-instance\/([^/]+)\/.*$/, ':cluster/$1')),
-      ),
-    ),
+    DeregisterContainerInstance: op(instances.deregisterContainerInstance),
     DescribeContainerInstances: op(instances.describeContainerInstances),
     ListContainerInstances: op(async (c, input: EcsInput<'ListContainerInstances'>) =>
       instances.listContainerInstances(c, input, await instanceFilter(c, input.cluster, input.filter)),

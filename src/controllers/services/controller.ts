@@ -270,10 +270,13 @@ export class ServiceController {
     // Stops.
     const byArn = new Map(live.map((r) => [r.arn, r]));
     const stoppedArns: string[] = [];
+    /** Tasks this sync stopped outright (no agent had been sent them). */
+    const endedNow = new Set<string>();
     for (const st of plan.stop) {
       const taskRow = byArn.get(st.arn);
       if (!taskRow) continue;
-      await stopTaskInTx(ctx, tx, taskRow, 'ServiceSchedulerInitiated', stopReasonText(st.reason, taskRow.doc.task.startedBy ?? primary.id));
+      const after = await stopTaskInTx(ctx, tx, taskRow, 'ServiceSchedulerInitiated', stopReasonText(st.reason, taskRow.doc.task.startedBy ?? primary.id));
+      if (after.lastStatus === 'STOPPED') endedNow.add(st.arn);
       stoppedArns.push(st.arn);
       if (st.reason === 'unhealthy') events.push(`(service ${name}) (task ${shortId(st.arn)}) failed container health checks.`);
     }
@@ -346,7 +349,7 @@ export class ServiceController {
       }
     }
     // Counts from task states: RUNNING tasks whatever is wanted of them, and pending ones still wanted.
-    const notStopped = all.filter((r) => r.state !== 'STOPPED' && !stoppedArns.some((a) => a === r.arn && r.state === 'PROVISIONING'));
+    const notStopped = all.filter((r) => r.state !== 'STOPPED' && !endedNow.has(r.arn));
     const runningCount = notStopped.filter((r) => r.state === 'RUNNING').length;
     const pendingCount = notStopped.filter((r) => r.state !== 'RUNNING' && r.doc.task.desiredStatus === 'RUNNING' && (r.state === 'PROVISIONING' || r.state === 'PENDING' || r.state === 'ACTIVATING')).length + started.length;
     next = { ...next, deployments: nextDeployments, runningCount, pendingCount };

@@ -287,6 +287,7 @@ describe('normalizeTaskDefinition', () => {
       ctx,
     );
     assert.deepEqual(doc.volumes[0], { name: 'cache', dockerVolumeConfiguration: { driver: 'local', scope: 'task' } });
+    assert.deepEqual(doc.volumes[1], { name: 'shared', efsVolumeConfiguration: { fileSystemId: 'fs-12345678', rootDirectory: '/' } }, 'EFS mounts its root unless told otherwise, as ECS says');
     assert.deepEqual(attributeNames(doc), [
       'com.amazonaws.ecs.capability.task-iam-role',
       'com.amazonaws.ecs.capability.task-iam-role-network-host',

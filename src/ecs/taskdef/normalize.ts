@@ -80,7 +80,10 @@ export function normalizeContainer(c: ContainerDefinition, mode: EffectiveNetwor
   );
 }
 
-/** A volume as ECS stores it: a bare name becomes a task-scoped volume (`host: {}`), Docker volumes default to task scope. */
+/**
+ * A volume as ECS stores it: a bare name becomes a task-scoped volume (`host: {}`), Docker volumes default to task scope,
+ * EFS volumes to the file system's root directory (`/`).
+ */
 export function normalizeVolume(v: Volume): Volume {
   const typed =
     v.host !== undefined || v.dockerVolumeConfiguration !== undefined || v.efsVolumeConfiguration !== undefined ||
@@ -91,6 +94,10 @@ export function normalizeVolume(v: Volume): Volume {
       host: typed ? v.host : {},
       dockerVolumeConfiguration: v.dockerVolumeConfiguration
         ? { ...v.dockerVolumeConfiguration, scope: v.dockerVolumeConfiguration.scope ?? 'task' }
+        : undefined,
+      // ECS mounts the file system's root when no directory is named, and says so.
+      efsVolumeConfiguration: v.efsVolumeConfiguration
+        ? { ...v.efsVolumeConfiguration, rootDirectory: v.efsVolumeConfiguration.rootDirectory ?? '/' }
         : undefined,
     },
     VOLUME_KEYS,

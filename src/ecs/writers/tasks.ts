@@ -19,7 +19,6 @@ import {
   type HealthStatus,
   type StopCode,
   type TaskState,
-  ACTIVE_TASK_STATES,
 } from '../../protocol/agent.js';
 import { hashString } from '../../scheduler/random.js';
 import type { PlacementConstraint, PlacementFailure, PlacementRequest, PlacementStrategy } from '../../scheduler/types.js';
@@ -159,19 +158,28 @@ function newTaskDoc(
   const arn = makeTaskArn(ctx, cluster.doc.clusterName, id);
   const now = epochSeconds(ctx.now());
   const az = instance.doc.attributes.find((a) => a.name === 'ecs.availability-zone')?.value;
-  const overrides = input.overrides ?? {};
+  const arch = instance.doc.attributes.find((a) => a.name === 'ecs.cpu-architecture')?.value;
+  const { containerOverrides = [], ...overrides } = input.overrides ?? {};
+  // As ECS: one container override per container, `{name}` alone for a container not overridden.
+  const byName = new Map(containerOverrides.map((o) => [o.name, o]));
+  const needs = taskResourceNeeds(td);
   return {
     taskArn: arn,
     clusterArn: cluster.arn,
     taskDefinitionArn: td.taskDefinitionArn,
     containerInstanceArn: instance.arn,
     ...(az ? { availabilityZone: az } : {}),
-    overrides: { containerOverrides: [], inferenceAcceleratorOverrides: [], ...overrides },
+    overrides: {
+      inferenceAcceleratorOverrides: [],
+      ...overrides,
+      containerOverrides: td.containerDefinitions.map((c) => ({ ...byName.get(c.name), name: c.name ?? '' })),
+    },
     lastStatus: 'PROVISIONING',
     desiredStatus: 'RUNNING',
     healthStatus: 'UNKNOWN',
-    ...(td.cpu !== undefined ? { cpu: td.cpu } : {}),
-    ...(td.memory !== undefined ? { memory: td.memory } : {}),
+    // ECS reports the task size always: the definition's, else what its containers add up to.
+    cpu: td.cpu ?? String(needs.cpu),
+    memory: td.memory ?? String(needs.memory),
     containers: td.containerDefinitions.map((c) => ({
       containerArn: `${arnPrefix(ctx)}:container/${cluster.doc.clusterName}/${id}/${randomUUID()}`,
       taskArn: arn,
@@ -181,6 +189,7 @@ function newTaskDoc(
       networkBindings: [],
       networkInterfaces: [],
       healthStatus: 'UNKNOWN',
+      gpuIds: [],
       cpu: String(c.cpu ?? 0),
       ...(c.memory !== undefined ? { memory: String(c.memory) } : {}),
       ...(c.memoryReservation !== undefined ? { memoryReservation: String(c.memoryReservation) } : {}),
@@ -192,7 +201,8 @@ function newTaskDoc(
     createdAt: now,
     tags: input.tags,
     attachments: [],
-    attributes: [],
+    attributes: arch !== undefined ? [{ name: 'ecs.cpu-architecture', value: arch }] : [],
+    inferenceAccelerators: [],
     enableExecuteCommand: input.enableExecuteCommand ?? false,
   };
 }
@@ -282,7 +292,24 @@ async function writeTask(tx: Transaction, row: Row<StoredTask>, task: TaskDoc): 
   await tx.update('containerInstance', { ...inst, doc: { ...doc, version: doc.version + 1 } });
 }
 
-/** Marks a task to stop. Tasks never started by an agent stop at once. */
+/**
+ * Records that a task has been sent to its instance's agent (the dispatcher
+ * calls it, in the transaction that reads the set it is about to push): from
+ * then on the agent may be creating the task's containers, so a stop waits
+ * for the agent's STOPPED report before the task's resources are released.
+ * Returns the row as written.
+ */
+export async function markSentToAgent(tx: Transaction, row: Row<StoredTask>): Promise<Row<StoredTask>> {
+  if (row.doc.sentToAgent === true) return row;
+  const task: TaskDoc = { ...row.doc.task, version: row.doc.task.version + 1 };
+  return tx.update<StoredTask>('task', { ...row, doc: { ...row.doc, task, sentToAgent: true } });
+}
+
+/**
+ * Marks a task to stop. A task no agent was ever sent (`sentToAgent`) stops
+ * at once and returns its resources; any other waits for its agent to report
+ * it STOPPED.
+ */
 export async function stopTaskInTx(
   ctx: DomainContext,
   tx: Transaction,
@@ -294,8 +321,8 @@ export async function stopTaskInTx(
   if (t.desiredStatus === 'STOPPED') return t;
   const now = epochSeconds(ctx.now());
   let next: TaskDoc = { ...t, desiredStatus: 'STOPPED', stopCode, stoppedReason: reason, stoppingAt: now };
-  if (t.lastStatus === 'PROVISIONING') {
-    // No agent has acted on it yet: nothing runs, so it is stopped now.
+  if (t.lastStatus === 'PROVISIONING' && row.doc.sentToAgent !== true) {
+    // No agent has been sent it: nothing can run, so it is stopped now.
     next = {
       ...next,
       lastStatus: 'STOPPED',
@@ -438,30 +465,6 @@ export async function recordHealth(
       statuses.length === 0 ? 'UNKNOWN' : statuses.includes('UNHEALTHY') ? 'UNHEALTHY' : statuses.every((s) => s === 'HEALTHY') ? 'HEALTHY' : 'UNKNOWN';
     if (health === t.healthStatus && updated.every((c, i) => c.healthStatus === t.containers[i]?.healthStatus)) return;
     await writeTask(tx, row, { ...t, containers: updated, healthStatus: health });
-  }
-}
-
-/**
- * Stops the tasks of a container instance that is going away (forced
- * deregistration): they are marked STOPPED at once, since no agent will
- * report them.
- */
-export async function stopTasksOnInstance(ctx: DomainContext, tx: Transaction, instanceArn: string, clusterArn: string): Promise<void> {
-  const rows = await tx.find<StoredTask>('task', { cluster: clusterArn, where: { instance: instanceArn }, state: [...ACTIVE_TASK_STATES] });
-  const now = epochSeconds(ctx.now());
-  for (const row of rows) {
-    const t = row.doc.task;
-    await writeTask(tx, row, {
-      ...t,
-      desiredStatus: 'STOPPED',
-      lastStatus: 'STOPPED',
-      stopCode: t.stopCode ?? 'TerminationNotice',
-      stoppedReason: t.stoppedReason ?? 'Container instance deregistration forced by user',
-      stoppingAt: t.stoppingAt ?? now,
-      stoppedAt: now,
-      executionStoppedAt: now,
-      containers: t.containers.map((c) => ({ ...c, lastStatus: 'STOPPED' })),
-    });
   }
 }
 
