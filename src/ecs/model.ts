@@ -23,6 +23,10 @@
  * - `healthStatus` (task and containers): written only by `recordHealth`
  *   from the agent's health messages over its channel.
  * - `version`: bumped by every write of the task writer.
+ * - `protection` (on `StoredTask`, beside the document: scale-in protection
+ *   is not a member of ECS's Task): written only by the task writer's
+ *   `setTaskProtection`, on behalf of UpdateTaskProtection
+ *   (`taskProtection.ts`). The service controller only reads it.
  *
  * Container instance (`ContainerInstanceDoc`, kind `containerInstance`):
  * - Registration fields, `status`, attributes, tags: the container instance
@@ -151,6 +155,20 @@ export interface StoredTask {
   reservation: Reservation;
   /** A copy of the definition, in rows written before tasks named theirs; read in preference to the row. */
   taskDefinition?: TaskDefinitionDoc;
+  /** Scale-in protection (UpdateTaskProtection); absent when never set. See `isTaskProtected`. */
+  protection?: TaskProtection;
+}
+
+/** A task's scale-in protection as last set; it lapses at `expiresAt` (epoch seconds) without another write. */
+export interface TaskProtection {
+  enabled: boolean;
+  expiresAt?: number;
+}
+
+/** Whether scale-in protection is on for `stored` at `nowMs`: enabled and not yet expired. */
+export function isTaskProtected(stored: Pick<StoredTask, 'protection'>, nowMs: number): boolean {
+  const p = stored.protection;
+  return p !== undefined && p.enabled && p.expiresAt !== undefined && p.expiresAt * 1000 > nowMs;
 }
 
 /** A task with the definition it runs, as the agent on its instance needs it. */

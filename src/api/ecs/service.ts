@@ -13,6 +13,7 @@ import * as tagging from '../../ecs/tagging.js';
 import * as taskDefinitions from '../../ecs/taskDefinitions.js';
 import * as tasks from '../../ecs/tasks.js';
 import * as services from '../../ecs/services.js';
+import * as taskProtection from '../../ecs/taskProtection.js';
 import { instanceFilter } from '../../ecs/instanceQuery.js';
 import { toEcsError } from '../../ecs/errors.js';
 
@@ -95,6 +96,8 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
       return tasks.submitTaskStateChange(c, { ...input, task: input.task });
     }),
     SubmitContainerStateChange: op(tasks.submitContainerStateChange),
+    UpdateTaskProtection: op(taskProtection.updateTaskProtection),
+    GetTaskProtection: op(taskProtection.getTaskProtection),
     DiscoverPollEndpoint: (input, req) => {
       const proto = String(req.headers['x-forwarded-proto'] ?? 'http').split(',')[0]!.trim();
       const serverUrl = `${proto === 'https' ? 'https' : 'http'}://${String(req.headers.host ?? '127.0.0.1')}`;

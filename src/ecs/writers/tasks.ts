@@ -28,7 +28,7 @@ import type { Row, Transaction } from '../../store/store.js';
 import { arnPrefix, newId, taskArn as makeTaskArn } from '../arns.js';
 import type { ClusterDoc } from '../clusters.js';
 import { epochSeconds, type DomainContext } from '../context.js';
-import type { ContainerInstanceDoc, NetworkBinding, Reservation, StoredTask, TaskContainerDoc, TaskDoc } from '../model.js';
+import type { ContainerInstanceDoc, NetworkBinding, Reservation, StoredTask, TaskContainerDoc, TaskDoc, TaskProtection } from '../model.js';
 import type { Tag } from '../tags.js';
 import { taskResourceNeeds } from '../taskdef/resources.js';
 import { effectiveNetworkMode, type TaskDefinitionDoc } from '../taskdef/types.js';
@@ -308,6 +308,14 @@ export async function stopTaskInTx(
   return { ...next, version: t.version + 1 };
 }
 
+/**
+ * Sets a task's scale-in protection (UpdateTaskProtection): the protection
+ * alone changes; the task's document and version stay as they are, since
+ * ECS's Task has no member for it. Returns the row as written.
+ */
+export function setTaskProtection(tx: Transaction, row: Row<StoredTask>, protection: TaskProtection): Promise<Row<StoredTask>> {
+  return tx.update<StoredTask>('task', { ...row, doc: { ...row.doc, protection } });
+}
 
 export interface ContainerStateChange {
   containerName?: string;
