@@ -7,7 +7,9 @@
  * - Created only by the task writer (`writers/tasks.ts` `placeTasks`, on
  *   behalf of RunTask, StartTask and, next, the service controller): every
  *   field fixed at creation (definition, overrides, instance, group,
- *   startedBy, tags, containers' identities, `reservation`).
+ *   startedBy, containers' identities, `reservation`).
+ * - `tags`: set at creation; changed afterwards only by the task writer's
+ *   `setTaskTags`, on behalf of TagResource and UntagResource (`tagging.ts`).
  * - `desiredStatus`, `stopCode`, `stoppedReason`, `stoppingAt`: the control
  *   plane's intent, written only by the task writer's `stopTasks` (StopTask,
  *   and later the service controller), or by `applyAgentReport` when the
@@ -182,7 +184,8 @@ export interface TaskWithDefinition {
 //
 // Service (`StoredService`, kind `service`, name = service name):
 // - The spec — taskDefinition, desiredCount, deploymentConfiguration,
-//   placement, schedulingStrategy, propagateTags, tags... — and the fixed
+//   placement, schedulingStrategy, propagateTags, tags (also TagResource and
+//   UntagResource in `tagging.ts`)... — and the fixed
 //   fields of each new deployment (id, taskDefinition, createdAt) are written
 //   only by the service operations (`services.ts`, through
 //   `writers/services.ts`), as the user asked.

@@ -317,6 +317,11 @@ export function setTaskProtection(tx: Transaction, row: Row<StoredTask>, protect
   return tx.update<StoredTask>('task', { ...row, doc: { ...row.doc, protection } });
 }
 
+/** Replaces a task's tags (TagResource, UntagResource). */
+export async function setTaskTags(tx: Transaction, row: Row<StoredTask>, tags: Tag[]): Promise<void> {
+  await writeTask(tx, row, { ...row.doc.task, tags });
+}
+
 export interface ContainerStateChange {
   containerName?: string;
   imageDigest?: string;
