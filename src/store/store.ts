@@ -18,9 +18,9 @@
  *   watcher that fell behind.
  */
 
-export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service';
+export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service' | 'accountSetting';
 
-export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service'];
+export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service', 'accountSetting'];
 
 /**
  * Named secondary indexes of each kind (at most `MAX_INDEXES`): a row
@@ -36,6 +36,8 @@ export const INDEXES = {
   /** instance: container instance ARN; service: service name; startedBy: the task's startedBy. */
   task: ['instance', 'service', 'startedBy'],
   service: [],
+  /** principal: the IAM principal ARN the setting is for. */
+  accountSetting: ['principal'],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;

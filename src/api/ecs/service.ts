@@ -8,6 +8,7 @@ import { createValidator } from '../validate.js';
 import type { DomainContext } from '../../ecs/context.js';
 import * as clusters from '../../ecs/clusters.js';
 import * as instances from '../../ecs/containerInstances.js';
+import * as accountSettings from '../../ecs/accountSettings.js';
 import * as attributes from '../../ecs/attributes.js';
 import * as tagging from '../../ecs/tagging.js';
 import * as taskDefinitions from '../../ecs/taskDefinitions.js';
@@ -115,6 +116,11 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     DescribeServices: op(services.describeServices),
     ListServices: op(services.listServices),
     ListServicesByNamespace: op(services.listServicesByNamespace),
+
+    PutAccountSetting: op(accountSettings.putAccountSetting),
+    PutAccountSettingDefault: op(accountSettings.putAccountSettingDefault),
+    DeleteAccountSetting: op(accountSettings.deleteAccountSetting),
+    ListAccountSettings: op(accountSettings.listAccountSettings),
 
     TagResource: op(tagging.tagResource),
     UntagResource: op(tagging.untagResource),
