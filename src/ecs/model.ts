@@ -38,6 +38,10 @@
  *   transaction as the task change that moves them.
  * - `agentConnected`: written only by the dispatcher as the agent's channel
  *   opens and closes.
+ *
+ * Account setting (`Setting` in `accountSettings.ts`, kind `accountSetting`,
+ * one row per principal and setting name): written only by the account
+ * setting operations in `accountSettings.ts`.
  */
 import type { HealthStatus, StopCode, TaskState } from '../protocol/agent.js';
 import type { Tag } from './tags.js';
