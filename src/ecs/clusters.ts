@@ -10,6 +10,7 @@ import { NAME_RE, resolveClusterRef } from './arns.js';
 import type { DomainContext } from './context.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 import { sameTags, validateTags, type Tag } from './tags.js';
+import { effectiveSetting } from './accountSettings.js';
 
 export interface ClusterSetting {
   name?: string;
@@ -84,8 +85,10 @@ export async function createCluster(ctx: DomainContext, input: ClusterInput) {
     );
   }
   const tags = validateTags(input.tags);
-  const settings = validateSettings(input.settings ?? [{ name: 'containerInsights', value: 'disabled' }]);
-  if (!settings.some((s) => s.name === 'containerInsights')) settings.push({ name: 'containerInsights', value: 'disabled' });
+  // A cluster created without containerInsights takes the account setting (PutAccountSetting), as on ECS.
+  const insights = input.settings?.some((s) => s.name === 'containerInsights') === true ? undefined : await effectiveSetting(ctx, ctx.store, 'containerInsights');
+  const settings = validateSettings(input.settings ?? []);
+  if (insights !== undefined) settings.push({ name: 'containerInsights', value: insights });
   const { arn } = resolveClusterRef(ctx, name);
   const doc: ClusterDoc = {
     clusterArn: arn,

@@ -7,7 +7,9 @@
  * - Created only by the task writer (`writers/tasks.ts` `placeTasks`, on
  *   behalf of RunTask, StartTask and the service controller): every
  *   field fixed at creation (definition, overrides, instance, group,
- *   startedBy, tags, containers' identities, `reservation`).
+ *   startedBy, containers' identities, `reservation`).
+ * - `tags`: set at creation; changed afterwards only by the task writer's
+ *   `setTaskTags`, on behalf of TagResource and UntagResource (`tagging.ts`).
  * - `desiredStatus`, `stopCode`, `stoppedReason`, `stoppingAt`: the control
  *   plane's intent, written only by the task writer's `stopTaskInTx` (StopTask
  *   and the service controller), or by `applyAgentReport` when the
@@ -26,6 +28,10 @@
  * - `healthStatus` (task and containers): written only by `recordHealth`
  *   from the agent's health messages over its channel.
  * - `version`: bumped by every write of the task writer.
+ * - `protection` (on `StoredTask`, beside the document: scale-in protection
+ *   is not a member of ECS's Task): written only by the task writer's
+ *   `setTaskProtection`, on behalf of UpdateTaskProtection
+ *   (`taskProtection.ts`). The service controller only reads it.
  *
  * Container instance (`ContainerInstanceDoc`, kind `containerInstance`):
  * - Registration fields, `status`, attributes, tags: the container instance
@@ -35,6 +41,10 @@
  *   transaction as the task change that moves them.
  * - `agentConnected`: written only by the dispatcher as the agent's channel
  *   opens and closes.
+ *
+ * Account setting (`Setting` in `accountSettings.ts`, kind `accountSetting`,
+ * one row per principal and setting name): written only by the account
+ * setting operations in `accountSettings.ts`.
  */
 import type { HealthStatus, StopCode, TaskState } from '../protocol/agent.js';
 import type { Tag } from './tags.js';
@@ -163,6 +173,20 @@ export interface StoredTask {
    * `markSentToAgent` for the dispatcher): a stop then waits for the agent.
    */
   sentToAgent?: boolean;
+  /** Scale-in protection (UpdateTaskProtection); absent when never set. See `isTaskProtected`. */
+  protection?: TaskProtection;
+}
+
+/** A task's scale-in protection as last set; it lapses at `expiresAt` (epoch seconds) without another write. */
+export interface TaskProtection {
+  enabled: boolean;
+  expiresAt?: number;
+}
+
+/** Whether scale-in protection is on for `stored` at `nowMs`: enabled and not yet expired. */
+export function isTaskProtected(stored: Pick<StoredTask, 'protection'>, nowMs: number): boolean {
+  const p = stored.protection;
+  return p !== undefined && p.enabled && p.expiresAt !== undefined && p.expiresAt * 1000 > nowMs;
 }
 
 /** A task with the definition it runs, as the agent on its instance needs it. */
@@ -176,7 +200,8 @@ export interface TaskWithDefinition {
 //
 // Service (`StoredService`, kind `service`, name = service name):
 // - The spec — taskDefinition, desiredCount, deploymentConfiguration,
-//   placement, schedulingStrategy, propagateTags, tags... — and the fixed
+//   placement, schedulingStrategy, propagateTags, tags (also TagResource and
+//   UntagResource in `tagging.ts`)... — and the fixed
 //   fields of each new deployment (id, taskDefinition, createdAt) are written
 //   only by the service operations (`services.ts`, through
 //   `writers/services.ts`), as the user asked.

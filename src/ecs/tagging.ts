@@ -1,13 +1,17 @@
 import { InvalidParameterException, ResourceNotFoundException } from '../core/errors.js';
-import { withRetry, type Kind, type Row, type StoreReader } from '../store/store.js';
+import { withRetry, type Kind, type Row, type StoreReader, type Transaction } from '../store/store.js';
 import { parseArn } from './arns.js';
 import type { DomainContext } from './context.js';
+import type { StoredService, StoredTask } from './model.js';
+import { writeService } from './writers/services.js';
+import { setTaskTags } from './writers/tasks.js';
 import { mergeTags, removeTags, validateTags, type Tag } from './tags.js';
 
 /**
  * Tagging for every taggable resource. Task definitions keep their tags next
- * to the definition (`{taskDefinition, tags}`); other resources keep `tags`
- * inside their document.
+ * to the definition (`{taskDefinition, tags}`); clusters and container
+ * instances keep `tags` inside their document; tasks and services inside the
+ * stored task or service, written through their writers.
  */
 const KIND_OF: Record<string, Kind> = {
   cluster: 'cluster',
@@ -17,8 +21,10 @@ const KIND_OF: Record<string, Kind> = {
   service: 'service',
 };
 
-interface Tagged {
-  tags?: Tag[];
+/** A resource's tags and how to write new ones, by where its kind keeps them. */
+interface TaggedRow {
+  tags: Tag[];
+  write(tx: Transaction, tags: Tag[]): Promise<unknown>;
 }
 
 function kindFor(ctx: DomainContext, resourceArn: string): Kind {
@@ -37,31 +43,48 @@ function isLive(kind: Kind, row: Row<unknown>): boolean {
   return true;
 }
 
-async function load(ctx: DomainContext, reader: StoreReader, resourceArn: string): Promise<{ kind: Kind; row: Row<Tagged> }> {
+function tagged(kind: Kind, row: Row<unknown>): TaggedRow {
+  switch (kind) {
+    case 'task': {
+      const r = row as Row<StoredTask>;
+      return { tags: r.doc.task.tags, write: (tx, tags) => setTaskTags(tx, r, tags) };
+    }
+    case 'service': {
+      const r = row as Row<StoredService>;
+      return { tags: r.doc.service.tags, write: (tx, tags) => writeService(tx, r, { ...r.doc, service: { ...r.doc.service, tags } }) };
+    }
+    default: {
+      // Clusters and container instances keep `tags` in their document, task definitions beside theirs.
+      const r = row as Row<{ tags?: Tag[] }>;
+      return { tags: r.doc.tags ?? [], write: (tx, tags) => tx.update(kind, { ...r, doc: { ...r.doc, tags } }) };
+    }
+  }
+}
+
+async function load(ctx: DomainContext, reader: StoreReader, resourceArn: string): Promise<TaggedRow> {
   const kind = kindFor(ctx, resourceArn);
-  const row = await reader.get<Tagged>(kind, resourceArn);
+  const row = await reader.get(kind, resourceArn);
   if (!row || !isLive(kind, row)) throw new ResourceNotFoundException('The specified resource could not be found.');
-  return { kind, row };
+  return tagged(kind, row);
 }
 
 export async function tagResource(ctx: DomainContext, input: { resourceArn: string; tags: Tag[] }) {
   const tags = validateTags(input.tags);
   await withRetry(ctx.store, async (tx) => {
-    const { kind, row } = await load(ctx, tx, input.resourceArn);
-    await tx.update(kind, { ...row, doc: { ...row.doc, tags: mergeTags(row.doc.tags, tags) } });
+    const r = await load(ctx, tx, input.resourceArn);
+    await r.write(tx, mergeTags(r.tags, tags));
   });
   return {};
 }
 
 export async function untagResource(ctx: DomainContext, input: { resourceArn: string; tagKeys: string[] }) {
   await withRetry(ctx.store, async (tx) => {
-    const { kind, row } = await load(ctx, tx, input.resourceArn);
-    await tx.update(kind, { ...row, doc: { ...row.doc, tags: removeTags(row.doc.tags, input.tagKeys) } });
+    const r = await load(ctx, tx, input.resourceArn);
+    await r.write(tx, removeTags(r.tags, input.tagKeys));
   });
   return {};
 }
 
 export async function listTagsForResource(ctx: DomainContext, input: { resourceArn: string }) {
-  const { row } = await load(ctx, ctx.store, input.resourceArn);
-  return { tags: row.doc.tags ?? [] };
+  return { tags: (await load(ctx, ctx.store, input.resourceArn)).tags };
 }

@@ -228,7 +228,7 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
 // ---------------------------------------------------------------------------
 // Reading tasks
 
-function taskRefToArn(ctx: DomainContext, cluster: Row<ClusterDoc>, ref: string): string {
+export function taskRefToArn(ctx: DomainContext, cluster: Row<ClusterDoc>, ref: string): string {
   if (ref.startsWith('arn:')) {
     const p = parseArn(ref);
     if (!p || p.resourceType !== 'task') throw new InvalidParameterException(`Invalid task ARN '${ref}'.`);
@@ -237,7 +237,7 @@ function taskRefToArn(ctx: DomainContext, cluster: Row<ClusterDoc>, ref: string)
   return makeTaskArn(ctx, cluster.doc.clusterName, shortId(ref));
 }
 
-async function loadTask(ctx: DomainContext, reader: StoreReader, cluster: Row<ClusterDoc>, ref: string): Promise<Row<StoredTask> | undefined> {
+export async function loadTask(ctx: DomainContext, reader: StoreReader, cluster: Row<ClusterDoc>, ref: string): Promise<Row<StoredTask> | undefined> {
   let arn: string;
   try {
     arn = taskRefToArn(ctx, cluster, ref);

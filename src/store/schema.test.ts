@@ -32,4 +32,24 @@ describe('schema migrations', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  for (const driver of availableSqliteDrivers())
+  it(`adds the account settings table to a database of schema 3, keeping what it holds (${driver})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-migrate-'));
+    const path = join(dir, 'berth.db');
+    try {
+      const legacy = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteDatabase({ path, driver }).database }) });
+      assert.deepEqual(await migrate(legacy, 'sqlite', 3), [1, 2, 3]);
+      await sql`insert into clusters (arn, cluster, name, status, state, seq, version, updated_at, doc) values ('c', 'c', 'c', 'ACTIVE', '', 1, 1, 0, '{}')`.execute(legacy);
+      await legacy.destroy();
+
+      const store = await openSqliteStore({ path, driver });
+      assert.ok(await store.get('cluster', 'c'));
+      await store.transaction((tx) => tx.insert('accountSetting', { arn: 'p#s', cluster: '', name: 's', status: 'ACTIVE', seq: 0, keys: { principal: 'p' }, doc: { value: 'on' } }));
+      assert.deepEqual((await store.find('accountSetting', { where: { principal: 'p' } })).map((r) => r.doc), [{ value: 'on' }]);
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { sql, type Generated, type Kysely } from 'kysely';
-import { INDEXES, KINDS, type Kind } from './store.js';
+import { INDEXES, type Kind } from './store.js';
 
 /** Column types of one resource table; every kind has the same shape. */
 export interface ResourceTable {
@@ -57,6 +57,7 @@ export interface Database {
   images: ResourceTable;
   image_tags: ResourceTable;
   repository_layers: ResourceTable;
+  account_settings: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -72,7 +73,8 @@ export type ResourceTableName =
   | 'repositories'
   | 'images'
   | 'image_tags'
-  | 'repository_layers';
+  | 'repository_layers'
+  | 'account_settings';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -84,7 +86,41 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   image: 'images',
   imageTag: 'image_tags',
   layer: 'repository_layers',
+  accountSetting: 'account_settings',
 };
+
+/** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
+const KINDS_OF_MIGRATION_1: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service'];
+/** The registry's kinds, whose tables migration 2 created. */
+const KINDS_OF_MIGRATION_2: readonly Kind[] = ['repository', 'image', 'imageTag', 'layer'];
+
+/** Creates the resource table of a kind added after migration 3, in the shape migrations 1 to 3 left the others. */
+async function createResourceTable(db: Kysely<Database>, kind: Kind): Promise<void> {
+  const table = TABLE[kind];
+  await db.schema
+    .createTable(table)
+    .addColumn('arn', 'text', (c) => c.primaryKey())
+    .addColumn('cluster', 'text', (c) => c.notNull())
+    .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('status', 'text', (c) => c.notNull())
+    .addColumn('state', 'text', (c) => c.notNull())
+    .addColumn('seq', 'bigint', (c) => c.notNull())
+    .addColumn('version', 'integer', (c) => c.notNull())
+    .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addColumn('doc', 'text', (c) => c.notNull())
+    .addColumn('ix1', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('ix2', 'text', (c) => c.notNull().defaultTo(''))
+    .addColumn('ix3', 'text', (c) => c.notNull().defaultTo(''))
+    .execute();
+  await db.schema.createIndex(`${table}_order`).on(table).columns(['name', 'seq', 'arn']).execute();
+  await db.schema.createIndex(`${table}_cluster`).on(table).columns(['cluster', 'status']).execute();
+  await db.schema.createIndex(`${table}_state`).on(table).columns(['cluster', 'state']).execute();
+  await db.schema.createIndex(`${table}_status`).on(table).columns(['status', 'updated_at']).execute();
+  const names: readonly string[] = INDEXES[kind];
+  for (const [i, name] of names.entries()) {
+    await db.schema.createIndex(`${table}_ix_${name}`).on(table).columns(['cluster', INDEX_COLUMNS[i]!, 'state']).execute();
+  }
+}
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -101,7 +137,7 @@ const MIGRATIONS: Migration[] = [
   {
     id: 1,
     async up(db, dialect) {
-      for (const kind of KINDS) {
+      for (const kind of KINDS_OF_MIGRATION_1) {
         const table = TABLE[kind];
         await db.schema
           .createTable(table)
@@ -179,7 +215,7 @@ const MIGRATIONS: Migration[] = [
     // it moves to the `instance` index and task names become ''.
     id: 3,
     async up(db, dialect) {
-      for (const kind of KINDS) {
+      for (const kind of [...KINDS_OF_MIGRATION_1, ...KINDS_OF_MIGRATION_2]) {
         const table = TABLE[kind];
         for (const col of INDEX_COLUMNS) {
           await db.schema.alterTable(table).addColumn(col, 'text', (c) => c.notNull().defaultTo('')).execute();
@@ -193,6 +229,13 @@ const MIGRATIONS: Migration[] = [
       const startedBy = dialect === 'postgres' ? sql`coalesce((doc::json)->'task'->>'startedBy', '')` : sql`coalesce(json_extract(doc, '$.task.startedBy'), '')`;
       const group = dialect === 'postgres' ? sql`coalesce((doc::json)->'task'->>'group', '')` : sql`coalesce(json_extract(doc, '$.task.group'), '')`;
       await sql`update tasks set ix1 = name, ix3 = ${startedBy}, ix2 = case when ${group} like 'service:%' then substr(${group}, 9) else '' end, name = ''`.execute(db);
+    },
+  },
+  {
+    // Account settings (PutAccountSetting and friends): one row per principal and setting name.
+    id: 4,
+    async up(db) {
+      await createResourceTable(db, 'accountSetting');
     },
   },
 ];

@@ -18,9 +18,9 @@
  *   watcher that fell behind.
  */
 
-export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service' | 'repository' | 'image' | 'imageTag' | 'layer';
+export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service' | 'repository' | 'image' | 'imageTag' | 'layer' | 'accountSetting';
 
-export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service', 'repository', 'image', 'imageTag', 'layer'];
+export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service', 'repository', 'image', 'imageTag', 'layer', 'accountSetting'];
 
 /**
  * Named secondary indexes of each kind (at most `MAX_INDEXES`): a row
@@ -40,6 +40,8 @@ export const INDEXES = {
   image: [],
   imageTag: [],
   layer: [],
+  /** principal: the IAM principal ARN the setting is for. */
+  accountSetting: ['principal'],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;

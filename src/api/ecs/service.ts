@@ -8,11 +8,13 @@ import { createValidator } from '../validate.js';
 import type { DomainContext } from '../../ecs/context.js';
 import * as clusters from '../../ecs/clusters.js';
 import * as instances from '../../ecs/containerInstances.js';
+import * as accountSettings from '../../ecs/accountSettings.js';
 import * as attributes from '../../ecs/attributes.js';
 import * as tagging from '../../ecs/tagging.js';
 import * as taskDefinitions from '../../ecs/taskDefinitions.js';
 import * as tasks from '../../ecs/tasks.js';
 import * as services from '../../ecs/services.js';
+import * as taskProtection from '../../ecs/taskProtection.js';
 import { instanceFilter } from '../../ecs/instanceQuery.js';
 import { toEcsError } from '../../ecs/errors.js';
 
@@ -91,6 +93,8 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
       return tasks.submitTaskStateChange(c, { ...input, task: input.task });
     }),
     SubmitContainerStateChange: op(tasks.submitContainerStateChange),
+    UpdateTaskProtection: op(taskProtection.updateTaskProtection),
+    GetTaskProtection: op(taskProtection.getTaskProtection),
     DiscoverPollEndpoint: (input, req) => {
       const proto = String(req.headers['x-forwarded-proto'] ?? 'http').split(',')[0]!.trim();
       const serverUrl = `${proto === 'https' ? 'https' : 'http'}://${String(req.headers.host ?? '127.0.0.1')}`;
@@ -113,6 +117,11 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     DescribeServiceRevisions: op(services.describeServiceRevisions),
     StopServiceDeployment: op(services.stopServiceDeployment),
     ContinueServiceDeployment: op(services.continueServiceDeployment),
+
+    PutAccountSetting: op(accountSettings.putAccountSetting),
+    PutAccountSettingDefault: op(accountSettings.putAccountSettingDefault),
+    DeleteAccountSetting: op(accountSettings.deleteAccountSetting),
+    ListAccountSettings: op(accountSettings.listAccountSettings),
 
     TagResource: op(tagging.tagResource),
     UntagResource: op(tagging.untagResource),

@@ -15,7 +15,7 @@
  */
 import type { Logger } from '../../core/log.js';
 import { epochSeconds, type DomainContext } from '../../ecs/context.js';
-import type { ContainerInstanceDoc, DeploymentDoc, ServiceDoc, StoredService, StoredTask, TaskDoc } from '../../ecs/model.js';
+import { isTaskProtected, type ContainerInstanceDoc, type DeploymentDoc, type ServiceDoc, type StoredService, type StoredTask, type TaskDoc } from '../../ecs/model.js';
 import type { ClusterDoc } from '../../ecs/clusters.js';
 import { taskDefinitionByArn, type StoredTaskDefinition } from '../../ecs/taskDefinitions.js';
 import type { TaskDefinitionDoc } from '../../ecs/taskdef/types.js';
@@ -235,7 +235,7 @@ export class ServiceController {
         running,
         healthy: running && (!checks || t.healthStatus === 'HEALTHY'),
         failedHealthChecks: running && checks && t.healthStatus === 'UNHEALTHY' && now >= startedAt + grace,
-        protected: false,
+        protected: isTaskProtected(r.doc, now),
         createdAt: t.createdAt * 1000,
       };
     });
@@ -368,11 +368,14 @@ export class ServiceController {
     if (JSON.stringify(stored) !== JSON.stringify(row.doc)) await writeService(tx, row, stored);
 
     if (!launchAllowed) return { requeueAfterMs: lastFailureAt + throttleMs - now + 10 };
-    // Tasks in their grace period with UNHEALTHY status: look again when it ends.
+    // Tasks in their grace period with UNHEALTHY status, and protected tasks kept from a scale-in:
+    // look again when the grace period or the protection ends.
     const graceEnds = live
       .filter((r) => r.doc.task.healthStatus === 'UNHEALTHY' && r.doc.task.startedAt !== undefined && r.doc.task.startedAt * 1000 + grace > now)
       .map((r) => r.doc.task.startedAt! * 1000 + grace - now);
-    if (graceEnds.length > 0) return { requeueAfterMs: Math.min(...graceEnds) + 10 };
+    const protectionEnds = plan.steady ? [] : live.filter((r) => isTaskProtected(r.doc, now)).map((r) => r.doc.protection!.expiresAt! * 1000 - now);
+    const wakeUps = [...graceEnds, ...protectionEnds];
+    if (wakeUps.length > 0) return { requeueAfterMs: Math.min(...wakeUps, ...(unplaced !== undefined ? [10_000] : [])) + 10 };
     if (unplaced !== undefined) return { requeueAfterMs: 10_000 };
     return {};
   }

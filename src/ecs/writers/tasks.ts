@@ -27,7 +27,7 @@ import type { Row, Transaction } from '../../store/store.js';
 import { arnPrefix, newId, taskArn as makeTaskArn } from '../arns.js';
 import type { ClusterDoc } from '../clusters.js';
 import { epochSeconds, type DomainContext } from '../context.js';
-import type { ContainerInstanceDoc, NetworkBinding, Reservation, StoredTask, TaskContainerDoc, TaskDoc } from '../model.js';
+import type { ContainerInstanceDoc, NetworkBinding, Reservation, StoredTask, TaskContainerDoc, TaskDoc, TaskProtection } from '../model.js';
 import type { Tag } from '../tags.js';
 import { taskResourceNeeds } from '../taskdef/resources.js';
 import { effectiveNetworkMode, type TaskDefinitionDoc } from '../taskdef/types.js';
@@ -335,6 +335,19 @@ export async function stopTaskInTx(
   return { ...next, version: t.version + 1 };
 }
 
+/**
+ * Sets a task's scale-in protection (UpdateTaskProtection): the protection
+ * alone changes; the task's document and version stay as they are, since
+ * ECS's Task has no member for it. Returns the row as written.
+ */
+export function setTaskProtection(tx: Transaction, row: Row<StoredTask>, protection: TaskProtection): Promise<Row<StoredTask>> {
+  return tx.update<StoredTask>('task', { ...row, doc: { ...row.doc, protection } });
+}
+
+/** Replaces a task's tags (TagResource, UntagResource). */
+export async function setTaskTags(tx: Transaction, row: Row<StoredTask>, tags: Tag[]): Promise<void> {
+  await writeTask(tx, row, { ...row.doc.task, tags });
+}
 
 export interface ContainerStateChange {
   containerName?: string;
