@@ -1,16 +1,18 @@
 // Runs every benchmark in turn (`npm run bench`); each prints its figures
 // next to a peer measured in the same run. Pass names to run only some:
-//   node dist/bench/run.js api placement placement-e2e runtask
+//   node dist/bench/run.js api placement placement-e2e runtask services
 import { runApiBench } from './api.js';
 import { runPlacementBench } from './placement.js';
 import { runPlacementE2eBench } from './placement-e2e.js';
 import { runRunTaskBench } from './runtask.js';
+import { runServicesBench } from './services.js';
 
 const all: Record<string, () => Promise<unknown>> = {
   api: () => runApiBench({ seconds: 5, samples: 3000 }),
   placement: () => Promise.resolve(runPlacementBench()),
   'placement-e2e': () => runPlacementE2eBench(),
   runtask: () => runRunTaskBench({ samples: 20, burst: 50 }),
+  services: () => runServicesBench({ tasks: 200, agents: 4, rolling: 50, services: 1000, perService: 10, idleSeconds: 30 }),
 };
 
 const wanted = process.argv.slice(2);
