@@ -209,6 +209,8 @@ export async function seedCluster(ctx: DomainContext, n: number, perInstance: nu
             r.name === 'CPU' ? { ...r, integerValue: (r.integerValue ?? 0) - cpu } : r.name === 'MEMORY' ? { ...r, integerValue: (r.integerValue ?? 0) - memory } : r,
           ),
           pendingTasksCount: doc.pendingTasksCount + tasks.length,
+          // No agent runs: every instance is stored as the dispatcher stores one whose agent is connected.
+          agentConnected: true,
         };
         if (existing) await tx.update('containerInstance', { ...existing, doc });
         else await tx.insert<ContainerInstanceDoc>('containerInstance', { arn: instanceArn, cluster: clusterArn, name: doc.ec2InstanceId, status: 'ACTIVE', seq: now + k, doc });
