@@ -30,7 +30,11 @@ import { reconcile, type ServiceTask, type StopReason } from './reconcile.js';
 
 export interface ServiceControllerOptions {
   readonly log?: Logger;
-  /** Every service is synced at least this often (ms; default 30 s). */
+  /**
+   * Every service is synced at least this often (ms; default 5 min). Only a
+   * safety net: changes enqueue a service at once, and a sync that waits for
+   * time (a grace period, a throttle, room to place) asks to be requeued.
+   */
   readonly resyncEveryMs?: number;
   /** Syncs of different services at once (default 4). */
   readonly concurrency?: number;
@@ -95,7 +99,7 @@ export class ServiceController {
       concurrency: opts.concurrency ?? 4,
       sync: (arn) => this.sync(arn),
       keys: async () => (await ctx.store.find('service', { status: ['ACTIVE', 'DRAINING'] })).map((r) => r.arn),
-      resyncEveryMs: opts.resyncEveryMs ?? 30_000,
+      resyncEveryMs: opts.resyncEveryMs ?? 5 * 60_000,
       ...(opts.log ? { log: opts.log } : {}),
     });
   }
