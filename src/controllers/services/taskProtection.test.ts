@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ServiceController } from '../controllers/services/controller.js';
-import { openSqliteStore } from '../store/sqlite.js';
-import { createCluster } from './clusters.js';
-import { registerContainerInstance, type ContainerInstanceDoc } from './containerInstances.js';
-import { closeReadModels, createReadModels, type DomainContext } from './context.js';
-import { createService, updateService } from './services.js';
-import { getTaskProtection, updateTaskProtection } from './taskProtection.js';
-import { registerTaskDefinition } from './taskDefinitions.js';
-import { listTasks, runTask, submitTaskStateChange } from './tasks.js';
+import { ServiceController } from './controller.js';
+import { openSqliteStore } from '../../store/sqlite.js';
+import { createCluster } from '../../ecs/clusters.js';
+import { registerContainerInstance, type ContainerInstanceDoc } from '../../ecs/containerInstances.js';
+import { closeReadModels, createReadModels, type DomainContext } from '../../ecs/context.js';
+import { createService, updateService } from '../../ecs/services.js';
+import { getTaskProtection, updateTaskProtection } from '../../ecs/taskProtection.js';
+import { registerTaskDefinition } from '../../ecs/taskDefinitions.js';
+import { listTasks, runTask, submitTaskStateChange } from '../../ecs/tasks.js';
 
 const MINUTE = 60_000;
 
