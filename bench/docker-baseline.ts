@@ -44,7 +44,8 @@ interface CliResult {
   stderr: string;
 }
 
-function docker(args: readonly string[]): Promise<CliResult> {
+/** Runs the docker CLI; never throws for a non-zero exit. */
+export function docker(args: readonly string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -56,7 +57,8 @@ function docker(args: readonly string[]): Promise<CliResult> {
   });
 }
 
-async function dockerOk(args: readonly string[]): Promise<string> {
+/** Runs the docker CLI; throws with its stderr for a non-zero exit. */
+export async function dockerOk(args: readonly string[]): Promise<string> {
   const r = await docker(args);
   if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
   return r.stdout;

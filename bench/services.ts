@@ -25,7 +25,7 @@
 // own cluster name (label com.amazonaws.ecs.cluster), the peer's containers
 // the label berth.bench=<run id>; both are removed at the end, also on
 // failure. Every wait is bounded.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,7 @@ import {
   type Service,
 } from '@aws-sdk/client-ecs';
 import { reconcile, type ReconcileInput, type ServiceDeployment, type ServiceTask } from '../src/controllers/services/reconcile.js';
-import { DEFAULT_IMAGE } from './docker-baseline.js';
+import { DEFAULT_IMAGE, docker, dockerOk } from './docker-baseline.js';
 import { fmt, printRow, spawnUntil, stats } from './lib.js';
 
 const CREDS = { accessKeyId: 'AKIABENCHBERTH000004', secretAccessKey: 'bench-secret-key-0000000000000000000004' };
@@ -66,24 +66,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const verdict = (met: boolean) => (met ? 'met' : 'MISSED');
 
 // ---------------------------------------------------------------- processes
-
-function docker(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function dockerOk(args: readonly string[]): Promise<string> {
-  const r = await docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr.trim()}`);
-  return r.stdout;
-}
 
 /** Runs `jobs` in `streams` parallel streams, each job after the previous one of its stream. */
 async function inStreams<T>(jobs: readonly (() => Promise<T>)[], streams: number): Promise<T[]> {

@@ -1,7 +1,7 @@
 // End to end on the real Docker Engine: a Berth server, real `berth agent`
 // processes, and the AWS SDK (and the AWS CLI where installed) as the user.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,7 @@ import {
   StopTaskCommand,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { BERTH_BIN, freePort, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { freePort, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
 const IMAGE = 'berth-test/busybox:latest';

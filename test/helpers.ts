@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { startServer, type RunningServer } from '../src/server/app.js';
 import { silentLogger } from '../src/core/log.js';
@@ -163,13 +164,13 @@ export interface AgentProcess {
 export function spawnAgent(
   endpoint: string,
   dataDir: string,
-  opts: { cluster: string; availabilityZone?: string; cpu?: number; memory?: number; taskCleanupWait?: string; extra?: string[] },
+  opts: { cluster: string; availabilityZone?: string; cpu?: number; memory?: number; taskCleanupWait?: string; extra?: string[]; env?: Record<string, string> },
 ): Promise<AgentProcess> {
   const args = [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', opts.cluster, '--data-dir', dataDir, '--memory', String(opts.memory ?? 1024), '--cpu', String(opts.cpu ?? 1024)];
   if (opts.taskCleanupWait !== undefined) args.push('--task-cleanup-wait', opts.taskCleanupWait);
   if (opts.availabilityZone !== undefined) args.push('--availability-zone', opts.availabilityZone);
   const child = spawn(process.execPath, [...args, ...(opts.extra ?? [])], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' },
+    env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -196,4 +197,14 @@ export function spawnAgent(
       reject(new Error(`agent exited with ${code}: ${err}`));
     });
   });
+}
+
+/** Removes every container (running or not) Docker has for these tasks; what a test leaves behind. */
+export async function removeTaskContainers(taskArns: readonly string[]): Promise<void> {
+  const run = promisify(execFile);
+  for (const arn of taskArns) {
+    const { stdout } = await run('docker', ['ps', '-a', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${arn}`]).catch(() => ({ stdout: '' }));
+    const ids = stdout.split('\n').filter(Boolean);
+    if (ids.length) await run('docker', ['rm', '-f', ...ids]).catch(() => undefined);
+  }
 }

@@ -2,14 +2,14 @@
 // gets itself (GetAuthorizationToken signed with its keys): no `docker login`
 // on the host, and the image is not on the host before the task runs.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateRepositoryCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { BERTH_BIN, ecsClient, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type ServerProcess } from './helpers.js';
+import { ecsClient, spawnAgent, spawnServer, tempDir, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 import { ecrClient } from './registry-helpers.js';
 
 function command(cmd: string, args: string[], env: Record<string, string>, input?: string): Promise<{ status: number; out: string }> {
@@ -21,41 +21,15 @@ function command(cmd: string, args: string[], env: Record<string, string>, input
   return new Promise((resolve) => child.on('close', (code) => resolve({ status: code ?? -1, out })));
 }
 
-function startAgent(endpoint: string, dataDir: string): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', 'default', '--data-dir', dataDir, '--memory', '512', '--cpu', '512'], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn', DOCKER_CONFIG: join(dataDir, 'no-docker-config') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not register: ${err}`)), 30_000);
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/registered as/.test(out)) {
-        clearTimeout(timer);
-        resolve({
-          child,
-          stop: async () => {
-            child.kill('SIGTERM');
-            await exited;
-          },
-        });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited with ${code}: ${err}`));
-    });
-  });
+/** The agent under test, with no docker credentials of the host's own (DOCKER_CONFIG points nowhere). */
+function startAgent(endpoint: string, dataDir: string): Promise<AgentProcess> {
+  return spawnAgent(endpoint, dataDir, { cluster: 'default', cpu: 512, memory: 512, env: { DOCKER_CONFIG: join(dataDir, 'no-docker-config') } });
 }
 
 describe('the agent pulls from the Berth registry by itself', { timeout: 300_000 }, () => {
   const dir = tempDir('berth-registry-agent-');
   let server: ServerProcess;
-  let agent: { stop(): Promise<void> };
+  let agent: AgentProcess;
   let uri = '';
   const built: string[] = [];
   const taskArns: string[] = [];
@@ -122,7 +96,7 @@ describe('the agent pulls from the Berth registry by itself', { timeout: 300_000
       const ids = await command('docker', ['ps', '-a', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${task}`], {});
       for (const id of ids.out.split('\n').filter(Boolean)) await command('docker', ['rm', '-f', id], {});
     }
-    await agent?.stop();
+    await agent?.kill();
     await server?.kill('SIGTERM');
     await command('docker', ['rmi', '-f', `${uri}:v1`, ...built], {});
     dir.remove();

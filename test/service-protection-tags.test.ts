@@ -1,10 +1,8 @@
 // Task scale-in protection and tags on services, end to end: a Berth server,
 // a real `berth agent` on the Docker Engine, and the AWS SDK as the user.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
@@ -24,47 +22,18 @@ import {
   type ECSClient,
   type Tag,
 } from '@aws-sdk/client-ecs';
-import { BERTH_BIN, freePort, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type ServerProcess } from './helpers.js';
+import { freePort, removeTaskContainers, spawnAgent, spawnServer, tempDir, ecsClient, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 
-const run = promisify(execFile);
 const IMAGE = 'berth-test/busybox:latest';
 const CLUSTER = 'svc-extras';
 
-function startAgent(endpoint: string, dataDir: string): Promise<{ child: ChildProcess; exited: Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    [BERTH_BIN, 'agent', '--endpoint', endpoint, '--cluster', CLUSTER, '--data-dir', dataDir, '--memory', '1024', '--cpu', '1024', '--task-cleanup-wait', '30s'],
-    {
-      env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent did not register: ${err}`)), 30_000);
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/registered as/.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, exited });
-      }
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent exited with ${code}: ${err}`));
-    });
-  });
-}
 
 const sortTags = (tags: readonly Tag[] | undefined) => [...(tags ?? [])].sort((a, b) => (a.key ?? '').localeCompare(b.key ?? ''));
 
 describe('task scale-in protection and service tags on the real Docker Engine', { timeout: 300_000 }, () => {
   const dir = tempDir('berth-svc-extras-');
   let server: ServerProcess;
-  let agent: { child: ChildProcess; exited: Promise<void> } | undefined;
+  let agent: AgentProcess | undefined;
   let ecs: ECSClient;
 
   const running = async (serviceName: string) =>
@@ -75,7 +44,7 @@ describe('task scale-in protection and service tags on the real Docker Engine', 
     server = await spawnServer(join(dir.path, 'server'), [], {}, await freePort());
     ecs = ecsClient(server.url);
     await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
-    agent = await startAgent(server.url, join(dir.path, 'agent'));
+    agent = await spawnAgent(server.url, join(dir.path, 'agent'), { cluster: CLUSTER, taskCleanupWait: '30s' });
     await ecs.send(
       new RegisterTaskDefinitionCommand({
         family: 'extras-sleep',
@@ -91,16 +60,9 @@ describe('task scale-in protection and service tags on the real Docker Engine', 
       for await (const page of paginateListTasks({ client: ecs }, { cluster: CLUSTER, desiredStatus })) arns.push(...(page.taskArns ?? []));
     }
     ecs.destroy();
-    if (agent) {
-      agent.child.kill('SIGTERM');
-      await agent.exited;
-    }
+    await agent?.kill();
     await server?.kill('SIGTERM');
-    for (const arn of arns) {
-      const { stdout } = await run('docker', ['ps', '-a', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${arn}`]).catch(() => ({ stdout: '' }));
-      const ids = stdout.split('\n').filter(Boolean);
-      if (ids.length) await run('docker', ['rm', '-f', ...ids]).catch(() => undefined);
-    }
+    await removeTaskContainers(arns);
     dir.remove();
   });
 

@@ -25,7 +25,7 @@ import {
   type ECSClient,
   type Service,
 } from '@aws-sdk/client-ecs';
-import { freePort, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { freePort, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, ecsClient, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
 const IMAGE = 'berth-test/busybox:latest';
@@ -79,11 +79,7 @@ describe('services on the real Docker Engine', { timeout: 600_000 }, () => {
     ecs.destroy();
     for (const a of agents) await a.kill('SIGTERM').catch(() => undefined);
     await server?.kill('SIGTERM');
-    for (const arn of arns) {
-      const { stdout } = await run('docker', ['ps', '-a', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${arn}`]).catch(() => ({ stdout: '' }));
-      const ids = stdout.split('\n').filter(Boolean);
-      if (ids.length) await run('docker', ['rm', '-f', ...ids]).catch(() => undefined);
-    }
+    await removeTaskContainers(arns);
     dir.remove();
   });
 

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CredentialLookup } from '../api/auth/sigv4.js';
+import type { CredentialLookup } from '../core/credentials.js';
 
 /** ECR authorization tokens are valid for 12 hours. */
 export const TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000;

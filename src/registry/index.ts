@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { CredentialLookup } from '../api/auth/sigv4.js';
+import type { CredentialLookup } from '../core/credentials.js';
 import { ecrProtocol } from '../api/ecr/service.js';
 import type { ServiceProtocol } from '../api/protocol.js';
 import type { Logger } from '../core/log.js';

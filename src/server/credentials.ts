@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CredentialLookup } from '../api/auth/sigv4.js';
+import type { CredentialLookup } from '../core/credentials.js';
 
 export interface RootCredentials {
   accessKeyId: string;

@@ -28,10 +28,9 @@ export interface Principal {
   region: string;
 }
 
-export interface CredentialLookup {
-  /** The secret for an access key, or undefined when the key is unknown. */
-  secretFor(accessKeyId: string): string | undefined;
-}
+import type { CredentialLookup } from '../../core/credentials.js';
+
+export type { CredentialLookup };
 
 /** AWS refuses requests dated more than 15 minutes from its clock. */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
