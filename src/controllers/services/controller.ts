@@ -318,6 +318,12 @@ export class ServiceController {
       const recent = s.events.find((e) => e.message === message);
       if (recent === undefined || nowS - recent.createdAt >= UNPLACED_EVENT_INTERVAL_S) events.push(message);
     }
+    if (plan.heldByProtection > 0) {
+      // A scale-in or a deployment waits for protected tasks: said again at most every UNPLACED_EVENT_INTERVAL_S while unchanged.
+      const message = `(service ${name}) was unable to scale in due to (reason: ${plan.heldByProtection} tasks under protection).`;
+      const recent = s.events.find((e) => e.message === message);
+      if (recent === undefined || nowS - recent.createdAt >= UNPLACED_EVENT_INTERVAL_S) events.push(message);
+    }
     let throttled = row.doc.throttled ?? false;
     if (!launchAllowed && !throttled) {
       events.push(`(service ${name}) is unable to consistently start tasks successfully. ${TROUBLESHOOTING}`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { failureThreshold, maximumTotal, minimumHealthy, reconcile, type ReconcileInput, type ServiceDeployment, type ServiceTask } from './reconcile.js';
+import { computedDesiredCount, failureThreshold, maximumTotal, minimumHealthy, reconcile, type ReconcileInput, type ServiceDeployment, type ServiceTask, type ServiceTaskSet } from './reconcile.js';
 
 let n = 0;
 function task(deploymentId: string, extra: Partial<ServiceTask> = {}): ServiceTask {
@@ -165,5 +165,147 @@ describe('service reconciler', () => {
       }),
       { numRuns: 300 },
     );
+  });
+  it('keeps protected tasks of an older deployment: the deployment waits, counting them, and completes once protection ends', () => {
+    const guarded = [task('old', { protected: true }), task('old', { protected: true })];
+    const plain = [task('old'), task('old')];
+    const fresh = [1, 2, 3, 4].map(() => task('new'));
+    let plan = reconcile(input({ deployments: [PRIMARY(), OLD], tasks: [...guarded, ...plain, ...fresh] }));
+    assert.deepEqual(plan.stop.map((s) => s.arn).sort(), plain.map((t) => t.arn).sort(), 'only the unprotected old tasks go');
+    assert.equal(plan.heldByProtection, 2);
+    assert.equal(plan.completed, false);
+    plan = reconcile(input({ deployments: [PRIMARY(), OLD], tasks: [...guarded, ...fresh] }));
+    assert.deepEqual([plan.stop.length, plan.start, plan.completed, plan.steady, plan.heldByProtection], [0, 0, false, false, 2], 'the deployment waits');
+    assert.equal(plan.deployments.find((d) => d.id === 'old')?.drained, false);
+    const lapsed = guarded.map((t) => ({ ...t, protected: false }));
+    plan = reconcile(input({ deployments: [PRIMARY(), OLD], tasks: [...lapsed, ...fresh] }));
+    assert.deepEqual(plan.stop.map((s) => [s.arn, s.reason]).sort(), lapsed.map((t) => [t.arn, 'deployment']).sort());
+    assert.equal(plan.heldByProtection, 0);
+    // A protected task on a draining instance is still moved: draining is not a scale-in.
+    const drainingGuarded = task('old', { protected: true, onDrainingInstance: true });
+    plan = reconcile(input({ deployments: [PRIMARY(), OLD], tasks: [drainingGuarded, ...fresh] }));
+    assert.deepEqual(plan.stop.map((s) => [s.arn, s.reason]), [[drainingGuarded.arn, 'draining']]);
+  });
+
+  it('property: a protected task is never stopped for a deployment or a scale-in, and the service converges once protection lapses', () => {
+    const bounds = fc.constantFrom([0, 100], [50, 200], [100, 200], [50, 150]);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 8 }),
+        fc.array(fc.boolean(), { minLength: 0, maxLength: 8 }),
+        bounds,
+        fc.integer({ min: 0, max: 12 }),
+        fc.infiniteStream(fc.boolean()),
+        (desired, oldProtection, [minPct, maxPct], lapseAt, coin) => {
+          const maxTotal = maximumTotal(desired, maxPct!);
+          const minHealthy = minimumHealthy(desired, minPct!);
+          fc.pre(!(oldProtection.length > 0 && desired > 0 && maxTotal - minHealthy < 1 && oldProtection.length >= maxTotal));
+          let tasks: ServiceTask[] = oldProtection.map((p) => task('old', { protected: p }));
+          let deployments: ServiceDeployment[] = [PRIMARY(), OLD];
+          const flips = coin[Symbol.iterator]();
+          for (let step = 0; step < 200; step++) {
+            if (step === lapseAt) tasks = tasks.map((t) => ({ ...t, protected: false }));
+            const plan = reconcile(input({ desiredCount: desired, minimumHealthyPercent: minPct!, maximumPercent: maxPct!, deployments, tasks }));
+            for (const s of plan.stop) {
+              const t = tasks.find((x) => x.arn === s.arn)!;
+              assert.ok(!(t.protected && (s.reason === 'deployment' || s.reason === 'scale-in')), `protected ${t.arn} stopped for ${s.reason}`);
+            }
+            if (step < lapseAt) assert.equal(plan.completed && tasks.some((t) => t.protected && t.deploymentId === 'old'), false, 'no completion while protected old tasks run');
+            const stopped = new Set(plan.stop.map((s) => s.arn));
+            const after = tasks.filter((t) => !stopped.has(t.arn));
+            if (plan.steady || (plan.completed && after.every((t) => t.deploymentId === 'new'))) {
+              assert.equal(after.length, desired);
+              return;
+            }
+            deployments = deployments.filter((d) => !plan.deployments.find((v) => v.id === d.id)?.drained);
+            tasks = [...after, ...Array.from({ length: plan.start }, () => task('new', { running: false, healthy: false }))];
+            tasks = tasks.map((t) => (!t.healthy && flips.next().value === true ? { ...t, running: true, healthy: true } : t));
+            if (plan.completed) deployments = [PRIMARY({ rolloutState: 'COMPLETED' })];
+          }
+          assert.fail('did not converge in 200 rounds');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  describe('task sets (EXTERNAL deployment controller)', () => {
+    const SET = (id: string, scalePercent: number, status: ServiceTaskSet['status'] = 'ACTIVE'): ServiceTaskSet => ({ id, status, scalePercent });
+
+    it('computes each task set\'s desired count rounded up, as ECS does', () => {
+      assert.deepEqual([computedDesiredCount(4, 100), computedDesiredCount(4, 0), computedDesiredCount(3, 50), computedDesiredCount(5, 30), computedDesiredCount(10, 10)], [4, 0, 2, 2, 1]);
+    });
+
+    it('starts what each task set lacks and nothing for the service itself', () => {
+      const plan = reconcile(input({ desiredCount: 3, deployments: [], taskSets: [SET('blue', 100, 'PRIMARY'), SET('green', 50)], tasks: [task('blue')] }));
+      assert.equal(plan.start, 0);
+      assert.deepEqual(plan.taskSets.map((v) => [v.id, v.computedDesiredCount, v.start, v.steady]), [
+        ['blue', 3, 2, false],
+        ['green', 2, 2, false],
+      ]);
+      assert.equal(plan.steady, false);
+    });
+
+    it('scales a task set in (never a protected task), drains a deleted one, and stops tasks of no task set', () => {
+      const blue = [task('blue'), task('blue', { protected: true }), task('blue')];
+      const green = [task('green'), task('green')];
+      const stray = task('gone');
+      const plan = reconcile(input({ desiredCount: 2, deployments: [], taskSets: [SET('blue', 50, 'PRIMARY'), SET('green', 0, 'DRAINING')], tasks: [...blue, ...green, stray] }));
+      const stopped = new Map(plan.stop.map((s) => [s.arn, s.reason]));
+      assert.equal(stopped.get(stray.arn), 'deployment');
+      assert.ok(!stopped.has(blue[1]!.arn), 'protected task kept');
+      assert.equal(blue.filter((t) => stopped.get(t.arn) === 'scale-in').length, 2);
+      assert.deepEqual(green.map((t) => stopped.get(t.arn)), ['scale-in', 'scale-in']);
+      assert.deepEqual(plan.taskSets.map((v) => [v.id, v.computedDesiredCount, v.drained]), [
+        ['blue', 1, false],
+        ['green', 0, true],
+      ]);
+    });
+
+    it('is steady when every task set runs its computed count, healthy, and nothing else runs', () => {
+      const tasks = [task('blue'), task('blue'), task('green')];
+      const plan = reconcile(input({ desiredCount: 2, deployments: [], taskSets: [SET('blue', 100, 'PRIMARY'), SET('green', 50)], tasks }));
+      assert.deepEqual([plan.stop.length, plan.steady, ...plan.taskSets.map((v) => v.steady)], [0, true, true, true]);
+      const pending = reconcile(input({ desiredCount: 2, deployments: [], taskSets: [SET('blue', 100, 'PRIMARY')], tasks: [task('blue'), task('blue', { running: false, healthy: false })] }));
+      assert.deepEqual([pending.steady, pending.taskSets[0]!.steady, pending.taskSets[0]!.pendingCount], [false, false, 1]);
+    });
+
+    it('replaces a task on a draining instance before stopping it', () => {
+      const draining = task('blue', { onDrainingInstance: true });
+      let plan = reconcile(input({ desiredCount: 1, deployments: [], taskSets: [SET('blue', 100)], tasks: [draining] }));
+      assert.deepEqual([plan.taskSets[0]!.start, plan.stop.length], [1, 0]);
+      plan = reconcile(input({ desiredCount: 1, deployments: [], taskSets: [SET('blue', 100)], tasks: [draining, task('blue')] }));
+      assert.deepEqual(plan.stop.map((s) => [s.arn, s.reason]), [[draining.arn, 'draining']]);
+    });
+
+    it('property: applied repeatedly, every task set reaches its computed count and the service is steady', () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 10 }),
+          fc.array(fc.tuple(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 6 }), fc.boolean()), { minLength: 1, maxLength: 5 }),
+          fc.infiniteStream(fc.boolean()),
+          (desired, sets, coin) => {
+            const taskSets = sets.map(([pct, _n, draining], i) => SET(`s${i}`, pct, draining ? 'DRAINING' : i === 0 ? 'PRIMARY' : 'ACTIVE'));
+            let tasks: ServiceTask[] = sets.flatMap(([, count], i) => Array.from({ length: count }, () => task(`s${i}`)));
+            const flips = coin[Symbol.iterator]();
+            for (let step = 0; step < 100; step++) {
+              const plan = reconcile(input({ desiredCount: desired, deployments: [], taskSets, tasks }));
+              if (plan.steady) {
+                for (const ts of taskSets) {
+                  const want = ts.status === 'DRAINING' ? 0 : computedDesiredCount(desired, ts.scalePercent);
+                  assert.equal(tasks.filter((t) => t.deploymentId === ts.id).length, want);
+                }
+                return;
+              }
+              const stopped = new Set(plan.stop.map((s) => s.arn));
+              tasks = [...tasks.filter((t) => !stopped.has(t.arn)), ...plan.taskSets.flatMap((v) => Array.from({ length: v.start }, () => task(v.id, { running: false, healthy: false })))];
+              tasks = tasks.map((t) => (!t.healthy && flips.next().value === true ? { ...t, running: true, healthy: true } : t));
+            }
+            assert.fail('did not converge in 100 rounds');
+          },
+        ),
+        { numRuns: 300 },
+      );
+    });
   });
 });

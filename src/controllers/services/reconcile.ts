@@ -16,6 +16,16 @@
  * - applied repeatedly, with started tasks becoming healthy, it converges:
  *   desired tasks of the newest deployment, nothing else, and no plan.
  *
+ * Scale-in protection (`ServiceTask.protected`) holds against scale-in and
+ * deployments alike, as on ECS: a protected task is never planned to stop
+ * for `scale-in` or `deployment`; a rolling deployment then waits, and the
+ * plan counts the tasks it holds (`heldByProtection`) so the service can say so.
+ *
+ * With task sets (the EXTERNAL deployment controller, `ReconcileInput.taskSets`)
+ * there is no rolling deployment: each task set is kept at its computed desired
+ * count, ⌈desired × scale / 100⌉ (0 once DRAINING), independently of the others;
+ * moving traffic between them is the external controller's business.
+ *
  * "Healthy" is the deployment notion of ECS: RUNNING, and HEALTHY when the
  * task has container health checks. A task whose health is UNHEALTHY after
  * `healthCheckGracePeriodSeconds` from its start is replaced. Health can come
@@ -51,6 +61,14 @@ export interface ServiceDeployment {
   readonly failedTasks: number;
 }
 
+/** A task set of a service with the EXTERNAL deployment controller. */
+export interface ServiceTaskSet {
+  readonly id: string;
+  readonly status: 'PRIMARY' | 'ACTIVE' | 'DRAINING';
+  /** `scale.value`, a percentage of the service's desired count (0 to 100). */
+  readonly scalePercent: number;
+}
+
 export interface ReconcileInput {
   readonly schedulingStrategy: 'REPLICA' | 'DAEMON';
   /** 0 for a service being deleted. */
@@ -58,8 +76,10 @@ export interface ReconcileInput {
   readonly minimumHealthyPercent: number;
   readonly maximumPercent: number;
   readonly circuitBreaker: { readonly enable: boolean; readonly rollback: boolean };
-  /** Newest first; exactly one PRIMARY. */
+  /** Newest first; exactly one PRIMARY (unless `taskSets` is given, when it is ignored). */
   readonly deployments: readonly ServiceDeployment[];
+  /** EXTERNAL deployment controller: the service's task sets, which replace deployments. */
+  readonly taskSets?: readonly ServiceTaskSet[];
   /** Tasks of the service that are not STOPPED and still wanted RUNNING. */
   readonly tasks: readonly ServiceTask[];
   /** Whether new tasks may be launched now (false while launches are throttled). */
@@ -78,9 +98,30 @@ export interface DeploymentVerdict {
   readonly drained: boolean;
 }
 
+export interface TaskSetVerdict {
+  readonly id: string;
+  /** ⌈desired × scale / 100⌉, 0 once DRAINING. */
+  readonly computedDesiredCount: number;
+  /** Tasks of the task set to start now; placed by the placement engine. */
+  readonly start: number;
+  readonly runningCount: number;
+  readonly pendingCount: number;
+  /** DRAINING with no tasks left: drop it from the service. */
+  readonly drained: boolean;
+  /**
+   * ECS's STEADY_STATE: running = computed desired count, nothing pending, no task on a
+   * draining instance, every task healthy, and nothing to start or stop.
+   */
+  readonly steady: boolean;
+}
+
 export interface ServicePlan {
   /** Tasks of the PRIMARY deployment to start (REPLICA); placed by the placement engine. */
   readonly start: number;
+  /** EXTERNAL: one verdict per task set, in input order, with the tasks to start for it. */
+  readonly taskSets: readonly TaskSetVerdict[];
+  /** Tasks kept running only because of their scale-in protection (a scale-in or a deployment waits for them). */
+  readonly heldByProtection: number;
   /** DAEMON: instances that get one task of the PRIMARY deployment each. */
   readonly startOn: readonly string[];
   readonly stop: readonly { readonly arn: string; readonly reason: StopReason }[];
@@ -142,10 +183,13 @@ function scaleInOrder(tasks: readonly ServiceTask[], all: readonly ServiceTask[]
   return out;
 }
 
-export function reconcile(input: ReconcileInput): ServicePlan {
-  const primary = input.deployments.find((d) => d.status === 'PRIMARY');
-  if (primary === undefined) throw new Error('a service always has a PRIMARY deployment');
-  const desired = Math.max(0, input.desiredCount);
+/** A task set's computed desired count as ECS has it: ⌈desired × percent / 100⌉. */
+export function computedDesiredCount(desired: number, scalePercent: number): number {
+  return Math.max(0, Math.ceil((desired * scalePercent) / 100 - 1e-9));
+}
+
+/** The stop list a reconcile builds, and the tasks already in it. */
+function stopList() {
   const stop: { arn: string; reason: StopReason }[] = [];
   const stopping = new Set<string>();
   const drop = (t: ServiceTask, reason: StopReason) => {
@@ -153,12 +197,25 @@ export function reconcile(input: ReconcileInput): ServicePlan {
     stopping.add(t.arn);
     stop.push({ arn: t.arn, reason });
   };
+  return { stop, stopping, drop };
+}
 
-  // Tasks that are lost capacity already: pending on a draining instance, or failing health checks.
-  for (const t of input.tasks) {
+/** Tasks that are lost capacity already: failing health checks, or pending on a draining instance. */
+function dropLostCapacity(tasks: readonly ServiceTask[], drop: (t: ServiceTask, reason: StopReason) => void): void {
+  for (const t of tasks) {
     if (t.failedHealthChecks) drop(t, 'unhealthy');
     else if (t.onDrainingInstance && !t.running) drop(t, 'draining');
   }
+}
+
+export function reconcile(input: ReconcileInput): ServicePlan {
+  if (input.taskSets !== undefined) return reconcileTaskSets(input, input.taskSets);
+  const primary = input.deployments.find((d) => d.status === 'PRIMARY');
+  if (primary === undefined) throw new Error('a service always has a PRIMARY deployment');
+  const desired = Math.max(0, input.desiredCount);
+  const { stop, stopping, drop } = stopList();
+  let heldByProtection = 0;
+  dropLostCapacity(input.tasks, drop);
 
   const failedThreshold = failureThreshold(desired);
   const tripped = input.circuitBreaker.enable && primary.rolloutState === 'IN_PROGRESS' && primary.failedTasks >= failedThreshold;
@@ -191,11 +248,15 @@ export function reconcile(input: ReconcileInput): ServicePlan {
     if (primaryLaunches) start = Math.max(0, Math.min(desired - good.length, maxTotal - remaining.length));
 
     // Stop: old deployments' tasks and those on draining instances, then the newest deployment's excess.
+    // A protected task of an old deployment stays until its protection ends (the deployment waits for it).
     let healthy = remaining.filter((t) => t.healthy).length;
     const excess = Math.max(0, good.length - desired);
+    const unprotected = good.filter((t) => !t.protected);
+    const replaceable = others.filter((t) => t.onDrainingInstance || !t.protected);
+    heldByProtection = others.length - replaceable.length + Math.max(0, excess - unprotected.length);
     const victims: { t: ServiceTask; reason: StopReason }[] = [
-      ...others.map((t) => ({ t, reason: (t.onDrainingInstance ? 'draining' : 'deployment') as StopReason })),
-      ...scaleInOrder(good.filter((t) => !t.protected), good)
+      ...replaceable.map((t) => ({ t, reason: (t.onDrainingInstance ? 'draining' : 'deployment') as StopReason })),
+      ...scaleInOrder(unprotected, good)
         .slice(0, excess)
         .map((t) => ({ t, reason: 'scale-in' as StopReason })),
     ];
@@ -234,5 +295,66 @@ export function reconcile(input: ReconcileInput): ServicePlan {
     startOn.length === 0;
   const completed = atGoal && primary.rolloutState === 'IN_PROGRESS';
   const steady = atGoal && input.deployments.length === 1 && (primary.rolloutState === 'COMPLETED' || completed);
-  return { start, startOn, stop, deployments: verdicts, runningCount, pendingCount, completed, failed: tripped, steady };
+  return { start, startOn, taskSets: [], heldByProtection, stop, deployments: verdicts, runningCount, pendingCount, completed, failed: tripped, steady };
+}
+
+/**
+ * Task sets: each kept at its computed desired count. Its missing tasks are
+ * started; its excess goes in scale-in order, protected tasks never; its
+ * running tasks on draining instances go once as many healthy tasks run
+ * elsewhere; tasks of no task set go (unless protected).
+ */
+function reconcileTaskSets(input: ReconcileInput, taskSets: readonly ServiceTaskSet[]): ServicePlan {
+  const desired = Math.max(0, input.desiredCount);
+  const { stop, stopping, drop } = stopList();
+  let heldByProtection = 0;
+  dropLostCapacity(input.tasks, drop);
+  const ids = new Set(taskSets.map((ts) => ts.id));
+  for (const t of input.tasks) {
+    if (ids.has(t.deploymentId) || stopping.has(t.arn)) continue;
+    if (t.protected && !t.onDrainingInstance) heldByProtection++;
+    else drop(t, t.onDrainingInstance ? 'draining' : 'deployment');
+  }
+  const plans = taskSets.map((ts) => {
+    const target = ts.status === 'DRAINING' ? 0 : computedDesiredCount(desired, ts.scalePercent);
+    const remaining = input.tasks.filter((t) => t.deploymentId === ts.id && !stopping.has(t.arn));
+    const good = remaining.filter((t) => !t.onDrainingInstance);
+    const start = input.launchAllowed ? Math.max(0, target - good.length) : 0;
+    if (good.filter((t) => t.healthy).length >= target) {
+      for (const t of remaining) if (t.onDrainingInstance) drop(t, 'draining');
+    }
+    const excess = Math.max(0, good.length - target);
+    const unprotected = good.filter((t) => !t.protected);
+    heldByProtection += Math.max(0, excess - unprotected.length);
+    for (const t of scaleInOrder(unprotected, good).slice(0, excess)) drop(t, 'scale-in');
+    return { ts, target, start };
+  });
+  const verdicts: TaskSetVerdict[] = plans.map(({ ts, target, start }) => {
+    const mine = input.tasks.filter((t) => t.deploymentId === ts.id);
+    const kept = mine.filter((t) => !stopping.has(t.arn));
+    return {
+      id: ts.id,
+      computedDesiredCount: target,
+      start,
+      runningCount: mine.filter((t) => t.running).length,
+      pendingCount: mine.filter((t) => !t.running).length,
+      drained: ts.status === 'DRAINING' && kept.length === 0,
+      steady: start === 0 && kept.length === mine.length && kept.length === target && kept.every((t) => t.healthy && !t.onDrainingInstance),
+    };
+  });
+  const runningCount = input.tasks.filter((t) => t.running).length;
+  const steady = verdicts.every((v) => v.steady) && input.tasks.every((t) => ids.has(t.deploymentId));
+  return {
+    start: 0,
+    startOn: [],
+    taskSets: verdicts,
+    heldByProtection,
+    stop,
+    deployments: [],
+    runningCount,
+    pendingCount: input.tasks.length - runningCount,
+    completed: false,
+    failed: false,
+    steady,
+  };
 }
