@@ -5,7 +5,7 @@ import { openSqliteStore } from '../../store/sqlite.js';
 import { createCluster } from '../../ecs/clusters.js';
 import { registerContainerInstance, type ContainerInstanceDoc } from '../../ecs/containerInstances.js';
 import { closeReadModels, createReadModels, type DomainContext } from '../../ecs/context.js';
-import { createService, updateService } from '../../ecs/services.js';
+import { createService, describeServices, updateService } from '../../ecs/services.js';
 import { getTaskProtection, updateTaskProtection } from '../../ecs/taskProtection.js';
 import { registerTaskDefinition } from '../../ecs/taskDefinitions.js';
 import { listTasks, runTask, submitTaskStateChange } from '../../ecs/tasks.js';
@@ -86,6 +86,39 @@ describe('task scale-in protection', () => {
     assert.deepEqual((await getTaskProtection(f.ctx, { cluster: 'c1', tasks: [a] })).protectedTasks, [{ taskArn: a, protectionEnabled: false }]);
     await f.sync();
     assert.deepEqual(await f.running(), [], 'the expired protection no longer keeps the task');
+    await f.close();
+  });
+
+  it('keeps protected tasks of the older deployment during a rolling deployment, which waits and says so', async () => {
+    const f = await fixture();
+    await f.sync();
+    const old = await f.running();
+    const [a] = old as [string, string, string];
+    await updateTaskProtection(f.ctx, { cluster: 'c1', tasks: [a], protectionEnabled: true, expiresInMinutes: 30 });
+    await registerTaskDefinition(f.ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', cpu: 128, memory: 96 }] });
+    await updateService(f.ctx, { cluster: 'c1', service: 'api', taskDefinition: 'web:2' });
+    for (let i = 0; i < 4; i++) await f.sync();
+    const service = async () => (await describeServices(f.ctx, { cluster: 'c1', services: ['api'] })).services[0] as {
+      deployments: { status: string; rolloutState: string; runningCount: number }[];
+      events: { message: string }[];
+    };
+    const now = await f.running();
+    assert.equal(now.length, 4, 'three new tasks and the protected old one');
+    assert.ok(now.includes(a), 'the protected task of the old deployment still runs');
+    let s = await service();
+    assert.deepEqual(s.deployments.map((d) => [d.status, d.runningCount]), [
+      ['PRIMARY', 3],
+      ['ACTIVE', 1],
+    ]);
+    assert.equal(s.deployments[0]!.rolloutState, 'IN_PROGRESS', 'the deployment waits for the protected task');
+    assert.equal(s.events.filter((e) => e.message === '(service api) was unable to scale in due to (reason: 1 tasks under protection).').length, 1, 'said once');
+
+    f.advance(31 * MINUTE);
+    await f.sync();
+    await f.sync();
+    assert.ok(!(await f.running()).includes(a), 'stopped once its protection lapsed');
+    s = await service();
+    assert.deepEqual(s.deployments.map((d) => [d.status, d.rolloutState]), [['PRIMARY', 'COMPLETED']]);
     await f.close();
   });
 
