@@ -13,6 +13,8 @@ import {
   ListTasksCommand,
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
+  StartTaskCommand,
+  ListContainerInstancesCommand,
   TagResourceCommand,
   UntagResourceCommand,
   UpdateServiceCommand,
@@ -160,5 +162,71 @@ describe('task scale-in protection and service tags on the real Docker Engine', 
     const [other] = await running('from-definition');
     const otherTask = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [other!], include: ['TAGS'] }))).tasks![0]!;
     assert.deepEqual(otherTask.tags, [{ key: 'team', value: 'platform' }]);
+  });
+  it('tags standalone tasks from their task definition and with the ECS managed cluster tag, and refuses SERVICE for RunTask', async () => {
+    const run = await ecs.send(
+      new RunTaskCommand({
+        cluster: CLUSTER,
+        taskDefinition: 'extras-sleep',
+        tags: [{ key: 'job', value: 'nightly' }],
+        propagateTags: 'TASK_DEFINITION',
+        enableECSManagedTags: true,
+      }),
+    );
+    assert.deepEqual(run.failures, []);
+    const taskArn = run.tasks![0]!.taskArn!;
+    const described = (await ecs.send(new DescribeTasksCommand({ cluster: CLUSTER, tasks: [taskArn], include: ['TAGS'] }))).tasks![0]!;
+    const expected = [{ key: 'aws:ecs:clusterName', value: CLUSTER }, { key: 'job', value: 'nightly' }, { key: 'team', value: 'platform' }];
+    assert.deepEqual(sortTags(described.tags), expected);
+    assert.deepEqual(sortTags((await ecs.send(new ListTagsForResourceCommand({ resourceArn: taskArn }))).tags), expected);
+
+    const plain = (await ecs.send(new RunTaskCommand({ cluster: CLUSTER, taskDefinition: 'extras-sleep' }))).tasks![0]!;
+    assert.deepEqual((await ecs.send(new ListTagsForResourceCommand({ resourceArn: plain.taskArn! }))).tags, [], 'nothing propagated unless asked');
+
+    const [instance] = (await ecs.send(new ListContainerInstancesCommand({ cluster: CLUSTER }))).containerInstanceArns!;
+    const started = await ecs.send(
+      new StartTaskCommand({ cluster: CLUSTER, taskDefinition: 'extras-sleep', containerInstances: [instance!], propagateTags: 'TASK_DEFINITION', enableECSManagedTags: true }),
+    );
+    assert.deepEqual(sortTags((await ecs.send(new ListTagsForResourceCommand({ resourceArn: started.tasks![0]!.taskArn! }))).tags), [
+      { key: 'aws:ecs:clusterName', value: CLUSTER },
+      { key: 'team', value: 'platform' },
+    ]);
+
+    await assert.rejects(ecs.send(new RunTaskCommand({ cluster: CLUSTER, taskDefinition: 'extras-sleep', propagateTags: 'SERVICE' })), (err: Error) => {
+      assert.equal(err.name, 'InvalidParameterException');
+      assert.match(err.message, /SERVICE value for propagateTags is only supported for tasks that belong to a service/);
+      return true;
+    });
+  });
+
+  it('keeps a protected task of the older deployment through a rolling deployment until its protection is removed', async () => {
+    await ecs.send(new CreateServiceCommand({ cluster: CLUSTER, serviceName: 'rolling', taskDefinition: 'extras-sleep', desiredCount: 2 }));
+    assert.equal((await stable('rolling')).state, 'SUCCESS');
+    const [kept, other] = (await running('rolling')) as [string, string];
+    await ecs.send(new UpdateTaskProtectionCommand({ cluster: CLUSTER, tasks: [kept], protectionEnabled: true, expiresInMinutes: 30 }));
+    const next = await ecs.send(
+      new RegisterTaskDefinitionCommand({ family: 'extras-sleep', containerDefinitions: [{ name: 'app', image: IMAGE, memory: 24, command: ['sleep', '3600'], stopTimeout: 1 }] }),
+    );
+    await ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: 'rolling', taskDefinition: next.taskDefinition!.taskDefinitionArn! }));
+    await waitFor('the unprotected old task to be replaced', async () => ((await running('rolling')).includes(other) ? undefined : true), 90_000);
+    const service = async () => (await ecs.send(new DescribeServicesCommand({ cluster: CLUSTER, services: ['rolling'] }))).services![0]!;
+    const held = await waitFor(
+      'the deployment to wait for the protected task',
+      async () => {
+        const s = await service();
+        return s.events?.some((e) => e.message === '(service rolling) was unable to scale in due to (reason: 1 tasks under protection).') && s.deployments?.[0]?.runningCount === 2 ? s : undefined;
+      },
+      90_000,
+    );
+    assert.ok((await running('rolling')).includes(kept), 'the protected task of the older deployment still runs');
+    assert.deepEqual(held.deployments?.map((d) => [d.status, d.rolloutState]), [
+      ['PRIMARY', 'IN_PROGRESS'],
+      ['ACTIVE', 'COMPLETED'],
+    ]);
+
+    await ecs.send(new UpdateTaskProtectionCommand({ cluster: CLUSTER, tasks: [kept], protectionEnabled: false }));
+    assert.equal((await stable('rolling')).state, 'SUCCESS');
+    assert.ok(!(await running('rolling')).includes(kept), 'stopped once unprotected');
+    assert.deepEqual((await service()).deployments?.map((d) => [d.status, d.rolloutState]), [['PRIMARY', 'COMPLETED']]);
   });
 });

@@ -81,11 +81,45 @@ export interface RunTaskInput {
   clientToken?: string;
   enableExecuteCommand?: boolean;
   propagateTags?: string;
+  enableECSManagedTags?: boolean;
 }
 
 interface RunTaskOutput {
   tasks: TaskDoc[];
   failures: { arn?: string; reason: string; detail?: string }[];
+}
+
+/**
+ * What RunTask and StartTask accept for `propagateTags`: a task outside a
+ * service can take its definition's tags, never a service's.
+ */
+function checkPropagateTags(v: string | undefined): void {
+  if (v === undefined || v === 'NONE' || v === 'TASK_DEFINITION') return;
+  if (v === 'SERVICE') {
+    throw new InvalidParameterException('The SERVICE value for propagateTags is only supported for tasks that belong to a service. Use TASK_DEFINITION or NONE.');
+  }
+  throw new InvalidParameterException(`Invalid propagateTags value '${v}'; expected TASK_DEFINITION or NONE.`);
+}
+
+/**
+ * The tags a task started by RunTask or StartTask carries: the request's, then
+ * its definition's when `propagateTags` is TASK_DEFINITION, then ECS's managed
+ * `aws:ecs:clusterName` when `enableECSManagedTags` is set (as ECS does).
+ */
+async function standaloneTaskTags(
+  reader: StoreReader,
+  td: TaskDefinitionDoc,
+  cluster: Row<ClusterDoc>,
+  input: { propagateTags?: string; enableECSManagedTags?: boolean },
+  tags: Tag[],
+): Promise<Tag[]> {
+  const out = [...tags];
+  if (input.propagateTags === 'TASK_DEFINITION') {
+    const row = await reader.get<StoredTaskDefinition>('taskDefinition', td.taskDefinitionArn);
+    for (const t of row?.doc.tags ?? []) if (!out.some((x) => x.key === t.key)) out.push(t);
+  }
+  if (input.enableECSManagedTags === true) out.push({ key: 'aws:ecs:clusterName', value: cluster.doc.clusterName });
+  return out;
 }
 
 function specOf(td: TaskDefinitionDoc, input: { overrides?: Overrides; startedBy?: string; group?: string; enableExecuteCommand?: boolean }, launchType: 'EC2' | 'EXTERNAL', count: number, tags: Tag[]): TaskSpec {
@@ -117,6 +151,7 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
     });
   }
   const tags = validateTags(input.tags);
+  checkPropagateTags(input.propagateTags);
   if (input.clientToken !== undefined && (input.clientToken.length < 1 || input.clientToken.length > 64)) {
     throw new InvalidParameterException('clientToken must be 1 to 64 characters long.');
   }
@@ -151,7 +186,7 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
       throw new InvalidParameterException('No Container Instances were found in your cluster.', { hint: `Start \`berth agent --cluster ${cluster.doc.clusterName}\` on a Docker host.` });
     }
     const spec: TaskSpec = {
-      ...specOf(registered, input, launchType, count, tags),
+      ...specOf(registered, input, launchType, count, await standaloneTaskTags(tx, registered, cluster, input, tags)),
       ...(input.placementConstraints ? { placementConstraints: input.placementConstraints } : {}),
       ...(input.placementStrategy ? { placementStrategy: input.placementStrategy } : {}),
     };
@@ -176,6 +211,8 @@ export interface StartTaskInput {
   overrides?: Overrides;
   tags?: Tag[];
   enableExecuteCommand?: boolean;
+  propagateTags?: string;
+  enableECSManagedTags?: boolean;
 }
 
 export async function startTask(ctx: DomainContext, input: StartTaskInput): Promise<RunTaskOutput> {
@@ -183,13 +220,14 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
     throw new InvalidParameterException('containerInstances must name 1 to 10 container instances.');
   }
   const tags = validateTags(input.tags);
+  checkPropagateTags(input.propagateTags);
   let handOver: { instances: Row<ContainerInstanceDoc>[]; tasks: Row<StoredTask>[] }[] = [];
   const out = await withRetry(ctx.store, async (tx) => {
     handOver = [];
     const cluster = await requireCluster(ctx, tx, input.cluster);
     const registered = await requireTaskDefinition(ctx, tx, input.taskDefinition);
     const launchType = checkLaunch(registered, 'EC2');
-    const spec = specOf(registered, input, launchType, 1, tags);
+    const spec = specOf(registered, input, launchType, 1, await standaloneTaskTags(tx, registered, cluster, input, tags));
     const tasks: TaskDoc[] = [];
     const failures: RunTaskOutput['failures'] = [];
     for (const ref of input.containerInstances) {
