@@ -214,6 +214,22 @@ export interface TaskWithDefinition {
 //   (the service controller), through the same writer.
 // - Tasks of a service are created and stopped only through the task writer,
 //   with startedBy = the deployment id and group `service:<name>`.
+//
+// Task sets (`ServiceDoc.taskSets`, services with the EXTERNAL deployment
+// controller, which have no ECS deployments):
+// - Created, and their spec written — taskDefinition, launchType, externalId,
+//   scale, tags, createdAt, updatedAt, and the status moves PRIMARY ⇄ ACTIVE
+//   and → DRAINING — only by the task set operations (`taskSets.ts`:
+//   CreateTaskSet, UpdateTaskSet, UpdateServicePrimaryTaskSet, DeleteTaskSet)
+//   and DeleteService, through the service writer. UpdateServicePrimaryTaskSet
+//   also writes the service's taskDefinition and launchType (the primary task
+//   set's, as ECS describes the service).
+// - runningCount, pendingCount, stabilityStatus, stabilityStatusAt, and the
+//   removal of a DRAINING task set once its tasks are gone: only the service
+//   controller.
+// - computedDesiredCount is not stored: it is ⌈service desiredCount × scale /
+//   100⌉ (0 once DRAINING), computed where the task set is described.
+// - Tasks of a task set carry startedBy = the task set id, as on ECS.
 
 export type DeploymentStatus = 'PRIMARY' | 'ACTIVE' | 'INACTIVE';
 export type RolloutState = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
@@ -261,10 +277,13 @@ export interface ServiceDoc {
   desiredCount: number;
   runningCount: number;
   pendingCount: number;
-  launchType: 'EC2' | 'EXTERNAL';
-  taskDefinition: string;
+  launchType?: 'EC2' | 'EXTERNAL';
+  /** Absent for an EXTERNAL service without a primary task set. */
+  taskDefinition?: string;
   deploymentConfiguration: DeploymentConfiguration;
   deployments: DeploymentDoc[];
+  /** EXTERNAL deployment controller only: the service's task sets, newest first. */
+  taskSets?: TaskSetDoc[];
   events: ServiceEvent[];
   createdAt: number;
   createdBy: string;
@@ -278,6 +297,36 @@ export interface ServiceDoc {
   enableExecuteCommand: boolean;
   availabilityZoneRebalancing?: string;
   tags: Tag[];
+}
+
+export type TaskSetStatus = 'PRIMARY' | 'ACTIVE' | 'DRAINING';
+
+/** A task set as stored (DescribeTaskSets adds `computedDesiredCount`; timestamps in epoch seconds). */
+export interface TaskSetDoc {
+  /** `ecs-svc/` and 19 digits, as ECS; the `startedBy` of its tasks. */
+  id: string;
+  taskSetArn: string;
+  serviceArn: string;
+  clusterArn: string;
+  externalId?: string;
+  status: TaskSetStatus;
+  taskDefinition: string;
+  pendingCount: number;
+  runningCount: number;
+  createdAt: number;
+  updatedAt: number;
+  launchType: 'EC2' | 'EXTERNAL';
+  loadBalancers: unknown[];
+  serviceRegistries: unknown[];
+  scale: { value: number; unit: 'PERCENT' };
+  stabilityStatus: 'STEADY_STATE' | 'STABILIZING';
+  stabilityStatusAt: number;
+  tags: Tag[];
+}
+
+/** A task set's computed desired count as ECS has it: ⌈service desiredCount × scale percent / 100⌉. */
+export function computedDesiredCount(desired: number, scalePercent: number): number {
+  return Math.max(0, Math.ceil((desired * scalePercent) / 100 - 1e-9));
 }
 
 export interface StoredService {

@@ -60,7 +60,7 @@ describe('service operations', () => {
     assert.deepEqual(s.deployments.map((d) => [d.status, d.desiredCount]), [['PRIMARY', 3]]);
     s = (await updateService(f.ctx, { cluster: 'c1', service: 'web', taskDefinition: 'web:2' })).service;
     assert.deepEqual(s.deployments.map((d) => d.status), ['PRIMARY', 'ACTIVE']);
-    assert.ok(s.taskDefinition.endsWith('web:2'));
+    assert.ok(s.taskDefinition?.endsWith('web:2'));
     s = (await updateService(f.ctx, { cluster: 'c1', service: 'web', forceNewDeployment: true })).service;
     assert.equal(s.deployments.length, 3);
     const records = (await listServiceDeployments(f.ctx, { cluster: 'c1', service: 'web' })).serviceDeployments;

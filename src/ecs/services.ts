@@ -20,6 +20,7 @@ import { epochSeconds, type DomainContext } from './context.js';
 import type { DeploymentConfiguration, ServiceDoc, StoredService } from './model.js';
 import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition } from './taskDefinitions.js';
+import { describeTaskSet } from './taskSetView.js';
 import { insertService, newDeployment, recordDeployment, updateRecord, writeService } from './writers/services.js';
 
 type PlacementConstraintInput = { type?: string; expression?: string };
@@ -102,7 +103,7 @@ function propagateTagsOf(v: string | undefined): ServiceDoc['propagateTags'] {
 }
 
 /** A service of the cluster by name or ARN, whatever its status. */
-async function findService(ctx: DomainContext, reader: StoreReader, cluster: Row<ClusterDoc>, ref: string): Promise<Row<StoredService> | undefined> {
+export async function findService(ctx: DomainContext, reader: StoreReader, cluster: Row<ClusterDoc>, ref: string): Promise<Row<StoredService> | undefined> {
   let arn: string;
   if (ref.startsWith('arn:')) {
     const p = parseArn(ref);
@@ -125,8 +126,9 @@ export async function createService(ctx: DomainContext, input: CreateServiceInpu
   const scheduling = (input.schedulingStrategy ?? 'REPLICA') as 'REPLICA' | 'DAEMON';
   if (scheduling !== 'REPLICA' && scheduling !== 'DAEMON') throw new InvalidParameterException(`Invalid schedulingStrategy '${String(scheduling)}'.`);
   const controller = input.deploymentController?.type ?? 'ECS';
+  if (controller === 'EXTERNAL') return createExternalService(ctx, input, scheduling, createdBy);
   if (controller !== 'ECS') {
-    throw new UnsupportedFeatureException(`The ${controller} deployment controller is not supported by Berth yet; use ECS.`);
+    throw new UnsupportedFeatureException(`The ${controller} deployment controller is not supported by Berth yet; use ECS or EXTERNAL.`);
   }
   if (input.capacityProviderStrategy !== undefined && input.capacityProviderStrategy.length > 0) {
     throw new InvalidParameterException('Capacity provider strategies are not supported by Berth yet; use launchType EC2.');
@@ -229,6 +231,7 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
     if (!cur) throw new ServiceNotFoundException('Service not found.');
     const s = cur.doc.service;
     if (s.status !== 'ACTIVE') throw new ServiceNotActiveException('Service was not ACTIVE.');
+    if (s.deploymentController.type === 'EXTERNAL') return writeService(tx, cur, { ...cur.doc, service: updateExternal(s, input) });
     if (s.schedulingStrategy === 'DAEMON' && input.desiredCount !== undefined) {
       throw new InvalidParameterException('The DAEMON scheduling strategy does not support a desiredCount.');
     }
@@ -240,12 +243,12 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
         ? checkPlacement(input.placementConstraints ?? s.placementConstraints, input.placementStrategy ?? s.placementStrategy)
         : undefined;
     const desiredCount = input.desiredCount ?? s.desiredCount;
-    const taskDefinition = td?.taskDefinitionArn ?? s.taskDefinition;
+    const taskDefinition = td?.taskDefinitionArn ?? s.taskDefinition!;
     const newDeploymentNeeded = input.forceNewDeployment === true || taskDefinition !== s.taskDefinition || placement !== undefined;
     let deployments = s.deployments.map((d) => (d.status === 'PRIMARY' ? { ...d, desiredCount } : d));
     let doc: StoredService = cur.doc;
     if (newDeploymentNeeded) {
-      const created = newDeployment(ctx, { desiredCount, launchType: s.launchType }, taskDefinition);
+      const created = newDeployment(ctx, { desiredCount, launchType: s.launchType ?? 'EC2' }, taskDefinition);
       doc = recordDeployment(ctx, { ...cur.doc, service: { ...s, deploymentConfiguration: config } }, created, td ?? (await requireTaskDefinition(ctx, tx, taskDefinition)), deployments);
       deployments = [created, ...deployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
     }
@@ -277,16 +280,122 @@ export async function deleteService(ctx: DomainContext, input: { cluster?: strin
     if (s.schedulingStrategy === 'REPLICA' && s.desiredCount > 0 && input.force !== true) {
       throw new InvalidParameterException('The service cannot be stopped while it is scaled above 0.');
     }
-    const next: ServiceDoc = { ...s, status: 'DRAINING', desiredCount: 0, deployments: s.deployments.map((d) => ({ ...d, desiredCount: 0 })) };
+    const next: ServiceDoc = {
+      ...s,
+      status: 'DRAINING',
+      desiredCount: 0,
+      deployments: s.deployments.map((d) => ({ ...d, desiredCount: 0 })),
+      ...(s.taskSets !== undefined ? { taskSets: s.taskSets.map((t) => ({ ...t, status: 'DRAINING' as const })) } : {}),
+    };
     return writeService(tx, cur, { ...cur.doc, service: next });
   });
   return { service: describe(row.doc.service, false) };
 }
 
-/** The service as the API describes it: tags only when asked for. */
-function describe(s: ServiceDoc, withTags: boolean): Omit<ServiceDoc, 'tags'> & { tags?: Tag[] } {
-  const { tags, ...rest } = s;
-  return withTags ? { ...rest, tags } : rest;
+/** The service as the API describes it: tags only when asked for; task sets with their computed desired counts. */
+function describe(s: ServiceDoc, withTags: boolean) {
+  const { tags, taskSets, ...rest } = s;
+  return {
+    ...rest,
+    ...(taskSets !== undefined ? { taskSets: taskSets.map((t) => describeTaskSet(s, t, false)) } : {}),
+    ...(withTags ? { tags } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The EXTERNAL deployment controller: the service holds task sets, not deployments.
+
+/** Parameters ECS controls per task set, refused on an EXTERNAL service, with the member ECS names. */
+const TASK_SET_LEVEL: readonly [keyof CreateServiceInput, string][] = [
+  ['taskDefinition', 'TaskDefinition'],
+  ['launchType', 'LaunchType'],
+  ['loadBalancers', 'LoadBalancers'],
+  ['serviceRegistries', 'ServiceRegistries'],
+  ['networkConfiguration', 'NetworkConfiguration'],
+  ['capacityProviderStrategy', 'CapacityProviderStrategy'],
+];
+
+const isBlank = (v: unknown) => v === undefined || (Array.isArray(v) && v.length === 0);
+
+async function createExternalService(ctx: DomainContext, input: CreateServiceInput, scheduling: 'REPLICA' | 'DAEMON', createdBy: string) {
+  for (const [member, name] of TASK_SET_LEVEL) {
+    if (!isBlank(input[member])) throw new InvalidParameterException(`${name} must be blank`);
+  }
+  if (scheduling === 'DAEMON') throw new InvalidParameterException('The DAEMON scheduling strategy is not supported with the EXTERNAL deployment controller.');
+  if (input.deploymentConfiguration?.deploymentCircuitBreaker?.enable === true) {
+    throw new InvalidParameterException('The deployment circuit breaker is only supported for services that use the rolling update (ECS) deployment controller.');
+  }
+  const desired = input.desiredCount ?? 0;
+  if (!Number.isInteger(desired) || desired < 0) throw new InvalidParameterException('desiredCount must be a non-negative integer.');
+  checkGrace(input.healthCheckGracePeriodSeconds);
+  const tags = validateTags(input.tags);
+  const config = deploymentConfiguration(input.deploymentConfiguration, scheduling);
+  const placement = checkPlacement(input.placementConstraints, input.placementStrategy);
+  const propagateTags = propagateTagsOf(input.propagateTags);
+  const row = await withRetry(ctx.store, async (tx) => {
+    const cluster = await requireCluster(ctx, tx, input.cluster);
+    const arn = makeServiceArn(ctx, cluster.doc.clusterName, input.serviceName);
+    const existing = await tx.get<StoredService>('service', arn);
+    if (existing && existing.doc.service.status !== 'INACTIVE') throw new InvalidParameterException('Creation of service was not idempotent.');
+    const service: ServiceDoc = {
+      serviceArn: arn,
+      serviceName: input.serviceName,
+      clusterArn: cluster.arn,
+      loadBalancers: [],
+      serviceRegistries: [],
+      status: 'ACTIVE',
+      desiredCount: desired,
+      runningCount: 0,
+      pendingCount: 0,
+      deploymentConfiguration: config,
+      deployments: [],
+      taskSets: [],
+      events: [],
+      createdAt: epochSeconds(ctx.now()),
+      createdBy,
+      placementConstraints: placement.placementConstraints,
+      placementStrategy: placement.placementStrategy.length === 0 ? DEFAULT_PLACEMENT_STRATEGY : placement.placementStrategy,
+      ...(input.healthCheckGracePeriodSeconds !== undefined ? { healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds } : {}),
+      schedulingStrategy: 'REPLICA',
+      deploymentController: { type: 'EXTERNAL' },
+      enableECSManagedTags: input.enableECSManagedTags ?? false,
+      propagateTags,
+      enableExecuteCommand: input.enableExecuteCommand ?? false,
+      availabilityZoneRebalancing: input.availabilityZoneRebalancing ?? 'DISABLED',
+      tags,
+    };
+    if (existing) return writeService(tx, existing, { service });
+    return insertService(tx, { service }, Math.round(ctx.now()));
+  });
+  return { service: describe(row.doc.service, false) };
+}
+
+/** UpdateService on an EXTERNAL service: what the service holds (counts, placement, tags options); the rest belongs to task sets. */
+function updateExternal(s: ServiceDoc, input: UpdateServiceInput): ServiceDoc {
+  if (input.taskDefinition !== undefined) {
+    throw new InvalidParameterException('Unable to update task definition on services with a EXTERNAL deployment controller. Use CreateTaskSet to run a new task definition.');
+  }
+  if (input.forceNewDeployment === true) {
+    throw new InvalidParameterException('Unable to force a new deployment on services with a EXTERNAL deployment controller. Use CreateTaskSet to start new tasks.');
+  }
+  if (input.networkConfiguration !== undefined) throw new InvalidParameterException('NetworkConfiguration must be blank');
+  if (input.deploymentConfiguration?.deploymentCircuitBreaker?.enable === true) {
+    throw new InvalidParameterException('The deployment circuit breaker is only supported for services that use the rolling update (ECS) deployment controller.');
+  }
+  const placement =
+    input.placementConstraints !== undefined || input.placementStrategy !== undefined
+      ? checkPlacement(input.placementConstraints ?? s.placementConstraints, input.placementStrategy ?? s.placementStrategy)
+      : undefined;
+  return {
+    ...s,
+    desiredCount: input.desiredCount ?? s.desiredCount,
+    deploymentConfiguration: deploymentConfiguration(input.deploymentConfiguration, s.schedulingStrategy, s.deploymentConfiguration),
+    ...(placement ?? {}),
+    ...(input.healthCheckGracePeriodSeconds !== undefined ? { healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds } : {}),
+    ...(input.enableECSManagedTags !== undefined ? { enableECSManagedTags: input.enableECSManagedTags } : {}),
+    ...(input.propagateTags !== undefined ? { propagateTags: propagateTagsOf(input.propagateTags) } : {}),
+    ...(input.enableExecuteCommand !== undefined ? { enableExecuteCommand: input.enableExecuteCommand } : {}),
+  };
 }
 
 export async function describeServices(ctx: DomainContext, input: { cluster?: string; services: string[]; include?: string[] }) {

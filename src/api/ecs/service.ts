@@ -15,6 +15,7 @@ import * as taskDefinitions from '../../ecs/taskDefinitions.js';
 import * as tasks from '../../ecs/tasks.js';
 import * as services from '../../ecs/services.js';
 import * as taskProtection from '../../ecs/taskProtection.js';
+import * as taskSets from '../../ecs/taskSets.js';
 import { instanceFilter } from '../../ecs/instanceQuery.js';
 import { toEcsError } from '../../ecs/errors.js';
 
@@ -117,6 +118,12 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
     DescribeServiceRevisions: op(services.describeServiceRevisions),
     StopServiceDeployment: op(services.stopServiceDeployment),
     ContinueServiceDeployment: op(services.continueServiceDeployment),
+
+    CreateTaskSet: op(taskSets.createTaskSet),
+    UpdateTaskSet: op(taskSets.updateTaskSet),
+    UpdateServicePrimaryTaskSet: op(taskSets.updateServicePrimaryTaskSet),
+    DeleteTaskSet: op(taskSets.deleteTaskSet),
+    DescribeTaskSets: op(taskSets.describeTaskSets),
 
     PutAccountSetting: op(accountSettings.putAccountSetting),
     PutAccountSettingDefault: op(accountSettings.putAccountSettingDefault),

@@ -15,7 +15,7 @@
  */
 import type { Logger } from '../../core/log.js';
 import { epochSeconds, type DomainContext } from '../../ecs/context.js';
-import { isTaskProtected, type ContainerInstanceDoc, type DeploymentDoc, type ServiceDoc, type StoredService, type StoredTask, type TaskDoc } from '../../ecs/model.js';
+import { isTaskProtected, type ContainerInstanceDoc, type DeploymentDoc, type ServiceDoc, type StoredService, type StoredTask, type TaskDoc, type TaskSetDoc } from '../../ecs/model.js';
 import type { ClusterDoc } from '../../ecs/clusters.js';
 import { taskDefinitionByArn, type StoredTaskDefinition } from '../../ecs/taskDefinitions.js';
 import type { TaskDefinitionDoc } from '../../ecs/taskdef/types.js';
@@ -26,7 +26,7 @@ import { buildSnapshot, type ClusterSnapshot } from '../../scheduler/snapshot.js
 import type { PlacementConstraint, PlacementStrategy } from '../../scheduler/types.js';
 import { withRetry, type Change, type Transaction } from '../../store/store.js';
 import { Controller } from '../runtime.js';
-import { reconcile, type ServiceTask, type StopReason } from './reconcile.js';
+import { reconcile, type ServiceTask, type StopReason, type TaskSetVerdict } from './reconcile.js';
 
 export interface ServiceControllerOptions {
   readonly log?: Logger;
@@ -194,10 +194,15 @@ export class ServiceController {
     const now = ctx.now();
     const nowS = epochSeconds(now);
     const all = await tx.find<StoredTask>('task', { cluster: row.cluster, where: { service: s.serviceName } });
-    const deploymentIds = new Set(s.deployments.map((d) => d.id));
+    // EXTERNAL services hold task sets instead of deployments; their tasks carry the task set id as startedBy.
+    const external = s.deploymentController.type === 'EXTERNAL';
+    const taskSets = s.taskSets ?? [];
+    const deploymentIds = new Set(external ? taskSets.map((t) => t.id) : s.deployments.map((d) => d.id));
     const live = all.filter((r) => r.state !== 'STOPPED' && r.doc.task.desiredStatus === 'RUNNING');
     const definitions = new Map<string, TaskDefinitionDoc | undefined>();
-    for (const d of s.deployments) definitions.set(d.taskDefinition, await taskDefinitionByArn(ctx, tx, d.taskDefinition));
+    for (const d of [...s.deployments, ...taskSets]) {
+      if (!definitions.has(d.taskDefinition)) definitions.set(d.taskDefinition, await taskDefinitionByArn(ctx, tx, d.taskDefinition));
+    }
     for (const r of live) {
       const arn = r.doc.task.taskDefinitionArn;
       if (!definitions.has(arn)) definitions.set(arn, await taskDefinitionByArn(ctx, tx, arn));
@@ -265,11 +270,12 @@ export class ServiceController {
       tasks,
       launchAllowed,
       ...(daemonInstances !== undefined ? { daemonInstances } : {}),
+      ...(external ? { taskSets: taskSets.map((t) => ({ id: t.id, status: t.status, scalePercent: t.scale.value })) } : {}),
     });
 
     const events: string[] = [];
     const name = s.serviceName;
-    const primary = deployments.find((d) => d.status === 'PRIMARY')!;
+    const primary = deployments.find((d) => d.status === 'PRIMARY');
 
     // Stops.
     const byArn = new Map(live.map((r) => [r.arn, r]));
@@ -279,7 +285,7 @@ export class ServiceController {
     for (const st of plan.stop) {
       const taskRow = byArn.get(st.arn);
       if (!taskRow) continue;
-      const after = await stopTaskInTx(ctx, tx, taskRow, 'ServiceSchedulerInitiated', stopReasonText(st.reason, taskRow.doc.task.startedBy ?? primary.id));
+      const after = await stopTaskInTx(ctx, tx, taskRow, 'ServiceSchedulerInitiated', stopReasonText(st.reason, taskRow.doc.task.startedBy ?? primary?.id ?? ''));
       if (after.lastStatus === 'STOPPED') endedNow.add(st.arn);
       stoppedArns.push(st.arn);
       if (st.reason === 'unhealthy') events.push(`(service ${name}) (task ${shortId(st.arn)}) failed container health checks.`);
@@ -289,16 +295,29 @@ export class ServiceController {
     // Starts.
     const started: string[] = [];
     let unplaced: { reason: string; arn?: string } | undefined;
-    const td = definitions.get(primary.taskDefinition);
-    if (td !== undefined && (plan.start > 0 || plan.startOn.length > 0)) {
-      const tdTags = s.propagateTags === 'TASK_DEFINITION' ? ((await tx.get<StoredTaskDefinition>('taskDefinition', td.taskDefinitionArn))?.doc.tags ?? []) : [];
-      const spec = this.taskSpec(s, primary, td, cluster.doc, plan.start, tdTags);
-      if (plan.start > 0) {
-        const placed = await placeTasks(ctx, tx, cluster, spec, { snapshot, refresh: () => ctx.state.clusters.current(cluster.arn)?.snapshot });
-        onWritten(placed.written);
-        started.push(...placed.tasks.map((t) => t.taskArn));
-        if (placed.unplaced > 0) unplaced = placed.failures[0] ? { reason: placed.failures[0].reason, arn: placed.failures[0].arn } : { reason: placed.unplacedReason ?? 'RESOURCE' };
-      }
+    const definitionTags = async (td: TaskDefinitionDoc) =>
+      s.propagateTags === 'TASK_DEFINITION' ? ((await tx.get<StoredTaskDefinition>('taskDefinition', td.taskDefinitionArn))?.doc.tags ?? []) : [];
+    // REPLICA deployments start tasks of the PRIMARY deployment; EXTERNAL services, of each task set that lacks some.
+    const launches: { startedBy: string; launchType: 'EC2' | 'EXTERNAL'; taskDefinition: string; count: number }[] = [];
+    if (primary !== undefined && plan.start > 0) launches.push({ startedBy: primary.id, launchType: primary.launchType, taskDefinition: primary.taskDefinition, count: plan.start });
+    for (const v of plan.taskSets) {
+      const ts = taskSets.find((t) => t.id === v.id);
+      if (ts !== undefined && v.start > 0) launches.push({ startedBy: ts.id, launchType: ts.launchType, taskDefinition: ts.taskDefinition, count: v.start });
+    }
+    const startedFor = new Map<string, number>();
+    for (const launch of launches) {
+      const td = definitions.get(launch.taskDefinition);
+      if (td === undefined) continue;
+      const spec = this.taskSpec(s, launch.startedBy, launch.launchType, td, cluster.doc, launch.count, await definitionTags(td));
+      const placed = await placeTasks(ctx, tx, cluster, spec, { snapshot, refresh: () => ctx.state.clusters.current(cluster.arn)?.snapshot });
+      onWritten(placed.written);
+      started.push(...placed.tasks.map((t) => t.taskArn));
+      startedFor.set(launch.startedBy, (startedFor.get(launch.startedBy) ?? 0) + placed.tasks.length);
+      if (placed.unplaced > 0 && unplaced === undefined) unplaced = placed.failures[0] ? { reason: placed.failures[0].reason, arn: placed.failures[0].arn } : { reason: placed.unplacedReason ?? 'RESOURCE' };
+    }
+    const td = primary !== undefined ? definitions.get(primary.taskDefinition) : undefined;
+    if (primary !== undefined && td !== undefined && plan.startOn.length > 0) {
+      const spec = this.taskSpec(s, primary.id, primary.launchType, td, cluster.doc, 1, await definitionTags(td));
       for (const instanceArn of plan.startOn) {
         const inst = snapshot.instances.find((i) => i.arn === instanceArn);
         if (!inst) continue;
@@ -339,19 +358,19 @@ export class ServiceController {
         const v = plan.deployments.find((x) => x.id === d.id);
         return v ? { ...d, runningCount: v.runningCount, pendingCount: v.pendingCount } : d;
       });
-    const p = nextDeployments.find((d) => d.status === 'PRIMARY')!;
-    if (plan.completed) {
+    const p = nextDeployments.find((d) => d.status === 'PRIMARY');
+    if (p !== undefined && plan.completed) {
       Object.assign(p, { rolloutState: 'COMPLETED', rolloutStateReason: `ECS deployment ${p.id} completed.`, updatedAt: nowS });
       lastCompleted = { id: p.id, taskDefinition: p.taskDefinition };
       events.push(`(service ${name}) (deployment ${p.id}) deployment completed.`);
     }
     let rollbackTo: { deploymentId: string; revisionId: string } | undefined;
-    if (plan.failed) {
+    if (p !== undefined && plan.failed) {
       Object.assign(p, { rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: task failed to start.', updatedAt: nowS });
       events.push(`(service ${name}) (deployment ${p.id}) deployment failed: tasks failed to start.`);
       const back = s.deploymentConfiguration.deploymentCircuitBreaker.rollback ? lastCompleted : undefined;
       if (back !== undefined && back.id !== p.id) {
-        const rollback = newDeployment(ctx, { desiredCount: s.desiredCount, launchType: s.launchType }, back.taskDefinition, `ECS deployment circuit breaker: rolling back to deploymentId ${back.id}.`);
+        const rollback = newDeployment(ctx, { desiredCount: s.desiredCount, launchType: s.launchType ?? 'EC2' }, back.taskDefinition, `ECS deployment circuit breaker: rolling back to deploymentId ${back.id}.`);
         nextDeployments = [rollback, ...nextDeployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
         rollbackTo = { deploymentId: rollback.id, revisionId: back.id.slice(back.id.indexOf('/') + 1) };
         next = { ...next, taskDefinition: back.taskDefinition };
@@ -363,7 +382,8 @@ export class ServiceController {
     const runningCount = notStopped.filter((r) => r.state === 'RUNNING').length;
     const pendingCount = notStopped.filter((r) => r.state !== 'RUNNING' && r.doc.task.desiredStatus === 'RUNNING' && (r.state === 'PROVISIONING' || r.state === 'PENDING' || r.state === 'ACTIVATING')).length + started.length;
     next = { ...next, deployments: nextDeployments, runningCount, pendingCount };
-    const steady = plan.steady && notStopped.length === runningCount && runningCount === (daemonInstances?.length ?? s.desiredCount);
+    if (external) next = { ...next, taskSets: this.observedTaskSets(taskSets, plan.taskSets, startedFor, nowS) };
+    const steady = plan.steady && notStopped.length === runningCount && (external || runningCount === (daemonInstances?.length ?? s.desiredCount));
     if (steady && !(row.doc.steady ?? false)) events.push(`(service ${name}) has reached a steady state.`);
     if (s.status === 'DRAINING' && notStopped.length === 0 && started.length === 0) next = { ...next, status: 'INACTIVE' };
     next = { ...next, events: withEvents(ctx, s.events, events) };
@@ -374,7 +394,7 @@ export class ServiceController {
       throttled,
       steady,
     };
-    stored = this.recordOutcome(stored, p, plan, rollbackTo, nowS);
+    if (p !== undefined) stored = this.recordOutcome(stored, p, plan, rollbackTo, nowS);
     if (JSON.stringify(stored) !== JSON.stringify(row.doc)) await writeService(tx, row, stored);
 
     if (!launchAllowed) return { requeueAfterMs: lastFailureAt + throttleMs - now + 10 };
@@ -388,6 +408,34 @@ export class ServiceController {
     if (wakeUps.length > 0) return { requeueAfterMs: Math.min(...wakeUps, ...(unplaced !== undefined ? [10_000] : [])) + 10 };
     if (unplaced !== undefined) return { requeueAfterMs: 10_000 };
     return {};
+  }
+
+  /**
+   * The task sets with what this sync observed: running and pending counts
+   * (tasks started now are pending), ECS's stability status (its time moves
+   * only when the status changes), and DRAINING task sets whose tasks are all
+   * gone removed.
+   */
+  private observedTaskSets(taskSets: readonly TaskSetDoc[], verdicts: readonly TaskSetVerdict[], startedFor: ReadonlyMap<string, number>, nowS: number): TaskSetDoc[] {
+    const out: TaskSetDoc[] = [];
+    for (const ts of taskSets) {
+      const v = verdicts.find((x) => x.id === ts.id);
+      if (v === undefined) {
+        out.push(ts);
+        continue;
+      }
+      if (v.drained) continue;
+      const pending = v.pendingCount + (startedFor.get(ts.id) ?? 0);
+      const stabilityStatus = v.steady ? 'STEADY_STATE' : 'STABILIZING';
+      out.push({
+        ...ts,
+        runningCount: v.runningCount,
+        pendingCount: pending,
+        stabilityStatus,
+        stabilityStatusAt: stabilityStatus === ts.stabilityStatus ? ts.stabilityStatusAt : nowS,
+      });
+    }
+    return out;
   }
 
   /** The service deployment record of the PRIMARY deployment, after this sync's outcome. */
@@ -415,7 +463,7 @@ export class ServiceController {
     return stored;
   }
 
-  private taskSpec(s: ServiceDoc, deployment: DeploymentDoc, td: TaskDefinitionDoc, cluster: ClusterDoc, count: number, definitionTags: readonly Tag[]): TaskSpec {
+  private taskSpec(s: ServiceDoc, startedBy: string, launchType: 'EC2' | 'EXTERNAL', td: TaskDefinitionDoc, cluster: ClusterDoc, count: number, definitionTags: readonly Tag[]): TaskSpec {
     const tags: Tag[] = [];
     if (s.propagateTags === 'SERVICE') tags.push(...s.tags);
     if (s.enableECSManagedTags) {
@@ -426,8 +474,8 @@ export class ServiceController {
       overrides: {},
       count,
       group: `service:${s.serviceName}`,
-      launchType: s.launchType,
-      startedBy: deployment.id,
+      launchType,
+      startedBy,
       tags: tags.concat(definitionTags),
       enableExecuteCommand: s.enableExecuteCommand,
       placementConstraints: s.placementConstraints as PlacementConstraint[],

@@ -33,6 +33,8 @@
  * the caller's verdict and the reconciler only consumes it.
  */
 
+import { computedDesiredCount } from '../../ecs/model.js';
+
 export interface ServiceTask {
   readonly arn: string;
   /** The deployment that started it (its `startedBy`). */
@@ -183,10 +185,7 @@ function scaleInOrder(tasks: readonly ServiceTask[], all: readonly ServiceTask[]
   return out;
 }
 
-/** A task set's computed desired count as ECS has it: ⌈desired × percent / 100⌉. */
-export function computedDesiredCount(desired: number, scalePercent: number): number {
-  return Math.max(0, Math.ceil((desired * scalePercent) / 100 - 1e-9));
-}
+export { computedDesiredCount };
 
 /** The stop list a reconcile builds, and the tasks already in it. */
 function stopList() {

@@ -33,7 +33,7 @@ export function newDeployment(ctx: DomainContext, service: Pick<ServiceDoc, 'des
     failedTasks: 0,
     createdAt: now,
     updatedAt: now,
-    launchType: service.launchType,
+    launchType: service.launchType ?? 'EC2',
     rolloutState: 'IN_PROGRESS',
     rolloutStateReason: reason ?? `ECS deployment ${id} in progress.`,
   };
