@@ -276,10 +276,19 @@ export class ServiceController {
     const events: string[] = [];
     const name = s.serviceName;
     const primary = deployments.find((d) => d.status === 'PRIMARY');
+    /** Who an event about tasks started by `startedBy` speaks of: on ECS, a task set's tasks are named with their task set. */
+    const subject = (startedBy: string | undefined) =>
+      external && startedBy !== undefined && taskSets.some((t) => t.id === startedBy) ? `(service ${name}, taskSet ${startedBy})` : `(service ${name})`;
+    /** Events for tasks grouped by subject, in the order subjects first appear. */
+    const perSubject = (items: readonly { arn: string; startedBy: string | undefined }[], say: (who: string, arns: string[]) => string) => {
+      const groups = new Map<string, string[]>();
+      for (const i of items) groups.set(subject(i.startedBy), [...(groups.get(subject(i.startedBy)) ?? []), i.arn]);
+      for (const [who, arns] of groups) events.push(say(who, arns));
+    };
 
     // Stops.
     const byArn = new Map(live.map((r) => [r.arn, r]));
-    const stoppedArns: string[] = [];
+    const stoppedArns: { arn: string; startedBy: string | undefined }[] = [];
     /** Tasks this sync stopped outright (no agent had been sent them). */
     const endedNow = new Set<string>();
     for (const st of plan.stop) {
@@ -287,10 +296,10 @@ export class ServiceController {
       if (!taskRow) continue;
       const after = await stopTaskInTx(ctx, tx, taskRow, 'ServiceSchedulerInitiated', stopReasonText(st.reason, taskRow.doc.task.startedBy ?? primary?.id ?? ''));
       if (after.lastStatus === 'STOPPED') endedNow.add(st.arn);
-      stoppedArns.push(st.arn);
-      if (st.reason === 'unhealthy') events.push(`(service ${name}) (task ${shortId(st.arn)}) failed container health checks.`);
+      stoppedArns.push({ arn: st.arn, startedBy: taskRow.doc.task.startedBy });
+      if (st.reason === 'unhealthy') events.push(`${subject(taskRow.doc.task.startedBy)} (task ${shortId(st.arn)}) failed container health checks.`);
     }
-    if (stoppedArns.length > 0) events.push(`(service ${name}) has stopped ${stoppedArns.length} running tasks: ${taskList(stoppedArns)}.`);
+    perSubject(stoppedArns, (who, arns) => `${who} has stopped ${arns.length} running tasks: ${taskList(arns)}.`);
 
     // Starts.
     const started: string[] = [];
@@ -305,6 +314,7 @@ export class ServiceController {
       if (ts !== undefined && v.start > 0) launches.push({ startedBy: ts.id, launchType: ts.launchType, taskDefinition: ts.taskDefinition, count: v.start });
     }
     const startedFor = new Map<string, number>();
+    const startedWho: { arn: string; startedBy: string | undefined }[] = [];
     for (const launch of launches) {
       const td = definitions.get(launch.taskDefinition);
       if (td === undefined) continue;
@@ -312,6 +322,7 @@ export class ServiceController {
       const placed = await placeTasks(ctx, tx, cluster, spec, { snapshot, refresh: () => ctx.state.clusters.current(cluster.arn)?.snapshot });
       onWritten(placed.written);
       started.push(...placed.tasks.map((t) => t.taskArn));
+      startedWho.push(...placed.tasks.map((t) => ({ arn: t.taskArn, startedBy: launch.startedBy })));
       startedFor.set(launch.startedBy, (startedFor.get(launch.startedBy) ?? 0) + placed.tasks.length);
       if (placed.unplaced > 0 && unplaced === undefined) unplaced = placed.failures[0] ? { reason: placed.failures[0].reason, arn: placed.failures[0].arn } : { reason: placed.unplacedReason ?? 'RESOURCE' };
     }
@@ -324,9 +335,10 @@ export class ServiceController {
         const placed = await placeTasks(ctx, tx, cluster, { ...spec, count: 1, placementStrategy: [] }, { snapshot: buildSnapshot([inst]) });
         onWritten(placed.written);
         started.push(...placed.tasks.map((t) => t.taskArn));
+        startedWho.push(...placed.tasks.map((t) => ({ arn: t.taskArn, startedBy: primary.id })));
       }
     }
-    if (started.length > 0) events.push(`(service ${name}) has started ${started.length} tasks: ${taskList(started)}.`);
+    perSubject(startedWho, (who, arns) => `${who} has started ${arns.length} tasks: ${taskList(arns)}.`);
     if (unplaced !== undefined) {
       const message =
         snapshot.instances.length === 0

@@ -155,6 +155,10 @@ describe('task sets (EXTERNAL deployment controller)', () => {
     );
     assert.deepEqual([s.runningCount, s.pendingCount], [4, 0]);
     assert.ok(s.events.some((e) => e.message === '(service ext) has reached a steady state.'));
+    assert.ok(
+      s.events.some((e) => e.message.startsWith(`(service ext, taskSet ${blue.id}) has started 4 tasks: (task `)),
+      'events name the task set, as ECS does',
+    );
 
     // Shift: green to 50%, blue to 50%.
     await updateTaskSet(f.ctx, { cluster: 'c1', service: 'ext', taskSet: green.id, scale: { value: 50, unit: 'PERCENT' } });
@@ -184,6 +188,7 @@ describe('task sets (EXTERNAL deployment controller)', () => {
     assert.deepEqual([deleted.status, deleted.computedDesiredCount], ['DRAINING', 0]);
     await f.sync();
     assert.deepEqual(await startedBy(f.ctx, await f.running()), [green.id, green.id]);
+    assert.match((await f.service()).events[0]!.message, new RegExp(`^\\(service ext, taskSet ${blue.id}\\) has stopped 2 running tasks: `));
     await f.sync();
     assert.deepEqual((await f.sets()).map((t) => t.id), [green.id], 'a drained task set is gone');
     await assert.rejects(updateTaskSet(f.ctx, { cluster: 'c1', service: 'ext', taskSet: blue.id, scale: { value: 10, unit: 'PERCENT' } }), { type: 'TaskSetNotFoundException' });
