@@ -106,6 +106,10 @@ describe('task sets of an EXTERNAL service on the real Docker Engine', { timeout
     const before = (await byId(green.id!))!.stabilityStatusAt!.getTime();
     const scaled = (await ecs.send(new UpdateTaskSetCommand({ cluster: CLUSTER, service: SERVICE, taskSet: green.taskSetArn!, scale: { value: 50, unit: 'PERCENT' } }))).taskSet!;
     assert.equal(scaled.computedDesiredCount, 1);
+    await assert.rejects(
+      ecs.send(new UpdateTaskSetCommand({ cluster: CLUSTER, service: SERVICE, taskSet: green.id!, scale: { value: 50, unit: 'COUNT' as 'PERCENT' } })),
+      (err: Error) => err.name === 'InvalidParameterException' && /Member must satisfy enum value set: \[PERCENT\]/.test(err.message),
+    );
     const stabilizing = await waitFor('green to stabilize', async () => {
       const g = await byId(green.id!);
       return g?.stabilityStatus === 'STABILIZING' || g?.runningCount === 1 ? g : undefined;
