@@ -284,12 +284,22 @@ describe('service reconciler', () => {
           fc.integer({ min: 0, max: 10 }),
           fc.array(fc.tuple(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 6 }), fc.boolean()), { minLength: 1, maxLength: 5 }),
           fc.infiniteStream(fc.boolean()),
-          (desired, sets, coin) => {
+          fc.integer({ min: 0, max: 10 }),
+          (desired, sets, coin, lapseAt) => {
             const taskSets = sets.map(([pct, _n, draining], i) => SET(`s${i}`, pct, draining ? 'DRAINING' : i === 0 ? 'PRIMARY' : 'ACTIVE'));
-            let tasks: ServiceTask[] = sets.flatMap(([, count], i) => Array.from({ length: count }, () => task(`s${i}`)));
             const flips = coin[Symbol.iterator]();
+            // Some tasks start protected, including tasks of no task set; protection lapses at step `lapseAt`.
+            let tasks: ServiceTask[] = [
+              ...sets.flatMap(([, count], i) => Array.from({ length: count }, () => task(`s${i}`, { protected: flips.next().value === true }))),
+              task('gone', { protected: flips.next().value === true }),
+            ];
             for (let step = 0; step < 100; step++) {
+              if (step === lapseAt) tasks = tasks.map((t) => ({ ...t, protected: false }));
               const plan = reconcile(input({ desiredCount: desired, deployments: [], taskSets, tasks }));
+              for (const st of plan.stop) {
+                const t = tasks.find((x) => x.arn === st.arn)!;
+                assert.ok(!t.protected, `protected ${t.arn} stopped for ${st.reason}`);
+              }
               if (plan.steady) {
                 for (const ts of taskSets) {
                   const want = ts.status === 'DRAINING' ? 0 : computedDesiredCount(desired, ts.scalePercent);
