@@ -228,7 +228,9 @@ export interface TaskWithDefinition {
 //   removal of a DRAINING task set once its tasks are gone: only the service
 //   controller.
 // - computedDesiredCount is not stored: it is ⌈service desiredCount × scale /
-//   100⌉ (0 once DRAINING), computed where the task set is described.
+//   100⌉ (0 once DRAINING), computed where the task set is described
+//   (`taskSetView.ts`), which also reads a stored STEADY_STATE as STABILIZING
+//   while the counts do not match it yet.
 // - Tasks of a task set carry startedBy = the task set id, as on ECS.
 
 export type DeploymentStatus = 'PRIMARY' | 'ACTIVE' | 'INACTIVE';

@@ -162,7 +162,8 @@ describe('task sets (EXTERNAL deployment controller)', () => {
 
     // Shift: green to 50%, blue to 50%.
     await updateTaskSet(f.ctx, { cluster: 'c1', service: 'ext', taskSet: green.id, scale: { value: 50, unit: 'PERCENT' } });
-    await updateTaskSet(f.ctx, { cluster: 'c1', service: 'ext', taskSet: blue.taskSetArn, scale: { value: 50, unit: 'PERCENT' } });
+    const shrunk = (await updateTaskSet(f.ctx, { cluster: 'c1', service: 'ext', taskSet: blue.taskSetArn, scale: { value: 50, unit: 'PERCENT' } })).taskSet;
+    assert.deepEqual([shrunk.computedDesiredCount, shrunk.runningCount, shrunk.stabilityStatus], [2, 4, 'STABILIZING'], 'never steady on a count it no longer wants');
     f.advance(5000);
     await f.sync();
     s = await f.service();
