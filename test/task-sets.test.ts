@@ -98,6 +98,8 @@ describe('task sets of an EXTERNAL service on the real Docker Engine', { timeout
       [blue.id, blueDef, 'RUNNING'],
       [blue.id, blueDef, 'RUNNING'],
     ]);
+    const byStartedBy = await ecs.send(new ListTasksCommand({ cluster: CLUSTER, startedBy: blue.id! }));
+    assert.equal(byStartedBy.taskArns?.length, 2, 'ListTasks finds a task set\'s tasks by startedBy');
     let service = (await ecs.send(new DescribeServicesCommand({ cluster: CLUSTER, services: [SERVICE] }))).services![0]!;
     assert.equal(service.taskDefinition, blueDef, 'the service shows its primary task set');
     assert.deepEqual([service.runningCount, service.deployments, service.taskSets?.map((t) => t.status)], [2, [], ['ACTIVE', 'PRIMARY']]);
