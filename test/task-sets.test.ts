@@ -13,7 +13,9 @@ import {
   DescribeServicesCommand,
   DescribeTasksCommand,
   DescribeTaskSetsCommand,
+  ListTagsForResourceCommand,
   ListTasksCommand,
+  TagResourceCommand,
   RegisterTaskDefinitionCommand,
   UpdateServicePrimaryTaskSetCommand,
   UpdateTaskSetCommand,
@@ -137,6 +139,11 @@ describe('task sets of an EXTERNAL service on the real Docker Engine', { timeout
     await waitFor('the deleted task set to go', async () => ((await taskSets()).length === 1 ? true : undefined));
     const tagged = await ecs.send(new DescribeTaskSetsCommand({ cluster: CLUSTER, service: SERVICE, taskSets: [green.id!, blue.id!], include: ['TAGS'] }));
     assert.deepEqual(tagged.taskSets?.map((t) => [t.id, t.tags]), [[green.id, [{ key: 'color', value: 'green' }]]]);
+    await ecs.send(new TagResourceCommand({ resourceArn: green.taskSetArn!, tags: [{ key: 'release', value: '2' }] }));
+    assert.deepEqual((await ecs.send(new ListTagsForResourceCommand({ resourceArn: green.taskSetArn! }))).tags, [
+      { key: 'color', value: 'green' },
+      { key: 'release', value: '2' },
+    ]);
     assert.deepEqual(tagged.failures?.map((f) => [f.arn, f.reason]), [[blue.taskSetArn, 'MISSING']]);
     await assert.rejects(ecs.send(new UpdateTaskSetCommand({ cluster: CLUSTER, service: SERVICE, taskSet: blue.id!, scale: { value: 10, unit: 'PERCENT' } })), {
       name: 'TaskSetNotFoundException',

@@ -223,7 +223,8 @@ export interface TaskWithDefinition {
 //   CreateTaskSet, UpdateTaskSet, UpdateServicePrimaryTaskSet, DeleteTaskSet)
 //   and DeleteService, through the service writer. UpdateServicePrimaryTaskSet
 //   also writes the service's taskDefinition and launchType (the primary task
-//   set's, as ECS describes the service).
+//   set's, as ECS describes the service). A task set's tags change afterwards
+//   only through TagResource and UntagResource (`tagging.ts`).
 // - runningCount, pendingCount, stabilityStatus, stabilityStatusAt, and the
 //   removal of a DRAINING task set once its tasks are gone: only the service
 //   controller.

@@ -11,7 +11,8 @@ import { mergeTags, removeTags, validateTags, type Tag } from './tags.js';
  * Tagging for every taggable resource. Task definitions keep their tags next
  * to the definition (`{taskDefinition, tags}`); clusters and container
  * instances keep `tags` inside their document; tasks and services inside the
- * stored task or service, written through their writers.
+ * stored task or service, written through their writers; task sets inside
+ * their service's document (`ServiceDoc.taskSets`), through the service writer.
  */
 const KIND_OF: Record<string, Kind> = {
   cluster: 'cluster',
@@ -61,7 +62,24 @@ function tagged(kind: Kind, row: Row<unknown>): TaggedRow {
   }
 }
 
+/** A task set's tags, kept in the service that holds it (`task-set/<cluster>/<service>/<id>`). */
+async function loadTaskSet(reader: StoreReader, resourceArn: string): Promise<TaggedRow> {
+  const m = /^(arn:[^:]+:ecs:[^:]+:\d{12}):task-set\/([^/]+)\/([^/]+)\/(.+)$/.exec(resourceArn);
+  const row = m ? await reader.get<StoredService>('service', `${m[1]}:service/${m[2]}/${m[3]}`) : undefined;
+  const taskSet = row?.doc.service.taskSets?.find((t) => t.taskSetArn === resourceArn);
+  if (!row || row.status === 'INACTIVE' || !taskSet) throw new ResourceNotFoundException('The specified resource could not be found.');
+  return {
+    tags: taskSet.tags,
+    write: (tx, tags) => {
+      const taskSets = (row.doc.service.taskSets ?? []).map((t) => (t.taskSetArn === resourceArn ? { ...t, tags } : t));
+      return writeService(tx, row, { ...row.doc, service: { ...row.doc.service, taskSets } });
+    },
+  };
+}
+
 async function load(ctx: DomainContext, reader: StoreReader, resourceArn: string): Promise<TaggedRow> {
+  const p = parseArn(resourceArn);
+  if (p?.resourceType === 'task-set' && p.region === ctx.region && p.accountId === ctx.accountId) return loadTaskSet(reader, resourceArn);
   const kind = kindFor(ctx, resourceArn);
   const row = await reader.get(kind, resourceArn);
   if (!row || !isLive(kind, row)) throw new ResourceNotFoundException('The specified resource could not be found.');

@@ -8,6 +8,7 @@ import { closeReadModels, createReadModels, type DomainContext } from '../../ecs
 import type { ServiceDoc } from '../../ecs/model.js';
 import { createService, deleteService, describeServices, updateService } from '../../ecs/services.js';
 import { registerTaskDefinition } from '../../ecs/taskDefinitions.js';
+import { listTagsForResource, tagResource, untagResource } from '../../ecs/tagging.js';
 import { createTaskSet, deleteTaskSet, describeTaskSets, updateServicePrimaryTaskSet, updateTaskSet } from '../../ecs/taskSets.js';
 import { describeTasks, listTasks, submitTaskStateChange } from '../../ecs/tasks.js';
 import type { TaskSetView } from '../../ecs/taskSetView.js';
@@ -130,6 +131,10 @@ describe('task sets (EXTERNAL deployment controller)', () => {
     assert.deepEqual(plain.failures, [{ arn: `${ARN_PREFIX}:task-set/c1/ext/ecs-svc/1111111111111111111`, reason: 'MISSING' }]);
     const tagged = await describeTaskSets(f.ctx, { cluster: 'c1', service: 'ext', taskSets: [taskSet.id], include: ['TAGS'] });
     assert.deepEqual(tagged.taskSets[0]!.tags, [{ key: 'color', value: 'blue' }]);
+    await tagResource(f.ctx, { resourceArn: taskSet.taskSetArn, tags: [{ key: 'owner', value: 'ops' }] });
+    await untagResource(f.ctx, { resourceArn: taskSet.taskSetArn, tagKeys: ['color'] });
+    assert.deepEqual((await listTagsForResource(f.ctx, { resourceArn: taskSet.taskSetArn })).tags, [{ key: 'owner', value: 'ops' }]);
+    await assert.rejects(listTagsForResource(f.ctx, { resourceArn: `${ARN_PREFIX}:task-set/c1/ext/ecs-svc/1111111111111111111` }), { type: 'ResourceNotFoundException' });
     await f.close();
   });
 
