@@ -33,6 +33,7 @@ export interface ApiResponse {
 export interface ServiceProtocol {
   /** Short name for metrics and logs, for example `ecs`. */
   readonly service: string;
-  matches(req: Omit<ApiRequest, 'principal' | 'body' | 'requestId'>): boolean;
+  /** Whether the request is this protocol's; `principal.service` is the SigV4 credential scope's service name. */
+  matches(req: Omit<ApiRequest, 'body' | 'requestId'>): boolean;
   handle(req: ApiRequest): Promise<ApiResponse>;
 }
