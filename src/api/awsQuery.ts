@@ -163,11 +163,11 @@ export function decodeQuery(model: ServiceModel, operation: string, params: Iter
 // Encoding
 // ---------------------------------------------------------------------------
 
-const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#xD;', '\n': '&#xA;' };
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
 
-/** Text escaped for an XML element or attribute. */
+/** Text escaped for element content (carriage returns kept, which XML parsers would otherwise fold). */
 export function xmlEscape(s: string): string {
-  return s.replace(/[&<>"'\r\n]/g, (c) => XML_ESCAPES[c]!);
+  return s.replace(/[&<>\r]/g, (c) => XML_ESCAPES[c]!);
 }
 
 function scalarText(shape: ModelShape, value: unknown): string {
