@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import {
+  CreateRuleCommand,
+  DeleteRuleCommand,
+  DescribeLoadBalancersCommand,
+  ElasticLoadBalancingV2Client,
+  ResourceInUseException as SdkResourceInUseException,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { HttpResponse, type HttpRequest } from '@smithy/protocol-http';
 import { ELBV2_MODEL } from './models/elbv2.generated.js';
 import type { ServiceModel } from './models/model.js';
 import { awsQueryService, decodeQuery, encodeQueryError, encodeXml, toQueryError } from './awsQuery.js';
@@ -188,5 +197,79 @@ describe('awsQuery service', () => {
     const json = await service.handle(request('{"Action":"DescribeLoadBalancers"}', { headers: { 'content-type': 'application/json' } }));
     assert.equal(json.outcome, 'ValidationError');
     assert.match(String(json.body), /must be form-encoded/);
+  });
+});
+
+describe('awsQuery against the AWS SDK for JavaScript (in process, no network)', () => {
+  /** An ELBv2 client whose requests go straight to `service.handle`: the SDK's own serializer and XML parser on each side. */
+  const clientFor = (service: ReturnType<typeof awsQueryService>): ElasticLoadBalancingV2Client =>
+    new ElasticLoadBalancingV2Client({
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:1',
+      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+      maxAttempts: 1,
+      requestHandler: {
+        async handle(request: HttpRequest) {
+          const body = typeof request.body === 'string' ? request.body : Buffer.from(request.body as Uint8Array).toString('utf8');
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
+          const res = await service.handle({
+            method: request.method,
+            path: request.path,
+            query: '',
+            headers,
+            body: Buffer.from(body),
+            requestId: 'sdk-1',
+            principal: { accessKeyId: 'AK', service: 'elasticloadbalancing', region: 'us-east-1' },
+          });
+          return { response: new HttpResponse({ statusCode: res.status, headers: res.headers, body: Readable.from([Buffer.from(res.body)]) }) };
+        },
+      },
+    });
+
+  it("decodes what the SDK's query serializer sends into the SDK's input, and the SDK parses the XML back into the output", async () => {
+    let seen: unknown;
+    const created = Math.floor(Date.UTC(2026, 2, 4, 5, 6, 7) / 1000);
+    const rule = {
+      RuleArn: 'arn:r',
+      Priority: '10',
+      Conditions: [{ Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: 'X-Env', Values: ['a&b', '<c>'] } }],
+      Actions: [{ Type: 'forward', Order: 1, ForwardConfig: { TargetGroups: [{ TargetGroupArn: 'arn:tg', Weight: 7 }], TargetGroupStickinessConfig: { Enabled: false } } }],
+      IsDefault: false,
+    };
+    const client = clientFor(
+      awsQueryService({
+        service: 'elbv2',
+        model: ELBV2_MODEL,
+        operations: {
+          CreateRule: (input) => {
+            seen = input;
+            return Promise.resolve({ Rules: [rule] });
+          },
+          DescribeLoadBalancers: () => Promise.resolve({ LoadBalancers: [{ LoadBalancerName: 'web', CreatedTime: created, State: { Code: 'active' }, AvailabilityZones: [] }], NextMarker: 'n' }),
+          DeleteRule: () => Promise.reject(new ResourceInUseException('busy')),
+        },
+        unsupported: (name) => new ValidationError(name),
+      }),
+    );
+    const input = {
+      ListenerArn: 'arn:l',
+      Priority: 10,
+      Conditions: [
+        { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: 'X-Env', Values: ['a&b', '<c>'] } },
+        { Field: 'query-string', QueryStringConfig: { Values: [{ Key: 'v', Value: '1 2' }] } },
+      ],
+      Actions: [{ Type: 'forward' as const, ForwardConfig: { TargetGroups: [{ TargetGroupArn: 'arn:tg', Weight: 7 }], TargetGroupStickinessConfig: { Enabled: false } } }],
+      Tags: [{ Key: 'k', Value: '' }],
+    };
+    const out = await client.send(new CreateRuleCommand(input));
+    assert.deepEqual(seen, input);
+    assert.deepEqual(out.Rules, [rule]);
+    const described = await client.send(new DescribeLoadBalancersCommand({}));
+    assert.equal(described.LoadBalancers?.[0]?.CreatedTime?.getTime(), created * 1000);
+    assert.deepEqual(described.LoadBalancers?.[0]?.AvailabilityZones, []);
+    assert.equal(described.NextMarker, 'n');
+    await assert.rejects(client.send(new DeleteRuleCommand({ RuleArn: 'arn:r' })), (err: unknown) => err instanceof SdkResourceInUseException && err.message === 'busy' && err.$metadata.httpStatusCode === 400);
+    client.destroy();
   });
 });
