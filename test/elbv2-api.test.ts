@@ -42,6 +42,7 @@ import {
   DuplicateTagKeysException,
   ElasticLoadBalancingV2Client,
   IncompatibleProtocolsException,
+  InvalidLoadBalancerActionException,
   ListenerNotFoundException,
   LoadBalancerNotFoundException,
   ModifyListenerCommand,
@@ -56,6 +57,7 @@ import {
   ResourceInUseException,
   RuleNotFoundException,
   SetRulePrioritiesCommand,
+  TargetGroupAssociationLimitException,
   TargetGroupNotFoundException,
   waitUntilLoadBalancerAvailable,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -302,6 +304,25 @@ describe('ELBv2 and ACM APIs (@aws-sdk clients, AWS CLI, raw query protocol)', (
       await rejectsWith(elb.send(new CreateListenerCommand({ LoadBalancerArn: lbArn.replace(/[0-9a-f]{16}$/, '0000000000000000'), Protocol: 'HTTP', Port: 81, DefaultActions: forward })), LoadBalancerNotFoundException);
     });
 
+    it('gives network load balancers TCP listeners that only forward, to target groups no other load balancer uses', async () => {
+      const net = (await elb.send(new DescribeLoadBalancersCommand({ Names: ['net'] }))).LoadBalancers![0]!.LoadBalancerArn!;
+      const tcpTg = (await elb.send(new DescribeTargetGroupsCommand({ Names: ['tcp-tg'] }))).TargetGroups![0]!.TargetGroupArn!;
+      const listener = (await elb.send(new CreateListenerCommand({ LoadBalancerArn: net, Protocol: 'TCP', Port: 5432, DefaultActions: [{ Type: 'forward', TargetGroupArn: tcpTg }] }))).Listeners![0]!;
+      assert.match(listener.ListenerArn!, /:listener\/net\/net\/[0-9a-f]{16}\/[0-9a-f]{16}$/);
+      assert.equal(listener.Protocol, 'TCP');
+      await rejectsWith(
+        elb.send(new CreateListenerCommand({ LoadBalancerArn: net, Protocol: 'TCP', Port: 80, DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '200' } }] })),
+        InvalidLoadBalancerActionException,
+      );
+      const other = (await elb.send(new CreateLoadBalancerCommand({ Name: 'net2', Type: 'network' }))).LoadBalancers![0]!.LoadBalancerArn!;
+      await rejectsWith(
+        elb.send(new CreateListenerCommand({ LoadBalancerArn: other, Protocol: 'TCP', Port: 5432, DefaultActions: [{ Type: 'forward', TargetGroupArn: tcpTg }] })),
+        TargetGroupAssociationLimitException,
+      );
+      await elb.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: other }));
+      assert.deepEqual((await elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [tcpTg] }))).TargetGroups![0]!.LoadBalancerArns, [net]);
+    });
+
     it('serves HTTPS with an imported certificate, which ACM then reports in use and refuses to delete', async () => {
       const https = (
         await elb.send(
@@ -491,7 +512,10 @@ describe('ELBv2 and ACM APIs (@aws-sdk clients, AWS CLI, raw query protocol)', (
     it('answers an unsigned query request with an XML error', async () => {
       const res = await fetch(`${server.url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=DescribeLoadBalancers&Version=2015-12-01' });
       assert.equal(res.status, 403);
-      assert.match(await res.text(), /^<ErrorResponse><Error><Type>Sender<\/Type><Code>MissingAuthenticationTokenException<\/Code>/);
+      assert.match(await res.text(), /^<ErrorResponse><Error><Type>Sender<\/Type><Code>MissingAuthenticationToken<\/Code><Message>Missing Authentication Token<\/Message>/);
+      const badSecret = new ElasticLoadBalancingV2Client({ endpoint: server.url, region: REGION, credentials: { ...TEST_CREDENTIALS, secretAccessKey: 'wrong' }, maxAttempts: 1 });
+      await rejectsNamed(badSecret.send(new DescribeLoadBalancersCommand({})), 'SignatureDoesNotMatch', /signature we calculated does not match/);
+      badSecret.destroy();
     });
   });
 });

@@ -243,6 +243,20 @@ export function encodeXml(model: ServiceModel, operation: string, output: unknow
   return `<${operation}Response xmlns="${xmlNamespace}">${result}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${operation}Response>`;
 }
 
+/**
+ * The codes query services use for the errors every AWS service shares, where
+ * the JSON protocols name them differently (`InvalidSignatureException` is
+ * `SignatureDoesNotMatch` on the query wire).
+ */
+const QUERY_COMMON_CODES: Readonly<Record<string, string>> = {
+  MissingAuthenticationTokenException: 'MissingAuthenticationToken',
+  InvalidSignatureException: 'SignatureDoesNotMatch',
+  UnrecognizedClientException: 'InvalidClientTokenId',
+  IncompleteSignatureException: 'IncompleteSignature',
+  RequestEntityTooLargeException: 'RequestEntityTooLarge',
+  ThrottlingException: 'Throttling',
+};
+
 export interface QueryWireError {
   status: number;
   code: string;
@@ -264,7 +278,7 @@ export function toQueryError(model: ServiceModel | undefined, err: unknown): Que
     const status = spec?.queryStatus ?? spec?.httpStatus ?? err.status;
     return {
       status,
-      code: spec?.queryCode ?? err.type,
+      code: spec?.queryCode ?? QUERY_COMMON_CODES[err.type] ?? err.type,
       type: (spec?.fault ?? err.fault) === 'server' ? 'Receiver' : 'Sender',
       message: err.message,
       unexpected: false,
