@@ -48,6 +48,8 @@ export function page<T>(items: readonly T[], marker: string | undefined, pageSiz
 export function mergeTags(existing: readonly Tag[], added: readonly Tag[]): Tag[] {
   const seen = new Set<string>();
   for (const t of added) {
+    if (t.Key.length < 1 || t.Key.length > 128) throw new ValidationError(`Tag key '${t.Key}' must be 1 to 128 characters long`);
+    if (t.Value !== undefined && t.Value.length > 256) throw new ValidationError(`The value of tag '${t.Key}' cannot be longer than 256 characters`);
     if (seen.has(t.Key)) throw new DuplicateTagKeysException(`Tag key '${t.Key}' is duplicated`);
     seen.add(t.Key);
     if (t.Key.startsWith('aws:')) throw new ValidationError(`Tag keys starting with 'aws:' are reserved for internal use`);

@@ -139,8 +139,11 @@ export async function createRule(ctx: Elbv2Context, input: CreateRuleInput): Pro
     const actions = await normalizeActions(tx, lb, listener.Protocol, input.Actions);
     const siblings = await tx.find<RuleDoc>('listenerRule', { where: { listener: listener.ListenerArn } });
     if (siblings.some((r) => r.doc.Priority === input.Priority)) throw new PriorityInUseException(`Priority '${input.Priority}' is currently in use`);
-    const all = await tx.count('listenerRule');
-    if (all >= LIMITS['rules-per-application-load-balancer'] * Math.max(1, await tx.count('loadBalancer'))) {
+    let rulesOfLoadBalancer = 0;
+    for (const l of await tx.find('listener', { where: { loadBalancer: lb.LoadBalancerArn } })) {
+      rulesOfLoadBalancer += await tx.count('listenerRule', { where: { listener: l.arn } });
+    }
+    if (rulesOfLoadBalancer >= LIMITS['rules-per-application-load-balancer']) {
       throw new TooManyRulesException("You've reached the limit on the number of rules per load balancer");
     }
     const now = ctx.now();
