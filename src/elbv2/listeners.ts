@@ -182,7 +182,6 @@ function checkProtocol(type: LoadBalancerType, protocol: string): void {
 /** Checks a secure listener's certificates (each must be an ACM certificate Berth holds) and SSL policy. */
 async function checkSecurity(
   reader: StoreReader,
-  type: LoadBalancerType,
   protocol: string,
   certificates: readonly CertificateRef[] | undefined,
   sslPolicy: string | undefined,
@@ -201,7 +200,6 @@ async function checkSecurity(
   if (!cert) throw new CertificateNotFoundException(`Certificate '${arn}' not found`);
   const policy = sslPolicy ?? DEFAULT_SSL_POLICY;
   if (!SSL_POLICIES.has(policy)) throw new SSLPolicyNotFoundException(`SSL policy '${policy}' not found`);
-  void type;
   return { Certificates: [{ CertificateArn: arn }], SslPolicy: policy };
 }
 
@@ -234,7 +232,7 @@ export async function createListener(ctx: Elbv2Context, input: CreateListenerInp
     if (siblings.some((l) => l.doc.Port === port)) throw new DuplicateListenerException('A listener already exists on this port for this load balancer');
     const max = lb.Type === 'network' ? LIMITS['listeners-per-network-load-balancer'] : LIMITS['listeners-per-application-load-balancer'];
     if (siblings.length >= max) throw new TooManyListenersException(`You've reached the limit on the number of listeners per load balancer`);
-    const security = await checkSecurity(tx, lb.Type, protocol, input.Certificates, input.SslPolicy);
+    const security = await checkSecurity(tx, protocol, input.Certificates, input.SslPolicy);
     if (input.AlpnPolicy !== undefined && protocol !== 'TLS') throw new ValidationError('ALPN policies are supported only for TLS listeners');
     const actions = await normalizeActions(tx, lb, protocol, input.DefaultActions);
     const now = ctx.now();
@@ -306,7 +304,6 @@ export async function modifyListener(ctx: Elbv2Context, input: ModifyListenerInp
     const secure = protocol === 'HTTPS' || protocol === 'TLS';
     const security = await checkSecurity(
       tx,
-      lb.Type,
       protocol,
       input.Certificates ?? (secure ? row.doc.Certificates : undefined),
       input.SslPolicy ?? (secure ? row.doc.SslPolicy : undefined),
