@@ -8,11 +8,13 @@ import {
   ElasticLoadBalancingV2Client,
   ResourceInUseException as SdkResourceInUseException,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateUserCommand, GetUserCommand, IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam';
 import { HttpResponse, type HttpRequest } from '@smithy/protocol-http';
+import { IAM_MODEL } from './models/iam.generated.js';
 import { ELBV2_MODEL } from './models/elbv2.generated.js';
 import type { ServiceModel } from './models/model.js';
 import { awsQueryService, decodeQuery, encodeQueryError, encodeXml, toQueryError } from './awsQuery.js';
-import { LoadBalancerNotFoundException, ResourceInUseException, ValidationError } from './errors.js';
+import { AwsError, LoadBalancerNotFoundException, ResourceInUseException, ValidationError } from './errors.js';
 import type { ApiRequest } from './protocol.js';
 
 const params = (q: string): [string, string][] => [...new URLSearchParams(q)];
@@ -201,31 +203,27 @@ describe('awsQuery service', () => {
 });
 
 describe('awsQuery against the AWS SDK for JavaScript (in process, no network)', () => {
-  /** An ELBv2 client whose requests go straight to `service.handle`: the SDK's own serializer and XML parser on each side. */
+  /** A request handler for an SDK client that hands each request straight to `service.handle`: the SDK's own serializer and XML parser on each side. */
+  const inProcess = (service: ReturnType<typeof awsQueryService>, signingName: string) => ({
+    async handle(request: HttpRequest) {
+      const body = typeof request.body === 'string' ? request.body : Buffer.from(request.body as Uint8Array).toString('utf8');
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
+      const res = await service.handle({
+        method: request.method,
+        path: request.path,
+        query: '',
+        headers,
+        body: Buffer.from(body),
+        requestId: 'sdk-1',
+        principal: { accessKeyId: 'AK', service: signingName, region: 'us-east-1' },
+      });
+      return { response: new HttpResponse({ statusCode: res.status, headers: res.headers, body: Readable.from([Buffer.from(res.body)]) }) };
+    },
+  });
+  const sdkConfig = { region: 'us-east-1', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' }, maxAttempts: 1 };
   const clientFor = (service: ReturnType<typeof awsQueryService>): ElasticLoadBalancingV2Client =>
-    new ElasticLoadBalancingV2Client({
-      region: 'us-east-1',
-      endpoint: 'http://127.0.0.1:1',
-      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
-      maxAttempts: 1,
-      requestHandler: {
-        async handle(request: HttpRequest) {
-          const body = typeof request.body === 'string' ? request.body : Buffer.from(request.body as Uint8Array).toString('utf8');
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(request.headers)) headers[k.toLowerCase()] = v;
-          const res = await service.handle({
-            method: request.method,
-            path: request.path,
-            query: '',
-            headers,
-            body: Buffer.from(body),
-            requestId: 'sdk-1',
-            principal: { accessKeyId: 'AK', service: 'elasticloadbalancing', region: 'us-east-1' },
-          });
-          return { response: new HttpResponse({ statusCode: res.status, headers: res.headers, body: Readable.from([Buffer.from(res.body)]) }) };
-        },
-      },
-    });
+    new ElasticLoadBalancingV2Client({ ...sdkConfig, requestHandler: inProcess(service, 'elasticloadbalancing') });
 
   it("decodes what the SDK's query serializer sends into the SDK's input, and the SDK parses the XML back into the output", async () => {
     let seen: unknown;
@@ -271,5 +269,36 @@ describe('awsQuery against the AWS SDK for JavaScript (in process, no network)',
     assert.equal(described.NextMarker, 'n');
     await assert.rejects(client.send(new DeleteRuleCommand({ RuleArn: 'arn:r' })), (err: unknown) => err instanceof SdkResourceInUseException && err.message === 'busy' && err.$metadata.httpStatusCode === 400);
     client.destroy();
+  });
+  it('serves another query service (IAM: https namespace, 404 errors) with the same codec', async () => {
+    class NoSuchEntity extends AwsError {
+      override readonly type = 'NoSuchEntityException';
+    }
+    let seen: unknown;
+    const created = Math.floor(Date.UTC(2026, 5, 1) / 1000);
+    const iam = new IAMClient({
+      ...sdkConfig,
+      requestHandler: inProcess(
+        awsQueryService({
+          service: 'iam',
+          model: IAM_MODEL,
+          operations: {
+            CreateUser: (input) => {
+              seen = input;
+              return Promise.resolve({ User: { Path: '/', UserName: 'ann', UserId: 'AIDA1', Arn: 'arn:aws:iam::000000000000:user/ann', CreateDate: created, Tags: [{ Key: 'team', Value: 'web' }] } });
+            },
+            GetUser: () => Promise.reject(new NoSuchEntity('The user with name bob cannot be found.')),
+          },
+          unsupported: (name) => new ValidationError(name),
+        }),
+        'iam',
+      ),
+    });
+    const out = await iam.send(new CreateUserCommand({ UserName: 'ann', Tags: [{ Key: 'team', Value: 'web' }] }));
+    assert.deepEqual(seen, { UserName: 'ann', Tags: [{ Key: 'team', Value: 'web' }] });
+    assert.equal(out.User?.CreateDate?.getTime(), created * 1000);
+    assert.deepEqual(out.User?.Tags, [{ Key: 'team', Value: 'web' }]);
+    await assert.rejects(iam.send(new GetUserCommand({ UserName: 'bob' })), (err: unknown) => err instanceof NoSuchEntityException && err.$metadata.httpStatusCode === 404 && /bob cannot be found/.test(err.message));
+    iam.destroy();
   });
 });
