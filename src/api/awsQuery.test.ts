@@ -68,6 +68,14 @@ describe('awsQuery decoding (ELBv2 model)', () => {
     );
     assert.deepEqual((input.DefaultActions as { AuthenticateOidcConfig: unknown }[])[0]!.AuthenticateOidcConfig, { AuthenticationRequestExtraParams: { prompt: 'login' } });
     assert.deepEqual(input.AlpnPolicy, []);
+    const proto = decodeQuery(
+      ELBV2_MODEL,
+      'CreateListener',
+      params('DefaultActions.member.1.AuthenticateOidcConfig.AuthenticationRequestExtraParams.entry.1.key=__proto__&DefaultActions.member.1.AuthenticateOidcConfig.AuthenticationRequestExtraParams.entry.1.value=x'),
+    );
+    const extra = (proto.DefaultActions as { AuthenticateOidcConfig: { AuthenticationRequestExtraParams: object } }[])[0]!.AuthenticateOidcConfig.AuthenticationRequestExtraParams;
+    assert.deepEqual(Object.keys(extra), ['__proto__']);
+    assert.equal(Object.getPrototypeOf(extra), Object.prototype);
   });
 
   it('honours xmlName and flattened lists of a model that has them', () => {

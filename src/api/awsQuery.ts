@@ -138,7 +138,13 @@ function decodeNode(model: ServiceModel, shapeName: string, node: ParamNode, fla
         const key = entry.children.get(shape.keyName ?? 'key')?.value;
         const value = entry.children.get(shape.valueName ?? 'value');
         if (key === undefined) continue;
-        out[key] = value === undefined ? null : decodeNode(model, shape.value, value, false, depth + 1);
+        // Defined, not assigned: a key such as `__proto__` is an ordinary entry.
+        Object.defineProperty(out, key, {
+          value: value === undefined ? null : decodeNode(model, shape.value, value, false, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return out;
     }
