@@ -29,6 +29,8 @@ import {
   DeleteTargetGroupCommand,
   DeregisterTargetsCommand,
   DescribeAccountLimitsCommand,
+  DescribeListenerAttributesCommand,
+  DescribeListenerCertificatesCommand,
   DescribeListenersCommand,
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
@@ -45,6 +47,7 @@ import {
   InvalidLoadBalancerActionException,
   ListenerNotFoundException,
   LoadBalancerNotFoundException,
+  ModifyListenerAttributesCommand,
   ModifyListenerCommand,
   ModifyLoadBalancerAttributesCommand,
   ModifyRuleCommand,
@@ -56,7 +59,10 @@ import {
   RemoveTagsCommand,
   ResourceInUseException,
   RuleNotFoundException,
+  SetIpAddressTypeCommand,
   SetRulePrioritiesCommand,
+  SetSecurityGroupsCommand,
+  SetSubnetsCommand,
   TargetGroupAssociationLimitException,
   TargetGroupNotFoundException,
   waitUntilLoadBalancerAvailable,
@@ -346,6 +352,22 @@ describe('ELBv2 and ACM APIs (@aws-sdk clients, AWS CLI, raw query protocol)', (
       await elb.send(new DeleteListenerCommand({ ListenerArn: https.ListenerArn! }));
       assert.deepEqual((await acm.send(new DescribeCertificateCommand({ CertificateArn: certArn }))).Certificate!.InUseBy, []);
       await rejectsWith(elb.send(new DescribeListenersCommand({ ListenerArns: [https.ListenerArn!] })), ListenerNotFoundException, /One or more listeners not found/);
+    });
+
+    it('changes security groups, subnets, IP address type and listener attributes', async () => {
+      assert.deepEqual((await elb.send(new SetSecurityGroupsCommand({ LoadBalancerArn: lbArn, SecurityGroups: ['sg-1', 'sg-2'] }))).SecurityGroupIds, ['sg-1', 'sg-2']);
+      const subnets = await elb.send(new SetSubnetsCommand({ LoadBalancerArn: lbArn, Subnets: ['subnet-x', 'subnet-y', 'subnet-z'] }));
+      assert.deepEqual(subnets.AvailabilityZones?.map((z) => z.ZoneName), ['us-east-1a', 'us-east-1b', 'us-east-1c']);
+      assert.equal((await elb.send(new SetIpAddressTypeCommand({ LoadBalancerArn: lbArn, IpAddressType: 'dualstack' }))).IpAddressType, 'dualstack');
+      const lb = (await elb.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [lbArn] }))).LoadBalancers![0]!;
+      assert.deepEqual([lb.SecurityGroups, lb.AvailabilityZones?.length, lb.IpAddressType], [['sg-1', 'sg-2'], 3, 'dualstack']);
+      const attrs = async (): Promise<Record<string, string>> =>
+        Object.fromEntries((await elb.send(new DescribeListenerAttributesCommand({ ListenerArn: listenerArn }))).Attributes!.map((a) => [a.Key!, a.Value!]));
+      assert.deepEqual(await attrs(), { 'routing.http.response.server.enabled': 'true' });
+      await elb.send(new ModifyListenerAttributesCommand({ ListenerArn: listenerArn, Attributes: [{ Key: 'routing.http.response.server.enabled', Value: 'false' }] }));
+      assert.deepEqual(await attrs(), { 'routing.http.response.server.enabled': 'false' });
+      await rejectsNamed(elb.send(new ModifyListenerAttributesCommand({ ListenerArn: listenerArn, Attributes: [{ Key: 'tcp.idle_timeout.seconds', Value: '100' }] })), 'ValidationError', /not recognized/);
+      assert.deepEqual((await elb.send(new DescribeListenerCertificatesCommand({ ListenerArn: listenerArn }))).Certificates, []);
     });
 
     it('adds rules with conditions and weighted forwards, keeps priorities unique, and lists the default rule last', async () => {

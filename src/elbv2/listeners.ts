@@ -21,6 +21,7 @@ import {
   NETWORK_PROTOCOLS,
   SSL_POLICIES,
   arnPrefix,
+  listenerAttributeDefaults,
   newId,
   type ActionDoc,
   type CertificateRef,
@@ -313,7 +314,8 @@ export async function modifyListener(ctx: Elbv2Context, input: ModifyListenerInp
       // Forwarding target groups must still fit the new protocol.
       await normalizeActions(tx, lb, protocol, actions);
     }
-    const { Certificates: _c, SslPolicy: _s, AlpnPolicy: _a, ...rest } = row.doc;
+    const { Certificates: _c, SslPolicy: _s, AlpnPolicy: _a, attributes: previous, ...rest } = row.doc;
+    const kept = Object.entries(previous ?? {}).filter(([k]) => Object.hasOwn(listenerAttributeDefaults(protocol), k));
     const doc: ListenerDoc = {
       ...rest,
       Port: port,
@@ -321,6 +323,7 @@ export async function modifyListener(ctx: Elbv2Context, input: ModifyListenerInp
       ...security,
       DefaultActions: actions,
       ...(protocol === 'TLS' && (input.AlpnPolicy ?? row.doc.AlpnPolicy) ? { AlpnPolicy: input.AlpnPolicy ?? row.doc.AlpnPolicy! } : {}),
+      ...(kept.length > 0 ? { attributes: Object.fromEntries(kept) } : {}),
     };
     return tx.update<ListenerDoc>('listener', { ...row, doc });
   });
@@ -342,3 +345,39 @@ export async function listenersUsingCertificate(reader: StoreReader, certificate
   return (await reader.find<ListenerDoc>('listener')).map((r) => r.doc).filter((l) => (l.Certificates ?? []).some((c) => c.CertificateArn === certificateArn));
 }
 
+
+function listenerAttributes(l: ListenerDoc): { Key: string; Value: string }[] {
+  return Object.entries({ ...listenerAttributeDefaults(l.Protocol), ...(l.attributes ?? {}) }).map(([Key, Value]) => ({ Key, Value }));
+}
+
+export async function describeListenerAttributes(ctx: Elbv2Context, input: { ListenerArn: string }): Promise<unknown> {
+  return { Attributes: listenerAttributes((await getListener(ctx.store, input.ListenerArn)).doc) };
+}
+
+export async function modifyListenerAttributes(ctx: Elbv2Context, input: { ListenerArn: string; Attributes: { Key?: string; Value?: string }[] }): Promise<unknown> {
+  const row = await withRetry(ctx.store, async (tx) => {
+    const row = await getListener(tx, input.ListenerArn);
+    const known = listenerAttributeDefaults(row.doc.Protocol);
+    const attributes = { ...(row.doc.attributes ?? {}) };
+    for (const a of input.Attributes) {
+      const key = a.Key ?? '';
+      const value = a.Value ?? '';
+      if (!Object.hasOwn(known, key)) throw new ValidationError(`Listener attribute key '${key}' is not recognized`);
+      if (key.endsWith('.enabled') && !/^(true|false)$/.test(value)) throw new ValidationError(`Listener attribute '${key}' must be 'true' or 'false'`);
+      if (key === 'tcp.idle_timeout.seconds' && !(/^\d+$/.test(value) && Number(value) >= 60 && Number(value) <= 6000)) {
+        throw new ValidationError('The TCP idle timeout must be between 60 and 6000 seconds');
+      }
+      attributes[key] = value;
+    }
+    return tx.update<ListenerDoc>('listener', { ...row, doc: { ...row.doc, attributes } });
+  });
+  return { Attributes: listenerAttributes(row.doc) };
+}
+
+/** DescribeListenerCertificates: a secure listener's default certificate (Berth keeps no certificate lists besides it). */
+export async function describeListenerCertificates(ctx: Elbv2Context, input: { ListenerArn: string; Marker?: string; PageSize?: number }): Promise<unknown> {
+  const l = (await getListener(ctx.store, input.ListenerArn)).doc;
+  const certs = (l.Certificates ?? []).map((c) => ({ CertificateArn: c.CertificateArn, IsDefault: true }));
+  const { items, next } = page(certs, input.Marker, input.PageSize, 'DescribeListenerCertificates');
+  return { Certificates: items, ...(next !== undefined ? { NextMarker: next } : {}) };
+}

@@ -255,3 +255,37 @@ export async function modifyLoadBalancerAttributes(ctx: Elbv2Context, input: { L
   });
   return { Attributes: attributeList(row.doc.attributes) };
 }
+
+/** SetSecurityGroups: recorded and reported; Berth has no security groups to apply. */
+export async function setSecurityGroups(ctx: Elbv2Context, input: { LoadBalancerArn: string; SecurityGroups: string[] }): Promise<unknown> {
+  const row = await withRetry(ctx.store, async (tx) => {
+    const row = await getLoadBalancer(tx, input.LoadBalancerArn);
+    return tx.update<LoadBalancerDoc>('loadBalancer', { ...row, doc: { ...row.doc, SecurityGroups: [...new Set(input.SecurityGroups)] } });
+  });
+  return { SecurityGroupIds: row.doc.SecurityGroups ?? [] };
+}
+
+/** SetSubnets: each subnet becomes one availability zone of the region, as at creation. */
+export async function setSubnets(ctx: Elbv2Context, input: { LoadBalancerArn: string; Subnets?: string[]; SubnetMappings?: { SubnetId?: string }[]; IpAddressType?: string }): Promise<unknown> {
+  if (input.Subnets !== undefined && input.SubnetMappings !== undefined) throw new ValidationError('You can specify subnets or subnet mappings, not both');
+  const subnets = input.Subnets ?? (input.SubnetMappings ?? []).map((m) => m.SubnetId ?? '');
+  if (subnets.length === 0) throw new ValidationError('At least one subnet must be specified');
+  if (new Set(subnets).size !== subnets.length) throw new ValidationError('Only one subnet per Availability Zone can be specified');
+  const row = await withRetry(ctx.store, async (tx) => {
+    const row = await getLoadBalancer(tx, input.LoadBalancerArn);
+    const zones = subnets.map((s, i) => ({ ZoneName: `${ctx.region}${String.fromCharCode(97 + (i % 6))}`, SubnetId: s }));
+    return tx.update<LoadBalancerDoc>('loadBalancer', { ...row, doc: { ...row.doc, AvailabilityZones: zones, ...(input.IpAddressType !== undefined ? { IpAddressType: input.IpAddressType } : {}) } });
+  });
+  return { AvailabilityZones: row.doc.AvailabilityZones, IpAddressType: row.doc.IpAddressType };
+}
+
+export async function setIpAddressType(ctx: Elbv2Context, input: { LoadBalancerArn: string; IpAddressType: string }): Promise<unknown> {
+  const row = await withRetry(ctx.store, async (tx) => {
+    const row = await getLoadBalancer(tx, input.LoadBalancerArn);
+    if (input.IpAddressType === 'dualstack-without-public-ipv4' && (row.doc.Type !== 'application' || row.doc.Scheme !== 'internet-facing')) {
+      throw new ValidationError("IP address type 'dualstack-without-public-ipv4' is supported only for internet-facing Application Load Balancers");
+    }
+    return tx.update<LoadBalancerDoc>('loadBalancer', { ...row, doc: { ...row.doc, IpAddressType: input.IpAddressType } });
+  });
+  return { IpAddressType: row.doc.IpAddressType };
+}

@@ -108,6 +108,8 @@ export interface ListenerDoc {
   DefaultActions: ActionDoc[];
   AlpnPolicy?: string[];
   CreatedTime: number;
+  /** Listener attributes as set; keys not set have their defaults (`listenerAttributeDefaults`). */
+  attributes?: Record<string, string>;
   Tags: Tag[];
 }
 
@@ -267,6 +269,13 @@ export const NETWORK_TARGET_GROUP_ATTRIBUTE_DEFAULTS: Readonly<Record<string, st
   'target_group_health.unhealthy_state_routing.minimum_healthy_targets.count': '1',
   'target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage': 'off',
 };
+
+/** Listener attribute defaults by listener protocol (those Berth knows). */
+export function listenerAttributeDefaults(protocol: string): Readonly<Record<string, string>> {
+  if (protocol === 'HTTP' || protocol === 'HTTPS') return { 'routing.http.response.server.enabled': 'true' };
+  if (protocol === 'TCP') return { 'tcp.idle_timeout.seconds': '350' };
+  return {};
+}
 
 export const HTTP_PROTOCOLS: ReadonlySet<string> = new Set(['HTTP', 'HTTPS']);
 export const NETWORK_PROTOCOLS: ReadonlySet<string> = new Set(['TCP', 'TLS', 'UDP', 'TCP_UDP']);

@@ -33,6 +33,9 @@ export function elbv2Operations(ctx: Elbv2Context): Elbv2Operations {
     DeleteLoadBalancer: op(loadBalancers.deleteLoadBalancer),
     DescribeLoadBalancerAttributes: op(loadBalancers.describeLoadBalancerAttributes),
     ModifyLoadBalancerAttributes: op(loadBalancers.modifyLoadBalancerAttributes),
+    SetSecurityGroups: op(loadBalancers.setSecurityGroups),
+    SetSubnets: op(loadBalancers.setSubnets),
+    SetIpAddressType: op(loadBalancers.setIpAddressType),
 
     CreateTargetGroup: op(targetGroups.createTargetGroup),
     DescribeTargetGroups: op(targetGroups.describeTargetGroups),
@@ -49,6 +52,9 @@ export function elbv2Operations(ctx: Elbv2Context): Elbv2Operations {
     DescribeListeners: op(listeners.describeListeners),
     ModifyListener: op(listeners.modifyListener),
     DeleteListener: op(listeners.deleteListener),
+    DescribeListenerAttributes: op(listeners.describeListenerAttributes),
+    ModifyListenerAttributes: op(listeners.modifyListenerAttributes),
+    DescribeListenerCertificates: op(listeners.describeListenerCertificates),
 
     CreateRule: op(rules.createRule),
     DescribeRules: op(rules.describeRules),
