@@ -157,6 +157,13 @@ describe('ELBv2 and ACM APIs (@aws-sdk clients, AWS CLI, raw query protocol)', (
       assert.equal(ecSummary.DomainName, 'ec.example.test');
       await acm.send(new DeleteCertificateCommand({ CertificateArn: ec }));
       await rejectsWith(acm.send(new DescribeCertificateCommand({ CertificateArn: ec })), AcmResourceNotFoundException);
+      // Reimport: new material under the same ARN.
+      await acm.send(new AddTagsToCertificateCommand({ CertificateArn: leaf, Tags: [{ Key: 'kept', Value: 'yes' }] }));
+      assert.equal((await acm.send(new ImportCertificateCommand({ CertificateArn: leaf, Certificate: pem(EC_CERT), PrivateKey: pem(EC_KEY) }))).CertificateArn, leaf);
+      const reimported = (await acm.send(new DescribeCertificateCommand({ CertificateArn: leaf }))).Certificate!;
+      assert.deepEqual([reimported.DomainName, reimported.KeyAlgorithm], ['ec.example.test', 'EC_prime256v1']);
+      assert.equal((await acm.send(new GetCertificateCommand({ CertificateArn: leaf }))).CertificateChain, undefined);
+      assert.deepEqual((await acm.send(new ListTagsForCertificateCommand({ CertificateArn: leaf }))).Tags, [{ Key: 'kept', Value: 'yes' }]);
     });
 
     it("refuses a key that does not match, two certificates in one, an invalid ARN and a missing certificate with ACM's errors", async () => {
