@@ -26,13 +26,16 @@ export interface ApiResponse {
 }
 
 /**
- * One AWS wire protocol of one service (ECS over AWS JSON 1.1 today; ECR,
- * CloudWatch Logs and ELBv2 later share the same HTTP port). The HTTP server
- * asks each protocol in turn whether a request is its own.
+ * One AWS wire protocol of one service (ECS, ECR and ACM over AWS JSON 1.1,
+ * ELBv2 over the AWS query protocol, all on the same HTTP port). The HTTP
+ * server authenticates a request, then asks each protocol in turn whether it
+ * is its own: JSON protocols by `X-Amz-Target`, query protocols by the SigV4
+ * credential scope's service name.
  */
 export interface ServiceProtocol {
   /** Short name for metrics and logs, for example `ecs`. */
   readonly service: string;
-  matches(req: Omit<ApiRequest, 'principal' | 'body' | 'requestId'>): boolean;
+  /** Whether the request is this protocol's; `principal.service` is the SigV4 credential scope's service name. */
+  matches(req: Omit<ApiRequest, 'body' | 'requestId'>): boolean;
   handle(req: ApiRequest): Promise<ApiResponse>;
 }

@@ -92,3 +92,42 @@ export const UnsupportedImageTypeException = define('UnsupportedImageTypeExcepti
 export const InvalidTagParameterException = define('InvalidTagParameterException');
 export const TooManyTagsException = define('TooManyTagsException');
 export const ValidationException = define('ValidationException');
+
+// ---- Errors common to AWS query protocol services (ELBv2, IAM, STS, CloudWatch) ----
+export const ValidationError = define('ValidationError');
+export const InvalidAction = define('InvalidAction');
+export const MissingAction = define('MissingAction');
+
+// ---- ELBv2 modelled exceptions (aws-sdk-js-v3 client-elastic-load-balancing-v2 models/errors.ts) ----
+export const CertificateNotFoundException = define('CertificateNotFoundException');
+export const DuplicateListenerException = define('DuplicateListenerException');
+export const DuplicateLoadBalancerNameException = define('DuplicateLoadBalancerNameException');
+export const DuplicateTagKeysException = define('DuplicateTagKeysException');
+export const DuplicateTargetGroupNameException = define('DuplicateTargetGroupNameException');
+export const IncompatibleProtocolsException = define('IncompatibleProtocolsException');
+export const InvalidConfigurationRequestException = define('InvalidConfigurationRequestException');
+export const InvalidLoadBalancerActionException = define('InvalidLoadBalancerActionException');
+export const InvalidSchemeException = define('InvalidSchemeException');
+export const InvalidTargetException = define('InvalidTargetException');
+export const ListenerNotFoundException = define('ListenerNotFoundException');
+export const LoadBalancerNotFoundException = define('LoadBalancerNotFoundException');
+export const OperationNotPermittedException = define('OperationNotPermittedException');
+export const PriorityInUseException = define('PriorityInUseException');
+export const RuleNotFoundException = define('RuleNotFoundException');
+export const SSLPolicyNotFoundException = define('SSLPolicyNotFoundException');
+export const TargetGroupAssociationLimitException = define('TargetGroupAssociationLimitException');
+export const TargetGroupNotFoundException = define('TargetGroupNotFoundException');
+export const TooManyActionsException = define('TooManyActionsException');
+export const TooManyCertificatesException = define('TooManyCertificatesException');
+export const TooManyListenersException = define('TooManyListenersException');
+export const TooManyLoadBalancersException = define('TooManyLoadBalancersException');
+export const TooManyRulesException = define('TooManyRulesException');
+export const TooManyTargetGroupsException = define('TooManyTargetGroupsException');
+export const TooManyTargetsException = define('TooManyTargetsException');
+export const UnsupportedProtocolException = define('UnsupportedProtocolException');
+
+// ---- ACM modelled exceptions (aws-sdk-js-v3 client-acm models/errors.ts) ----
+export const InvalidArnException = define('InvalidArnException');
+export const InvalidTagException = define('InvalidTagException');
+export const RequestInProgressException = define('RequestInProgressException');
+export const InvalidArgsException = define('InvalidArgsException');

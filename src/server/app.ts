@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
 import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/service.js';
+import { elbv2Protocol } from '../api/elbv2/service.js';
+import { acmProtocol } from '../api/acm/service.js';
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createReaper } from '../controllers/reaper.js';
 import { ServiceController } from '../controllers/services/controller.js';
@@ -86,7 +88,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), imageRegistry.protocol],
+    protocols: [ecsProtocol(operations), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx)],
     registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
-import { RequestEntityTooLargeException, toWireError } from '../api/errors.js';
+import { InvalidAction, RequestEntityTooLargeException, toWireError } from '../api/errors.js';
 import type { ServiceProtocol } from '../api/protocol.js';
+import { looksLikeQuery, queryErrorResponse } from '../api/awsQuery.js';
 import type { Logger } from '../core/log.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -93,7 +94,10 @@ export function createHttpServer(opts: HttpServerOptions): Server {
       const body = await readBody(req, MAX_BODY_BYTES);
       const base = { method, path, query, headers: req.headers };
       const principal = await verifier.verify({ ...base, body });
-      const protocol = protocols.find((p) => p.matches(base));
+      const protocol = protocols.find((p) => p.matches({ ...base, principal }));
+      if (!protocol && looksLikeQuery(base)) {
+        throw new InvalidAction(`No Berth service answers the query protocol for the service '${principal.service.slice(0, 100)}'.`);
+      }
       if (!protocol) {
         const target = req.headers['x-amz-target'];
         service = 'none';
@@ -118,8 +122,18 @@ export function createHttpServer(opts: HttpServerOptions): Server {
       if (out.outcome !== 'ok') headers['x-amzn-errortype'] = out.outcome;
       if (out.fault !== undefined) log.error({ err: out.fault, requestId, service, operation }, 'unexpected fault');
       send(res, out.status, headers, out.body);
-    } catch (err) {
-      const wire = toWireError(err instanceof BodyTooLarge ? new RequestEntityTooLargeException(`Request body exceeds ${MAX_BODY_BYTES} bytes.`) : err);
+    } catch (caught) {
+      const err = caught instanceof BodyTooLarge ? new RequestEntityTooLargeException(`Request body exceeds ${MAX_BODY_BYTES} bytes.`) : caught;
+      if (looksLikeQuery({ method, query, headers: req.headers })) {
+        // An awsQuery client (ELBv2, IAM, STS, CloudWatch) reads XML errors only.
+        const q = queryErrorResponse(err, requestId);
+        if (q.unexpected) log.error({ err, requestId }, 'unexpected fault');
+        outcome = q.code;
+        status = q.status;
+        if (!res.headersSent) send(res, q.status, { ...q.headers, 'x-amzn-requestid': requestId }, q.body);
+        return;
+      }
+      const wire = toWireError(err);
       if (wire.unexpected) log.error({ err, requestId }, 'unexpected fault');
       outcome = wire.type;
       status = wire.status;

@@ -58,6 +58,12 @@ export interface Database {
   image_tags: ResourceTable;
   repository_layers: ResourceTable;
   account_settings: ResourceTable;
+  load_balancers: ResourceTable;
+  target_groups: ResourceTable;
+  listeners: ResourceTable;
+  listener_rules: ResourceTable;
+  targets: ResourceTable;
+  certificates: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -74,7 +80,13 @@ export type ResourceTableName =
   | 'images'
   | 'image_tags'
   | 'repository_layers'
-  | 'account_settings';
+  | 'account_settings'
+  | 'load_balancers'
+  | 'target_groups'
+  | 'listeners'
+  | 'listener_rules'
+  | 'targets'
+  | 'certificates';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -87,6 +99,12 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   imageTag: 'image_tags',
   layer: 'repository_layers',
   accountSetting: 'account_settings',
+  loadBalancer: 'load_balancers',
+  targetGroup: 'target_groups',
+  listener: 'listeners',
+  listenerRule: 'listener_rules',
+  target: 'targets',
+  certificate: 'certificates',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -236,6 +254,16 @@ const MIGRATIONS: Migration[] = [
     id: 4,
     async up(db) {
       await createResourceTable(db, 'accountSetting');
+    },
+  },
+  {
+    // Load balancing (ELBv2) and certificates (ACM): load balancers, target groups, listeners, their rules,
+    // the targets registered with each target group (one row each, so that health is written per target), and certificates.
+    id: 8,
+    async up(db) {
+      for (const kind of ['loadBalancer', 'targetGroup', 'listener', 'listenerRule', 'target', 'certificate'] as const) {
+        await createResourceTable(db, kind);
+      }
     },
   },
 ];

@@ -18,9 +18,42 @@
  *   watcher that fell behind.
  */
 
-export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service' | 'repository' | 'image' | 'imageTag' | 'layer' | 'accountSetting';
+export type Kind =
+  | 'cluster'
+  | 'taskDefinition'
+  | 'containerInstance'
+  | 'task'
+  | 'service'
+  | 'repository'
+  | 'image'
+  | 'imageTag'
+  | 'layer'
+  | 'accountSetting'
+  | 'loadBalancer'
+  | 'targetGroup'
+  | 'listener'
+  | 'listenerRule'
+  | 'target'
+  | 'certificate';
 
-export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service', 'repository', 'image', 'imageTag', 'layer', 'accountSetting'];
+export const KINDS: readonly Kind[] = [
+  'cluster',
+  'taskDefinition',
+  'containerInstance',
+  'task',
+  'service',
+  'repository',
+  'image',
+  'imageTag',
+  'layer',
+  'accountSetting',
+  'loadBalancer',
+  'targetGroup',
+  'listener',
+  'listenerRule',
+  'target',
+  'certificate',
+];
 
 /**
  * Named secondary indexes of each kind (at most `MAX_INDEXES`): a row
@@ -42,6 +75,15 @@ export const INDEXES = {
   layer: [],
   /** principal: the IAM principal ARN the setting is for. */
   accountSetting: ['principal'],
+  loadBalancer: [],
+  targetGroup: [],
+  /** loadBalancer: the ARN of the listener's load balancer. */
+  listener: ['loadBalancer'],
+  /** listener: the ARN of the rule's listener. */
+  listenerRule: ['listener'],
+  /** targetGroup: the ARN of the target group the target is registered with. */
+  target: ['targetGroup'],
+  certificate: [],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;
