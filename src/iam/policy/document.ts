@@ -186,9 +186,9 @@ function compileActions(actions: string[]): { test: (lowerAction: string) => boo
     const colon = a.indexOf(':');
     if (colon <= 0 || colon === a.length - 1) fail('Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.');
     const vendor = a.slice(0, colon).toLowerCase();
-    if (!/^[a-z0-9*?-]+$/.test(vendor)) fail(`Vendor ${a.slice(0, colon)} is not valid`);
-    if (/[*?]/.test(vendor)) anyService = true;
-    else services.add(vendor);
+    if (/[*?]/.test(vendor)) fail(`Action vendors must not contain wildcards: ${a}`);
+    if (!/^[a-z0-9-]+$/.test(vendor)) fail(`Vendor ${a.slice(0, colon)} is not valid`);
+    services.add(vendor);
     const lower = a.toLowerCase();
     if (/[*?]/.test(lower)) patterns.push(compilePattern(lower, { wildcards: true, variables: false, ignoreCase: false }));
     else exact.add(lower);

@@ -27,6 +27,7 @@ describe('policy documents', () => {
     malformed({ Statement: { Effect: 'Allow', Resource: '*' } }, 'identity', /must contain actions/);
     malformed({ Statement: { Effect: 'Allow', Action: 's3:GetObject' } }, 'identity', /must contain resources/);
     malformed({ Statement: { Effect: 'Allow', Action: 'GetObject', Resource: '*' } }, 'identity', /prefaced by a vendor/);
+    malformed({ Statement: { Effect: 'Allow', Action: 's*:Get*', Resource: '*' } }, 'identity', /vendors must not contain wildcards/);
     malformed({ Statement: { Effect: 'Allow', Principal: '*', Action: 's3:*', Resource: '*' } }, 'identity', /should not specify a principal/);
     malformed({ Statement: { Effect: 'Allow', Action: 's3:*', Resource: '*' } }, 'resource', /Missing required field Principal/);
     malformed({ Statement: { Effect: 'Allow', Principal: { AWS: ACCOUNT }, Action: 'sts:AssumeRole', Resource: '*' } }, 'trust', /Has prohibited field Resource/);
