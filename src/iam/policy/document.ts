@@ -41,14 +41,23 @@ export interface CompiledStatement {
   readonly conditions: readonly CompiledCondition[];
 }
 
+export interface ActionStatements {
+  readonly deny: readonly CompiledStatement[];
+  readonly allow: readonly CompiledStatement[];
+}
+
 /** A compiled policy: its statements bucketed by the action's service prefix. */
 export interface CompiledPolicy {
   readonly id: string;
   readonly kind: PolicyKind;
   readonly version: string;
   readonly statements: readonly CompiledStatement[];
-  /** Deny statements, then allow statements, that can match an action of service `service` (lower case). */
-  candidates(service: string): { deny: readonly CompiledStatement[]; allow: readonly CompiledStatement[] };
+  /**
+   * The deny and the allow statements whose Action (or NotAction) matches `lowerAction`, in document
+   * order. Memoised per action: a policy never changes once compiled, and the actions a server asks
+   * about are few.
+   */
+  statementsFor(lowerAction: string): ActionStatements;
 }
 
 const TOP_FIELDS = new Set(['Version', 'Id', 'Statement']);
@@ -203,6 +212,9 @@ function compileActions(actions: string[]): { test: (lowerAction: string) => boo
 
 const EMPTY: ContextValues = new Map();
 
+/** Distinct actions remembered per policy (AWS's services have a few thousand in all; a request names one). */
+const MEMO_ACTIONS = 4096;
+
 const ACCOUNT_RE = /^\d{12}$/;
 const ROOT_RE = /^arn:[a-z-]+:iam::(\d{12}):root$/;
 const ROLE_RE = /^arn:([a-z-]+):iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/;
@@ -285,5 +297,16 @@ function withBuckets(id: string, kind: PolicyKind, version: string, parsed: Pars
     merged.set(svc, { deny: [...b.deny, ...anyDeny].sort(order), allow: [...b.allow, ...anyAllow].sort(order) });
   }
   const fallback = { deny: anyDeny, allow: anyAllow };
-  return { id, kind, version, statements, candidates: (service) => merged.get(service) ?? fallback };
+  const memo = new Map<string, ActionStatements>();
+  const statementsFor = (lowerAction: string): ActionStatements => {
+    let hit = memo.get(lowerAction);
+    if (hit) return hit;
+    const colon = lowerAction.indexOf(':');
+    const bucket = merged.get(colon > 0 ? lowerAction.slice(0, colon) : '') ?? fallback;
+    hit = { deny: bucket.deny.filter((st) => st.matchesAction(lowerAction)), allow: bucket.allow.filter((st) => st.matchesAction(lowerAction)) };
+    if (memo.size >= MEMO_ACTIONS) memo.clear();
+    memo.set(lowerAction, hit);
+    return hit;
+  };
+  return { id, kind, version, statements, statementsFor };
 }

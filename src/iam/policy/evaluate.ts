@@ -56,8 +56,8 @@ export interface Decision {
   missing?: 'identity' | 'resource';
 }
 
+/** Whether a statement whose action already matched applies to the request. */
 function applies(st: CompiledStatement, policy: CompiledPolicy, req: AuthorizationRequest, view: RequestView): boolean {
-  if (!st.matchesAction(view.action)) return false;
   if (policy.kind !== 'identity' && st.matchesPrincipal(req.principal) === 'none') return false;
   if (!st.matchesResource(req.resource, view.parts, view.ctx)) return false;
   for (const c of st.conditions) if (!c.test(view.ctx)) return false;
@@ -66,7 +66,6 @@ function applies(st: CompiledStatement, policy: CompiledPolicy, req: Authorizati
 
 interface RequestView {
   action: string;
-  service: string;
   parts: readonly string[] | undefined;
   ctx: Map<string, string | readonly string[]>;
 }
@@ -87,7 +86,7 @@ function viewOf(req: AuthorizationRequest): RequestView {
     ctx.set('aws:principalservicename', req.principal.id);
   }
   for (const [k, v] of Object.entries(req.context ?? {})) ctx.set(k.toLowerCase(), v);
-  return { action, service: action.slice(0, Math.max(0, action.indexOf(':'))), parts: splitRequestArn(req.resource), ctx };
+  return { action, parts: splitRequestArn(req.resource), ctx };
 }
 
 const decided = (policy: CompiledPolicy, st: CompiledStatement): DecidingStatement => ({ policyId: policy.id, policyKind: policy.kind, index: st.index, sid: st.sid });
@@ -97,13 +96,13 @@ export function evaluate(req: AuthorizationRequest, policies: PolicySet): Decisi
   const view = viewOf(req);
   const all = policies.resource ? [...policies.identity, policies.resource] : policies.identity;
   for (const policy of all) {
-    for (const st of policy.candidates(view.service).deny) {
+    for (const st of policy.statementsFor(view.action).deny) {
       if (applies(st, policy, req, view)) return { decision: 'ExplicitDeny', allowed: false, statement: decided(policy, st) };
     }
   }
   let identityAllow: DecidingStatement | undefined;
   for (const policy of policies.identity) {
-    for (const st of policy.candidates(view.service).allow) {
+    for (const st of policy.statementsFor(view.action).allow) {
       if (applies(st, policy, req, view)) {
         identityAllow = decided(policy, st);
         break;
@@ -117,7 +116,7 @@ export function evaluate(req: AuthorizationRequest, policies: PolicySet): Decisi
   let resourceAllow: { statement: DecidingStatement; grantsAlone: boolean } | undefined;
   const rp = policies.resource;
   if (rp) {
-    for (const st of rp.candidates(view.service).allow) {
+    for (const st of rp.statementsFor(view.action).allow) {
       if (!applies(st, rp, req, view)) continue;
       const grantsAlone = st.matchesPrincipal(req.principal) === 'principal';
       if (!resourceAllow || (grantsAlone && !resourceAllow.grantsAlone)) resourceAllow = { statement: decided(rp, st), grantsAlone };

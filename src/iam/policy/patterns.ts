@@ -129,23 +129,48 @@ export function compilePattern(source: string, opts: PatternOptions): StringPatt
     return out;
   };
   if (!hasVars) {
-    const re = new RegExp(toRegexSource(() => '')!, flags);
-    return { source, literal: undefined, test: (value) => re.test(value), resolve };
+    const test = fastTest(pieces, opts.ignoreCase) ?? regexTest(new RegExp(toRegexSource(() => '')!, flags));
+    return { source, literal: undefined, test: (value) => test(value), resolve };
   }
+  // Variables: the regex depends on the request; keep the few most recent ones compiled.
+  const cache = new Map<string, RegExp>();
   return {
     source,
     literal: undefined,
     test(value, ctx) {
       const src = toRegexSource((key, fallback) => variableValue(ctx, key, fallback));
       if (src === undefined) return false;
-      if (!hasWild) {
-        const lit = src.slice(1, -1).replace(/\\(.)/gs, '$1');
-        return opts.ignoreCase ? value.toLowerCase() === lit.toLowerCase() : value === lit;
+      let re = cache.get(src);
+      if (!re) {
+        if (cache.size >= 32) cache.clear();
+        re = new RegExp(src, flags);
+        cache.set(src, re);
       }
-      return new RegExp(src, flags).test(value);
+      return re.test(value);
     },
     resolve,
   };
+}
+
+const regexTest =
+  (re: RegExp) =>
+  (value: string): boolean =>
+    re.test(value);
+
+/** Direct string tests for the common shapes `*`, `text*`, `*text`; undefined for others. */
+function fastTest(pieces: readonly Piece[], ignoreCase: boolean): ((value: string) => boolean) | undefined {
+  const norm = (v: string): string => (ignoreCase ? v.toLowerCase() : v);
+  const [a, b] = pieces;
+  if (pieces.length === 1 && a?.kind === 'star') return () => true;
+  if (pieces.length === 2 && a?.kind === 'text' && b?.kind === 'star') {
+    const prefix = norm(a.text);
+    return (v) => norm(v).startsWith(prefix);
+  }
+  if (pieces.length === 2 && a?.kind === 'star' && b?.kind === 'text') {
+    const suffix = norm(b.text);
+    return (v) => norm(v).endsWith(suffix);
+  }
+  return undefined;
 }
 
 /**
@@ -166,8 +191,9 @@ export function compileArnPattern(source: string, variables: boolean): ArnPatter
   if (source === '*') return { source, test: () => true, testSplit: () => true };
   const parts = splitArn(source, true);
   const opts = { wildcards: true, variables, ignoreCase: false };
-  // Partition, service, region and account compare case-insensitively; the resource part is case-sensitive.
-  const head = parts.slice(0, 5).map((p) => compilePattern(p, { ...opts, ignoreCase: true }));
+  // Partition, service, region and account compare case-insensitively (the request's are lower-cased
+  // once by splitRequestArn); the resource part is case-sensitive.
+  const head = parts.slice(0, 5).map((p) => compilePattern(p.toLowerCase(), opts));
   const resource = compilePattern(parts[5] ?? '*', opts);
   const testSplit = (got: readonly string[] | undefined, ctx: ContextValues): boolean => {
     if (got === undefined) return false;
@@ -177,10 +203,12 @@ export function compileArnPattern(source: string, variables: boolean): ArnPatter
   return { source, test: (arn, ctx) => testSplit(splitRequestArn(arn), ctx), testSplit };
 }
 
-/** The six segments of a request's ARN, or undefined when it has fewer. */
+/** The six segments of a request's ARN, the first five lower-cased, or undefined when it has fewer. */
 export function splitRequestArn(arn: string): string[] | undefined {
   const parts = splitArn(arn, false);
-  return parts.length === 6 ? parts : undefined;
+  if (parts.length !== 6) return undefined;
+  for (let i = 0; i < 5; i++) parts[i] = parts[i]!.toLowerCase();
+  return parts;
 }
 
 /** The six segments of an ARN (the last holds the rest, colons included); fewer when the text has fewer colons, unless `pad` fills them with `*`. */
