@@ -58,6 +58,8 @@ export interface Database {
   image_tags: ResourceTable;
   repository_layers: ResourceTable;
   account_settings: ResourceTable;
+  secrets: ResourceTable;
+  parameters: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -74,7 +76,9 @@ export type ResourceTableName =
   | 'images'
   | 'image_tags'
   | 'repository_layers'
-  | 'account_settings';
+  | 'account_settings'
+  | 'secrets'
+  | 'parameters';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -87,6 +91,8 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   imageTag: 'image_tags',
   layer: 'repository_layers',
   accountSetting: 'account_settings',
+  secret: 'secrets',
+  parameter: 'parameters',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -236,6 +242,14 @@ const MIGRATIONS: Migration[] = [
     id: 4,
     async up(db) {
       await createResourceTable(db, 'accountSetting');
+    },
+  },
+  {
+    // Secrets Manager secrets (their versions inside, values sealed) and Parameter Store parameters (their history inside).
+    id: 10,
+    async up(db) {
+      await createResourceTable(db, 'secret');
+      await createResourceTable(db, 'parameter');
     },
   },
 ];
