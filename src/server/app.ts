@@ -15,6 +15,9 @@ import { loadKeyring } from '../core/envelope.js';
 import { secretsManagerProtocol } from '../api/secretsmanager/service.js';
 import type { SecretsContext } from '../secrets/context.js';
 import { rewrapSecrets } from '../secrets/secrets.js';
+import { ssmProtocol } from '../api/ssm/service.js';
+import type { SsmContext } from '../ssm/context.js';
+import { rewrapParameters } from '../ssm/parameters.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
 import { ServerMetrics } from './metrics.js';
@@ -66,8 +69,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const keyring = loadKeyring(config.dataDir);
   if (keyring.created) log.info({ path: keyring.path }, 'created a master key for secrets at rest; back it up: without it stored secrets cannot be read');
   const secretsCtx: SecretsContext = { store, region: config.region, accountId: config.accountId, keyring, now: Date.now };
-  const rewrapped = await rewrapSecrets(secretsCtx);
-  if (rewrapped > 0) log.info({ versions: rewrapped, masterKey: keyring.current.id }, 're-wrapped secret data keys under the current master key');
+  const ssmCtx: SsmContext = secretsCtx;
+  // After a master key rotation (a new key appended to the key file), data keys move under the new key.
+  const rewrapped = (await rewrapSecrets(secretsCtx)) + (await rewrapParameters(ssmCtx));
+  if (rewrapped > 0) log.info({ values: rewrapped, masterKey: keyring.current.id }, 're-wrapped data keys under the current master key');
   const metrics = new ServerMetrics();
   const imageRegistry = await openRegistry({
     store,
@@ -96,7 +101,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), imageRegistry.protocol, secretsManagerProtocol(secretsCtx)],
+    protocols: [ecsProtocol(operations), imageRegistry.protocol, secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx)],
     registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,
