@@ -1,9 +1,10 @@
 // Runs every benchmark in turn (`npm run bench`); each prints its figures
 // next to a peer measured in the same run. Pass names to run only some:
-//   node dist/bench/run.js api placement placement-e2e runtask registry target-health services
+//   node dist/bench/run.js api placement placement-e2e policy runtask registry target-health services
 import { runApiBench } from './api.js';
 import { runPlacementBench } from './placement.js';
 import { runPlacementE2eBench } from './placement-e2e.js';
+import { runPolicyBench } from './policy.js';
 import { runRegistryBench } from './registry.js';
 import { runRunTaskBench } from './runtask.js';
 import { runServicesBench } from './services.js';
@@ -13,6 +14,7 @@ const all: Record<string, () => Promise<unknown>> = {
   api: () => runApiBench({ seconds: 5, samples: 3000 }),
   placement: () => Promise.resolve(runPlacementBench()),
   'placement-e2e': () => runPlacementE2eBench(),
+  policy: () => Promise.resolve(runPolicyBench()),
   runtask: () => runRunTaskBench({ samples: 20, burst: 50 }),
   registry: () => runRegistryBench({ rounds: 3, samples: 2000, seconds: 5 }),
   'target-health': () => runTargetHealthBench({ targets: 1000, batch: 50, rounds: 200 }),

@@ -8,6 +8,7 @@
  * endpoint (metadata/). Tasks survive the agent: `stop()` leaves containers
  * running, and the next start adopts them.
  */
+import { resolveSecrets, ServerSecretSource } from './credentials/secrets.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,6 +163,8 @@ export function agentAttributes(facts: {
     `${CAP}container-health-check`,
     `${CAP}container-ordering`,
     `${CAP}docker-plugin.local`,
+    `${CAP}secrets.asm.environment-variables`,
+    `${CAP}secrets.ssm.environment-variables`,
     `${CAP}task-cpu-mem-limit`,
   ]) {
     attrs.set(name, undefined);
@@ -247,6 +250,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     closers.push(async () => ecs.close());
     const registryCredentials = new RegistryCredentials({ endpoint: opts.endpoint, region, credentials, log });
     closers.push(async () => registryCredentials.close());
+    const secretSource = new ServerSecretSource(opts.endpoint, region, credentials);
+    closers.push(async () => secretSource.close());
 
     const reporter = new Reporter({ api: ecsStateChangeApi(ecs), store: state, log });
     await reporter.start();
@@ -260,6 +265,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       ...(opts.cleanupWaitMs !== undefined ? { cleanupWaitMs: opts.cleanupWaitMs } : {}),
       ...(opts.imagePullBehavior ? { pullBehavior: opts.imagePullBehavior } : {}),
       registryAuth: (image) => registryCredentials.authFor(image),
+      containerSecrets: (refs) => resolveSecrets(secretSource, refs),
     });
     const taskEngine = engine;
 

@@ -18,6 +18,8 @@ Commands:
   up       Start a local cluster: the server plus one agent in the default cluster
   server   Run the API server (ECS-compatible, AWS JSON 1.1, SigV4-signed)
   agent    Run a host agent: make this machine's Docker Engine a container instance
+  master-key rotate|retire
+           Rotate the master key that protects secrets at rest (see the README)
   help     Show this help
 
 Run "berth <command> --help" for the flags of a command.`;
@@ -285,9 +287,39 @@ async function serverCommand(args: string[]): Promise<void> {
   onShutdown(() => server.close());
 }
 
+const MASTER_KEY_USAGE = `Usage: berth master-key rotate|retire [--data-dir DIR]
+
+  rotate   add a new master key to the key file; it becomes current, and the server
+           re-wraps every stored data key under it when it next starts
+  retire   remove every key but the current one (after a server start has re-wrapped)
+
+The key file is <data-dir>/master-key.json, or the file BERTH_MASTER_KEY_FILE names.`;
+
+/** `berth master-key rotate|retire`: edits the key file only; the server does the re-wrapping on its next start. */
+async function masterKeyCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { 'data-dir': { type: 'string' }, help: { type: 'boolean' } }, allowPositionals: true });
+  const action = positionals[0];
+  if (values.help || (action !== 'rotate' && action !== 'retire')) {
+    process.stdout.write(MASTER_KEY_USAGE + '\n');
+    if (!values.help) process.exitCode = 2;
+    return;
+  }
+  const { addMasterKey, masterKeyPath, retireOldMasterKeys } = await import('../core/envelope.js');
+  const dataDir = values['data-dir'] ?? envOr('BERTH_DATA_DIR', defaultDataDir());
+  if (action === 'rotate') {
+    const id = addMasterKey(dataDir);
+    process.stdout.write(`added master key ${id} to ${masterKeyPath(dataDir)}; restart the server to re-wrap stored data keys, then run "berth master-key retire"\n`);
+  } else {
+    const retired = retireOldMasterKeys(dataDir);
+    process.stdout.write(`retired ${retired.length ? retired.join(', ') : 'no keys'} from ${masterKeyPath(dataDir)}\n`);
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
+    case 'master-key':
+      return masterKeyCommand(rest);
     case 'server':
       return serverCommand(rest);
     case 'agent':

@@ -131,3 +131,36 @@ export const InvalidArnException = define('InvalidArnException');
 export const InvalidTagException = define('InvalidTagException');
 export const RequestInProgressException = define('RequestInProgressException');
 export const InvalidArgsException = define('InvalidArgsException');
+
+// ---- Secrets Manager modelled exceptions (aws-sdk-js-v3 client-secrets-manager models/errors.ts) ----
+export const InvalidRequestException = define('InvalidRequestException');
+export const ResourceExistsException = define('ResourceExistsException');
+export const MalformedPolicyDocumentException = define('MalformedPolicyDocumentException');
+export const PublicPolicyException = define('PublicPolicyException');
+export const InvalidNextTokenException = define('InvalidNextTokenException');
+export const DecryptionFailure = define('DecryptionFailure');
+export const EncryptionFailure = define('EncryptionFailure');
+export const PreconditionNotMetException = define('PreconditionNotMetException');
+export const InternalServiceError = define('InternalServiceError', 500, 'server');
+
+// ---- SSM (Parameter Store) modelled exceptions (aws-sdk-js-v3 client-ssm models/errors.ts) ----
+export const ParameterNotFound = define('ParameterNotFound');
+export const ParameterAlreadyExists = define('ParameterAlreadyExists');
+export const ParameterVersionNotFound = define('ParameterVersionNotFound');
+export const ParameterLimitExceeded = define('ParameterLimitExceeded');
+export const ParameterMaxVersionLimitExceeded = define('ParameterMaxVersionLimitExceeded');
+export const ParameterPatternMismatchException = define('ParameterPatternMismatchException');
+export const ParameterVersionLabelLimitExceeded = define('ParameterVersionLabelLimitExceeded');
+export const HierarchyLevelLimitExceededException = define('HierarchyLevelLimitExceededException');
+export const HierarchyTypeMismatchException = define('HierarchyTypeMismatchException');
+export const UnsupportedParameterType = define('UnsupportedParameterType');
+export const InvalidAllowedPatternException = define('InvalidAllowedPatternException');
+export const InvalidKeyId = define('InvalidKeyId');
+export const InvalidFilterKey = define('InvalidFilterKey');
+export const InvalidFilterOption = define('InvalidFilterOption');
+export const InvalidFilterValue = define('InvalidFilterValue');
+export const InvalidNextToken = define('InvalidNextToken');
+export const InvalidResourceId = define('InvalidResourceId');
+export const InvalidResourceType = define('InvalidResourceType');
+export const TooManyTagsError = define('TooManyTagsError');
+export const InternalServerError = define('InternalServerError', 500, 'server');

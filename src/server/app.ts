@@ -13,6 +13,13 @@ import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { openRegistry } from '../registry/index.js';
+import { loadKeyring } from '../core/envelope.js';
+import { secretsManagerProtocol } from '../api/secretsmanager/service.js';
+import type { SecretsContext } from '../secrets/context.js';
+import { rewrapSecrets } from '../secrets/secrets.js';
+import { ssmProtocol } from '../api/ssm/service.js';
+import type { SsmContext } from '../ssm/context.js';
+import { rewrapParameters } from '../ssm/parameters.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
 import { ServerMetrics } from './metrics.js';
@@ -38,6 +45,7 @@ export interface RunningServer {
   credentials: RootCredentials & { created: boolean; source: string };
   store: Store;
   ctx: DomainContext;
+  secrets: SecretsContext;
   log: Logger;
   close(): Promise<void>;
 }
@@ -60,6 +68,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const state = createReadModels(store, { log });
   const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, state };
   const operations: EcsOperations = { ...coreOperations(ctx) };
+  const keyring = loadKeyring(config.dataDir);
+  if (keyring.created) log.info({ path: keyring.path }, 'created a master key for secrets at rest; back it up: without it stored secrets cannot be read');
+  const secretsCtx: SecretsContext = { store, region: config.region, accountId: config.accountId, keyring, now: Date.now };
+  const ssmCtx: SsmContext = secretsCtx;
+  // After a master key rotation (a new key appended to the key file), data keys move under the new key.
+  const rewrapped = (await rewrapSecrets(secretsCtx)) + (await rewrapParameters(ssmCtx));
+  if (rewrapped > 0) log.info({ values: rewrapped, masterKey: keyring.current.id }, 're-wrapped data keys under the current master key');
   const metrics = new ServerMetrics();
   const imageRegistry = await openRegistry({
     store,
@@ -88,7 +103,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx)],
+    protocols: [ecsProtocol(operations), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx)],
     registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,
@@ -121,6 +136,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     credentials,
     store,
     ctx,
+    secrets: secretsCtx,
     log,
     async close() {
       if (closing) return;

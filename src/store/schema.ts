@@ -64,6 +64,8 @@ export interface Database {
   listener_rules: ResourceTable;
   targets: ResourceTable;
   certificates: ResourceTable;
+  secrets: ResourceTable;
+  parameters: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -86,7 +88,9 @@ export type ResourceTableName =
   | 'listeners'
   | 'listener_rules'
   | 'targets'
-  | 'certificates';
+  | 'certificates'
+  | 'secrets'
+  | 'parameters';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -105,6 +109,8 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   listenerRule: 'listener_rules',
   target: 'targets',
   certificate: 'certificates',
+  secret: 'secrets',
+  parameter: 'parameters',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -264,6 +270,14 @@ const MIGRATIONS: Migration[] = [
       for (const kind of ['loadBalancer', 'targetGroup', 'listener', 'listenerRule', 'target', 'certificate'] as const) {
         await createResourceTable(db, kind);
       }
+    },
+  },
+  {
+    // Secrets Manager secrets (their versions inside, values sealed) and Parameter Store parameters (their history inside).
+    id: 10,
+    async up(db) {
+      await createResourceTable(db, 'secret');
+      await createResourceTable(db, 'parameter');
     },
   },
 ];

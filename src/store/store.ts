@@ -34,7 +34,9 @@ export type Kind =
   | 'listener'
   | 'listenerRule'
   | 'target'
-  | 'certificate';
+  | 'certificate'
+  | 'secret'
+  | 'parameter';
 
 export const KINDS: readonly Kind[] = [
   'cluster',
@@ -53,6 +55,8 @@ export const KINDS: readonly Kind[] = [
   'listenerRule',
   'target',
   'certificate',
+  'secret',
+  'parameter',
 ];
 
 /**
@@ -84,6 +88,8 @@ export const INDEXES = {
   /** targetGroup: the ARN of the target group the target is registered with. */
   target: ['targetGroup'],
   certificate: [],
+  secret: [],
+  parameter: [],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;

@@ -20,6 +20,7 @@
  * before their record was written) and never creates a second container for
  * the same task container (names are deterministic).
  */
+import type { SecretReference } from '../credentials/secrets.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../core/log.js';
 import { silentLogger } from '../../core/log.js';
@@ -63,6 +64,8 @@ export interface TaskEngineOptions {
   pullBehavior?: ImagePullBehavior;
   /** Credentials to pull an image with (the Berth registry's), or undefined for none. */
   registryAuth?(image: string): Promise<RegistryAuth | undefined>;
+  /** The environment variables of a container's `secrets` (see ExecutorOptions.containerSecrets). */
+  containerSecrets?(secrets: readonly SecretReference[]): Promise<Record<string, string>>;
   /** Every task is re-examined at least this often. Default 30 s. */
   resyncIntervalMs?: number;
   now?: () => number;
@@ -137,6 +140,7 @@ export class TaskEngine {
       ...(options.metadataEndpoint ? { metadataEndpoint: options.metadataEndpoint } : {}),
       ...(options.pullBehavior ? { pullBehavior: options.pullBehavior } : {}),
       ...(options.registryAuth ? { registryAuth: options.registryAuth } : {}),
+      ...(options.containerSecrets ? { containerSecrets: options.containerSecrets } : {}),
     });
   }
 

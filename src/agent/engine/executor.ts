@@ -18,15 +18,23 @@ import {
   type ImagePullBehavior,
   type RegistryAuth,
 } from '../runtime/runtime.js';
+import { SecretRetrievalError, type SecretReference } from '../credentials/secrets.js';
 import type { TaskRecord } from './model.js';
 import type { Effect, Outcome } from './reconcile.js';
-import { containerSpec, LABEL_CONTAINER_NAME, LABEL_TASK_ARN, type SpecContext } from './spec.js';
+import { containerDefinitions, containerSpec, LABEL_CONTAINER_NAME, LABEL_TASK_ARN, type SpecContext } from './spec.js';
 
 export interface ExecutorOptions extends SpecContext {
   /** Overrides the runtime's image pull behaviour. */
   pullBehavior?: ImagePullBehavior;
   /** Credentials to pull an image with (the Berth registry's), or undefined for none. */
   registryAuth?(image: string): Promise<RegistryAuth | undefined>;
+  /**
+   * The environment variables of a container's `secrets`, fetched at its
+   * creation; throws SecretRetrievalError when one cannot be had (the
+   * container fails with ECS's ResourceInitializationError), anything else
+   * for a retry. The values go into the container's environment only.
+   */
+  containerSecrets?(secrets: readonly SecretReference[]): Promise<Record<string, string>>;
 }
 
 function failure(err: unknown, transient = false): Outcome {
@@ -99,7 +107,22 @@ export class EffectExecutor {
         return { ok: true };
       }
       case 'create': {
-        const spec = containerSpec(r, effect.container, this.options);
+        const base = containerSpec(r, effect.container, this.options);
+        const refs = containerDefinitions(r.task).find((d) => d.name === effect.container)?.secrets ?? [];
+        let secretEnv: Record<string, string> = {};
+        if (refs.length > 0) {
+          if (!this.options.containerSecrets) {
+            return { ok: false, transient: false, code: 'ResourceInitializationError', message: 'unable to pull secrets or registry auth: this agent cannot fetch secrets' };
+          }
+          try {
+            secretEnv = await this.options.containerSecrets(refs);
+          } catch (err) {
+            if (err instanceof SecretRetrievalError) return { ok: false, transient: false, code: 'ResourceInitializationError', message: err.message };
+            throw err;
+          }
+        }
+        // Secrets win over plain environment variables of the same name.
+        const spec = refs.length > 0 ? { ...base, env: { ...base.env, ...secretEnv } } : base;
         try {
           return { ok: true, runtimeId: await this.runtime.create(spec) };
         } catch (err) {
