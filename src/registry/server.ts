@@ -197,7 +197,9 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
     const m = ROUTE_RE.exec(path);
     const name = m?.[1];
     const scope = name !== undefined ? `repository:${name}:${method === 'GET' || method === 'HEAD' ? 'pull' : 'pull,push'}` : undefined;
-    if (authenticate(req) === undefined) throw unauthorized(req, scope);
+    // A blob read may instead carry the pre-authorized query of GetDownloadUrlForLayer.
+    const presigned = name !== undefined && m?.[4] !== undefined && (method === 'GET' || method === 'HEAD') && ctx.tokens.verifyDownload(name, m[4], query);
+    if (!presigned && authenticate(req) === undefined) throw unauthorized(req, scope);
 
     if (path === '/v2/' || path === '/v2') {
       setOp('Base');
@@ -351,6 +353,7 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
       setOp(method === 'HEAD' ? 'HeadManifest' : 'GetManifest');
       const image = await findImage(ctx.store, repo.arn, ref);
       if (!image) throw new RegistryError('MANIFEST_UNKNOWN', 404, `Requested image not found`, ref);
+      if (method === 'GET') ctx.pulls.record(repo.arn, image.doc.imageDigest, ctx.now());
       const body = Buffer.from(image.doc.manifest, 'utf8');
       res.writeHead(200, {
         'docker-distribution-api-version': 'registry/2.0',

@@ -58,6 +58,8 @@ export interface Database {
   image_tags: ResourceTable;
   repository_layers: ResourceTable;
   account_settings: ResourceTable;
+  lifecycle_previews: ResourceTable;
+  pull_through_cache_rules: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -74,7 +76,9 @@ export type ResourceTableName =
   | 'images'
   | 'image_tags'
   | 'repository_layers'
-  | 'account_settings';
+  | 'account_settings'
+  | 'lifecycle_previews'
+  | 'pull_through_cache_rules';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -87,6 +91,8 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   imageTag: 'image_tags',
   layer: 'repository_layers',
   accountSetting: 'account_settings',
+  lifecyclePreview: 'lifecycle_previews',
+  pullThroughCacheRule: 'pull_through_cache_rules',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -236,6 +242,14 @@ const MIGRATIONS: Migration[] = [
     id: 4,
     async up(db) {
       await createResourceTable(db, 'accountSetting');
+    },
+  },
+  {
+    // ECR lifecycle policy previews (one per repository) and pull-through cache rules (one per repository prefix).
+    id: 6,
+    async up(db) {
+      await createResourceTable(db, 'lifecyclePreview');
+      await createResourceTable(db, 'pullThroughCacheRule');
     },
   },
 ];
