@@ -11,6 +11,7 @@ import * as images from '../../ecr/images.js';
 import * as layers from '../../ecr/layers.js';
 import * as policies from '../../ecr/policies.js';
 import * as lifecycle from '../../ecr/lifecycle/operations.js';
+import * as pullThrough from '../../ecr/pullThrough.js';
 
 export const ECR_TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921';
 
@@ -66,6 +67,11 @@ export function ecrOperations(ctx: EcrContext): EcrOperations {
     DeleteLifecyclePolicy: op(lifecycle.deleteLifecyclePolicy),
     StartLifecyclePolicyPreview: op(lifecycle.startLifecyclePolicyPreview),
     GetLifecyclePolicyPreview: op(lifecycle.getLifecyclePolicyPreview),
+    CreatePullThroughCacheRule: op(pullThrough.createPullThroughCacheRule),
+    DescribePullThroughCacheRules: op(pullThrough.describePullThroughCacheRules),
+    DeletePullThroughCacheRule: op(pullThrough.deletePullThroughCacheRule),
+    UpdatePullThroughCacheRule: op(pullThrough.updatePullThroughCacheRule),
+    ValidatePullThroughCacheRule: op(pullThrough.validatePullThroughCacheRule),
   };
 }
 
