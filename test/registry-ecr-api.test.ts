@@ -294,6 +294,10 @@ describe('ECR API: layer uploads, repository policies, lifecycle policies, pull 
       const repositoryName = 'lifecycle/apply';
       await ecr.send(new CreateRepositoryCommand({ repositoryName }));
       const { d, text } = await pushImages(repositoryName);
+      // A signature of release-1, tagged so that no rule selects it: it goes with its subject.
+      const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d.r1, size: Buffer.byteLength(text.r1!) };
+      const signature = await reg.pushImage(repositoryName, 'sig-r1', ['signature of release-1'], { subject });
+      assert.equal(signature.response.status, 201);
       await ecr.send(new PutLifecyclePolicyCommand({ repositoryName, lifecyclePolicyText: keepTwoUntagged }));
       const left = await eventually(
         'the lifecycle policy to expire images',
@@ -308,6 +312,7 @@ describe('ECR API: layer uploads, repository policies, lifecycle policies, pull 
       assert.ok(!listed.imageIds!.some((i) => i.imageDigest === d.r1 || i.imageDigest === d.u1 || i.imageDigest === d.u2));
       assert.equal((await reg.fetch(`/v2/${repositoryName}/manifests/release-1`)).status, 404);
       assert.equal((await reg.fetch(`/v2/${repositoryName}/manifests/${d.u1}`)).status, 404);
+      assert.equal((await reg.fetch(`/v2/${repositoryName}/manifests/sig-r1`)).status, 404, 'the expired image’s referrer is gone too');
       assert.equal((await reg.fetch(`/v2/${repositoryName}/manifests/release-2`)).status, 200);
       const policy = await ecr.send(new GetLifecyclePolicyCommand({ repositoryName }));
       assert.ok(policy.lastEvaluatedAt instanceof Date && Math.abs(policy.lastEvaluatedAt.getTime() - Date.now()) < 60_000);

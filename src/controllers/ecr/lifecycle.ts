@@ -64,9 +64,12 @@ export class LifecycleController {
     }
     const wait = due - this.ctx.now();
     if (wait > 0) return { requeueAfterMs: wait };
-    const expired = await applyLifecyclePolicy(this.ctx, repoArn);
-    if (expired.length > 0) {
-      this.opts.log?.info({ repository: repo?.name, expired: expired.map((e) => ({ digest: e.image.digest, rulePriority: e.rulePriority })) }, 'lifecycle policy expired images');
+    const pass = await applyLifecyclePolicy(this.ctx, repoArn);
+    if (pass.expired.length + pass.referrers.length > 0) {
+      this.opts.log?.info(
+        { repository: repo?.name, expired: pass.expired.map((e) => ({ digest: e.image.digest, rulePriority: e.rulePriority })), referrers: pass.referrers },
+        'lifecycle policy expired images',
+      );
     }
     return { requeueAfterMs: this.intervalMs };
   }

@@ -205,26 +205,44 @@ async function expire(tx: Transaction, repoArn: string, image: Row<ImageDoc>): P
   await tx.remove('image', image.arn, image.version);
 }
 
+export interface LifecyclePass {
+  /** The images the policy expired. */
+  expired: Expiry[];
+  /** Digests of reference artifacts (signatures, SBOMs...) removed because their subject image was expired. */
+  referrers: string[];
+}
+
 /**
  * Applies a repository's lifecycle policy: removes the images it expires
- * now (with their tags) and records `lastEvaluatedAt`, in one transaction, so
- * that an image pushed or tagged meanwhile is judged again. Returns what was
- * expired (empty when the repository or its policy is gone).
+ * now (with their tags), then, as ECR does, the reference artifacts whose
+ * subject image is gone, and records `lastEvaluatedAt`, in one transaction,
+ * so that an image pushed or tagged meanwhile is judged again. Nothing
+ * happens when the repository or its policy is gone.
  */
-export async function applyLifecyclePolicy(ctx: EcrContext, repoArn: string): Promise<Expiry[]> {
+export async function applyLifecyclePolicy(ctx: EcrContext, repoArn: string): Promise<LifecyclePass> {
   return withRetry(ctx.store, async (tx) => {
     const repo = await tx.get<RepositoryDoc>('repository', repoArn);
     const policy = repo ? stored(repo.doc) : undefined;
-    if (!repo || !policy) return [];
+    if (!repo || !policy) return { expired: [], referrers: [] };
     const images = await imagesOf(tx, repoArn);
     const now = ctx.now();
-    const expiries = evaluate(policy.text, images, now);
-    for (const e of expiries) {
-      const row = images.find((r) => r.doc.imageDigest === e.image.digest);
-      if (row) await expire(tx, repoArn, row);
+    const expired = evaluate(policy.text, images, now);
+    const gone = new Set(expired.map((e) => e.image.digest));
+    for (const row of images) if (gone.has(row.doc.imageDigest)) await expire(tx, repoArn, row);
+    // Referrers of expired images, and referrers of those, until none is left.
+    const referrers: string[] = [];
+    for (let more = true; more; ) {
+      more = false;
+      for (const row of images) {
+        if (row.doc.subject === undefined || gone.has(row.doc.imageDigest) || !gone.has(row.doc.subject)) continue;
+        await expire(tx, repoArn, row);
+        gone.add(row.doc.imageDigest);
+        referrers.push(row.doc.imageDigest);
+        more = true;
+      }
     }
     await tx.update<RepositoryDoc>('repository', { ...repo, doc: { ...repo.doc, lifecyclePolicy: { ...policy, lastEvaluatedAt: now } } });
-    return expiries;
+    return { expired, referrers };
   });
 }
 
