@@ -42,8 +42,10 @@ export interface PullThroughCacheRuleDoc {
 
 const PREFIX_RE = /^((?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*|ROOT)$/;
 const MANIFEST_ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest].join(', ');
-/** How long a fetch from an upstream may take before the pull fails (manifests; blobs get a minute of silence). */
+/** How long a manifest or token fetch from an upstream may take before the pull fails. */
 const UPSTREAM_TIMEOUT_MS = 30_000;
+/** How long one blob may take to copy from an upstream (layers can be large). */
+const BLOB_TIMEOUT_MS = 15 * 60_000;
 
 function ruleArn(ctx: EcrContext, prefix: string): string {
   return `arn:aws:ecr:${ctx.region}:${ctx.accountId}:pull-through-cache-rule/${prefix}`;
@@ -253,16 +255,17 @@ class UpstreamClient {
     private readonly repository: string,
   ) {}
 
-  async get(path: string, accept?: string): Promise<Response> {
+  /** GETs `/v2/<repository>/<path>`; `timeoutMs` bounds the request and the reading of its body. */
+  async get(path: string, accept?: string, timeoutMs = UPSTREAM_TIMEOUT_MS): Promise<Response> {
     const url = `${this.base}/v2/${this.repository}/${path}`;
     const headers = (): Record<string, string> => ({ ...(accept ? { accept } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) });
-    let res = await fetch(url, { headers: headers(), signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
+    let res = await fetch(url, { headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
     if (res.status === 401 && this.token === undefined) {
       const challenge = res.headers.get('www-authenticate') ?? '';
       await res.body?.cancel();
       this.token = await this.anonymousToken(challenge);
       if (this.token === undefined) return res;
-      res = await fetch(url, { headers: headers(), signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
+      res = await fetch(url, { headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
     }
     return res;
   }
@@ -287,7 +290,7 @@ async function copyBlob(ctx: EcrContext, client: UpstreamClient, repositoryName:
   if (await ctx.store.get('layer', layerArn(repo.arn, digest))) return;
   const stored = await ctx.blobs.stat(digest);
   if (stored) return linkLayer(ctx, repositoryName, digest, stored.size);
-  const res = await client.get(`blobs/${digest}`);
+  const res = await client.get(`blobs/${digest}`, undefined, BLOB_TIMEOUT_MS);
   if (res.status !== 200 || !res.body) {
     await res.body?.cancel();
     throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry (HTTP ${res.status}).`);
