@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   CompleteLayerUploadCommand,
@@ -29,7 +32,7 @@ import {
   UploadNotFoundException,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
-import { startTestServer } from './helpers.js';
+import { startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
 import { RegistryClient, ecrClient, sha256 } from './registry-helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
@@ -344,5 +347,52 @@ describe('ECR API: layer uploads, repository policies, lifecycle policies, pull 
       return out.imageDetails![0]!.lastRecordedPullTime;
     });
     assert.ok(recorded.getTime() >= pulledAt - 1000 && recorded.getTime() <= Date.now() + 1000, `recorded ${recorded.toISOString()}`);
+  });
+  it('serves the AWS CLI: a layer uploaded from a file, a lifecycle policy put and read back, and ECR’s error for a bad one', async () => {
+    const work = tempDir('berth-ecr-cli-');
+    try {
+      const aws = (...args: string[]): Promise<{ code: number; out: string }> =>
+        new Promise((resolve) => {
+          execFile(
+            'aws',
+            ['ecr', ...args, '--endpoint-url', server.url, '--output', 'json'],
+            {
+              timeout: 120_000,
+              env: {
+                ...process.env,
+                AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+                AWS_DEFAULT_REGION: 'us-east-1',
+                AWS_CONFIG_FILE: join(work.path, 'config'),
+                AWS_SHARED_CREDENTIALS_FILE: join(work.path, 'credentials'),
+                AWS_PAGER: '',
+              },
+            },
+            (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) || 1 : 0, out: stdout + stderr }),
+          );
+        });
+      const json = async (...args: string[]): Promise<Record<string, unknown>> => {
+        const r = await aws(...args);
+        assert.equal(r.code, 0, r.out);
+        return JSON.parse(r.out) as Record<string, unknown>;
+      };
+      await json('create-repository', '--repository-name', 'cli/app');
+      const part = Buffer.from('a layer part sent by the AWS CLI from a file');
+      writeFileSync(join(work.path, 'part.bin'), part);
+      const { uploadId } = (await json('initiate-layer-upload', '--repository-name', 'cli/app')) as { uploadId: string };
+      const up = await json('upload-layer-part', '--repository-name', 'cli/app', '--upload-id', uploadId, '--part-first-byte', '0', '--part-last-byte', String(part.length - 1), '--layer-part-blob', `fileb://${join(work.path, 'part.bin')}`);
+      assert.equal(up.lastByteReceived, part.length - 1);
+      const done = await json('complete-layer-upload', '--repository-name', 'cli/app', '--upload-id', uploadId, '--layer-digests', sha256(part));
+      assert.equal(done.layerDigest, sha256(part));
+
+      const policy = JSON.stringify({ rules: [{ rulePriority: 1, description: 'untagged after a day', selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 1 }, action: { type: 'expire' } }] });
+      await json('put-lifecycle-policy', '--repository-name', 'cli/app', '--lifecycle-policy-text', policy);
+      assert.equal((await json('get-lifecycle-policy', '--repository-name', 'cli/app')).lifecyclePolicyText, policy);
+      const bad = await aws('put-lifecycle-policy', '--repository-name', 'cli/app', '--lifecycle-policy-text', policy.replace('"days"', '"weeks"'));
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.out, /InvalidParameterException.*Lifecycle policy validation failure: instance value \("weeks"\) not found in enum/);
+    } finally {
+      work.remove();
+    }
   });
 });
