@@ -14,6 +14,7 @@ import {
   InvalidParameterException,
   PullThroughCacheRuleAlreadyExistsException,
   PullThroughCacheRuleNotFoundException,
+  RepositoryNotFoundException,
   UnsupportedUpstreamRegistryException,
   UpdatePullThroughCacheRuleCommand,
   ValidatePullThroughCacheRuleCommand,
@@ -212,11 +213,15 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     }
   });
 
-  it('answers a tag the upstream lacks, or a name no rule covers, with MANIFEST_UNKNOWN / NAME_UNKNOWN', async () => {
+  it('answers a tag or repository the upstream lacks with MANIFEST_UNKNOWN, creating nothing, and a name no rule covers with NAME_UNKNOWN', async () => {
     const reg = await RegistryClient.login(server.url, ecr);
     const missingTag = await reg.fetch(`/v2/upstream/team/tool-${suffix}/manifests/no-such-tag`);
     assert.equal(missingTag.status, 404);
     assert.equal((await registryError(missingTag)).code, 'MANIFEST_UNKNOWN');
+    const absent = await reg.fetch(`/v2/upstream/team/absent-${suffix}/manifests/v1`);
+    assert.equal(absent.status, 404);
+    assert.equal((await registryError(absent)).code, 'MANIFEST_UNKNOWN');
+    await rejectsWith(ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [`upstream/team/absent-${suffix}`] })), RepositoryNotFoundException);
     const noRule = await reg.fetch(`/v2/elsewhere/team/tool-${suffix}/manifests/v1`);
     assert.equal(noRule.status, 404);
     assert.equal((await registryError(noRule)).code, 'NAME_UNKNOWN');

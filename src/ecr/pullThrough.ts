@@ -307,30 +307,40 @@ async function copyBlob(ctx: EcrContext, client: UpstreamClient, repositoryName:
   }
 }
 
-/** Copies a manifest (and, for an index, its manifests) with every blob it names; stores it under `tag` when given. */
-async function copyManifest(ctx: EcrContext, client: UpstreamClient, repositoryName: string, reference: string, tag: string | undefined, depth = 0): Promise<void> {
+interface UpstreamManifest {
+  body: Buffer;
+  mediaType: string | undefined;
+}
+
+/** Fetches a manifest by tag or digest (checking a digest reference against the content). */
+async function fetchManifest(client: UpstreamClient, reference: string): Promise<UpstreamManifest> {
   const res = await client.get(`manifests/${reference}`, MANIFEST_ACCEPT);
   if (res.status !== 200) {
     await res.body?.cancel();
     throw new UnableToGetUpstreamImageException(`The image '${reference}' could not be fetched from the upstream registry (HTTP ${res.status}).`);
   }
   const body = Buffer.from(await res.arrayBuffer());
-  const mediaType = res.headers.get('content-type') ?? undefined;
   if (DIGEST_RE.test(reference) && digestOf(body) !== reference) {
     throw new UnableToGetUpstreamImageException(`The upstream registry's manifest for '${reference}' has digest ${digestOf(body)}.`);
   }
-  const parsed = parseManifest(body, mediaType);
+  return { body, mediaType: res.headers.get('content-type') ?? undefined };
+}
+
+/** Stores an upstream manifest (first, for an index, its manifests) with every blob it names; under `tag` when given. */
+async function storeManifest(ctx: EcrContext, client: UpstreamClient, repositoryName: string, m: UpstreamManifest, tag: string | undefined, depth = 0): Promise<void> {
+  const parsed = parseManifest(m.body, m.mediaType);
   const repo = await getRepository(ctx, ctx.store, repositoryName);
   for (const child of parsed.children) {
     if (depth > 2) break;
-    if (!(await findImage(ctx.store, repo.arn, { imageDigest: child.digest }))) await copyManifest(ctx, client, repositoryName, child.digest, undefined, depth + 1);
+    if (await findImage(ctx.store, repo.arn, { imageDigest: child.digest })) continue;
+    await storeManifest(ctx, client, repositoryName, await fetchManifest(client, child.digest), undefined, depth + 1);
   }
   for (const blob of parsed.blobs) await copyBlob(ctx, client, repositoryName, blob.digest);
   await putManifest(ctx, {
     repositoryName,
-    manifest: body,
-    ...(mediaType !== undefined && mediaType !== 'application/octet-stream' ? { mediaType } : {}),
-    ...(tag !== undefined ? { tag } : { digest: digestOf(body) }),
+    manifest: m.body,
+    ...(m.mediaType !== undefined && m.mediaType !== 'application/octet-stream' ? { mediaType: m.mediaType } : {}),
+    ...(tag !== undefined ? { tag } : { digest: digestOf(m.body) }),
   });
 }
 
@@ -353,14 +363,16 @@ export async function pullThroughCache(ctx: EcrContext, repositoryName: string, 
   const p = (async () => {
     const found = await ruleFor(ctx, repositoryName);
     if (!found) return false;
-    try {
-      await createRepository(ctx, { repositoryName });
-    } catch (err) {
-      if (!(err instanceof RepositoryAlreadyExistsException)) throw err;
-    }
     const client = new UpstreamClient(upstreamBase(found.rule.upstreamRegistryUrl), found.upstreamRepository);
     try {
-      await copyManifest(ctx, client, repositoryName, reference, DIGEST_RE.test(reference) ? undefined : reference);
+      // The repository is created only once the upstream has the image.
+      const manifest = await fetchManifest(client, reference);
+      try {
+        await createRepository(ctx, { repositoryName });
+      } catch (err) {
+        if (!(err instanceof RepositoryAlreadyExistsException)) throw err;
+      }
+      await storeManifest(ctx, client, repositoryName, manifest, DIGEST_RE.test(reference) ? undefined : reference);
     } catch (err) {
       if (err instanceof UnableToGetUpstreamImageException || err instanceof UnableToGetUpstreamLayerException) throw err;
       if (err instanceof TypeError || (err as Error).name === 'TimeoutError') {
