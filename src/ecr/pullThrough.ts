@@ -44,6 +44,8 @@ const PREFIX_RE = /^((?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9
 const MANIFEST_ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest].join(', ');
 /** How long a manifest or token fetch from an upstream may take before the pull fails. */
 const UPSTREAM_TIMEOUT_MS = 30_000;
+/** Blobs of one image copied at once (docker's default for layer downloads is 3). */
+const BLOB_COPIES = 4;
 /** How long one blob may take to copy from an upstream (layers can be large). */
 const BLOB_TIMEOUT_MS = 15 * 60_000;
 
@@ -335,7 +337,13 @@ async function storeManifest(ctx: EcrContext, client: UpstreamClient, repository
     if (await findImage(ctx.store, repo.arn, { imageDigest: child.digest })) continue;
     await storeManifest(ctx, client, repositoryName, await fetchManifest(client, child.digest), undefined, depth + 1);
   }
-  for (const blob of parsed.blobs) await copyBlob(ctx, client, repositoryName, blob.digest);
+  // Blobs are copied a few at a time, as docker pulls layers.
+  const queue = [...new Set(parsed.blobs.map((b) => b.digest))];
+  await Promise.all(
+    Array.from({ length: Math.min(BLOB_COPIES, queue.length) }, async () => {
+      for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) await copyBlob(ctx, client, repositoryName, digest);
+    }),
+  );
   await putManifest(ctx, {
     repositoryName,
     manifest: m.body,
