@@ -226,4 +226,46 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     assert.equal(noRule.status, 404);
     assert.equal((await registryError(noRule)).code, 'NAME_UNKNOWN');
   });
+  it('caches an image index with every manifest it lists, so each platform is pullable by digest', async () => {
+    const base = `http://${upstreamHost}/v2/multi/app-${suffix}`;
+    /** Pushes a blob to the upstream (POST, then PUT with the content); returns its descriptor. */
+    const blob = async (content: string, mediaType: string): Promise<{ mediaType: string; digest: string; size: number }> => {
+      const digest = sha256(content);
+      const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+      assert.equal(started.status, 202, await started.text());
+      const location = new URL(started.headers.get('location')!, `http://${upstreamHost}`);
+      location.searchParams.set('digest', digest);
+      const res = await fetch(location, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(res.status, 201, await res.text());
+      return { mediaType, digest, size: Buffer.byteLength(content) };
+    };
+    const putManifest = async (ref: string, body: string, mediaType: string): Promise<void> => {
+      const res = await fetch(`${base}/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
+      assert.equal(res.status, 201, await res.text());
+    };
+    const children: { mediaType: string; digest: string; size: number; platform: { architecture: string; os: string } }[] = [];
+    for (const architecture of ['amd64', 'arm64']) {
+      const config = await blob(JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }), 'application/vnd.oci.image.config.v1+json');
+      const layer = await blob(`layer for ${architecture} ${suffix}`, 'application/vnd.oci.image.layer.v1.tar');
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [layer] });
+      await putManifest(sha256(manifest), manifest, 'application/vnd.oci.image.manifest.v1+json');
+      children.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: Buffer.byteLength(manifest), platform: { architecture, os: 'linux' } });
+    }
+    const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children });
+    await putManifest('multi', index, 'application/vnd.oci.image.index.v1+json');
+
+    const reg = await RegistryClient.login(server.url, ecr);
+    const repositoryName = `upstream/multi/app-${suffix}`;
+    const got = await reg.fetch(`/v2/${repositoryName}/manifests/multi`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('docker-content-digest'), sha256(index));
+    assert.equal(await got.text(), index);
+    for (const child of children) {
+      const m = await reg.fetch(`/v2/${repositoryName}/manifests/${child.digest}`, { method: 'HEAD' });
+      assert.equal(m.status, 200, `platform ${child.platform.architecture} is cached`);
+    }
+    const images = await ecr.send(new DescribeImagesCommand({ repositoryName }));
+    assert.equal(images.imageDetails!.length, 3);
+    assert.deepEqual(images.imageDetails!.find((i) => i.imageDigest === sha256(index))?.imageTags, ['multi']);
+  });
 });
