@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +20,7 @@ import {
   InvalidLayerPartException,
   InvalidParameterException,
   LayerAlreadyExistsException,
+  LayerPartTooSmallException,
   LayersNotFoundException,
   LifecyclePolicyNotFoundException,
   LifecyclePolicyPreviewNotFoundException,
@@ -100,9 +102,10 @@ describe('ECR API: layer uploads, repository policies, lifecycle policies, pull 
     }
 
     it('takes a layer in parts, verifies its digest, and makes it usable by PutImage and pullable via /v2/', async () => {
-      const layer = Buffer.from('a layer uploaded through the ECR API, in three parts of sixteen bytes or fewer');
+      // Two parts: ECR's 5 MiB minimum and the rest.
+      const layer = Buffer.concat([randomBytes(5 * 1024 * 1024), Buffer.from('the last part of a layer uploaded through the ECR API')]);
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
-      const layerId = await upload(layer, 16);
+      const layerId = await upload(layer, 5 * 1024 * 1024);
       const done = await ecr.send(new CompleteLayerUploadCommand({ repositoryName, uploadId: layerId, layerDigests: [sha256(layer)] }));
       assert.equal(done.layerDigest, sha256(layer));
       assert.equal(done.registryId, '000000000000');
@@ -139,7 +142,10 @@ describe('ECR API: layer uploads, repository policies, lifecycle policies, pull 
       await rejectsWith(ecr.send(new UploadLayerPartCommand({ repositoryName, uploadId, partFirstByte: 4, partLastByte: 9, layerPartBlob: Buffer.from('ef') })), InvalidLayerPartException);
       const next = await ecr.send(new UploadLayerPartCommand({ repositoryName, uploadId, partFirstByte: 4, partLastByte: 5, layerPartBlob: Buffer.from('ef') }));
       assert.equal(next.lastByteReceived, 5);
-      const done = await ecr.send(new CompleteLayerUploadCommand({ repositoryName, uploadId, layerDigests: [sha256('abcdef')] }));
+      // A part under 5 MiB that is not the last one: the upload cannot complete.
+      await rejectsWith(ecr.send(new CompleteLayerUploadCommand({ repositoryName, uploadId, layerDigests: [sha256('abcdef')] })), LayerPartTooSmallException, /at least 5 MiB/);
+      const whole = await upload(Buffer.from('abcdef'), 100);
+      const done = await ecr.send(new CompleteLayerUploadCommand({ repositoryName, uploadId: whole, layerDigests: [sha256('abcdef')] }));
       assert.equal(done.layerDigest, sha256('abcdef'));
     });
 

@@ -97,6 +97,7 @@ export const InvalidLayerException = define('InvalidLayerException');
 export const InvalidLayerPartException = define('InvalidLayerPartException');
 export const LayerAlreadyExistsException = define('LayerAlreadyExistsException');
 export const LayerInaccessibleException = define('LayerInaccessibleException');
+export const LayerPartTooSmallException = define('LayerPartTooSmallException');
 export const UploadNotFoundException = define('UploadNotFoundException');
 export const RepositoryPolicyNotFoundException = define('RepositoryPolicyNotFoundException');
 export const LifecyclePolicyNotFoundException = define('LifecyclePolicyNotFoundException');

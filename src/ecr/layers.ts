@@ -6,6 +6,7 @@ import {
   InvalidParameterException,
   LayerAlreadyExistsException,
   LayerInaccessibleException,
+  LayerPartTooSmallException,
   LayersNotFoundException,
   UploadNotFoundException,
 } from '../core/errors.js';
@@ -28,6 +29,23 @@ import { getRepository } from './repositories.js';
  * about 7.5 MiB; 5 MiB leaves room.
  */
 export const LAYER_PART_SIZE = 5 * 1024 * 1024;
+
+/** ECR's smallest layer part, except the last of an upload. */
+export const MIN_LAYER_PART = 5 * 1024 * 1024;
+
+/**
+ * Per upload, the size of its latest part and whether an earlier part was
+ * under MIN_LAYER_PART (which CompleteLayerUpload refuses). Kept in memory: an
+ * upload resumed after a restart is not held to the minimum for parts sent
+ * before it.
+ */
+const partSizes = new WeakMap<EcrContext, Map<string, { last: number; tooSmall: boolean }>>();
+
+function partsOf(ctx: EcrContext): Map<string, { last: number; tooSmall: boolean }> {
+  let m = partSizes.get(ctx);
+  if (!m) partSizes.set(ctx, (m = new Map()));
+  return m;
+}
 
 /** How long a GetDownloadUrlForLayer URL works (ECR's are valid for an hour). */
 export const DOWNLOAD_URL_LIFETIME_MS = 60 * 60 * 1000;
@@ -75,6 +93,9 @@ export async function uploadLayerPart(
   }
   try {
     const size = await ctx.blobs.append(input.uploadId, Readable.from([part]), first);
+    const parts = partsOf(ctx);
+    const previous = parts.get(input.uploadId);
+    parts.set(input.uploadId, { last: part.length, tooSmall: (previous?.tooSmall ?? false) || (previous !== undefined && previous.last < MIN_LAYER_PART) });
     return { registryId: ctx.accountId, repositoryName: repo.name, uploadId: input.uploadId, lastByteReceived: size - 1 };
   } catch (err) {
     if (err instanceof RangeNotSatisfiableError) throw invalid(err.size, `The layer part's first byte ${first} does not follow the last byte received, ${err.size - 1}.`);
@@ -97,6 +118,9 @@ export async function completeLayerUpload(
   if (status.size === 0) {
     throw new EmptyUploadException(`The upload with id '${input.uploadId}' in the repository with name '${repo.name}' in the registry with id '${ctx.accountId}' has no layer parts`);
   }
+  if (partsOf(ctx).get(input.uploadId)?.tooSmall) {
+    throw new LayerPartTooSmallException(`Layer parts must be at least ${MIN_LAYER_PART / 1024 / 1024} MiB in size, except the last part of the upload with id '${input.uploadId}'`);
+  }
   if (await ctx.store.get('layer', layerArn(repo.arn, digest))) {
     throw new LayerAlreadyExistsException(
       `The layer with digest '${digest}' already exists in the repository with name '${repo.name}' in the registry with id '${ctx.accountId}'`,
@@ -104,6 +128,7 @@ export async function completeLayerUpload(
   }
   try {
     const { size } = await ctx.blobs.completeUpload(input.uploadId, digest);
+    partsOf(ctx).delete(input.uploadId);
     await linkLayer(ctx, repo.name, digest, size);
   } catch (err) {
     if (err instanceof DigestMismatchError) {
