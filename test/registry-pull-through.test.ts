@@ -267,5 +267,11 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     const images = await ecr.send(new DescribeImagesCommand({ repositoryName }));
     assert.equal(images.imageDetails!.length, 3);
     assert.deepEqual(images.imageDetails!.find((i) => i.imageDigest === sha256(index))?.imageTags, ['multi']);
+
+    // upstreamRepositoryPrefix maps the rule's prefix onto another one upstream: mapped/<name> is multi/<name> there.
+    await ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'mapped', upstreamRegistryUrl: `http://${upstreamHost}`, upstreamRepositoryPrefix: 'multi' }));
+    const mapped = await reg.fetch(`/v2/mapped/app-${suffix}/manifests/multi`, { method: 'HEAD' });
+    assert.equal(mapped.status, 200);
+    assert.equal(mapped.headers.get('docker-content-digest'), sha256(index));
   });
 });
