@@ -9,7 +9,6 @@ import {
   DescribeImagesCommand,
   DescribeRepositoriesCommand,
   GetAuthorizationTokenCommand,
-  GetLifecyclePolicyCommand,
   ImageAlreadyExistsException,
   ImageNotFoundException,
   ImageTagAlreadyExistsException,
@@ -20,6 +19,7 @@ import {
   RepositoryAlreadyExistsException,
   RepositoryNotEmptyException,
   RepositoryNotFoundException,
+  StartImageScanCommand,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
 import { startTestServer } from './helpers.js';
@@ -220,9 +220,9 @@ describe('ECR API (@aws-sdk/client-ecr)', () => {
   });
 
   it('answers an ECR operation Berth does not serve yet with ValidationException naming it', async () => {
-    await assert.rejects(ecr.send(new GetLifecyclePolicyCommand({ repositoryName: 'team/web' })), (err: Error) => {
+    await assert.rejects(ecr.send(new StartImageScanCommand({ repositoryName: 'team/web', imageId: { imageTag: 'v1' } })), (err: Error) => {
       assert.equal(err.name, 'ValidationException');
-      assert.match(err.message, /does not implement GetLifecyclePolicy/);
+      assert.match(err.message, /does not implement StartImageScan/);
       return true;
     });
   });

@@ -81,6 +81,25 @@ export class RegistryTokens {
     return colon < 0 ? undefined : this.verifyLogin(text.slice(0, colon), text.slice(colon + 1));
   }
 
+  /**
+   * The query string that lets anyone holding it read one blob of one
+   * repository until `expiresAt` (GetDownloadUrlForLayer's pre-authorized URL).
+   */
+  signDownload(repositoryName: string, digest: string, expiresAt: number): string {
+    const expires = String(Math.floor(expiresAt / 1000));
+    return `X-Berth-Expires=${expires}&X-Berth-Signature=${this.sign(`download\n${repositoryName}\n${digest}\n${expires}`)}`;
+  }
+
+  /** Whether `query` (from `signDownload`) authorizes reading `digest` of `repositoryName` now. */
+  verifyDownload(repositoryName: string, digest: string, query: URLSearchParams): boolean {
+    const expires = query.get('X-Berth-Expires');
+    const signature = query.get('X-Berth-Signature');
+    if (expires === null || signature === null || !/^\d{1,12}$/.test(expires) || Number(expires) * 1000 <= this.now()) return false;
+    const given = Buffer.from(signature, 'base64url');
+    const expected = Buffer.from(this.sign(`download\n${repositoryName}\n${digest}\n${expires}`), 'base64url');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
   private sign(payload: string): string {
     return createHmac('sha256', this.secret).update(payload).digest('base64url');
   }

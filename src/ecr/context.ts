@@ -1,6 +1,7 @@
 import type { BlobStore } from '../registry/storage/blobStore.js';
 import type { Store } from '../store/store.js';
 import type { RegistryTokens } from './authorization.js';
+import type { PullTimeRecorder } from './pullTimes.js';
 
 /** What every ECR operation and the registry protocol need. */
 export interface EcrContext {
@@ -13,6 +14,8 @@ export interface EcrContext {
   registryScheme: 'http' | 'https';
   blobs: BlobStore;
   tokens: RegistryTokens;
+  /** Notes manifest pulls for `lastRecordedPullTime`. */
+  pulls: PullTimeRecorder;
   /** Epoch milliseconds. */
   now(): number;
 }

@@ -34,6 +34,14 @@ export interface RepositoryDoc {
   imageScanningConfiguration: { scanOnPush: boolean };
   encryptionConfiguration: { encryptionType: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
   tags: Tag[];
+  /** The repository policy (SetRepositoryPolicy), as given; evaluated by IAM authorization. */
+  policyText?: string;
+  /**
+   * The lifecycle policy (PutLifecyclePolicy) as given, when it was put and
+   * when it was last applied (epoch ms); the lifecycle controller's passes
+   * come an interval after the later of the two.
+   */
+  lifecyclePolicy?: { text: string; setAt: number; lastEvaluatedAt?: number };
 }
 
 /** ECR's repository name rule (also the registry's `<name>`), 2 to 256 characters. */
@@ -220,7 +228,7 @@ export async function deleteRepository(ctx: EcrContext, input: { registryId?: st
         `The repository with name '${row.name}' in registry with id '${ctx.accountId}' cannot be deleted because it still contains images`,
       );
     }
-    for (const kind of ['image', 'imageTag', 'layer'] as const) {
+    for (const kind of ['image', 'imageTag', 'layer', 'lifecyclePreview'] as const) {
       for (const r of await tx.find(kind, { cluster: row.arn })) await tx.remove(kind, r.arn, r.version);
     }
     await tx.remove('repository', row.arn, row.version);

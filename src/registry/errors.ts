@@ -49,6 +49,8 @@ const FROM_ECR: Record<string, [RegistryErrorCode, number]> = {
   ImageTagAlreadyExistsException: ['TAG_INVALID', 400],
   UnsupportedImageTypeException: ['MANIFEST_INVALID', 400],
   InvalidParameterException: ['MANIFEST_INVALID', 400],
+  UnableToGetUpstreamImageException: ['MANIFEST_UNKNOWN', 404],
+  UnableToGetUpstreamLayerException: ['BLOB_UNKNOWN', 404],
 };
 
 /** The registry error for a thrown value, or undefined when it is unexpected (a fault to log). */

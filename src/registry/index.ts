@@ -5,6 +5,7 @@ import type { ServiceProtocol } from '../api/protocol.js';
 import type { Logger } from '../core/log.js';
 import { RegistryTokens } from '../ecr/authorization.js';
 import type { EcrContext } from '../ecr/context.js';
+import { PullTimeRecorder } from '../ecr/pullTimes.js';
 import type { Store } from '../store/store.js';
 import { createRegistryServer } from './server.js';
 import { FsBlobStore } from './storage/fs.js';
@@ -45,6 +46,7 @@ export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
     registryScheme: 'http',
     blobs,
     tokens,
+    pulls: new PullTimeRecorder(),
     now: Date.now,
   };
   return {

@@ -17,6 +17,7 @@ import {
   type TagDoc,
 } from '../ecr/images.js';
 import { REPOSITORY_NAME_RE, getRepository } from '../ecr/repositories.js';
+import { pullThroughCache } from '../ecr/pullThrough.js';
 import { DigestMismatchError, RangeNotSatisfiableError, UploadNotFoundError } from './storage/blobStore.js';
 import { RegistryError, toRegistryError } from './errors.js';
 
@@ -197,7 +198,9 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
     const m = ROUTE_RE.exec(path);
     const name = m?.[1];
     const scope = name !== undefined ? `repository:${name}:${method === 'GET' || method === 'HEAD' ? 'pull' : 'pull,push'}` : undefined;
-    if (authenticate(req) === undefined) throw unauthorized(req, scope);
+    // A blob read may instead carry the pre-authorized query of GetDownloadUrlForLayer.
+    const presigned = name !== undefined && m?.[4] !== undefined && (method === 'GET' || method === 'HEAD') && ctx.tokens.verifyDownload(name, m[4], query);
+    if (!presigned && authenticate(req) === undefined) throw unauthorized(req, scope);
 
     if (path === '/v2/' || path === '/v2') {
       setOp('Base');
@@ -340,7 +343,12 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
           ...(r.subject !== undefined ? { 'oci-subject': r.subject } : {}),
         });
       }
-      const repo = await repositoryExists(name);
+      const pulling = method === 'GET' || method === 'HEAD';
+      // A pull that misses may be served through a pull-through cache rule (which creates the repository).
+      const repo = await repositoryExists(name).catch(async (err: unknown) => {
+        if (pulling && (await pullThroughCache(ctx, name, reference))) return repositoryExists(name);
+        throw err;
+      });
       if (method === 'DELETE') {
         setOp('DeleteManifest');
         const deleted = await deleteImage(ctx, name, ref);
@@ -349,8 +357,10 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
       }
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 405, 'The operation is unsupported.');
       setOp(method === 'HEAD' ? 'HeadManifest' : 'GetManifest');
-      const image = await findImage(ctx.store, repo.arn, ref);
+      let image = await findImage(ctx.store, repo.arn, ref);
+      if (!image && (await pullThroughCache(ctx, name, reference))) image = await findImage(ctx.store, repo.arn, ref);
       if (!image) throw new RegistryError('MANIFEST_UNKNOWN', 404, `Requested image not found`, ref);
+      if (method === 'GET') ctx.pulls.record(repo.arn, image.doc.imageDigest, ctx.now());
       const body = Buffer.from(image.doc.manifest, 'utf8');
       res.writeHead(200, {
         'docker-distribution-api-version': 'registry/2.0',

@@ -8,6 +8,8 @@ import { acmProtocol } from '../api/acm/service.js';
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createReaper } from '../controllers/reaper.js';
 import { ServiceController } from '../controllers/services/controller.js';
+import { LifecycleController } from '../controllers/ecr/lifecycle.js';
+import { PullTimeFlusher } from '../controllers/ecr/pullTimes.js';
 import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -125,7 +127,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
-  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }), new ServiceController(ctx, { log })];
+  // Time between passes of ECR lifecycle policies (an hour unless BERTH_ECR_LIFECYCLE_INTERVAL_MS says otherwise).
+  const lifecycleIntervalMs = positive(process.env.BERTH_ECR_LIFECYCLE_INTERVAL_MS);
+  const controllers = [
+    createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }),
+    new ServiceController(ctx, { log }),
+    new LifecycleController(imageRegistry.ctx, { log, ...(lifecycleIntervalMs !== undefined ? { intervalMs: lifecycleIntervalMs } : {}) }),
+    new PullTimeFlusher(imageRegistry.ctx.pulls, store, { log }),
+  ];
   for (const c of controllers) c.start();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');

@@ -52,4 +52,27 @@ describe('schema migrations', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  for (const driver of availableSqliteDrivers())
+  it(`adds the lifecycle preview and pull-through cache rule tables to a database of schema 4, keeping what it holds (${driver})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-migrate-'));
+    const path = join(dir, 'berth.db');
+    try {
+      const legacy = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteDatabase({ path, driver }).database }) });
+      assert.deepEqual(await migrate(legacy, 'sqlite', 4), [1, 2, 3, 4]);
+      await sql`insert into repositories (arn, cluster, name, status, state, seq, version, updated_at, doc) values ('r', '', 'app', 'ACTIVE', '', 1, 1, 0, '{}')`.execute(legacy);
+      await legacy.destroy();
+
+      const store = await openSqliteStore({ path, driver });
+      assert.ok(await store.get('repository', 'r'));
+      await store.transaction(async (tx) => {
+        await tx.insert('lifecyclePreview', { arn: 'r/lifecycle-preview', cluster: 'r', name: 'app', status: 'IN_PROGRESS', seq: 1, doc: { status: 'IN_PROGRESS' } });
+        await tx.insert('pullThroughCacheRule', { arn: 'rule/hub', cluster: '', name: 'hub', status: 'ACTIVE', seq: 1, doc: { ecrRepositoryPrefix: 'hub' } });
+      });
+      assert.deepEqual((await store.find('lifecyclePreview', { status: 'IN_PROGRESS' })).map((r) => r.arn), ['r/lifecycle-preview']);
+      assert.deepEqual((await store.find('pullThroughCacheRule', {})).map((r) => r.name), ['hub']);
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -66,6 +66,8 @@ export interface Database {
   certificates: ResourceTable;
   secrets: ResourceTable;
   parameters: ResourceTable;
+  lifecycle_previews: ResourceTable;
+  pull_through_cache_rules: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -90,7 +92,9 @@ export type ResourceTableName =
   | 'targets'
   | 'certificates'
   | 'secrets'
-  | 'parameters';
+  | 'parameters'
+  | 'lifecycle_previews'
+  | 'pull_through_cache_rules';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -111,6 +115,8 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   certificate: 'certificates',
   secret: 'secrets',
   parameter: 'parameters',
+  lifecyclePreview: 'lifecycle_previews',
+  pullThroughCacheRule: 'pull_through_cache_rules',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -154,7 +160,7 @@ interface Migration {
 }
 
 /**
- * Ordered schema migrations. Append only: a released migration never changes.
+ * Schema migrations in ascending id order (ids may skip numbers). Append only: a released migration never changes.
  * Each runs in its own transaction together with its bookkeeping row.
  */
 const MIGRATIONS: Migration[] = [
@@ -263,6 +269,14 @@ const MIGRATIONS: Migration[] = [
     },
   },
   {
+    // ECR lifecycle policy previews (one per repository) and pull-through cache rules (one per repository prefix).
+    id: 6,
+    async up(db) {
+      await createResourceTable(db, 'lifecyclePreview');
+      await createResourceTable(db, 'pullThroughCacheRule');
+    },
+  },
+  {
     // Load balancing (ELBv2) and certificates (ACM): load balancers, target groups, listeners, their rules,
     // the targets registered with each target group (one row each, so that health is written per target), and certificates.
     id: 8,
@@ -285,7 +299,7 @@ const MIGRATIONS: Migration[] = [
 /** Key columns of every resource table, in the order of each kind's `INDEXES`. */
 export const INDEX_COLUMNS = ['ix1', 'ix2', 'ix3'] as const;
 
-export const LATEST_SCHEMA = MIGRATIONS[MIGRATIONS.length - 1]?.id ?? 0;
+export const LATEST_SCHEMA = Math.max(0, ...MIGRATIONS.map((m) => m.id));
 
 /** Brings the schema up to date (or up to migration `target`, to test upgrades). Safe to call on every start. */
 export async function migrate(db: Kysely<Database>, dialect: Dialect, target = LATEST_SCHEMA): Promise<number[]> {

@@ -36,7 +36,9 @@ export type Kind =
   | 'target'
   | 'certificate'
   | 'secret'
-  | 'parameter';
+  | 'parameter'
+  | 'lifecyclePreview'
+  | 'pullThroughCacheRule';
 
 export const KINDS: readonly Kind[] = [
   'cluster',
@@ -57,6 +59,8 @@ export const KINDS: readonly Kind[] = [
   'certificate',
   'secret',
   'parameter',
+  'lifecyclePreview',
+  'pullThroughCacheRule',
 ];
 
 /**
@@ -90,6 +94,8 @@ export const INDEXES = {
   certificate: [],
   secret: [],
   parameter: [],
+  lifecyclePreview: [],
+  pullThroughCacheRule: [],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;

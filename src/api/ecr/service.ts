@@ -8,6 +8,10 @@ import { createValidator } from '../validate.js';
 import type { EcrContext } from '../../ecr/context.js';
 import * as repositories from '../../ecr/repositories.js';
 import * as images from '../../ecr/images.js';
+import * as layers from '../../ecr/layers.js';
+import * as policies from '../../ecr/policies.js';
+import * as lifecycle from '../../ecr/lifecycle/operations.js';
+import * as pullThrough from '../../ecr/pullThrough.js';
 
 export const ECR_TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921';
 
@@ -51,6 +55,23 @@ export function ecrOperations(ctx: EcrContext): EcrOperations {
     BatchDeleteImage: op(images.batchDeleteImage),
     PutImage: op(images.putImage),
     BatchCheckLayerAvailability: op(images.batchCheckLayerAvailability),
+    InitiateLayerUpload: op(layers.initiateLayerUpload),
+    UploadLayerPart: op(layers.uploadLayerPart),
+    CompleteLayerUpload: op(layers.completeLayerUpload),
+    GetDownloadUrlForLayer: op(layers.getDownloadUrlForLayer),
+    SetRepositoryPolicy: op(policies.setRepositoryPolicy),
+    GetRepositoryPolicy: op(policies.getRepositoryPolicy),
+    DeleteRepositoryPolicy: op(policies.deleteRepositoryPolicy),
+    PutLifecyclePolicy: op(lifecycle.putLifecyclePolicy),
+    GetLifecyclePolicy: op(lifecycle.getLifecyclePolicy),
+    DeleteLifecyclePolicy: op(lifecycle.deleteLifecyclePolicy),
+    StartLifecyclePolicyPreview: op(lifecycle.startLifecyclePolicyPreview),
+    GetLifecyclePolicyPreview: op(lifecycle.getLifecyclePolicyPreview),
+    CreatePullThroughCacheRule: op(pullThrough.createPullThroughCacheRule),
+    DescribePullThroughCacheRules: op(pullThrough.describePullThroughCacheRules),
+    DeletePullThroughCacheRule: op(pullThrough.deletePullThroughCacheRule),
+    UpdatePullThroughCacheRule: op(pullThrough.updatePullThroughCacheRule),
+    ValidatePullThroughCacheRule: op(pullThrough.validatePullThroughCacheRule),
   };
 }
 

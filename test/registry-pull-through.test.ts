@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  CreatePullThroughCacheRuleCommand,
+  DeletePullThroughCacheRuleCommand,
+  DescribeImagesCommand,
+  DescribePullThroughCacheRulesCommand,
+  DescribeRepositoriesCommand,
+  InvalidParameterException,
+  PullThroughCacheRuleAlreadyExistsException,
+  PullThroughCacheRuleNotFoundException,
+  RepositoryNotFoundException,
+  UnsupportedUpstreamRegistryException,
+  UpdatePullThroughCacheRuleCommand,
+  ValidatePullThroughCacheRuleCommand,
+  type ECRClient,
+} from '@aws-sdk/client-ecr';
+import { startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
+import { RegistryClient, ecrClient, registryError, sha256 } from './registry-helpers.js';
+
+type Server = Awaited<ReturnType<typeof startTestServer>>;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+async function rejectsWith(p: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+describe('pull-through cache from an upstream registry (Debian docker-registry) with the docker CLI', () => {
+  let server: Server;
+  let ecr: ECRClient;
+  let host: string;
+  let upstream: ChildProcess | undefined;
+  let upstreamHost: string;
+  let work: { path: string; remove(): void };
+  const suffix = `${process.pid}`;
+  /** Image references this test created, removed at the end (never anything else). */
+  const refs: string[] = [];
+  const ids: string[] = [];
+
+  function run(cmd: string, args: string[], input?: string): Promise<{ status: number; out: string }> {
+    const child = spawn(cmd, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        DOCKER_CONFIG: join(work.path, 'docker-config'),
+        AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_CONFIG_FILE: join(work.path, 'aws-config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(work.path, 'aws-credentials'),
+        AWS_PAGER: '',
+      },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdin.end(input ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    return new Promise((resolve) =>
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ status: code ?? -1, out });
+      }),
+    );
+  }
+  const ok = async (cmd: string, args: string[], input?: string): Promise<string> => {
+    const r = await run(cmd, args, input);
+    assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed:\n${r.out}`);
+    return r.out;
+  };
+
+  before(async () => {
+    work = tempDir('berth-pull-through-');
+    server = await startTestServer();
+    ecr = ecrClient(server.url);
+    host = new URL(server.url).host;
+
+    // The upstream: Debian's docker-registry on a free loopback port, storing under the temp dir, no auth.
+    const port = await freePort();
+    upstreamHost = `127.0.0.1:${port}`;
+    const config = join(work.path, 'upstream.yml');
+    writeFileSync(
+      config,
+      [
+        'version: 0.1',
+        'log:',
+        '  level: warn',
+        'storage:',
+        '  filesystem:',
+        `    rootdirectory: ${join(work.path, 'upstream-data')}`,
+        '  delete:',
+        '    enabled: true',
+        'http:',
+        `  addr: ${upstreamHost}`,
+        '',
+      ].join('\n'),
+    );
+    upstream = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let upstreamLog = '';
+    upstream.stderr?.on('data', (d: Buffer) => (upstreamLog += d.toString()));
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const res = await fetch(`http://${upstreamHost}/v2/`).catch(() => undefined);
+      if (res?.status === 200) break;
+      if (Date.now() > until) assert.fail(`docker-registry did not start:\n${upstreamLog}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  after(async () => {
+    for (const ref of [...refs, ...ids]) await run('docker', ['rmi', '-f', ref]);
+    await run('docker', ['logout', host]);
+    if (upstream && upstream.exitCode === null) {
+      const exited = new Promise((r) => upstream!.once('exit', r));
+      upstream.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (upstream.exitCode === null) upstream.kill('SIGKILL');
+    }
+    ecr.destroy();
+    await server.stop();
+    work.remove();
+  });
+
+  it('manages pull-through cache rules with ECR’s errors', async () => {
+    const created = await ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'upstream', upstreamRegistryUrl: `http://${upstreamHost}` }));
+    assert.equal(created.ecrRepositoryPrefix, 'upstream');
+    assert.equal(created.upstreamRegistryUrl, `http://${upstreamHost}`);
+    assert.equal(created.registryId, '000000000000');
+    assert.ok(created.createdAt instanceof Date);
+    await rejectsWith(ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'upstream', upstreamRegistryUrl: `http://${upstreamHost}` })), PullThroughCacheRuleAlreadyExistsException);
+    await rejectsWith(ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'plain', upstreamRegistryUrl: 'http://registry.example.com' })), UnsupportedUpstreamRegistryException, /only for a loopback host/);
+    await rejectsWith(ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'Bad_Prefix', upstreamRegistryUrl: 'registry.example.com' })), InvalidParameterException, /ecrRepositoryPrefix/);
+
+    const valid = await ecr.send(new ValidatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'upstream' }));
+    assert.equal(valid.isValid, true);
+    await ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere', upstreamRegistryUrl: `http://127.0.0.1:${await freePort()}` }));
+    const invalid = await ecr.send(new ValidatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere' }));
+    assert.equal(invalid.isValid, false);
+    assert.match(invalid.failure ?? '', /could not be reached/);
+
+    const updated = await ecr.send(new UpdatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere', credentialArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/x' }));
+    assert.ok(updated.updatedAt instanceof Date);
+    const described = await ecr.send(new DescribePullThroughCacheRulesCommand({}));
+    assert.deepEqual(described.pullThroughCacheRules!.map((r) => r.ecrRepositoryPrefix), ['nowhere', 'upstream']);
+    assert.equal(described.pullThroughCacheRules![0]!.credentialArn, 'arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/x');
+    const viaCli = JSON.parse(
+      await ok('aws', ['ecr', 'describe-pull-through-cache-rules', '--ecr-repository-prefixes', 'upstream', '--endpoint-url', server.url, '--output', 'json']),
+    ) as { pullThroughCacheRules: { upstreamRegistryUrl: string }[] };
+    assert.equal(viaCli.pullThroughCacheRules[0]!.upstreamRegistryUrl, `http://${upstreamHost}`);
+
+    await ecr.send(new DeletePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere' }));
+    await rejectsWith(ecr.send(new DeletePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere' })), PullThroughCacheRuleNotFoundException);
+    await rejectsWith(ecr.send(new DescribePullThroughCacheRulesCommand({ ecrRepositoryPrefixes: ['nowhere'] })), PullThroughCacheRuleNotFoundException);
+  });
+
+  it('docker pull through Berth fetches an image missing locally from the upstream, creates its repository and serves it', async () => {
+    // An image with fresh content, pushed to the upstream and then removed from the Docker Engine.
+    const ctx = join(work.path, 'ctx');
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, 'data.bin'), randomBytes(600_000));
+    writeFileSync(join(ctx, 'app.txt'), `through the cache ${suffix}\n`);
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM berth-test/busybox:latest\nCOPY data.bin /data.bin\nCOPY app.txt /app.txt\n');
+    const upstreamRef = `${upstreamHost}/team/tool-${suffix}:v1`;
+    refs.push(upstreamRef);
+    const built = await ok('docker', ['build', '-q', '-t', upstreamRef, ctx]);
+    const id = /sha256:[a-f0-9]{64}/.exec(built)?.[0];
+    assert.ok(id, built);
+    ids.push(id);
+    const push = await ok('docker', ['push', upstreamRef]);
+    const digest = /digest: (sha256:[a-f0-9]{64})/.exec(push)?.[1];
+    assert.ok(digest, push);
+    await ok('docker', ['rmi', upstreamRef]);
+
+    const password = (await ok('aws', ['ecr', 'get-login-password', '--endpoint-url', server.url])).trim();
+    await ok('docker', ['login', '--username', 'AWS', '--password-stdin', host], password);
+    const repositoryName = `upstream/team/tool-${suffix}`;
+    const cachedRef = `${host}/${repositoryName}:v1`;
+    refs.push(cachedRef);
+    const pull = await ok('docker', ['pull', cachedRef]);
+    assert.ok(pull.includes(digest), pull);
+    assert.equal((await ok('docker', ['run', '--rm', cachedRef, 'cat', '/app.txt'])).trim(), `through the cache ${suffix}`);
+
+    const repos = await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [repositoryName] }));
+    assert.equal(repos.repositories![0]!.repositoryUri, `${host}/${repositoryName}`);
+    const images = await ecr.send(new DescribeImagesCommand({ repositoryName }));
+    assert.deepEqual(images.imageDetails!.map((i) => [i.imageDigest, i.imageTags]), [[digest, ['v1']]]);
+
+    // Every blob of the image is now held by Berth, byte for byte what the upstream has.
+    const reg = await RegistryClient.login(server.url, ecr);
+    const manifest = (await (await reg.fetch(`/v2/${repositoryName}/manifests/v1`, { headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } })).json()) as {
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
+    for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) {
+      const blob = Buffer.from(await (await reg.fetch(`/v2/${repositoryName}/blobs/${d}`)).arrayBuffer());
+      assert.equal(sha256(blob), d);
+    }
+  });
+
+  it('answers a tag or repository the upstream lacks with MANIFEST_UNKNOWN, creating nothing, and a name no rule covers with NAME_UNKNOWN', async () => {
+    const reg = await RegistryClient.login(server.url, ecr);
+    const missingTag = await reg.fetch(`/v2/upstream/team/tool-${suffix}/manifests/no-such-tag`);
+    assert.equal(missingTag.status, 404);
+    assert.equal((await registryError(missingTag)).code, 'MANIFEST_UNKNOWN');
+    const absent = await reg.fetch(`/v2/upstream/team/absent-${suffix}/manifests/v1`);
+    assert.equal(absent.status, 404);
+    assert.equal((await registryError(absent)).code, 'MANIFEST_UNKNOWN');
+    await rejectsWith(ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [`upstream/team/absent-${suffix}`] })), RepositoryNotFoundException);
+    const noRule = await reg.fetch(`/v2/elsewhere/team/tool-${suffix}/manifests/v1`);
+    assert.equal(noRule.status, 404);
+    assert.equal((await registryError(noRule)).code, 'NAME_UNKNOWN');
+  });
+  it('caches an image index with every manifest it lists, so each platform is pullable by digest', async () => {
+    const base = `http://${upstreamHost}/v2/multi/app-${suffix}`;
+    /** Pushes a blob to the upstream (POST, then PUT with the content); returns its descriptor. */
+    const blob = async (content: string, mediaType: string): Promise<{ mediaType: string; digest: string; size: number }> => {
+      const digest = sha256(content);
+      const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+      assert.equal(started.status, 202, await started.text());
+      const location = new URL(started.headers.get('location')!, `http://${upstreamHost}`);
+      location.searchParams.set('digest', digest);
+      const res = await fetch(location, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(res.status, 201, await res.text());
+      return { mediaType, digest, size: Buffer.byteLength(content) };
+    };
+    const putManifest = async (ref: string, body: string, mediaType: string): Promise<void> => {
+      const res = await fetch(`${base}/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
+      assert.equal(res.status, 201, await res.text());
+    };
+    const children: { mediaType: string; digest: string; size: number; platform: { architecture: string; os: string } }[] = [];
+    for (const architecture of ['amd64', 'arm64']) {
+      const config = await blob(JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }), 'application/vnd.oci.image.config.v1+json');
+      const layer = await blob(`layer for ${architecture} ${suffix}`, 'application/vnd.oci.image.layer.v1.tar');
+      const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [layer] });
+      await putManifest(sha256(manifest), manifest, 'application/vnd.oci.image.manifest.v1+json');
+      children.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: Buffer.byteLength(manifest), platform: { architecture, os: 'linux' } });
+    }
+    const index = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children });
+    await putManifest('multi', index, 'application/vnd.oci.image.index.v1+json');
+
+    const reg = await RegistryClient.login(server.url, ecr);
+    const repositoryName = `upstream/multi/app-${suffix}`;
+    const got = await reg.fetch(`/v2/${repositoryName}/manifests/multi`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('docker-content-digest'), sha256(index));
+    assert.equal(await got.text(), index);
+    for (const child of children) {
+      const m = await reg.fetch(`/v2/${repositoryName}/manifests/${child.digest}`, { method: 'HEAD' });
+      assert.equal(m.status, 200, `platform ${child.platform.architecture} is cached`);
+    }
+    const images = await ecr.send(new DescribeImagesCommand({ repositoryName }));
+    assert.equal(images.imageDetails!.length, 3);
+    assert.deepEqual(images.imageDetails!.find((i) => i.imageDigest === sha256(index))?.imageTags, ['multi']);
+
+    // upstreamRepositoryPrefix maps the rule's prefix onto another one upstream: mapped/<name> is multi/<name> there.
+    await ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'mapped', upstreamRegistryUrl: `http://${upstreamHost}`, upstreamRepositoryPrefix: 'multi' }));
+    const mapped = await reg.fetch(`/v2/mapped/app-${suffix}/manifests/multi`, { method: 'HEAD' });
+    assert.equal(mapped.status, 200);
+    assert.equal(mapped.headers.get('docker-content-digest'), sha256(index));
+  });
+});
