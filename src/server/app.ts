@@ -6,6 +6,7 @@ import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/serv
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createReaper } from '../controllers/reaper.js';
 import { ServiceController } from '../controllers/services/controller.js';
+import { createSecretsPurge } from '../controllers/secretsPurge.js';
 import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -123,7 +124,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
-  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }), new ServiceController(ctx, { log })];
+  const controllers = [
+    createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }),
+    new ServiceController(ctx, { log }),
+    createSecretsPurge(secretsCtx, { log }),
+  ];
   for (const c of controllers) c.start();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');
