@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { ecsClient, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
@@ -39,6 +40,7 @@ describe('container secrets', { timeout: 300_000 }, () => {
   let secretArn = '';
   let urlArn = '';
   const taskArns: string[] = [];
+  const pushed: string[] = [];
 
   const describeTask = async (arn: string): Promise<Task> => {
     const c = ecsClient(server.url);
@@ -49,7 +51,11 @@ describe('container secrets', { timeout: 300_000 }, () => {
     }
   };
 
-  const runTask = async (family: string, secrets: { name: string; valueFrom: string }[]): Promise<string> => {
+  const runTask = async (
+    family: string,
+    secrets: { name: string; valueFrom: string }[],
+    extra: { image?: string; repositoryCredentials?: { credentialsParameter: string } } = {},
+  ): Promise<string> => {
     const c = ecsClient(server.url);
     try {
       await c.send(
@@ -58,7 +64,8 @@ describe('container secrets', { timeout: 300_000 }, () => {
           containerDefinitions: [
             {
               name: 'app',
-              image: 'berth-test/busybox:latest',
+              image: extra.image ?? 'berth-test/busybox:latest',
+              ...(extra.repositoryCredentials ? { repositoryCredentials: extra.repositoryCredentials } : {}),
               memory: 32,
               essential: true,
               environment: [{ name: 'PLAIN', value: 'visible' }],
@@ -102,6 +109,7 @@ describe('container secrets', { timeout: 300_000 }, () => {
     for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
     c.destroy();
     await removeTaskContainers(taskArns);
+    for (const ref of pushed) await run('docker', ['rmi', '-f', ref]).catch(() => undefined);
     await agent?.kill();
     await server?.kill('SIGTERM');
     dir.remove();
@@ -161,5 +169,48 @@ describe('container secrets', { timeout: 300_000 }, () => {
     }, 120_000);
     assert.equal(task2.stopCode, 'TaskFailedToStart');
     assert.match(task2.stoppedReason ?? '', /^ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: .*invalid parameters: \/app\/none$/);
+  });
+
+  it('pulls with the registry credentials a repositoryCredentials secret holds', async () => {
+    const credentials = TEST_CREDENTIALS;
+    const ecr = new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    const sm = new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials, maxAttempts: 1 });
+    try {
+      const uri = (await ecr.send(new CreateRepositoryCommand({ repositoryName: `berth-repocreds-${process.pid}/app` }))).repository!.repositoryUri!;
+      const token = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!.authorizationToken!;
+      const password = Buffer.from(token, 'base64').toString().slice('AWS:'.length);
+      const dockerEnv = { ...process.env, DOCKER_CONFIG: join(dir.path, 'docker-config') };
+      const ref = `${uri}:v1`;
+      await run('docker', ['login', '--username', 'AWS', '--password', password, uri.split('/')[0]!], { env: dockerEnv });
+      await run('docker', ['tag', 'berth-test/busybox:latest', ref]);
+      pushed.push(ref);
+      await run('docker', ['push', ref], { env: dockerEnv });
+      await run('docker', ['rmi', ref]);
+      const good = (await sm.send(new CreateSecretCommand({ Name: 'registry/good', SecretString: JSON.stringify({ username: 'AWS', password }) }))).ARN!;
+      const bad = (await sm.send(new CreateSecretCommand({ Name: 'registry/bad', SecretString: JSON.stringify({ username: 'AWS', password: 'wrong' }) }))).ARN!;
+      const stopped = async (arn: string) =>
+        waitFor('the task to stop', async () => {
+          const t = await describeTask(arn);
+          return t.lastStatus === 'STOPPED' ? t : undefined;
+        }, 120_000);
+
+      // Wrong credentials in the secret: the pull is refused, although the agent could have got a token of its own.
+      const refused = await stopped(await runTask('repocreds-bad', [], { image: ref, repositoryCredentials: { credentialsParameter: bad } }));
+      assert.match(refused.containers?.[0]?.reason ?? '', /^CannotPullContainerError: /);
+      const missing = await stopped(
+        await runTask('repocreds-missing', [], { image: ref, repositoryCredentials: { credentialsParameter: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:registry/none-AbCdEf' } }),
+      );
+      assert.match(missing.stoppedReason ?? '', /^ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: /);
+
+      const arn = await runTask('repocreds-good', [], { image: ref, repositoryCredentials: { credentialsParameter: good } });
+      await waitFor('the task to run', async () => {
+        const t = await describeTask(arn);
+        if (t.lastStatus === 'STOPPED') throw new Error(`task stopped: ${t.stoppedReason} ${t.containers?.[0]?.reason ?? ''}`);
+        return t.lastStatus === 'RUNNING' ? t : undefined;
+      }, 120_000);
+    } finally {
+      ecr.destroy();
+      sm.destroy();
+    }
   });
 });

@@ -8,7 +8,7 @@
  * endpoint (metadata/). Tasks survive the agent: `stop()` leaves containers
  * running, and the next start adopts them.
  */
-import { resolveSecrets, ServerSecretSource } from './credentials/secrets.js';
+import { resolveRepositoryCredentials, resolveSecrets, ServerSecretSource } from './credentials/secrets.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,6 +165,7 @@ export function agentAttributes(facts: {
     `${CAP}docker-plugin.local`,
     `${CAP}secrets.asm.environment-variables`,
     `${CAP}secrets.ssm.environment-variables`,
+    `${CAP}private-registry-authentication.secretsmanager`,
     `${CAP}task-cpu-mem-limit`,
   ]) {
     attrs.set(name, undefined);
@@ -266,6 +267,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       ...(opts.imagePullBehavior ? { pullBehavior: opts.imagePullBehavior } : {}),
       registryAuth: (image) => registryCredentials.authFor(image),
       containerSecrets: (refs) => resolveSecrets(secretSource, refs),
+      repositoryCredentials: (arn) => resolveRepositoryCredentials(secretSource, arn),
     });
     const taskEngine = engine;
 

@@ -674,6 +674,21 @@ export async function validateResourcePolicy(_ctx: SecretsContext, input: { Reso
   }
 }
 
+/** Removes the secrets whose scheduled deletion date has passed; returns how many. */
+export async function purgeExpiredSecrets(ctx: SecretsContext): Promise<number> {
+  let n = 0;
+  for (const r of await ctx.store.find<SecretDoc>('secret', { status: 'DELETING' })) {
+    if (!expired(ctx, r.doc)) continue;
+    n += await withRetry(ctx.store, async (tx) => {
+      const row = await tx.get<SecretDoc>('secret', r.arn);
+      if (!row || !expired(ctx, row.doc)) return 0;
+      await tx.remove('secret', row.arn, row.version);
+      return 1;
+    });
+  }
+  return n;
+}
+
 /**
  * Re-wraps every version's data key under the current master key (after a
  * new key was added to the key file). Values themselves are not re-encrypted.

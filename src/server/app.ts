@@ -10,6 +10,7 @@ import { createReaper } from '../controllers/reaper.js';
 import { ServiceController } from '../controllers/services/controller.js';
 import { LifecycleController } from '../controllers/ecr/lifecycle.js';
 import { PullTimeFlusher } from '../controllers/ecr/pullTimes.js';
+import { createSecretsPurge } from '../controllers/secretsPurge.js';
 import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -134,6 +135,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     new ServiceController(ctx, { log }),
     new LifecycleController(imageRegistry.ctx, { log, ...(lifecycleIntervalMs !== undefined ? { intervalMs: lifecycleIntervalMs } : {}) }),
     new PullTimeFlusher(imageRegistry.ctx.pulls, store, { log }),
+    createSecretsPurge(secretsCtx, { log }),
   ];
   for (const c of controllers) c.start();
 

@@ -111,6 +111,38 @@ export async function resolveSecrets(source: SecretSource, secrets: readonly Sec
   return env;
 }
 
+/**
+ * The registry credentials of a container's `repositoryCredentials`: a
+ * Secrets Manager secret holding `{"username": ..., "password": ...}`, as
+ * ECS takes them for private registries.
+ */
+export async function resolveRepositoryCredentials(
+  source: SecretSource,
+  credentialsParameter: string,
+): Promise<{ username: string; password: string }> {
+  let text: string;
+  try {
+    text = await source.getSecretString(credentialsParameter);
+  } catch (err) {
+    if (err instanceof EcsApiError && err.statusCode < 500) {
+      throw new SecretRetrievalError(
+        `${PREFIX}: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret ${credentialsParameter} from secrets manager: ${err.name}: ${err.message}`,
+      );
+    }
+    throw err;
+  }
+  let parsed: { username?: unknown; password?: unknown } = {};
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    // refused below
+  }
+  if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string') {
+    throw new SecretRetrievalError(`${PREFIX}: asm fetching secret for registry authentication: the secret ${credentialsParameter} must be JSON with "username" and "password"`);
+  }
+  return { username: parsed.username, password: parsed.password };
+}
+
 /** The server's Secrets Manager and SSM APIs, signed with the agent's keys. */
 export class ServerSecretSource implements SecretSource {
   private readonly sm: EcsClient;

@@ -66,6 +66,8 @@ export interface TaskEngineOptions {
   registryAuth?(image: string): Promise<RegistryAuth | undefined>;
   /** The environment variables of a container's `secrets` (see ExecutorOptions.containerSecrets). */
   containerSecrets?(secrets: readonly SecretReference[]): Promise<Record<string, string>>;
+  /** The username and password in a `repositoryCredentials` secret (see ExecutorOptions.repositoryCredentials). */
+  repositoryCredentials?(credentialsParameter: string): Promise<{ username: string; password: string }>;
   /** Every task is re-examined at least this often. Default 30 s. */
   resyncIntervalMs?: number;
   now?: () => number;
@@ -141,6 +143,7 @@ export class TaskEngine {
       ...(options.pullBehavior ? { pullBehavior: options.pullBehavior } : {}),
       ...(options.registryAuth ? { registryAuth: options.registryAuth } : {}),
       ...(options.containerSecrets ? { containerSecrets: options.containerSecrets } : {}),
+      ...(options.repositoryCredentials ? { repositoryCredentials: options.repositoryCredentials } : {}),
     });
   }
 

@@ -18,6 +18,7 @@ import {
   type ImagePullBehavior,
   type RegistryAuth,
 } from '../runtime/runtime.js';
+import { registryHostOf } from '../credentials/registry.js';
 import { SecretRetrievalError, type SecretReference } from '../credentials/secrets.js';
 import type { TaskRecord } from './model.js';
 import type { Effect, Outcome } from './reconcile.js';
@@ -35,6 +36,8 @@ export interface ExecutorOptions extends SpecContext {
    * for a retry. The values go into the container's environment only.
    */
   containerSecrets?(secrets: readonly SecretReference[]): Promise<Record<string, string>>;
+  /** The username and password in a `repositoryCredentials` secret; throws like `containerSecrets`. */
+  repositoryCredentials?(credentialsParameter: string): Promise<{ username: string; password: string }>;
 }
 
 function failure(err: unknown, transient = false): Outcome {
@@ -64,7 +67,23 @@ export class EffectExecutor {
     switch (effect.kind) {
       case 'pull': {
         const c = this.container(r, effect.container);
-        const auth = await this.options.registryAuth?.(c.image);
+        const credentialsParameter = containerDefinitions(r.task).find((d) => d.name === effect.container)?.repositoryCredentials?.credentialsParameter;
+        let auth: RegistryAuth | undefined;
+        if (credentialsParameter) {
+          // The task's own registry credentials win over the agent's token for Berth's registry.
+          if (!this.options.repositoryCredentials) {
+            return { ok: false, transient: false, code: 'ResourceInitializationError', message: 'unable to pull secrets or registry auth: this agent cannot fetch registry credentials' };
+          }
+          try {
+            const host = registryHostOf(c.image);
+            auth = { ...(await this.options.repositoryCredentials(credentialsParameter)), ...(host ? { serverAddress: host } : {}) };
+          } catch (err) {
+            if (err instanceof SecretRetrievalError) return { ok: false, transient: false, code: 'ResourceInitializationError', message: err.message };
+            throw err;
+          }
+        } else {
+          auth = await this.options.registryAuth?.(c.image);
+        }
         const res = await this.runtime.ensureImage(c.image, {
           ...(this.options.pullBehavior ? { pullBehavior: this.options.pullBehavior } : {}),
           ...(auth ? { auth } : {}),
