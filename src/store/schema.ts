@@ -58,6 +58,10 @@ export interface Database {
   image_tags: ResourceTable;
   repository_layers: ResourceTable;
   account_settings: ResourceTable;
+  metric_alarms: ResourceTable;
+  scalable_targets: ResourceTable;
+  scaling_policies: ResourceTable;
+  scheduled_actions: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -74,7 +78,11 @@ export type ResourceTableName =
   | 'images'
   | 'image_tags'
   | 'repository_layers'
-  | 'account_settings';
+  | 'account_settings'
+  | 'metric_alarms'
+  | 'scalable_targets'
+  | 'scaling_policies'
+  | 'scheduled_actions';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -87,6 +95,10 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   imageTag: 'image_tags',
   layer: 'repository_layers',
   accountSetting: 'account_settings',
+  metricAlarm: 'metric_alarms',
+  scalableTarget: 'scalable_targets',
+  scalingPolicy: 'scaling_policies',
+  scheduledAction: 'scheduled_actions',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -236,6 +248,13 @@ const MIGRATIONS: Migration[] = [
     id: 4,
     async up(db) {
       await createResourceTable(db, 'accountSetting');
+    },
+  },
+  {
+    // CloudWatch alarms and Application Auto Scaling's scalable targets, policies and scheduled actions.
+    id: 11,
+    async up(db) {
+      for (const kind of ['metricAlarm', 'scalableTarget', 'scalingPolicy', 'scheduledAction'] as const) await createResourceTable(db, kind);
     },
   },
 ];

@@ -18,9 +18,9 @@
  *   watcher that fell behind.
  */
 
-export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service' | 'repository' | 'image' | 'imageTag' | 'layer' | 'accountSetting';
+export type Kind = 'cluster' | 'taskDefinition' | 'containerInstance' | 'task' | 'service' | 'repository' | 'image' | 'imageTag' | 'layer' | 'accountSetting' | 'metricAlarm' | 'scalableTarget' | 'scalingPolicy' | 'scheduledAction';
 
-export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service', 'repository', 'image', 'imageTag', 'layer', 'accountSetting'];
+export const KINDS: readonly Kind[] = ['cluster', 'taskDefinition', 'containerInstance', 'task', 'service', 'repository', 'image', 'imageTag', 'layer', 'accountSetting', 'metricAlarm', 'scalableTarget', 'scalingPolicy', 'scheduledAction'];
 
 /**
  * Named secondary indexes of each kind (at most `MAX_INDEXES`): a row
@@ -42,6 +42,12 @@ export const INDEXES = {
   layer: [],
   /** principal: the IAM principal ARN the setting is for. */
   accountSetting: ['principal'],
+  /** CloudWatch alarms; name: the alarm name; status: its state value. */
+  metricAlarm: [],
+  /** Application Auto Scaling; cluster: `<namespace>|<resourceId>|<dimension>` of the scalable target. */
+  scalableTarget: [],
+  scalingPolicy: [],
+  scheduledAction: [],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;
