@@ -14,6 +14,15 @@ import { openRegistry } from '../registry/index.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
 import { ServerMetrics } from './metrics.js';
+import { cloudWatchProtocols } from '../api/cloudwatch/service.js';
+import { autoScalingProtocol } from '../api/autoscaling/service.js';
+import { MetricStorage } from '../metrics/storage.js';
+import type { MetricsContext } from '../metrics/context.js';
+import { EcsMetricsPublisher } from '../metrics/ecs.js';
+import { AlarmController } from '../controllers/alarms.js';
+import { ScheduledActionController } from '../controllers/autoscaling.js';
+import { executePolicy } from '../autoscaling/scale.js';
+import { STATS_INTERVAL_MS } from '../protocol/agent.js';
 
 export interface ServerConfig {
   host: string;
@@ -70,6 +79,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     observe: (operation, outcome, seconds) => metrics.observe('registry', operation, outcome, seconds),
   });
   const verifier = new SigV4Verifier(registry, config.region);
+  const metricsCtx: MetricsContext = { store, storage: new MetricStorage(), region: config.region, accountId: config.accountId, now: Date.now };
+  const ecsMetricsEnv = Number(process.env.BERTH_ECS_METRICS_INTERVAL_MS);
+  const ecsMetricsIntervalMs = Number.isFinite(ecsMetricsEnv) && ecsMetricsEnv > 0 ? ecsMetricsEnv : STATS_INTERVAL_MS;
+  const ecsMetrics = new EcsMetricsPublisher(store, metricsCtx.storage, { intervalMs: ecsMetricsIntervalMs, onFigures: (f) => metrics.setEcsFigures(f) });
   // The agents' acknowledgement timeout and reconnect grace can be shortened (tests); anything but a positive number keeps the default.
   const positive = (v: string | undefined): number | undefined => {
     const n = Number(v);
@@ -80,13 +93,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const dispatcher = new Dispatcher(ctx, verifier, log, {
     ...(ackTimeoutMs !== undefined ? { ackTimeoutMs } : {}),
     ...(reconnectGraceMs !== undefined ? { reconnectGraceMs } : {}),
+    onStats: (clusterArn, msg) => ecsMetrics.report(clusterArn, msg),
   });
   await dispatcher.beginReconnectGrace();
   let closing = false;
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), imageRegistry.protocol],
+    protocols: [ecsProtocol(operations), imageRegistry.protocol, ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx)],
     registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,
@@ -108,8 +122,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
-  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }), new ServiceController(ctx, { log })];
+  const alarmController = new AlarmController(metricsCtx, {
+    log,
+    runAction: async (action, alarm, value) => (/:scalingPolicy:/.test(action) ? executePolicy(metricsCtx, action, alarm, value) : undefined),
+  });
+  const controllers = [
+    createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }),
+    new ServiceController(ctx, { log }),
+    alarmController,
+    new ScheduledActionController(metricsCtx, { log }),
+  ];
   for (const c of controllers) c.start();
+  // ECS metrics every sampling interval; metric storage housekeeping every minute.
+  const publishTimer = setInterval(() => {
+    ecsMetrics.publish().catch((err: unknown) => log.warn({ err }, 'could not publish ECS metrics'));
+  }, ecsMetricsIntervalMs);
+  publishTimer.unref();
+  const pruneTimer = setInterval(() => metricsCtx.storage.prune(), 60_000);
+  pruneTimer.unref();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');
 
@@ -123,6 +153,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     async close() {
       if (closing) return;
       closing = true;
+      clearInterval(publishTimer);
+      clearInterval(pruneTimer);
       await Promise.all(controllers.map((c) => c.stop()));
       await dispatcher.close();
       closeReadModels(state);
