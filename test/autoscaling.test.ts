@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ApplicationAutoScalingClient,
+  DeregisterScalableTargetCommand,
   DescribeScalableTargetsCommand,
   DescribeScalingActivitiesCommand,
   DescribeScalingPoliciesCommand,
@@ -80,7 +81,17 @@ describe('metrics, alarms and service auto scaling on the real Docker Engine', {
 
   after(async () => {
     try {
+      // Without its scalable target nothing raises the service again while it drains.
+      await aas.send(new DeregisterScalableTargetCommand({ ServiceNamespace: 'ecs', ResourceId: RESOURCE, ScalableDimension: 'ecs:service:DesiredCount' }));
+    } catch {
+      // not registered if setup failed
+    }
+    try {
       await ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: SERVICE, desiredCount: 0 }));
+      await waitFor('the service drained', async () => ((await runningTasks()).length === 0 ? true : undefined), 30_000);
+      for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
+        for (const a of (await ecs.send(new ListTasksCommand({ cluster: CLUSTER, desiredStatus }))).taskArns ?? []) taskArns.add(a);
+      }
     } catch {
       // the service may not exist if setup failed
     }
