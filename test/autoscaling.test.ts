@@ -19,7 +19,7 @@ import {
   PutScheduledActionCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { SmithyRpcV2CborProtocol } from '@smithy/core/cbor';
 import { ecsClient, freePort, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
@@ -75,7 +75,7 @@ describe('metrics, alarms and service auto scaling on the real Docker Engine', {
       },
       { step: 'finalizeRequest' },
     );
-    await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER }));
+    await ecs.send(new CreateClusterCommand({ clusterName: CLUSTER, settings: [{ name: 'containerInsights', value: 'enhanced' }] }));
     agent = await spawnAgent(server.url, join(dir.path, 'agent'), { cluster: CLUSTER, cpu: 4096, memory: 2048, taskCleanupWait: '10s', env: { BERTH_AGENT_STATS_INTERVAL_MS: '2000' } });
   });
 
@@ -189,6 +189,13 @@ describe('metrics, alarms and service auto scaling on the real Docker Engine', {
     assert.ok(Date.now() / 1000 >= end, 'scaled in only after the load stopped');
     const policies = (await aas.send(new DescribeScalingPoliciesCommand({ ServiceNamespace: 'ecs', ResourceId: RESOURCE }))).ScalingPolicies ?? [];
     assert.equal(policies[0]?.PolicyName, 'cpu50');
+
+    // Container Insights (enhanced on this cluster): per service and per container.
+    const insights = (await cwJson.send(new ListMetricsCommand({ Namespace: 'ECS/ContainerInsights' }))).Metrics ?? [];
+    const has = (name: string, dims: string[]) => insights.some((m) => m.MetricName === name && dims.every((d) => (m.Dimensions ?? []).some((x) => x.Name === d)) && (m.Dimensions ?? []).length === dims.length);
+    assert.ok(has('CpuUtilized', ['ClusterName', 'ServiceName']), JSON.stringify(insights));
+    assert.ok(has('RunningTaskCount', ['ClusterName']));
+    assert.ok(has('ContainerCpuUtilized', ['ClusterName', 'TaskDefinitionFamily', 'TaskId', 'ContainerName']));
 
     // Prometheus carries the same figures, labelled by cluster and service.
     const text = await (await fetch(`${server.url}/metrics`)).text();

@@ -17,10 +17,12 @@
  */
 import type { AgentStatsMessage, AgentTaskStats } from '../protocol/agent.js';
 import type { ContainerInstanceDoc, StoredTask } from '../ecs/model.js';
+import type { ClusterDoc } from '../ecs/clusters.js';
 import type { Store } from '../store/store.js';
 import type { MetricStorage } from './storage.js';
 
 export const ECS_NAMESPACE = 'AWS/ECS';
+export const CONTAINER_INSIGHTS_NAMESPACE = 'ECS/ContainerInsights';
 
 interface TaskSample extends AgentTaskStats {
   clusterArn: string;
@@ -139,8 +141,69 @@ export class EcsMetricsPublisher {
         cluster: cn,
         ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)),
       });
+      const cluster = await this.store.get<ClusterDoc>('cluster', clusterArn);
+      const insights = cluster?.doc.settings.find((x) => x.name === 'containerInsights')?.value;
+      if (insights === 'enabled' || insights === 'enhanced') this.containerInsights(cn, taskRows, sampleOf, insights === 'enhanced', t, now);
     }
     this.opts.onFigures?.(figures);
     return figures;
+  }
+
+  /**
+   * `ECS/ContainerInsights`, as ECS names it: CpuUtilized / CpuReserved (CPU
+   * units), MemoryUtilized / MemoryReserved (MiB) and RunningTaskCount per
+   * ClusterName, ClusterName+ServiceName and ClusterName+TaskDefinitionFamily;
+   * with `enhanced`, also per task (TaskId) and per container
+   * (ContainerCpuUtilized, ContainerMemoryUtilized, ContainerCpuReserved,
+   * ContainerMemoryReserved with ContainerName).
+   */
+  private containerInsights(cn: string, taskRows: readonly { arn: string; doc: StoredTask }[], sampleOf: ReadonlyMap<string, TaskSample>, enhanced: boolean, t: number, now: number): void {
+    const put = (metricName: string, dims: { Name: string; Value: string }[], value: number, unit: string) =>
+      this.storage.put({ namespace: CONTAINER_INSIGHTS_NAMESPACE, metricName, dimensions: dims }, t, { kind: 'values', values: [value] }, unit, 1, now);
+    type Agg = { cpu: number; cpuReserved: number; mem: number; memReserved: number; running: number };
+    const groups = new Map<string, { dims: { Name: string; Value: string }[]; agg: Agg }>();
+    const add = (dims: { Name: string; Value: string }[], x: Agg) => {
+      const key = JSON.stringify(dims);
+      const g = groups.get(key) ?? { dims, agg: { cpu: 0, cpuReserved: 0, mem: 0, memReserved: 0, running: 0 } };
+      g.agg.cpu += x.cpu;
+      g.agg.cpuReserved += x.cpuReserved;
+      g.agg.mem += x.mem;
+      g.agg.memReserved += x.memReserved;
+      g.agg.running += x.running;
+      groups.set(key, g);
+    };
+    const clusterDim = { Name: 'ClusterName', Value: cn };
+    for (const row of taskRows) {
+      const st = row.doc;
+      const s = sampleOf.get(row.arn);
+      const x: Agg = { cpu: s?.cpuUnits ?? 0, cpuReserved: st.reservation.cpu, mem: s?.memoryMiB ?? 0, memReserved: st.reservation.memory, running: 1 };
+      const family = st.task.taskDefinitionArn.slice(st.task.taskDefinitionArn.lastIndexOf('/') + 1).replace(/:\d+$/, '');
+      add([clusterDim], x);
+      add([clusterDim, { Name: 'TaskDefinitionFamily', Value: family }], x);
+      if (st.task.group.startsWith('service:')) add([clusterDim, { Name: 'ServiceName', Value: st.task.group.slice('service:'.length) }], x);
+      if (!enhanced || !s) continue;
+      const taskId = row.arn.slice(row.arn.lastIndexOf('/') + 1);
+      const taskDims = [clusterDim, { Name: 'TaskDefinitionFamily', Value: family }, { Name: 'TaskId', Value: taskId }];
+      put('CpuUtilized', taskDims, s.cpuUnits, 'None');
+      put('CpuReserved', taskDims, st.reservation.cpu, 'None');
+      put('MemoryUtilized', taskDims, s.memoryMiB, 'Megabytes');
+      put('MemoryReserved', taskDims, st.reservation.memory, 'Megabytes');
+      for (const c of s.containers) {
+        const def = st.task.containers.find((x2) => x2.name === c.name);
+        const dims = [...taskDims, { Name: 'ContainerName', Value: c.name }];
+        put('ContainerCpuUtilized', dims, c.cpuUnits, 'None');
+        put('ContainerMemoryUtilized', dims, c.memoryMiB, 'Megabytes');
+        if (def?.cpu !== undefined && Number(def.cpu) > 0) put('ContainerCpuReserved', dims, Number(def.cpu), 'None');
+        const mem = Number(def?.memory ?? def?.memoryReservation ?? 0);
+        if (mem > 0) put('ContainerMemoryReserved', dims, mem, 'Megabytes');
+      }
+    }
+    for (const { dims, agg } of groups.values()) {
+      put('CpuUtilized', dims, agg.cpu, 'None');
+      put('CpuReserved', dims, agg.cpuReserved, 'None');
+      put('MemoryUtilized', dims, agg.mem, 'Megabytes');
+      put('MemoryReserved', dims, agg.memReserved, 'Megabytes');
+      put('RunningTaskCount', dims, agg.running, 'Count');
+    }
   }
 }
