@@ -19,7 +19,7 @@ import {
   PutScheduledActionCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, GetMetricStatisticsCommand, ListMetricsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { SmithyRpcV2CborProtocol } from '@smithy/core/cbor';
 import { ecsClient, freePort, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
@@ -47,21 +47,19 @@ describe('metrics, alarms and service auto scaling on the real Docker Engine', {
     return arns;
   };
 
+  let port = 0;
+  const serverEnv = {
+    BERTH_ALARM_EVALUATION_INTERVAL_MS: '2000',
+    BERTH_ECS_METRICS_INTERVAL_MS: '2000',
+    BERTH_TARGET_TRACKING_PERIOD_SECONDS: '10',
+    BERTH_TARGET_TRACKING_HIGH_PERIODS: '1',
+    BERTH_TARGET_TRACKING_LOW_PERIODS: '2',
+    BERTH_SCHEDULED_ACTION_INTERVAL_MS: '1000',
+  };
+
   before(async () => {
-    const port = await freePort();
-    server = await spawnServer(
-      join(dir.path, 'server'),
-      [],
-      {
-        BERTH_ALARM_EVALUATION_INTERVAL_MS: '2000',
-        BERTH_ECS_METRICS_INTERVAL_MS: '2000',
-        BERTH_TARGET_TRACKING_PERIOD_SECONDS: '10',
-        BERTH_TARGET_TRACKING_HIGH_PERIODS: '1',
-        BERTH_TARGET_TRACKING_LOW_PERIODS: '2',
-        BERTH_SCHEDULED_ACTION_INTERVAL_MS: '1000',
-      },
-      port,
-    );
+    port = await freePort();
+    server = await spawnServer(join(dir.path, 'server'), [], serverEnv, port);
     const creds = { endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 };
     ecs = ecsClient(server.url);
     aas = new ApplicationAutoScalingClient(creds);
@@ -272,5 +270,18 @@ describe('metrics, alarms and service auto scaling on the real Docker Engine', {
     assert.equal(reserved.status, 400);
     assert.equal(reserved.body['__type'], 'InvalidParameterValueException');
     assert.equal(reserved.headers.get('x-amzn-query-error'), 'InvalidParameterValue;Sender');
+  });
+
+  it('keeps metric data and alarms across a server restart', async () => {
+    const now = new Date();
+    await cwJson.send(new PutMetricDataCommand({ Namespace: 'Restart', MetricData: [{ MetricName: 'Kept', Value: 42, Timestamp: now }] }));
+    await server.kill('SIGTERM');
+    server = await spawnServer(join(dir.path, 'server'), [], serverEnv, port);
+    const stats = await cwJson.send(
+      new GetMetricStatisticsCommand({ Namespace: 'Restart', MetricName: 'Kept', StartTime: new Date(+now - 120_000), EndTime: new Date(+now + 60_000), Period: 60, Statistics: ['Maximum'] }),
+    );
+    assert.deepEqual(stats.Datapoints?.map((d) => d.Maximum), [42]);
+    const alarms = (await cwJson.send(new DescribeAlarmsCommand({ AlarmNamePrefix: 'TargetTracking-service/scale/burn-' }))).MetricAlarms ?? [];
+    assert.equal(alarms.length, 2);
   });
 });

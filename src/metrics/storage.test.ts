@@ -49,4 +49,15 @@ describe('metric storage', () => {
     assert.equal(series.buckets[0]!.count, 2);
     assert.equal(s.get('App', 'Gone', metric.dimensions), undefined);
   });
+
+  it('carries its series across a snapshot and restore', () => {
+    const s = new MetricStorage();
+    s.put(metric, 1_800_000_000, { kind: 'values', values: [4, 6] }, 'Count', 1);
+    s.put({ ...metric, metricName: 'Other', dimensions: [] }, 1_800_000_060, { kind: 'set', count: 2, sum: 3, min: 1, max: 2 }, undefined, 60);
+    const copy = new MetricStorage();
+    assert.equal(copy.restore(s.snapshot() + '\n{torn'), 2);
+    const series = copy.get('App', 'Latency', metric.dimensions)!;
+    assert.deepEqual(series.buckets, s.get('App', 'Latency', metric.dimensions)!.buckets);
+    assert.equal(copy.get('App', 'Other', [])!.buckets[0]!.unit, undefined);
+  });
 });

@@ -16,8 +16,9 @@
  * - Buckets of a series are kept sorted by time; a query does a binary
  *   search and reads only the buckets of its range.
  *
- * It lives in memory and is rebuilt from what agents and clients send after
- * a restart; ECS metrics are re-sampled every 10 seconds.
+ * It lives in memory; `snapshot` / `restore` carry it across restarts (the
+ * server writes a snapshot every minute and when it stops, so a server killed
+ * outright loses at most the last minute of data).
  */
 
 export interface Dimension {
@@ -153,6 +154,35 @@ export class MetricStorage {
     const to = lowerBound(s.buckets, end);
     const out = s.buckets.slice(from, to);
     return unit === undefined ? out : out.filter((b) => b.unit === unit);
+  }
+
+  /** Every series as one JSON line each (see `restore`). */
+  snapshot(): string {
+    const lines: string[] = [];
+    for (const s of this.series.values()) {
+      lines.push(JSON.stringify({ n: s.namespace, m: s.metricName, d: s.dimensions, w: s.lastWrite, b: s.buckets.map((b) => [b.t, b.count, b.sum, b.min, b.max, b.values, b.unit ?? null]) }));
+    }
+    return lines.join('\n');
+  }
+
+  /** Adds the series of a snapshot; lines it cannot read are skipped. Returns the number of series restored. */
+  restore(text: string): number {
+    let n = 0;
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const o = JSON.parse(line) as { n: string; m: string; d: Dimension[]; w: number; b: [number, number, number, number, number, number[], string | null][] };
+        const key = seriesKey(o.n, o.m, o.d);
+        const buckets = o.b
+          .map(([t, count, sum, min, max, values, unit]) => ({ t, count, sum, min, max, values, unit: unit ?? undefined }))
+          .sort((a, b) => a.t - b.t);
+        this.series.set(key, { key, namespace: o.n, metricName: o.m, dimensions: sortDimensions(o.d), buckets, lastWrite: o.w });
+        n++;
+      } catch {
+        // a torn or foreign line: skip it
+      }
+    }
+    return n;
   }
 
   /**

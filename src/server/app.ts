@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
@@ -80,6 +81,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const verifier = new SigV4Verifier(registry, config.region);
   const metricsCtx: MetricsContext = { store, storage: new MetricStorage(), region: config.region, accountId: config.accountId, now: Date.now };
+  const metricsFile = join(config.dataDir, 'metrics.jsonl');
+  try {
+    const restored = metricsCtx.storage.restore(readFileSync(metricsFile, 'utf8'));
+    metricsCtx.storage.prune();
+    log.info({ series: restored }, 'metric data restored');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err }, 'could not restore metric data; starting empty');
+  }
+  /** Writes the metric snapshot next to the database (write then rename: never a torn file). */
+  const saveMetrics = async () => {
+    const tmp = `${metricsFile}.tmp`;
+    await writeFile(tmp, metricsCtx.storage.snapshot());
+    await rename(tmp, metricsFile);
+  };
   const ecsMetricsEnv = Number(process.env.BERTH_ECS_METRICS_INTERVAL_MS);
   const ecsMetricsIntervalMs = Number.isFinite(ecsMetricsEnv) && ecsMetricsEnv > 0 ? ecsMetricsEnv : STATS_INTERVAL_MS;
   const ecsMetrics = new EcsMetricsPublisher(store, metricsCtx.storage, { intervalMs: ecsMetricsIntervalMs, onFigures: (f) => metrics.setEcsFigures(f) });
@@ -138,7 +153,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ecsMetrics.publish().catch((err: unknown) => log.warn({ err }, 'could not publish ECS metrics'));
   }, ecsMetricsIntervalMs);
   publishTimer.unref();
-  const pruneTimer = setInterval(() => metricsCtx.storage.prune(), 60_000);
+  const pruneTimer = setInterval(() => {
+    metricsCtx.storage.prune();
+    saveMetrics().catch((err: unknown) => log.warn({ err }, 'could not save metric data'));
+  }, 60_000);
   pruneTimer.unref();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');
@@ -156,6 +174,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       clearInterval(publishTimer);
       clearInterval(pruneTimer);
       await Promise.all(controllers.map((c) => c.stop()));
+      await saveMetrics().catch((err: unknown) => log.warn({ err }, 'could not save metric data'));
       await dispatcher.close();
       closeReadModels(state);
       await new Promise<void>((resolve) => {
