@@ -69,8 +69,11 @@ export class EcsMetricsPublisher {
     if (!Array.isArray(msg.tasks)) return;
     const at = typeof msg.at === 'number' && Number.isFinite(msg.at) ? Math.min(msg.at, Date.now()) : Date.now();
     for (const t of msg.tasks) {
-      if (typeof t.taskArn !== 'string' || !Number.isFinite(t.cpuUnits) || !Number.isFinite(t.memoryMiB)) continue;
-      this.samples.set(t.taskArn, { ...t, clusterArn, at });
+      if (typeof t !== 'object' || t === null || typeof t.taskArn !== 'string' || !Number.isFinite(t.cpuUnits) || !Number.isFinite(t.memoryMiB)) continue;
+      const containers = Array.isArray(t.containers)
+        ? t.containers.filter((c) => typeof c === 'object' && c !== null && typeof c.name === 'string' && Number.isFinite(c.cpuUnits) && Number.isFinite(c.memoryMiB))
+        : [];
+      this.samples.set(t.taskArn, { taskArn: t.taskArn, cpuUnits: t.cpuUnits, memoryMiB: t.memoryMiB, containers, clusterArn, at });
     }
   }
 
