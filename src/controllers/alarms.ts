@@ -83,6 +83,11 @@ export class AlarmController {
     await this.runtime.stop();
   }
 
+  /** Waits until no evaluation is queued or running (tests). */
+  idle(): Promise<void> {
+    return this.runtime.idle();
+  }
+
   /** Evaluates an alarm now (for example one just created). */
   evaluateNow(name: string): void {
     this.runtime.enqueue(alarmArn(this.ctx, name));

@@ -328,8 +328,9 @@ export async function describeAlarmHistory(
       ? [await ctx.store.get<AlarmDoc>('metricAlarm', alarmArn(ctx, input.AlarmName))].filter((r): r is Row<AlarmDoc> => r !== undefined)
       : await ctx.store.find<AlarmDoc>('metricAlarm');
   const ascending = input.ScanBy === 'TimestampAscending';
+  // Each alarm keeps its history newest first; the sort is stable, so items of one instant keep their order.
   const items = rows
-    .flatMap((r) => r.doc.history)
+    .flatMap((r) => (ascending ? [...r.doc.history].reverse() : r.doc.history))
     .filter((h) => input.HistoryItemType === undefined || h.HistoryItemType === input.HistoryItemType)
     .filter((h) => input.AlarmTypes === undefined || input.AlarmTypes.includes('MetricAlarm'))
     .filter((h) => (input.StartDate === undefined || h.Timestamp >= input.StartDate) && (input.EndDate === undefined || h.Timestamp <= input.EndDate))
