@@ -101,7 +101,7 @@ export async function executePolicy(
   alarm: { AlarmName: string; ComparisonOperator: string; Threshold: number; StateValue: string },
   value: number | undefined,
 ): Promise<{ ok: boolean; detail: string }> {
-  const prow = (await ctx.store.find<ScalingPolicyDoc>('scalingPolicy')).find((r) => r.arn === policyArn);
+  const prow = await ctx.store.get<ScalingPolicyDoc>('scalingPolicy', policyArn);
   if (!prow) return { ok: false, detail: `Scaling policy ${policyArn} does not exist.` };
   const p = prow.doc.policy;
   const trow = await findTarget(ctx.store, p.ServiceNamespace, p.ResourceId, p.ScalableDimension);
