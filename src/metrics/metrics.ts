@@ -11,6 +11,7 @@ import {
   MissingRequiredParameterException,
 } from '../core/errors.js';
 import type { MetricsContext } from './context.js';
+import { evaluateExpression, MathError, type TimeSeries } from './math.js';
 import {
   aggregateByPeriod,
   isSupportedStat,
@@ -228,7 +229,10 @@ export function getMetricData(
     if ((q.MetricStat === undefined) === (q.Expression === undefined)) {
       throw new InvalidParameterCombinationException(`Exactly one element of the ${at}.MetricStat and ${at}.Expression parameters must be specified.`);
     }
-    if (q.Expression !== undefined) throw new InvalidParameterValueException(`Metric math expressions are not supported by Berth yet (${at}.Expression).`);
+    if (q.Expression !== undefined) {
+      if (q.Expression.length < 1 || q.Expression.length > 2048) throw invalid(q.Expression, `${at}.Expression`);
+      return;
+    }
     const s = q.MetricStat!;
     if (!validPeriod(s.Period)) throw new InvalidParameterValueException(`The parameter ${at}.MetricStat.Period must be 1, 5, 10, 20, 30 or a multiple of 60.`);
     if (!isSupportedStat(s.Stat)) throw invalid(s.Stat, `${at}.MetricStat.Stat`);
@@ -242,20 +246,21 @@ export function getMetricData(
     if (!p) throw new InvalidNextToken('The service returned an error with Error Code InvalidNextToken: the token is not valid for this request.');
     pos = p;
   }
+  const series = computeSeries(ctx, queries, input.StartTime, input.EndTime);
   const results: Record<string, unknown>[] = [];
   let budget = max;
   let next: DataPosition | undefined;
   const returned = queries.filter((q) => q.ReturnData !== false);
   for (let qi = pos.q; qi < returned.length; qi++) {
     const q = returned[qi]!;
-    const values = [...metricStatValues(ctx, q.MetricStat!, input.StartTime, input.EndTime)].sort((a, b) => (descending ? b[0] - a[0] : a[0] - b[0]));
+    const values = [...series.get(q.Id)!].sort((a, b) => (descending ? b[0] - a[0] : a[0] - b[0]));
     const from = qi === pos.q ? pos.i : 0;
     const page = values.slice(from, from + budget);
     budget -= page.length;
     const complete = from + page.length >= values.length;
     results.push({
       Id: q.Id,
-      Label: q.Label ?? q.MetricStat!.Metric.MetricName ?? q.Id,
+      Label: q.Label ?? q.MetricStat?.Metric.MetricName ?? q.Id,
       Timestamps: page.map(([t]) => t),
       Values: page.map(([, v]) => v),
       StatusCode: complete ? 'Complete' : 'PartialData',
@@ -271,6 +276,40 @@ export function getMetricData(
     }
   }
   return { MetricDataResults: results, Messages: [], ...(next ? { NextToken: encodePosition(scope, next) } : {}) };
+}
+
+/**
+ * The series of every query: MetricStat queries from storage, then
+ * expressions in dependency order (an expression may use any other query).
+ */
+function computeSeries(ctx: MetricsContext, queries: readonly MetricDataQueryInput[], start: number, end: number): Map<string, TimeSeries> {
+  const out = new Map<string, TimeSeries>();
+  const statIds: string[] = [];
+  for (const q of queries) {
+    if (q.MetricStat) {
+      out.set(q.Id, metricStatValues(ctx, q.MetricStat, start, end));
+      statIds.push(q.Id);
+    }
+  }
+  let pending = queries.filter((q) => q.Expression !== undefined);
+  while (pending.length > 0) {
+    const next: MetricDataQueryInput[] = [];
+    let lastError: MathError | undefined;
+    for (const q of pending) {
+      try {
+        out.set(q.Id, evaluateExpression(q.Expression!, out, statIds));
+      } catch (err) {
+        if (!(err instanceof MathError)) throw err;
+        lastError = err;
+        next.push(q);
+      }
+    }
+    if (next.length === pending.length) {
+      throw new InvalidParameterValueException(`Error in expression ${next[0]!.Id}: ${lastError?.message ?? 'it cannot be evaluated'}`);
+    }
+    pending = next;
+  }
+  return out;
 }
 
 function encodePosition(scope: string, p: unknown): string {
