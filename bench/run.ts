@@ -1,7 +1,8 @@
 // Runs every benchmark in turn (`npm run bench`); each prints its figures
 // next to a peer measured in the same run. Pass names to run only some:
-//   node dist/bench/run.js api placement placement-e2e policy pull-through runtask registry target-health services
+//   node dist/bench/run.js api placement placement-e2e policy pull-through runtask registry target-health services autoscaling
 import { runApiBench } from './api.js';
+import { runAutoscalingBench } from './autoscaling.js';
 import { runPlacementBench } from './placement.js';
 import { runPlacementE2eBench } from './placement-e2e.js';
 import { runPolicyBench } from './policy.js';
@@ -20,6 +21,7 @@ const all: Record<string, () => Promise<unknown>> = {
   registry: () => runRegistryBench({ rounds: 3, samples: 2000, seconds: 5 }),
   'target-health': () => runTargetHealthBench({ targets: 1000, batch: 50, rounds: 200 }),
   'pull-through': () => runPullThroughBench({ rounds: 3 }),
+  autoscaling: () => runAutoscalingBench({ rounds: 3 }),
   services: () => runServicesBench({ tasks: 200, agents: 4, rolling: 50, services: 1000, perService: 10, idleSeconds: 30 }),
 };
 

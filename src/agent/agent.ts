@@ -18,6 +18,7 @@ import { createLogger, type Logger } from '../core/log.js';
 import { ChannelClient } from './channel/client.js';
 import { Reporter, ecsStateChangeApi, isPermanentRejection } from './channel/reporter.js';
 import { healthView, type HealthView } from './channel/reports.js';
+import { startStatsSampler } from './metrics/start.js';
 import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from '../core/backoff.js';
 import { EcsApiError, EcsClient } from './channel/ecs.js';
 import { RegistryCredentials } from './credentials/registry.js';
@@ -290,6 +291,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     });
     await taskEngine.start();
     closers.push(() => taskEngine.stop());
+    const sampler = startStatsSampler({ runtime, tasks: () => taskEngine.tasks(), send: (m) => channel?.send(m), log });
+    closers.push(async () => sampler.stop());
     // Whatever the previous run changed but had not queued yet.
     for (const r of taskEngine.tasks()) reporter.observe(r);
     const stored = await state.loadDesired();

@@ -180,3 +180,18 @@ export const PullThroughCacheRuleNotFoundException = define('PullThroughCacheRul
 export const UnsupportedUpstreamRegistryException = define('UnsupportedUpstreamRegistryException');
 export const UnableToGetUpstreamImageException = define('UnableToGetUpstreamImageException');
 export const UnableToGetUpstreamLayerException = define('UnableToGetUpstreamLayerException');
+
+// ---- CloudWatch modelled exceptions (aws-sdk-js-v3 client-cloudwatch models/errors.ts) ----
+export const InvalidParameterValueException = define('InvalidParameterValueException');
+export const InvalidParameterCombinationException = define('InvalidParameterCombinationException');
+export const MissingRequiredParameterException = define('MissingRequiredParameterException');
+export const ResourceNotFound = define('ResourceNotFound', 404);
+export const LimitExceededFault = define('LimitExceededFault');
+export const InvalidNextToken = define('InvalidNextToken');
+export const InvalidFormatFault = define('InvalidFormatFault');
+
+// ---- Application Auto Scaling modelled exceptions (client-application-auto-scaling models/errors.ts) ----
+export const ObjectNotFoundException = define('ObjectNotFoundException');
+export const ConcurrentUpdateException = define('ConcurrentUpdateException', 500, 'server');
+export const FailedResourceAccessException = define('FailedResourceAccessException');
+export const InvalidNextTokenException = define('InvalidNextTokenException');

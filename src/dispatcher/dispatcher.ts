@@ -5,6 +5,7 @@ import {
   AGENT_CONNECT_PATH,
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_TIMEOUT_MS,
+  type AgentStatsMessage,
   type AgentTask,
   type ServerMessage,
 } from '../protocol/agent.js';
@@ -38,6 +39,8 @@ export interface DispatcherOptions {
   maxAckTimeoutMs?: number;
   /** Default RECONNECT_GRACE_MS; see `beginReconnectGrace`. */
   reconnectGraceMs?: number;
+  /** Receives each agent's resource report (`stats` messages) with the agent's cluster. */
+  onStats?: (clusterArn: string, msg: AgentStatsMessage) => void;
 }
 
 interface Session {
@@ -104,6 +107,7 @@ export class Dispatcher {
   private readonly ackTimeoutMs: number;
   private readonly maxAckTimeoutMs: number;
   private readonly reconnectGraceMs: number;
+  private readonly onStats: DispatcherOptions['onStats'];
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -115,6 +119,7 @@ export class Dispatcher {
     this.ackTimeoutMs = options.ackTimeoutMs ?? ACK_TIMEOUT_MS;
     this.maxAckTimeoutMs = Math.max(this.ackTimeoutMs, options.maxAckTimeoutMs ?? MAX_ACK_TIMEOUT_MS);
     this.reconnectGraceMs = options.reconnectGraceMs ?? RECONNECT_GRACE_MS;
+    this.onStats = options.onStats;
     this.unwatch = ctx.store.watch((changes) => this.onChanges(changes));
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
@@ -236,6 +241,10 @@ export class Dispatcher {
     }
     if (msg && msg.type === 'ack') {
       this.onAck(session, (msg as { seq?: unknown }).seq);
+      return;
+    }
+    if (msg && msg.type === 'stats') {
+      this.onStats?.(session.clusterArn, msg as AgentStatsMessage);
       return;
     }
     if (msg && msg.type === 'health') {

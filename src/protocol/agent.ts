@@ -146,6 +146,7 @@ export type AgentHealthStatus = HealthStatus;
  */
 export type AgentMessage =
   | { type: 'ack'; seq: number }
+  | AgentStatsMessage
   | { type: 'heartbeat'; at: number }
   | {
       type: 'health';
@@ -153,3 +154,35 @@ export type AgentMessage =
       healthStatus: AgentHealthStatus;
       containers: { name: string; healthStatus: AgentHealthStatus }[];
     };
+
+/** Resource use of one container over the last sampling interval. */
+export interface AgentContainerStats {
+  name: string;
+  /** CPU used, in CPU units (1024 per core), averaged over the interval. */
+  cpuUnits: number;
+  /** Memory in use (without the page cache), MiB. */
+  memoryMiB: number;
+}
+
+/** Resource use of one RUNNING task: its containers' figures and their sums. */
+export interface AgentTaskStats {
+  taskArn: string;
+  cpuUnits: number;
+  memoryMiB: number;
+  containers: AgentContainerStats[];
+}
+
+/**
+ * `stats`: the resource use of the instance's running tasks, sent every
+ * sampling interval (10 s) from the Docker Engine's one-shot stats. A task
+ * appears once two readings of it exist (CPU use is a difference).
+ */
+export interface AgentStatsMessage {
+  type: 'stats';
+  /** Epoch ms of the reading. */
+  at: number;
+  tasks: AgentTaskStats[];
+}
+
+/** How often agents sample their containers' resource use. */
+export const STATS_INTERVAL_MS = 10_000;

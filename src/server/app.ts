@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
@@ -26,6 +27,15 @@ import { rewrapParameters } from '../ssm/parameters.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
 import { ServerMetrics } from './metrics.js';
+import { cloudWatchProtocols } from '../api/cloudwatch/service.js';
+import { autoScalingProtocol } from '../api/autoscaling/service.js';
+import { MetricStorage } from '../metrics/storage.js';
+import type { MetricsContext } from '../metrics/context.js';
+import { EcsMetricsPublisher } from '../metrics/ecs.js';
+import { AlarmController } from '../controllers/alarms.js';
+import { ScheduledActionController } from '../controllers/autoscaling.js';
+import { executePolicy } from '../autoscaling/scale.js';
+import { STATS_INTERVAL_MS } from '../protocol/agent.js';
 
 export interface ServerConfig {
   host: string;
@@ -90,6 +100,24 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     observe: (operation, outcome, seconds) => metrics.observe('registry', operation, outcome, seconds),
   });
   const verifier = new SigV4Verifier(registry, config.region);
+  const metricsCtx: MetricsContext = { store, storage: new MetricStorage(), region: config.region, accountId: config.accountId, now: Date.now };
+  const metricsFile = join(config.dataDir, 'metrics.jsonl');
+  try {
+    const restored = metricsCtx.storage.restore(readFileSync(metricsFile, 'utf8'));
+    metricsCtx.storage.prune();
+    log.info({ series: restored }, 'metric data restored');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err }, 'could not restore metric data; starting empty');
+  }
+  /** Writes the metric snapshot next to the database (write then rename: never a torn file). */
+  const saveMetrics = async () => {
+    const tmp = `${metricsFile}.tmp`;
+    await writeFile(tmp, metricsCtx.storage.snapshot());
+    await rename(tmp, metricsFile);
+  };
+  const ecsMetricsEnv = Number(process.env.BERTH_ECS_METRICS_INTERVAL_MS);
+  const ecsMetricsIntervalMs = Number.isFinite(ecsMetricsEnv) && ecsMetricsEnv > 0 ? ecsMetricsEnv : STATS_INTERVAL_MS;
+  const ecsMetrics = new EcsMetricsPublisher(store, metricsCtx.storage, { intervalMs: ecsMetricsIntervalMs, onFigures: (f) => metrics.setEcsFigures(f) });
   // The agents' acknowledgement timeout and reconnect grace can be shortened (tests); anything but a positive number keeps the default.
   const positive = (v: string | undefined): number | undefined => {
     const n = Number(v);
@@ -100,13 +128,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const dispatcher = new Dispatcher(ctx, verifier, log, {
     ...(ackTimeoutMs !== undefined ? { ackTimeoutMs } : {}),
     ...(reconnectGraceMs !== undefined ? { reconnectGraceMs } : {}),
+    onStats: (clusterArn, msg) => ecsMetrics.report(clusterArn, msg),
   });
   await dispatcher.beginReconnectGrace();
   let closing = false;
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx)],
+    protocols: [ecsProtocol(operations), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx)],
     registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,
@@ -130,14 +159,30 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
 
   // Time between passes of ECR lifecycle policies (an hour unless BERTH_ECR_LIFECYCLE_INTERVAL_MS says otherwise).
   const lifecycleIntervalMs = positive(process.env.BERTH_ECR_LIFECYCLE_INTERVAL_MS);
+  const alarmController = new AlarmController(metricsCtx, {
+    log,
+    runAction: async (action, alarm, value) => (/:scalingPolicy:/.test(action) ? executePolicy(metricsCtx, action, alarm, value) : undefined),
+  });
   const controllers = [
     createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }),
     new ServiceController(ctx, { log }),
     new LifecycleController(imageRegistry.ctx, { log, ...(lifecycleIntervalMs !== undefined ? { intervalMs: lifecycleIntervalMs } : {}) }),
     new PullTimeFlusher(imageRegistry.ctx.pulls, store, { log }),
     createSecretsPurge(secretsCtx, { log }),
+    alarmController,
+    new ScheduledActionController(metricsCtx, { log }),
   ];
   for (const c of controllers) c.start();
+  // ECS metrics every sampling interval; metric storage housekeeping every minute.
+  const publishTimer = setInterval(() => {
+    ecsMetrics.publish().catch((err: unknown) => log.warn({ err }, 'could not publish ECS metrics'));
+  }, ecsMetricsIntervalMs);
+  publishTimer.unref();
+  const pruneTimer = setInterval(() => {
+    metricsCtx.storage.prune();
+    saveMetrics().catch((err: unknown) => log.warn({ err }, 'could not save metric data'));
+  }, 60_000);
+  pruneTimer.unref();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');
 
@@ -152,7 +197,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     async close() {
       if (closing) return;
       closing = true;
+      clearInterval(publishTimer);
+      clearInterval(pruneTimer);
       await Promise.all(controllers.map((c) => c.stop()));
+      await saveMetrics().catch((err: unknown) => log.warn({ err }, 'could not save metric data'));
       await dispatcher.close();
       closeReadModels(state);
       await new Promise<void>((resolve) => {

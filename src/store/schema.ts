@@ -68,6 +68,10 @@ export interface Database {
   parameters: ResourceTable;
   lifecycle_previews: ResourceTable;
   pull_through_cache_rules: ResourceTable;
+  metric_alarms: ResourceTable;
+  scalable_targets: ResourceTable;
+  scaling_policies: ResourceTable;
+  scheduled_actions: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -94,7 +98,11 @@ export type ResourceTableName =
   | 'secrets'
   | 'parameters'
   | 'lifecycle_previews'
-  | 'pull_through_cache_rules';
+  | 'pull_through_cache_rules'
+  | 'metric_alarms'
+  | 'scalable_targets'
+  | 'scaling_policies'
+  | 'scheduled_actions';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -117,6 +125,10 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   parameter: 'parameters',
   lifecyclePreview: 'lifecycle_previews',
   pullThroughCacheRule: 'pull_through_cache_rules',
+  metricAlarm: 'metric_alarms',
+  scalableTarget: 'scalable_targets',
+  scalingPolicy: 'scaling_policies',
+  scheduledAction: 'scheduled_actions',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -292,6 +304,13 @@ const MIGRATIONS: Migration[] = [
     async up(db) {
       await createResourceTable(db, 'secret');
       await createResourceTable(db, 'parameter');
+    },
+  },
+  {
+    // CloudWatch alarms and Application Auto Scaling's scalable targets, policies and scheduled actions.
+    id: 11,
+    async up(db) {
+      for (const kind of ['metricAlarm', 'scalableTarget', 'scalingPolicy', 'scheduledAction'] as const) await createResourceTable(db, kind);
     },
   },
 ];

@@ -38,7 +38,11 @@ export type Kind =
   | 'secret'
   | 'parameter'
   | 'lifecyclePreview'
-  | 'pullThroughCacheRule';
+  | 'pullThroughCacheRule'
+  | 'metricAlarm'
+  | 'scalableTarget'
+  | 'scalingPolicy'
+  | 'scheduledAction';
 
 export const KINDS: readonly Kind[] = [
   'cluster',
@@ -61,6 +65,10 @@ export const KINDS: readonly Kind[] = [
   'parameter',
   'lifecyclePreview',
   'pullThroughCacheRule',
+  'metricAlarm',
+  'scalableTarget',
+  'scalingPolicy',
+  'scheduledAction',
 ];
 
 /**
@@ -96,6 +104,12 @@ export const INDEXES = {
   parameter: [],
   lifecyclePreview: [],
   pullThroughCacheRule: [],
+  /** CloudWatch alarms; name: the alarm name; status: its state value. */
+  metricAlarm: [],
+  /** Application Auto Scaling; cluster: `<namespace>|<resourceId>|<dimension>` of the scalable target. */
+  scalableTarget: [],
+  scalingPolicy: [],
+  scheduledAction: [],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;

@@ -323,10 +323,11 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async stats(id: string): Promise<Record<string, unknown>> {
+  async stats(id: string, options: { oneShot?: boolean } = {}): Promise<Record<string, unknown>> {
     try {
-      // Not one-shot: the engine samples twice, so `precpu_stats` is there to compute CPU use from.
-      return await this.api.json<Record<string, unknown>>({ method: 'GET', path: containerPath(id, '/stats'), query: { stream: false } });
+      // Not one-shot by default: the engine samples twice, so `precpu_stats` is there to compute CPU use from.
+      const query = options.oneShot === true ? { stream: false, 'one-shot': true } : { stream: false };
+      return await this.api.json<Record<string, unknown>>({ method: 'GET', path: containerPath(id, '/stats'), query });
     } catch (err) {
       if (engineStatusCode(err) === 404) throw new ContainerNotFoundError(id, { cause: err });
       throw this.fail(err, (m) => new RuntimeError(`cannot read stats of container ${id}: ${m}`, { cause: err }));

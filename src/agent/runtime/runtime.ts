@@ -388,9 +388,11 @@ export interface ContainerRuntime {
   /**
    * One sample of the container's resource usage (CPU, memory, network,
    * block I/O) in the Docker Engine's stats format, which is what the ECS task
-   * metadata endpoint serves. Throws ContainerNotFoundError.
+   * metadata endpoint serves. Throws ContainerNotFoundError. `oneShot`
+   * returns at once with a single reading (no `precpu_stats`): callers
+   * sampling periodically compute CPU use between their own readings.
    */
-  stats(id: string): Promise<Record<string, unknown>>;
+  stats(id: string, options?: { oneShot?: boolean }): Promise<Record<string, unknown>>;
 
   /** The container's output (stdout and stderr interleaved), as text. */
   logs(id: string, options?: LogsOptions): Promise<string>;

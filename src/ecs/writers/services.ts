@@ -122,3 +122,16 @@ export function updateRecord(ctx: DomainContext, stored: StoredService, deployme
   const now = epochSeconds(ctx.now());
   return { ...stored, history: (stored.history ?? []).map((r) => (r === target ? { ...r, ...patch, updatedAt: now } : r)) };
 }
+
+/**
+ * Sets a service's desiredCount and its PRIMARY deployment's, as
+ * UpdateService does, in `tx`. `row` must have been read in the same
+ * transaction: the write fails on a version conflict rather than overwrite
+ * a concurrent UpdateService (Application Auto Scaling retries it on the
+ * new state). The service controller then starts or stops tasks.
+ */
+export function writeDesiredCount(tx: Transaction, row: Row<StoredService>, desiredCount: number): Promise<Row<StoredService>> {
+  const s = row.doc.service;
+  const deployments = s.deployments.map((d) => (d.status === 'PRIMARY' ? { ...d, desiredCount } : d));
+  return writeService(tx, row, { ...row.doc, service: { ...s, desiredCount, deployments }, steady: false });
+}

@@ -1,0 +1,100 @@
+import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { SerializationException, UnknownOperationException, ValidationException } from '../errors.js';
+import { CLOUDWATCH_MODEL, type CloudwatchOperationName } from '../models/cloudwatch.generated.js';
+import type { OperationInput } from '../models/index.js';
+import { isOperationOf, shapeOf } from '../models/model.js';
+import type { ApiRequest, ServiceProtocol } from '../protocol.js';
+import { rpcV2CborService } from '../rpcv2Cbor.js';
+import { createValidator, type ValidatorErrors } from '../validate.js';
+import type { MetricsContext } from '../../metrics/context.js';
+import * as metrics from '../../metrics/metrics.js';
+import * as alarms from '../../metrics/alarms.js';
+
+export const CLOUDWATCH_TARGET_PREFIX = 'GraniteServiceVersion20100801';
+export const CLOUDWATCH_ERROR_NAMESPACE = 'com.amazonaws.cloudwatch';
+
+export type CloudWatchInput<Op extends CloudwatchOperationName> = OperationInput<'cloudwatch', Op>;
+export type CloudWatchHandler<Op extends CloudwatchOperationName> = (input: CloudWatchInput<Op>, req: ApiRequest) => Promise<unknown>;
+/** Handlers by CloudWatch operation name; one table for every wire protocol CloudWatch speaks. */
+export type CloudWatchOperations = { readonly [Op in CloudwatchOperationName]?: CloudWatchHandler<Op> };
+
+/** CloudWatch names a request that breaks the model ValidationError (ValidationException on the JSON wire). */
+export const CLOUDWATCH_VALIDATOR_ERRORS: ValidatorErrors = {
+  validation: (message) => new ValidationException(message),
+  serialization: (message) => new SerializationException(message),
+  unknownOperation: (message) => new UnknownOperationException(message),
+};
+
+const validateCloudWatchInput = createValidator(CLOUDWATCH_MODEL, { errors: CLOUDWATCH_VALIDATOR_ERRORS });
+
+/** The CloudWatch operations Berth serves, independent of the wire protocol. */
+export function cloudWatchOperations(ctx: MetricsContext): CloudWatchOperations {
+  const sync =
+    <I>(fn: (input: I) => unknown) =>
+    (input: I) =>
+      Promise.resolve().then(() => fn(input));
+  return {
+    PutMetricData: sync((input) => metrics.putMetricData(ctx, input)),
+    GetMetricStatistics: sync((input) => metrics.getMetricStatistics(ctx, input)),
+    GetMetricData: sync((input) => metrics.getMetricData(ctx, input)),
+    ListMetrics: sync((input) => metrics.listMetrics(ctx, input)),
+    PutMetricAlarm: (input) => alarms.putMetricAlarm(ctx, input),
+    DescribeAlarms: (input) => alarms.describeAlarms(ctx, input),
+    DescribeAlarmsForMetric: (input) => alarms.describeAlarmsForMetric(ctx, input),
+    DescribeAlarmHistory: (input) => alarms.describeAlarmHistory(ctx, input),
+    SetAlarmState: (input) => alarms.setAlarmState(ctx, input),
+    EnableAlarmActions: (input) => alarms.setActionsEnabled(ctx, input.AlarmNames, true),
+    DisableAlarmActions: (input) => alarms.setActionsEnabled(ctx, input.AlarmNames, false),
+    DeleteAlarms: (input) => alarms.deleteAlarms(ctx, input),
+  };
+}
+
+/**
+ * CloudWatch is awsQuery-compatible: JSON and CBOR error responses also
+ * carry the awsQuery error code and fault in `x-amzn-query-error`, which
+ * the SDKs use to name the error.
+ */
+export function queryErrorHeader(type: string): Record<string, string> {
+  const shape = shapeOf(CLOUDWATCH_MODEL, type);
+  const error = shape && shape.type === 'structure' ? shape.error : undefined;
+  if (!error?.queryCode) return {};
+  return { 'x-amzn-query-error': `${error.queryCode};${error.fault === 'server' ? 'Receiver' : 'Sender'}` };
+}
+
+const unsupported = (name: string) => new ValidationException(`Berth does not implement ${name} yet. The README lists the CloudWatch operations that work today.`);
+
+/** CloudWatch over AWS JSON 1.0 and Smithy RPC v2 CBOR (signing name `monitoring`). */
+export function cloudWatchProtocols(ctx: MetricsContext): ServiceProtocol[] {
+  // Each front end calls a handler only after validateCloudWatchInput accepted its input.
+  const handlers = cloudWatchOperations(ctx) as Readonly<Record<string, OperationHandler>>;
+  const json = awsJsonService({
+    service: 'cloudwatch',
+    targetPrefix: CLOUDWATCH_TARGET_PREFIX,
+    jsonVersion: '1.0',
+    operations: handlers,
+    isKnownOperation: (name) => isOperationOf(CLOUDWATCH_MODEL, name),
+    validate: validateCloudWatchInput,
+    unsupported,
+  });
+  const jsonWithQueryErrors: ServiceProtocol = {
+    service: json.service,
+    matches: (req) => json.matches(req),
+    async handle(req) {
+      const out = await json.handle(req);
+      if (out.outcome !== 'ok') Object.assign(out.headers, queryErrorHeader(out.outcome));
+      return out;
+    },
+  };
+  const cbor = rpcV2CborService({
+    service: 'cloudwatch',
+    serviceName: CLOUDWATCH_TARGET_PREFIX,
+    errorNamespace: CLOUDWATCH_ERROR_NAMESPACE,
+    model: CLOUDWATCH_MODEL,
+    operations: handlers,
+    isKnownOperation: (name) => isOperationOf(CLOUDWATCH_MODEL, name),
+    validate: validateCloudWatchInput,
+    unsupported,
+    errorHeaders: queryErrorHeader,
+  });
+  return [jsonWithQueryErrors, cbor];
+}
