@@ -187,11 +187,9 @@ export const InvalidParameterCombinationException = define('InvalidParameterComb
 export const MissingRequiredParameterException = define('MissingRequiredParameterException');
 export const ResourceNotFound = define('ResourceNotFound', 404);
 export const LimitExceededFault = define('LimitExceededFault');
-export const InvalidNextToken = define('InvalidNextToken');
 export const InvalidFormatFault = define('InvalidFormatFault');
 
 // ---- Application Auto Scaling modelled exceptions (client-application-auto-scaling models/errors.ts) ----
 export const ObjectNotFoundException = define('ObjectNotFoundException');
 export const ConcurrentUpdateException = define('ConcurrentUpdateException', 500, 'server');
 export const FailedResourceAccessException = define('FailedResourceAccessException');
-export const InvalidNextTokenException = define('InvalidNextTokenException');
