@@ -92,3 +92,10 @@ export const UnsupportedImageTypeException = define('UnsupportedImageTypeExcepti
 export const InvalidTagParameterException = define('InvalidTagParameterException');
 export const TooManyTagsException = define('TooManyTagsException');
 export const ValidationException = define('ValidationException');
+
+// ---- CloudWatch Logs modelled exceptions (aws-sdk-js-v3 client-cloudwatch-logs models/errors.ts) ----
+export const ResourceAlreadyExistsException = define('ResourceAlreadyExistsException');
+export const DataAlreadyAcceptedException = define('DataAlreadyAcceptedException');
+export const InvalidSequenceTokenException = define('InvalidSequenceTokenException');
+export const OperationAbortedException = define('OperationAbortedException');
+export const ServiceUnavailableException = define('ServiceUnavailableException', 500, 'server');

@@ -11,6 +11,10 @@ import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { openRegistry } from '../registry/index.js';
+import { logsProtocol } from '../api/logs/service.js';
+import { createLogRetention } from '../controllers/logRetention.js';
+import type { LogsContext } from '../logs/ops.js';
+import { LogStore } from '../logs/storage.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
 import { ServerMetrics } from './metrics.js';
@@ -36,6 +40,8 @@ export interface RunningServer {
   credentials: RootCredentials & { created: boolean; source: string };
   store: Store;
   ctx: DomainContext;
+  /** CloudWatch Logs: the log store (`<data-dir>/logs.db`) and its context. */
+  logs: LogsContext;
   log: Logger;
   close(): Promise<void>;
 }
@@ -58,6 +64,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const state = createReadModels(store, { log });
   const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, state };
   const operations: EcsOperations = { ...coreOperations(ctx) };
+  const logStore = LogStore.open({ path: join(config.dataDir, 'logs.db'), driver: sqlite.driver, synchronous: config.synchronous ?? 'full' });
+  const logs: LogsContext = { logs: logStore, region: config.region, accountId: config.accountId, now: Date.now };
   const metrics = new ServerMetrics();
   const imageRegistry = await openRegistry({
     store,
@@ -86,7 +94,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), imageRegistry.protocol],
+    protocols: [ecsProtocol(operations), logsProtocol(logs), imageRegistry.protocol],
     registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,
@@ -108,7 +116,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
-  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }), new ServiceController(ctx, { log })];
+  const logRetentionMs = positive(process.env.BERTH_LOG_RETENTION_INTERVAL_MS);
+  const controllers = [
+    createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }),
+    new ServiceController(ctx, { log }),
+    createLogRetention(logs, { log, ...(logRetentionMs !== undefined ? { intervalMs: logRetentionMs } : {}) }),
+  ];
   for (const c of controllers) c.start();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');
@@ -119,6 +132,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     credentials,
     store,
     ctx,
+    logs,
     log,
     async close() {
       if (closing) return;
@@ -131,6 +145,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         server.closeIdleConnections();
       });
       await store.close();
+      logStore.close();
       log.info('berth server stopped');
     },
   };
