@@ -33,7 +33,7 @@ import {
   type ImagePullBehavior,
   type RegistryAuth,
 } from '../runtime/runtime.js';
-import { EffectExecutor } from './executor.js';
+import { EffectExecutor, type ExecutorOptions } from './executor.js';
 import type { ContainerRecord, TaskRecord } from './model.js';
 import { applyOutcome, observe, reconcile, RETRY_DELAY_MS } from './reconcile.js';
 import { LABEL_CONTAINER_NAME, LABEL_TASK_ARN, newTaskRecord } from './spec.js';
@@ -63,6 +63,8 @@ export interface TaskEngineOptions {
   pullBehavior?: ImagePullBehavior;
   /** Credentials to pull an image with (the Berth registry's), or undefined for none. */
   registryAuth?(image: string): Promise<RegistryAuth | undefined>;
+  /** See ExecutorOptions.prepareAwslogs. */
+  prepareAwslogs?: ExecutorOptions['prepareAwslogs'];
   /** Every task is re-examined at least this often. Default 30 s. */
   resyncIntervalMs?: number;
   now?: () => number;
@@ -137,6 +139,7 @@ export class TaskEngine {
       ...(options.metadataEndpoint ? { metadataEndpoint: options.metadataEndpoint } : {}),
       ...(options.pullBehavior ? { pullBehavior: options.pullBehavior } : {}),
       ...(options.registryAuth ? { registryAuth: options.registryAuth } : {}),
+      ...(options.prepareAwslogs ? { prepareAwslogs: options.prepareAwslogs } : {}),
     });
   }
 

@@ -27,6 +27,12 @@ export interface ExecutorOptions extends SpecContext {
   pullBehavior?: ImagePullBehavior;
   /** Credentials to pull an image with (the Berth registry's), or undefined for none. */
   registryAuth?(image: string): Promise<RegistryAuth | undefined>;
+  /**
+   * Prepares the CloudWatch Logs stream of an `awslogs` container before it
+   * is created. When given, such containers log to `json-file` and the agent
+   * ships their output; without it their log configuration goes to the engine as is.
+   */
+  prepareAwslogs?(r: TaskRecord, container: string): Promise<{ ok: true } | { ok: false; transient: boolean; message: string }>;
 }
 
 function failure(err: unknown, transient = false): Outcome {
@@ -99,7 +105,12 @@ export class EffectExecutor {
         return { ok: true };
       }
       case 'create': {
-        const spec = containerSpec(r, effect.container, this.options);
+        let spec = containerSpec(r, effect.container, this.options);
+        if (spec.logConfig?.driver === 'awslogs' && this.options.prepareAwslogs) {
+          const prepared = await this.options.prepareAwslogs(r, effect.container);
+          if (!prepared.ok) return { ok: false, transient: prepared.transient, code: 'ResourceInitializationError', message: prepared.message };
+          spec = { ...spec, logConfig: { driver: 'json-file' } };
+        }
         try {
           return { ok: true, runtimeId: await this.runtime.create(spec) };
         } catch (err) {
