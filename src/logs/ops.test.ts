@@ -159,10 +159,10 @@ describe('PutLogEvents', () => {
     const b = await put(ctx, [{ timestamp: NOW, message: 'kept 2' }, { timestamp: NOW + 2 * HOUR + 1, message: 'too new' }]);
     assert.deepEqual(b.rejectedLogEventsInfo, { tooNewLogEventStartIndex: 1 });
     await ops.putRetentionPolicy(ctx, { logGroupName: 'g', retentionInDays: 1 });
-    const c = await put(ctx, [{ timestamp: NOW - 2 * DAY, message: 'expired' }, { timestamp: NOW, message: 'kept 3' }]);
+    const c = await put(ctx, [{ timestamp: NOW - 25 * HOUR, message: 'expired' }, { timestamp: NOW - 2 * HOUR, message: 'kept 3' }]);
     assert.deepEqual(c.rejectedLogEventsInfo, { expiredLogEventEndIndex: 0 });
     const all = await get(ctx, { startFromHead: true });
-    assert.deepEqual(all.events.map((e) => e.message), ['kept 1', 'kept 2', 'kept 3']);
+    assert.deepEqual(all.events.map((e) => e.message), ['kept 1', 'kept 3', 'kept 2']);
   });
 
   it('accepts and ignores sequence tokens', async () => {
