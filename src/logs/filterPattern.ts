@@ -20,15 +20,28 @@
  */
 import { InvalidParameterException } from '../core/errors.js';
 
+/**
+ * A condition every matching message meets (never stricter than the
+ * pattern): a store can evaluate it natively to pre-select candidates, and
+ * `matches` decides. `contains`: the message contains `text`; `jsonNumber`:
+ * the message is JSON whose value at `path` (`$.a.b[0]`), read as a number,
+ * compares with `value`.
+ */
+export type Prefilter =
+  | { k: 'contains'; text: string }
+  | { k: 'jsonNumber'; path: string; op: '=' | '!=' | '<' | '<=' | '>' | '>='; value: number }
+  | { k: 'and' | 'or'; a: Prefilter; b: Prefilter };
+
 export interface CompiledFilter {
   /** Whether `message` matches the pattern. */
   matches(message: string): boolean;
   /**
    * Substrings every matching message contains (the plain terms of a term
-   * pattern): a store can pre-select candidates with them. Empty when the
-   * pattern gives none.
+   * pattern). Empty when the pattern gives none.
    */
   readonly requiredSubstrings: readonly string[];
+  /** A necessary condition for a match that a store can test itself, if the pattern gives one. */
+  readonly prefilter?: Prefilter;
 }
 
 function invalid(why: string): never {
@@ -78,8 +91,10 @@ function compileTerms(text: string): CompiledFilter {
     }
     (kind === 'required' ? required : kind === 'optional' ? optional : excluded).push(term);
   }
+  const prefilter = required.map((text): Prefilter => ({ k: 'contains', text })).reduce<Prefilter | undefined>((a, b) => (a ? { k: 'and', a, b } : b), undefined);
   return {
     requiredSubstrings: required,
+    ...(prefilter ? { prefilter } : {}),
     matches(message) {
       for (const t of required) if (!message.includes(t)) return false;
       for (const t of excluded) if (message.includes(t)) return false;
@@ -306,8 +321,10 @@ function compileJson(text: string): CompiledFilter {
       }
     }
   };
+  const prefilter = jsonPrefilter(expr);
   return {
     requiredSubstrings: [],
+    ...(prefilter ? { prefilter } : {}),
     matches(message) {
       const trimmed = message.trimStart();
       if (!trimmed.startsWith('{')) return false;
@@ -320,6 +337,36 @@ function compileJson(text: string): CompiledFilter {
       return evaluate(expr, doc);
     },
   };
+}
+
+/** Values JSON writers never escape: such a string value appears verbatim in the message. */
+const VERBATIM = /^[A-Za-z0-9 _.:@/-]+$/;
+
+/** A necessary condition of a JSON expression, where one can be given. */
+function jsonPrefilter(e: JsonExpr): Prefilter | undefined {
+  switch (e.k) {
+    case 'and': {
+      const a = jsonPrefilter(e.a);
+      const b = jsonPrefilter(e.b);
+      return a && b ? { k: 'and', a, b } : (a ?? b);
+    }
+    case 'or': {
+      const a = jsonPrefilter(e.a);
+      const b = jsonPrefilter(e.b);
+      return a && b ? { k: 'or', a, b } : undefined;
+    }
+    case 'is':
+      return undefined;
+    case 'cmp': {
+      if (e.value.t === 'num') {
+        const path = '$' + e.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('');
+        return /^[$A-Za-z0-9_.[\]-]+$/.test(path) ? { k: 'jsonNumber', path, op: e.op, value: e.value.v } : undefined;
+      }
+      if (e.op !== '=') return undefined;
+      const longest = e.value.v.split('*').reduce((a, b) => (b.length > a.length ? b : a), '');
+      return longest !== '' && VERBATIM.test(longest) ? { k: 'contains', text: longest } : undefined;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

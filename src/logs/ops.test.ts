@@ -267,3 +267,38 @@ describe('retention', () => {
     assert.equal(s.logStreams[0]!['storedBytes'], 3 + 26);
   });
 });
+
+describe('FilterLogEvents pre-selection in the store', () => {
+  it('finds exactly what the pattern alone finds', async () => {
+    const ctx = context();
+    await withStream(ctx);
+    const messages = [
+      '{"level":"error","latency":150,"code":"500","user":{"id":"u-1"}}',
+      '{"level":"info","latency":"250","code":500}',
+      '{"level":"info","latency":5e2,"tags":[3,4]}',
+      '{"level":"ERROR","latency":true}',
+      'level=error latency=900',
+      '{broken json "level":"error"',
+      '{"level":"warn","latency":null}',
+      '[1,2,3]',
+    ];
+    await put(ctx, messages.map((message, i) => ({ timestamp: NOW - 100 + i, message })));
+    const { compileFilterPattern } = await import('./filterPattern.js');
+    for (const pattern of [
+      'error',
+      '"level\\":\\"error"',
+      '{ $.latency > 100 }',
+      '{ $.latency >= 250 && $.level = "info" }',
+      '{ $.level = "error" || $.latency > 400 }',
+      '{ $.code = 500 }',
+      '{ $.code = "5*" }',
+      '{ $.tags[1] = 4 }',
+      '{ $.user.id = "u-1" }',
+      '{ $.latency IS NULL || $.latency < 10 }',
+    ]) {
+      const expected = messages.filter((m) => compileFilterPattern(pattern).matches(m));
+      const out = (await ops.filterLogEvents(ctx, { logGroupName: 'g', filterPattern: pattern })) as { events: { message: string }[] };
+      assert.deepEqual(out.events.map((e) => e.message), expected, pattern);
+    }
+  });
+});

@@ -491,7 +491,7 @@ export function filterLogEvents(ctx: LogsContext, input: I.FilterLogEventsInput,
         ...(from ? { from } : {}),
         direction: 'forward',
       },
-      filter.requiredSubstrings,
+      filter.prefilter,
     );
     for (const e of rows) {
       if (scanned >= scanBudget) {

@@ -19,6 +19,7 @@
  */
 import type { SqliteDatabase } from 'kysely';
 import { openSqliteDatabase, type SqliteDriverName } from '../store/sqlite.js';
+import type { Prefilter } from './filterPattern.js';
 import type { LogGroupRecord, LogStreamRecord, Position, StoredEvent } from './model.js';
 
 const SCHEMA = [
@@ -94,6 +95,25 @@ function streamOf(r: StreamRow): LogStreamRecord {
 
 function eventOf(r: EventRow): StoredEvent {
   return { streamId: r.stream_id, timestamp: r.ts, seq: r.seq, ingestionTime: r.ingested, message: r.message };
+}
+
+/**
+ * SQL for a filter pattern's necessary condition. A JSON value is read only
+ * from messages that are JSON (json_valid), as a number (CAST), so the SQL
+ * is never stricter than the pattern; the pattern itself decides after.
+ */
+function prefilterSql(p: Prefilter, params: unknown[]): string {
+  switch (p.k) {
+    case 'contains':
+      params.push(p.text);
+      return 'instr(message, ?) > 0';
+    case 'jsonNumber':
+      params.push(p.path, p.value);
+      return `(CASE WHEN json_valid(message) THEN CAST(json_extract(message, ?) AS REAL) END ${p.op} ?)`;
+    case 'and':
+    case 'or':
+      return `(${prefilterSql(p.a, params)} ${p.k === 'and' ? 'AND' : 'OR'} ${prefilterSql(p.b, params)})`;
+  }
 }
 
 export interface LogStoreOptions {
@@ -322,12 +342,12 @@ export class LogStore {
     return this.scan('stream_id', streamId, range);
   }
 
-  /** Events of a whole group in `range`, nearest to `from` first, lazily. `contains` keeps only messages containing every string. */
-  groupEvents(groupId: number, range: EventRange, contains: readonly string[] = []): IterableIterator<StoredEvent> {
-    return this.scan('group_id', groupId, range, contains);
+  /** Events of a whole group in `range`, nearest to `from` first, lazily; with `prefilter`, only events that meet it. */
+  groupEvents(groupId: number, range: EventRange, prefilter?: Prefilter): IterableIterator<StoredEvent> {
+    return this.scan('group_id', groupId, range, prefilter);
   }
 
-  private *scan(column: 'stream_id' | 'group_id', id: number, range: EventRange, contains: readonly string[] = []): IterableIterator<StoredEvent> {
+  private *scan(column: 'stream_id' | 'group_id', id: number, range: EventRange, prefilter?: Prefilter): IterableIterator<StoredEvent> {
     const params: unknown[] = [id];
     let where = `${column} = ?`;
     if (range.startTime !== undefined) {
@@ -342,10 +362,7 @@ export class LogStore {
       where += range.direction === 'forward' ? ' AND (ts > ? OR (ts = ? AND seq > ?))' : ' AND (ts < ? OR (ts = ? AND seq < ?))';
       params.push(range.from.timestamp, range.from.timestamp, range.from.seq);
     }
-    for (const s of contains) {
-      where += ' AND instr(message, ?) > 0';
-      params.push(s);
-    }
+    if (prefilter) where += ` AND ${prefilterSql(prefilter, params)}`;
     const dir = range.direction === 'forward' ? 'ASC' : 'DESC';
     const index = column === 'stream_id' ? 'INDEXED BY events_by_stream' : '';
     const rows = this.db.prepare(`SELECT stream_id, ts, seq, ingested, message FROM events ${index} WHERE ${where} ORDER BY ts ${dir}, seq ${dir}`).iterate(params);
