@@ -234,11 +234,14 @@ class Follower {
 
   private async readLoop(): Promise<void> {
     let attempt = 0;
+    // Once the container has stopped, one more read without follow: a follow
+    // stream can end before the engine has written the container's last lines.
+    let finalPass = false;
     while (!this.stopped) {
       const from = this.readPos;
       let stream: NodeJS.ReadableStream & { destroy(): void };
       try {
-        stream = await this.opts.runtime.followLogs!(this.id, { follow: true, ...(from ? { sinceNanos: from.nanos } : {}) });
+        stream = await this.opts.runtime.followLogs!(this.id, { follow: !finalPass, ...(from ? { sinceNanos: from.nanos } : {}) });
       } catch (err) {
         if (err instanceof ContainerNotFoundError) break;
         await this.sleep(fullJitterDelay(attempt++, RETRY));
@@ -269,15 +272,18 @@ class Follower {
       }
       this.reading = undefined;
       if (this.stopped) return;
+      if (finalPass) break;
       let running = false;
       try {
         running = (await this.opts.runtime.inspect(this.id)).status === 'running';
-      } catch {
-        running = false;
+      } catch (err) {
+        if (!(err instanceof ContainerNotFoundError)) running = true;
       }
-      if (!running) break;
-      attempt = 0;
-      await this.sleep(200);
+      if (!running) finalPass = true;
+      else {
+        attempt = 0;
+        await this.sleep(200);
+      }
     }
     if (this.stopped) return;
     this.closeCurrent();
