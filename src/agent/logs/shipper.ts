@@ -423,7 +423,10 @@ class Follower {
       ...extra,
       ...(this.state.done ? { done: true } : {}),
     };
-    await writeFileAtomic(this.file, JSON.stringify(this.state));
+    // Atomic, not synced: the file survives the agent being killed (the page
+    // cache keeps it); after a power loss of the host an older position can
+    // come back, and the lines after it are sent again (never lost).
+    await writeFileAtomic(this.file, JSON.stringify(this.state), { durable: false });
   }
 
   /** PutLogEvents until the server takes the batch; creates the stream (and group, if allowed) when missing. */
