@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ops from './ops.js';
 import { LogStore } from './storage.js';
-import { expireLogEventsOnce } from '../controllers/logRetention.js';
 
 const NOW = 1_800_000_000_000;
 const HOUR = 3_600_000;
@@ -249,22 +248,6 @@ describe('FilterLogEvents', () => {
       assert.equal(new Set(seen).size, 4);
     }
     await rejects(() => f({ logStreamNames: ['a'], logStreamNamePrefix: 'a' }), 'InvalidParameterException');
-  });
-});
-
-describe('retention', () => {
-  it('deletes events older than the group keeps, and only those', async () => {
-    const ctx = context();
-    await withStream(ctx);
-    await ops.putRetentionPolicy(ctx, { logGroupName: 'g', retentionInDays: 1 });
-    await put(ctx, [{ timestamp: NOW - 20 * HOUR, message: 'old' }, { timestamp: NOW - HOUR, message: 'new' }]);
-    assert.equal(await expireLogEventsOnce(ctx), 0);
-    ctx.clock.now = NOW + 5 * HOUR;
-    assert.equal(await expireLogEventsOnce(ctx), 1);
-    assert.deepEqual((await get(ctx)).events.map((e) => e.message), ['new']);
-    const s = (await ops.describeLogStreams(ctx, { logGroupName: 'g' })) as { logStreams: Record<string, number>[] };
-    assert.equal(s.logStreams[0]!['firstEventTimestamp'], NOW - HOUR);
-    assert.equal(s.logStreams[0]!['storedBytes'], 3 + 26);
   });
 });
 
