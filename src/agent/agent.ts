@@ -24,6 +24,7 @@ import { EcsApiError, EcsClient } from './channel/ecs.js';
 import { RegistryCredentials } from './credentials/registry.js';
 import { credentialsFromEnv, type AwsCredentials } from './channel/sign.js';
 import { TaskEngine } from './engine/engine.js';
+import { LogShipper } from './logs/shipper.js';
 import type { TaskRecord } from './engine/model.js';
 import { metadataAddress, probeDockerHost } from './metadata/hostProbe.js';
 import { MetadataServer } from './metadata/server.js';
@@ -158,6 +159,7 @@ export function agentAttributes(facts: {
   const maxApi = Math.min(MAX_DOCKER_API, minor !== undefined ? Number(minor) : MAX_DOCKER_API);
   for (let v = MIN_DOCKER_API; v <= maxApi; v++) attrs.set(`${LEGACY}docker-remote-api.1.${v}`, undefined);
   for (const name of [
+    `${LEGACY}logging-driver.awslogs`,
     `${LEGACY}logging-driver.json-file`,
     `${LEGACY}logging-driver.none`,
     `${LEGACY}privileged-container`,
@@ -255,6 +257,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const secretSource = new ServerSecretSource(opts.endpoint, region, credentials);
     closers.push(async () => secretSource.close());
 
+    // Container output of awslogs containers goes to CloudWatch Logs on the same endpoint.
+    const logsApi = new EcsClient({ endpoint: opts.endpoint, region, credentials, service: { targetPrefix: 'Logs_20140328.', signingName: 'logs' } });
+    closers.push(async () => logsApi.close());
+    const positive = (v: string | undefined): number | undefined => (Number(v) > 0 ? Number(v) : undefined);
+    const flushIntervalMs = positive(process.env['BERTH_AGENT_LOG_FLUSH_MS']);
+    const shipper = runtime.followLogs
+      ? new LogShipper({ runtime, api: logsApi, dataDir: opts.dataDir, log, ...(flushIntervalMs !== undefined ? { flushIntervalMs } : {}) })
+      : undefined;
+    if (shipper) closers.push(() => shipper.stop());
+
     const reporter = new Reporter({ api: ecsStateChangeApi(ecs), store: state, log });
     await reporter.start();
     closers.push(() => reporter.stop());
@@ -269,6 +281,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       registryAuth: (image) => registryCredentials.authFor(image),
       containerSecrets: (refs) => resolveSecrets(secretSource, refs),
       repositoryCredentials: (arn) => resolveRepositoryCredentials(secretSource, arn),
+      ...(shipper ? { prepareAwslogs: (r: TaskRecord, name: string) => shipper.prepare(r, name) } : {}),
     });
     const taskEngine = engine;
 
@@ -283,6 +296,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     };
     taskEngine.onChange((r) => {
       reporter.observe(r);
+      shipper?.observe(r);
       if (r.status !== 'STOPPED') sendHealth(r, false);
     });
     taskEngine.onForget((arn) => {
@@ -294,7 +308,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const sampler = startStatsSampler({ runtime, tasks: () => taskEngine.tasks(), send: (m) => channel?.send(m), log });
     closers.push(async () => sampler.stop());
     // Whatever the previous run changed but had not queued yet.
-    for (const r of taskEngine.tasks()) reporter.observe(r);
+    for (const r of taskEngine.tasks()) {
+      reporter.observe(r);
+      shipper?.observe(r);
+    }
     const stored = await state.loadDesired();
     if (stored) await taskEngine.setDesired(stored);
 

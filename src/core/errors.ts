@@ -193,3 +193,10 @@ export const InvalidFormatFault = define('InvalidFormatFault');
 export const ObjectNotFoundException = define('ObjectNotFoundException');
 export const ConcurrentUpdateException = define('ConcurrentUpdateException', 500, 'server');
 export const FailedResourceAccessException = define('FailedResourceAccessException');
+
+// ---- CloudWatch Logs modelled exceptions (aws-sdk-js-v3 client-cloudwatch-logs models/errors.ts) ----
+export const ResourceAlreadyExistsException = define('ResourceAlreadyExistsException');
+export const DataAlreadyAcceptedException = define('DataAlreadyAcceptedException');
+export const InvalidSequenceTokenException = define('InvalidSequenceTokenException');
+export const OperationAbortedException = define('OperationAbortedException');
+export const ServiceUnavailableException = define('ServiceUnavailableException', 500, 'server');

@@ -24,6 +24,10 @@ import { rewrapSecrets } from '../secrets/secrets.js';
 import { ssmProtocol } from '../api/ssm/service.js';
 import type { SsmContext } from '../ssm/context.js';
 import { rewrapParameters } from '../ssm/parameters.js';
+import { logsProtocol } from '../api/logs/service.js';
+import { createLogRetention } from '../controllers/logRetention.js';
+import type { LogsContext } from '../logs/ops.js';
+import { LogStore } from '../logs/storage.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
 import { ServerMetrics } from './metrics.js';
@@ -59,6 +63,8 @@ export interface RunningServer {
   store: Store;
   ctx: DomainContext;
   secrets: SecretsContext;
+  /** CloudWatch Logs: the log store (`<data-dir>/logs.db`) and its context. */
+  logs: LogsContext;
   log: Logger;
   close(): Promise<void>;
 }
@@ -88,6 +94,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // After a master key rotation (a new key appended to the key file), data keys move under the new key.
   const rewrapped = (await rewrapSecrets(secretsCtx)) + (await rewrapParameters(ssmCtx));
   if (rewrapped > 0) log.info({ values: rewrapped, masterKey: keyring.current.id }, 're-wrapped data keys under the current master key');
+  const logStore = LogStore.open({ path: join(config.dataDir, 'logs.db'), driver: sqlite.driver, synchronous: config.synchronous ?? 'full' });
+  const logs: LogsContext = { logs: logStore, region: config.region, accountId: config.accountId, now: Date.now };
   const metrics = new ServerMetrics();
   const imageRegistry = await openRegistry({
     store,
@@ -135,7 +143,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx)],
+    protocols: [ecsProtocol(operations), logsProtocol(logs), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx)],
     registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,
@@ -163,6 +171,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     log,
     runAction: async (action, alarm, value) => (/:scalingPolicy:/.test(action) ? executePolicy(metricsCtx, action, alarm, value) : undefined),
   });
+  const logRetentionMs = positive(process.env.BERTH_LOG_RETENTION_INTERVAL_MS);
   const controllers = [
     createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }),
     new ServiceController(ctx, { log }),
@@ -171,6 +180,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     createSecretsPurge(secretsCtx, { log }),
     alarmController,
     new ScheduledActionController(metricsCtx, { log }),
+    createLogRetention(logs, { log, ...(logRetentionMs !== undefined ? { intervalMs: logRetentionMs } : {}) }),
   ];
   for (const c of controllers) c.start();
   // ECS metrics every sampling interval; metric storage housekeeping every minute.
@@ -193,6 +203,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store,
     ctx,
     secrets: secretsCtx,
+    logs,
     log,
     async close() {
       if (closing) return;
@@ -208,6 +219,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         server.closeIdleConnections();
       });
       await store.close();
+      logStore.close();
       log.info('berth server stopped');
     },
   };

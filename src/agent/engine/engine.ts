@@ -34,7 +34,7 @@ import {
   type ImagePullBehavior,
   type RegistryAuth,
 } from '../runtime/runtime.js';
-import { EffectExecutor } from './executor.js';
+import { EffectExecutor, type ExecutorOptions } from './executor.js';
 import type { ContainerRecord, TaskRecord } from './model.js';
 import { applyOutcome, observe, reconcile, RETRY_DELAY_MS } from './reconcile.js';
 import { LABEL_CONTAINER_NAME, LABEL_TASK_ARN, newTaskRecord } from './spec.js';
@@ -68,6 +68,8 @@ export interface TaskEngineOptions {
   containerSecrets?(secrets: readonly SecretReference[]): Promise<Record<string, string>>;
   /** The username and password in a `repositoryCredentials` secret (see ExecutorOptions.repositoryCredentials). */
   repositoryCredentials?(credentialsParameter: string): Promise<{ username: string; password: string }>;
+  /** See ExecutorOptions.prepareAwslogs. */
+  prepareAwslogs?: ExecutorOptions['prepareAwslogs'];
   /** Every task is re-examined at least this often. Default 30 s. */
   resyncIntervalMs?: number;
   now?: () => number;
@@ -144,6 +146,7 @@ export class TaskEngine {
       ...(options.registryAuth ? { registryAuth: options.registryAuth } : {}),
       ...(options.containerSecrets ? { containerSecrets: options.containerSecrets } : {}),
       ...(options.repositoryCredentials ? { repositoryCredentials: options.repositoryCredentials } : {}),
+      ...(options.prepareAwslogs ? { prepareAwslogs: options.prepareAwslogs } : {}),
     });
   }
 

@@ -38,6 +38,12 @@ export interface ExecutorOptions extends SpecContext {
   containerSecrets?(secrets: readonly SecretReference[]): Promise<Record<string, string>>;
   /** The username and password in a `repositoryCredentials` secret; throws like `containerSecrets`. */
   repositoryCredentials?(credentialsParameter: string): Promise<{ username: string; password: string }>;
+  /**
+   * Prepares the CloudWatch Logs stream of an `awslogs` container before it
+   * is created. When given, such containers log to `json-file` and the agent
+   * ships their output; without it their log configuration goes to the engine as is.
+   */
+  prepareAwslogs?(r: TaskRecord, container: string): Promise<{ ok: true } | { ok: false; transient: boolean; message: string }>;
 }
 
 function failure(err: unknown, transient = false): Outcome {
@@ -126,7 +132,12 @@ export class EffectExecutor {
         return { ok: true };
       }
       case 'create': {
-        const base = containerSpec(r, effect.container, this.options);
+        let base = containerSpec(r, effect.container, this.options);
+        if (base.logConfig?.driver === 'awslogs' && this.options.prepareAwslogs) {
+          const prepared = await this.options.prepareAwslogs(r, effect.container);
+          if (!prepared.ok) return { ok: false, transient: prepared.transient, code: 'ResourceInitializationError', message: prepared.message };
+          base = { ...base, logConfig: { driver: 'json-file' } };
+        }
         const refs = containerDefinitions(r.task).find((d) => d.name === effect.container)?.secrets ?? [];
         let secretEnv: Record<string, string> = {};
         if (refs.length > 0) {

@@ -48,7 +48,7 @@ export function containerDefinitions(task: AgentTask): ContainerDefinition[] {
   return task.taskDefinition.containerDefinitions as ContainerDefinition[];
 }
 
-function definitionOf(task: AgentTask, name: string): ContainerDefinition {
+export function definitionOf(task: AgentTask, name: string): ContainerDefinition {
   const def = containerDefinitions(task).find((c) => c.name === name);
   if (!def) throw new Error(`task ${task.taskArn} has no container definition named ${name}`);
   return def;

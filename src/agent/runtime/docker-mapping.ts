@@ -4,6 +4,7 @@
  * shape requests and read responses, so they are tested without an engine.
  * (The engine's wire shapes are typed with @types/dockerode, types only.)
  */
+import { Transform, type TransformCallback } from 'node:stream';
 import type Docker from 'dockerode';
 import {
   MANAGED_LABEL,
@@ -374,6 +375,49 @@ export function demuxLogs(buf: Buffer): string {
   }
   if (offset !== buf.length) return buf.toString('utf8');
   return Buffer.concat(parts).toString('utf8');
+}
+
+/**
+ * The streaming form of `demuxLogs`: frames in, payload bytes out. Input
+ * whose first bytes are not a frame header (a TTY container) passes as is.
+ */
+export class LogDemuxer extends Transform {
+  private pending: Buffer = Buffer.alloc(0);
+  private raw: boolean | undefined;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.raw) {
+      done(null, chunk);
+      return;
+    }
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    if (this.raw === undefined && this.pending.length >= 4) {
+      const b = this.pending;
+      this.raw = !(b[0]! <= 2 && b[1] === 0 && b[2] === 0 && b[3] === 0);
+      if (this.raw) {
+        const all = this.pending;
+        this.pending = Buffer.alloc(0);
+        done(null, all);
+        return;
+      }
+    }
+    let offset = 0;
+    while (offset + 8 <= this.pending.length) {
+      const size = this.pending.readUInt32BE(offset + 4);
+      if (offset + 8 + size > this.pending.length) break;
+      this.push(this.pending.subarray(offset + 8, offset + 8 + size));
+      offset += 8 + size;
+    }
+    this.pending = this.pending.subarray(offset);
+    done();
+  }
+}
+
+/** Epoch nanoseconds as the engine's `since` parameter (`<seconds>.<nanoseconds>`). */
+export function nanosToSince(nanos: bigint): string {
+  const s = nanos / 1_000_000_000n;
+  const ns = nanos % 1_000_000_000n;
+  return `${s}.${String(ns).padStart(9, '0')}`;
 }
 
 // ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import {
   type EventSubscription,
   type ImagePullBehavior,
   type LabelFilter,
+  type FollowLogsOptions,
   type LogsOptions,
   type RegistryAuth,
   type RuntimeInfo,
@@ -43,7 +44,9 @@ import {
 import {
   JsonLineSplitter,
   SUBSCRIBED_ACTIONS,
+  LogDemuxer,
   demuxLogs,
+  nanosToSince,
   dockerConnection,
   engineMessage,
   engineStatusCode,
@@ -331,6 +334,31 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       if (engineStatusCode(err) === 404) throw new ContainerNotFoundError(id, { cause: err });
       throw this.fail(err, (m) => new RuntimeError(`cannot read stats of container ${id}: ${m}`, { cause: err }));
+    }
+  }
+
+  async followLogs(id: string, options: FollowLogsOptions): Promise<NodeJS.ReadableStream & { destroy(): void }> {
+    try {
+      const res = await this.api.stream({
+        method: 'GET',
+        path: containerPath(id, '/logs'),
+        query: {
+          stdout: true,
+          stderr: true,
+          follow: options.follow,
+          timestamps: true,
+          since: options.sinceNanos !== undefined ? nanosToSince(options.sinceNanos) : undefined,
+        },
+      });
+      const raw = /raw-stream/.test(String(res.headers['content-type'] ?? ''));
+      if (raw) return res;
+      const demux = new LogDemuxer();
+      res.on('error', (err) => demux.destroy(err));
+      demux.on('close', () => res.destroy());
+      return res.pipe(demux);
+    } catch (err) {
+      if (engineStatusCode(err) === 404) throw new ContainerNotFoundError(id, { cause: err });
+      throw this.fail(err, (m) => new RuntimeError(`cannot read the output of container ${id}: ${m}`, { cause: err }));
     }
   }
 

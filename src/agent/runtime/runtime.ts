@@ -336,6 +336,11 @@ export interface TaskGroupSpec {
  */
 export type TaskGroupResult = { cgroupParent: string } | { unsupported: string };
 
+export interface FollowLogsOptions {
+  sinceNanos?: bigint;
+  follow: boolean;
+}
+
 export interface LogsOptions {
   /** Only the last N lines. */
   tail?: number;
@@ -396,6 +401,16 @@ export interface ContainerRuntime {
 
   /** The container's output (stdout and stderr interleaved), as text. */
   logs(id: string, options?: LogsOptions): Promise<string>;
+
+  /**
+   * The container's output as raw bytes with each line prefixed by the
+   * engine's RFC 3339 timestamp (`<timestamp> <text>`), stdout and stderr
+   * interleaved, from `sinceNanos` (epoch nanoseconds, inclusive) on; with
+   * `follow` the stream stays open while the container runs and ends when
+   * it stops. Throws ContainerNotFoundError. Runtimes that cannot follow
+   * output leave it out (awslogs is then unavailable).
+   */
+  followLogs?(id: string, options: FollowLogsOptions): Promise<NodeJS.ReadableStream & { destroy(): void }>;
 
   /** Subscribes to start/die/oom/health_status/destroy events of managed containers. */
   events(onEvent: (event: ContainerEvent) => void, options?: EventsOptions): EventSubscription;
