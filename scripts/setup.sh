@@ -9,8 +9,10 @@
 #   3. scripts/ensure-docker.sh: a Docker Engine answers `docker info`.
 #   4. scripts/build-test-images.sh: local test images exist (no registry).
 #   5. scripts/ensure-awscli.sh: the AWS CLI the registry tests drive.
+#   6. scripts/ensure-proxies.sh: HAProxy (the load-balancer data plane) and
+#      nginx (a peer in the load-balancer benchmark).
 #
-# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 5 (for machines that only
+# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 6 (for machines that only
 # build and run the unit tests that need no engine).
 set -euo pipefail
 
@@ -56,6 +58,7 @@ else
   bash scripts/ensure-docker.sh || die "no Docker Engine (see above)"
   bash scripts/build-test-images.sh || die "could not build the test images (see above)"
   bash scripts/ensure-awscli.sh || die "no AWS CLI (see above)"
+  bash scripts/ensure-proxies.sh || die "no HAProxy or nginx (see above)"
 fi
 
 say "done in $((SECONDS - started))s"
