@@ -142,7 +142,7 @@ export function defaultHealthCheck(protocol: TargetGroupProtocol): HealthCheck {
 }
 
 /** A target group with ELB's defaults for everything not given. */
-export function targetGroup(spec: Partial<TargetGroup> & { id: string; protocol?: TargetGroupProtocol; healthCheck?: Partial<HealthCheck> }): TargetGroup {
+export function targetGroup(spec: Partial<Omit<TargetGroup, 'healthCheck'>> & { id: string; healthCheck?: Partial<HealthCheck> }): TargetGroup {
   const protocol = spec.protocol ?? 'HTTP';
   return {
     id: spec.id,
@@ -208,7 +208,7 @@ export function validateConfig(config: DataPlaneConfig): void {
     if (hc.protocol !== 'TCP' && !STATUS_MATCHER.test(hc.matcher)) problems.push(`target group ${tg.id}: matcher "${hc.matcher}" is not codes like 200, 200,302 or 200-299`);
     if (hc.protocol !== 'TCP' && !/^\/[\x21-\x7e]*$/.test(hc.path)) problems.push(`target group ${tg.id}: health check path must start with / and hold no spaces`);
     if (hc.port !== 'traffic-port' && (!Number.isInteger(hc.port) || hc.port < 1 || hc.port > 65535)) problems.push(`target group ${tg.id}: health check port must be traffic-port or 1..65535`);
-    if (!(hc.intervalSeconds >= 1) || !(hc.timeoutSeconds >= 1)) problems.push(`target group ${tg.id}: health check interval and timeout must be at least 1 second`);
+    if (!(hc.intervalSeconds > 0) || !(hc.timeoutSeconds > 0)) problems.push(`target group ${tg.id}: health check interval and timeout must be positive`);
     if (!(hc.timeoutSeconds < hc.intervalSeconds)) problems.push(`target group ${tg.id}: health check timeout must be smaller than the interval`);
     if (!(hc.healthyThreshold >= 1) || !(hc.unhealthyThreshold >= 1)) problems.push(`target group ${tg.id}: thresholds must be at least 1`);
     if (!(tg.deregistrationDelaySeconds >= 0)) problems.push(`target group ${tg.id}: deregistration delay must be 0 or more`);

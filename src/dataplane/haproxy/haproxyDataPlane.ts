@@ -89,6 +89,8 @@ export class HAProxyDataPlane implements DataPlane {
   private readonly listeners = new Set<(changes: TargetHealth[]) => void>();
   private lastHealth = new Map<string, TargetHealth>();
   private readonly everHealthy = new Set<string>();
+  /** The serving worker's pid, killed with its master should the master die. */
+  private worker: number | undefined;
   /** Times HAProxy was started again after dying. */
   restarts = 0;
 
@@ -153,9 +155,9 @@ export class HAProxyDataPlane implements DataPlane {
     if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** The master process id (for tests that kill it). */
-  get pid(): number | undefined {
-    return this.child?.pid;
+  /** The master's and the serving worker's process ids (for tests that kill them). */
+  get pids(): number[] {
+    return [this.child?.pid, this.worker].filter((p): p is number => p !== undefined);
   }
 
   /** The current worker's process id, from its runtime API. */
@@ -178,11 +180,17 @@ export class HAProxyDataPlane implements DataPlane {
     const previous = this.desired;
     this.desired = config;
     this.updateDraining(previous, config);
-    if (!this.child || !this.running) {
-      // Not running (not started yet, or between a crash and its restart):
-      // the file is what the next start reads.
+    if (!this.started) {
+      // The file is what `start` reads.
       this.writeConfig(this.renderNow());
       return { reloaded: false, runtimeChanges: 0 };
+    }
+    if (!this.child || !this.running) {
+      // Between a crash and its restart: start now, on this configuration.
+      clearTimeout(this.restartTimer);
+      this.restarts++;
+      await this.launch();
+      return { reloaded: true, runtimeChanges: 0 };
     }
     return this.converge();
   }
@@ -282,11 +290,25 @@ export class HAProxyDataPlane implements DataPlane {
     const oldPid = await this.workerPid();
     // Carry health (and weights) over to the new worker.
     writeFileSync(this.stateFile, await runtimeCommand(this.adminSocket, 'show servers state'));
-    await runtimeCommand(this.masterSocket, 'reload');
     const deadline = Date.now() + 20_000;
+    // Right after a reload the master re-executes itself and refuses its
+    // socket for a moment.
     for (;;) {
       try {
-        if ((await this.workerPid()) !== oldPid) break;
+        await runtimeCommand(this.masterSocket, 'reload');
+        break;
+      } catch (err) {
+        if (Date.now() > deadline || !this.child) throw err;
+        await sleep(20);
+      }
+    }
+    for (;;) {
+      try {
+        const pid = await this.workerPid();
+        if (pid !== oldPid) {
+          this.worker = pid;
+          break;
+        }
       } catch {
         // the socket moves between workers; try again
       }
@@ -294,17 +316,27 @@ export class HAProxyDataPlane implements DataPlane {
       if (!this.child) throw new Error('HAProxy exited while reloading');
       await sleep(20);
     }
+    const previous = this.running;
     this.running = next;
     // The state file restores health; the config file decides admin state and weights.
-    await this.enforceAdminState(next);
+    await this.enforceAdminState(previous, next);
     return { reloaded: true, runtimeChanges: 0 };
   }
 
-  private async enforceAdminState(r: Rendered): Promise<void> {
+  /**
+   * After a reload: admin state as the config says, and targets the previous
+   * worker did not have start with their health down when their group
+   * already had serving targets, as targets added in place do (see
+   * `planRuntime`).
+   */
+  private async enforceAdminState(previous: Rendered | undefined, r: Rendered): Promise<void> {
     const commands: string[] = [];
-    for (const b of r.backends.values()) {
-      for (const s of b.servers.values()) {
+    for (const [tgId, b] of r.backends) {
+      const before = previous?.backends.get(tgId);
+      const othersServing = [...(before?.servers.values() ?? [])].some((s) => !s.draining);
+      for (const [key, s] of b.servers) {
         commands.push(`set server ${b.name}/${s.name} state ${s.draining ? 'maint' : 'ready'}`);
+        if (othersServing && !s.draining && !before?.servers.has(key)) commands.push(`set server ${b.name}/${s.name} health down`);
       }
     }
     for (let i = 0; i < commands.length; i += 50) await runtimeCommand(this.adminSocket, commands.slice(i, i + 50).join(';'));
@@ -323,9 +355,10 @@ export class HAProxyDataPlane implements DataPlane {
   private async launch(): Promise<void> {
     const r = this.renderNow();
     this.writeConfig(r);
-    if (!existsSync(this.stateFile)) writeFileSync(this.stateFile, '');
+    if (!existsSync(this.stateFile)) writeFileSync(this.stateFile, '1\n');
     await this.check(this.cfgPath);
     rmSync(this.masterSocket, { force: true });
+    rmSync(this.adminSocket, { force: true });
     const child = spawn(this.binary, ['-W', '-S', this.masterSocket, '-f', this.cfgPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.stderrTail = [];
@@ -348,8 +381,12 @@ export class HAProxyDataPlane implements DataPlane {
     const deadline = Date.now() + 15_000;
     for (;;) {
       try {
-        await this.workerPid();
-        break;
+        // The worker this master forked (not a stray one from before a crash) answers.
+        const worker = /^(\d+)\s+worker\b/m.exec(await runtimeCommand(this.masterSocket, 'show proc'))?.[1];
+        if (worker && Number(worker) === (await this.workerPid())) {
+          this.worker = Number(worker);
+          break;
+        }
       } catch {
         // not listening yet
       }
@@ -372,6 +409,16 @@ export class HAProxyDataPlane implements DataPlane {
     if (this.child !== child) return;
     this.child = undefined;
     this.running = undefined;
+    // A worker outlives a master killed outright and would keep the
+    // listening sockets from the next one.
+    if (this.worker) {
+      try {
+        process.kill(this.worker, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      this.worker = undefined;
+    }
     if (this.stopping || !this.started) return;
     this.log.error({ code, signal, lastWords: this.stderrTail.slice(-5) }, 'HAProxy exited unexpectedly; starting it again');
     this.scheduleRestart();

@@ -4,9 +4,11 @@ import { serverAddress, serverArgs, type Rendered } from './render.js';
  * The runtime-API commands that turn the servers of `from` into those of
  * `to`, whose structure (everything but server lines) is equal. Pure.
  *
- * - a new target: added in maintenance, health checks on, then enabled with
- *   its health forced down, so, as on ELB, it takes requests only once it has
- *   passed its healthy threshold;
+ * - a new target: added in maintenance, health checks on, then enabled; when
+ *   its group already has serving targets its health starts down, so, as on
+ *   ELB, it takes requests only once it has passed its healthy threshold (the
+ *   first targets of a group take requests at once and leave at their first
+ *   failed check, which keeps a new group from answering 503 meanwhile);
  * - a target that starts draining: maintenance (no new requests, even from
  *   sticky clients; requests in flight finish);
  * - a target back from draining: ready again;
@@ -22,12 +24,14 @@ export function planRuntime(from: Rendered, to: Rendered): string[] {
     if (!prev) throw new Error(`planRuntime: target group ${tgId} is new; that needs a reload`);
     const be = next.name;
     let added = false;
+    const othersServing = [...prev.servers.values()].some((s) => !s.draining);
     for (const [key, s] of next.servers) {
       const was = prev.servers.get(key);
       const ref = `${be}/${s.name}`;
       if (!was) {
         commands.push(`add server ${ref} ${serverAddress(s.target)} ${serverArgs(next.targetGroup, s.target).join(' ')}`, `enable health ${ref}`);
-        if (!s.draining) commands.push(`enable server ${ref}`, `set server ${ref} health down`);
+        if (!s.draining) commands.push(`enable server ${ref}`);
+        if (!s.draining && othersServing) commands.push(`set server ${ref} health down`);
         added = true;
         continue;
       }

@@ -142,7 +142,6 @@ export function render(config: DataPlaneConfig, paths: RenderPaths, options: Ren
     '  stats timeout 30s',
     `  server-state-file ${paths.stateFile}`,
     `  hard-stop-after ${seconds(options.hardStopAfterSeconds)}`,
-    '  maxconn 20000',
     '  ssl-default-bind-options ssl-min-ver TLSv1.2',
     '',
     'defaults',
