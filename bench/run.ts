@@ -1,7 +1,8 @@
 // Runs every benchmark in turn (`npm run bench`); each prints its figures
 // next to a peer measured in the same run. Pass names to run only some:
-//   node dist/bench/run.js api placement placement-e2e runtask registry services
+//   node dist/bench/run.js api placement placement-e2e runtask registry services loadbalancer
 import { runApiBench } from './api.js';
+import { runLoadBalancerBench } from './loadbalancer.js';
 import { runPlacementBench } from './placement.js';
 import { runPlacementE2eBench } from './placement-e2e.js';
 import { runRegistryBench } from './registry.js';
@@ -14,6 +15,7 @@ const all: Record<string, () => Promise<unknown>> = {
   'placement-e2e': () => runPlacementE2eBench(),
   runtask: () => runRunTaskBench({ samples: 20, burst: 50 }),
   registry: () => runRegistryBench({ rounds: 3, samples: 2000, seconds: 5 }),
+  loadbalancer: () => runLoadBalancerBench(),
   services: () => runServicesBench({ tasks: 200, agents: 4, rolling: 50, services: 1000, perService: 10, idleSeconds: 30 }),
 };
 
