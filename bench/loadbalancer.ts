@@ -2,7 +2,7 @@
 // balancer with ten rules) against a hand-written haproxy.cfg and an nginx
 // reverse proxy, all to the same three backends on loopback, in the same run.
 //
-//   node dist/bench/loadbalancer.js [--seconds 8] [--rounds 2] [--connections 64] [--samples 3000] [--changes 100]
+//   node dist/bench/loadbalancer.js [--seconds 8] [--rounds 2] [--connections 64] [--samples 5000] [--changes 100]
 //
 // Figures: requests/s under autocannon (in its own process), added p50/p99
 // latency over hitting a backend directly (sequential keep-alive requests,
@@ -143,7 +143,7 @@ function albConfig(port: number, backends: number[], extraRules = 0): DataPlaneC
 }
 
 export async function runLoadBalancerBench(opts: Partial<Options> = {}): Promise<void> {
-  const o: Options = { seconds: 8, rounds: 2, connections: 64, samples: 3000, changes: 100, ...opts };
+  const o: Options = { seconds: 8, rounds: 2, connections: 64, samples: 5000, changes: 100, ...opts };
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-lb-'));
   const nginx = findNginx();
   const stops: (() => Promise<void>)[] = [];
@@ -231,13 +231,13 @@ export async function runLoadBalancerBench(opts: Partial<Options> = {}): Promise
     const samples = new Map<string, number[]>(targets.map(([n]) => [n, []]));
     const agents = new Map(targets.map(([n]) => [n, new Agent({ keepAlive: true, maxSockets: 1 })]));
     for (const [name, url] of targets) await probe(url, agents.get(name) as Agent, 200);
-    const chunk = Math.max(50, Math.floor(o.samples / 10));
-    for (let k = 0; k < Math.ceil(o.samples / chunk); k++) {
-      for (const [name, url] of targets) (samples.get(name) as number[]).push(...(await probe(url, agents.get(name) as Agent, chunk)));
+    // One request to each in turn, so machine noise falls on all alike.
+    for (let k = 0; k < o.samples; k++) {
+      for (const [name, url] of targets) (samples.get(name) as number[]).push(...(await probe(url, agents.get(name) as Agent, 1)));
     }
     for (const a of agents.values()) a.destroy();
     const direct = stats(samples.get('backend directly') ?? []);
-    console.log(`  latency over one keep-alive connection, ${o.samples} sequential requests each; direct p50 ${fmt(direct.p50 * 1000, 0)} us, p99 ${fmt(direct.p99 * 1000, 0)} us`);
+    console.log(`  latency over one keep-alive connection each, ${o.samples} sequential requests to each in turn; direct p50 ${fmt(direct.p50 * 1000, 0)} us, p99 ${fmt(direct.p99 * 1000, 0)} us`);
     const added = (name: string) => {
       const s = stats(samples.get(name) ?? []);
       return { p50: (s.p50 - direct.p50) * 1000, p99: (s.p99 - direct.p99) * 1000 };
