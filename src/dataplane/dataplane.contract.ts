@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { generate } from 'selfsigned';
 import type { DataPlane, TargetHealth } from './dataplane.js';
-import { targetGroup, type DataPlaneConfig, type Listener, type Rule, type TargetGroup } from './model.js';
+import { DataPlaneConfigError, targetGroup, type DataPlaneConfig, type Listener, type Rule, type TargetGroup } from './model.js';
 import { freePort, get, startBackend, startLoad, startTcpBackend, tcpExchange, waitFor, type Backend } from './testing.js';
 
 /** What a contract run needs from an implementation. */
@@ -266,6 +266,17 @@ export function dataPlaneContract(name: string, open: () => DataPlaneUnderTest):
         assert.ok(report.ok > 200, `only ${report.ok} requests went through`);
       }
       assert.ok(reloads >= 30 && inPlace >= 50, `expected both kinds of change, got ${reloads} reloads and ${inPlace} in place`);
+    });
+
+    it('refuses an invalid configuration and keeps serving the last one', async () => {
+      const { plane } = await started();
+      const port = await freePort();
+      const good = alb(port, [], 'tg-a', [tg('tg-a', [a])]);
+      await plane.apply(good);
+      const bad = alb(port, [{ priority: 1, conditions: [], action: { type: 'forward', targetGroups: [{ targetGroupId: 'missing' }] } }], 'tg-a', [tg('tg-a', [a])]);
+      await assert.rejects(plane.apply(bad), (err: unknown) => err instanceof DataPlaneConfigError && err.problems.some((p) => p.includes('target group missing does not exist')));
+      assert.equal((await get(`http://127.0.0.1:${port}/`)).body, 'a');
+      assert.deepEqual(await plane.apply(good), { reloaded: false, runtimeChanges: 0 }, 'the refused configuration left nothing behind');
     });
 
     it('comes back by itself after the proxy is killed', async () => {

@@ -281,6 +281,7 @@ function checkAction(a: Action, where: string, tcp: boolean, groups: Map<string,
   switch (a.type) {
     case 'forward': {
       if (a.targetGroups.length === 0) problems.push(`${where}: forward needs a target group`);
+      if (tcp && a.targetGroups.length > 1) problems.push(`${where}: a TCP listener forwards to one target group`);
       if (a.targetGroups.length > 1 && a.targetGroups.every((g) => (g.weight ?? 1) === 0)) problems.push(`${where}: at least one target group weight must be above 0`);
       const seen = new Set<string>();
       for (const g of a.targetGroups) {

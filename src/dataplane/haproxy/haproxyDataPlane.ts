@@ -128,7 +128,11 @@ export class HAProxyDataPlane implements DataPlane {
   }
 
   apply(config: DataPlaneConfig): Promise<ApplyOutcome> {
-    validateConfig(config);
+    try {
+      validateConfig(config);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     return this.serialize(() => this.applyNow(structuredClone(config)));
   }
 
