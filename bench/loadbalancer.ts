@@ -9,7 +9,7 @@
 // timed in this process), and failed requests (non-2xx and errors) while the
 // data plane takes 100 target and rule changes under load.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +44,33 @@ function findNginx(): string {
 }
 
 /** Starts a process and resolves once `ready` answers; `stop` ends it (SIGTERM, then SIGKILL). */
-async function startProcess(cmd: string, args: string[], ready: () => Promise<boolean>): Promise<{ stop(): Promise<void> }> {
+/**
+ * CPU seconds (user + system) used so far by a process and all its
+ * descendants, from /proc: a proxy's cost per request, which, unlike req/s,
+ * hardly depends on what else the machine runs.
+ */
+function cpuSecondsOfTree(root: number): number {
+  let total = 0;
+  const seen = new Set<number>();
+  const visit = (pid: number) => {
+    if (seen.has(pid)) return;
+    seen.add(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (child) visit(Number(child));
+      }
+    } catch {
+      // exited meanwhile
+    }
+  };
+  visit(root);
+  return total;
+}
+
+async function startProcess(cmd: string, args: string[], ready: () => Promise<boolean>): Promise<{ pid: number; stop(): Promise<void> }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -54,6 +80,7 @@ async function startProcess(cmd: string, args: string[], ready: () => Promise<bo
     return (await ready()) ? true : undefined;
   }, 15_000, 50);
   return {
+    pid: child.pid as number,
     async stop() {
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -179,7 +206,8 @@ export async function runLoadBalancerBench(opts: Partial<Options> = {}): Promise
         '',
       ].join('\n'),
     );
-    stops.push((await startProcess(findHAProxy(), ['-W', '-f', join(dir, 'hand-haproxy.cfg')], () => answers(`http://127.0.0.1:${handPort}/app/x`))).stop);
+    const hand = await startProcess(findHAProxy(), ['-W', '-f', join(dir, 'hand-haproxy.cfg')], () => answers(`http://127.0.0.1:${handPort}/app/x`));
+    stops.push(hand.stop);
 
     const nginxPort = await freePort();
     writeFileSync(
@@ -188,7 +216,8 @@ export async function runLoadBalancerBench(opts: Partial<Options> = {}): Promise
         .map((p) => `    server 127.0.0.1:${p};`)
         .join('\n')}\n    keepalive 128;\n  }\n  server {\n    listen 127.0.0.1:${nginxPort};\n    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }\n  }\n}\n`,
     );
-    stops.push((await startProcess(nginx, ['-e', `${dir}/proxy.log`, '-p', dir, '-c', join(dir, 'proxy.conf')], () => answers(`http://127.0.0.1:${nginxPort}/app/x`))).stop);
+    const nginxProxy = await startProcess(nginx, ['-e', `${dir}/proxy.log`, '-p', dir, '-c', join(dir, 'proxy.conf')], () => answers(`http://127.0.0.1:${nginxPort}/app/x`));
+    stops.push(nginxProxy.stop);
 
     // ---- Berth's data plane ----------------------------------------------------------
     const berthPort = await freePort();
@@ -198,6 +227,12 @@ export async function runLoadBalancerBench(opts: Partial<Options> = {}): Promise
     await plane.apply(albConfig(berthPort, three));
     await waitFor('Berth ALB healthy', async () => ((await plane.targetHealth()).every((h) => h.state === 'healthy') ? true : undefined), 30_000, 200);
 
+    const processOf = new Map<string, number>([
+      ['Berth ALB (10 rules)', plane.pids[0] as number],
+      ['hand-written HAProxy', hand.pid],
+      ['nginx', nginxProxy.pid],
+    ]);
+    const cpu = new Map<string, { seconds: number; requests: number }>();
     const targets: [string, string][] = [
       ['backend directly', `http://127.0.0.1:${three[0]}/app/x`],
       ['Berth ALB (10 rules)', `http://127.0.0.1:${berthPort}/app/x`],
@@ -216,7 +251,15 @@ export async function runLoadBalancerBench(opts: Partial<Options> = {}): Promise
       const results = new Map<string, LoadResult>();
       for (let k = 0; k < targets.length; k++) {
         const [name, url] = targets[(round + k) % targets.length] as [string, string];
+        const pid = processOf.get(name);
+        const cpuBefore = pid ? cpuSecondsOfTree(pid) : 0;
         const r = await load(url, o.connections, o.seconds).result;
+        if (pid) {
+          const c = cpu.get(name) ?? { seconds: 0, requests: 0 };
+          c.seconds += cpuSecondsOfTree(pid) - cpuBefore;
+          c.requests += r['2xx'];
+          cpu.set(name, c);
+        }
         if (r.non2xx + r.errors > 0) console.log(`  ! ${name}: ${r.non2xx} non-2xx, ${r.errors} errors`);
         results.set(name, r);
       }
@@ -238,7 +281,13 @@ export async function runLoadBalancerBench(opts: Partial<Options> = {}): Promise
       const lat = perRound.map((r) => r.get(name)?.latency);
       console.log(`  ${name.padEnd(24)} autocannon latency p50 ${lat.map((l) => l?.p50).join('/')} ms, p99 ${lat.map((l) => l?.p99).join('/')} ms (per round)`);
     }
-    console.log(`  target: Berth >= 0.9x hand-written HAProxy req/s -> ${ratio('hand-written HAProxy') >= 0.9 ? 'met' : 'NOT met'}`);
+    const perCpuSecond = (name: string) => {
+      const c = cpu.get(name);
+      return c && c.seconds > 0 ? c.requests / c.seconds : NaN;
+    };
+    printRow('requests per proxy CPU-second, Berth ALB', perCpuSecond('Berth ALB (10 rules)'), perCpuSecond('hand-written HAProxy'), 'req', 'hand HAProxy');
+    printRow('requests per proxy CPU-second, Berth ALB', perCpuSecond('Berth ALB (10 rules)'), perCpuSecond('nginx'), 'req', 'nginx');
+    console.log(`  target: Berth >= 0.9x hand-written HAProxy req/s -> ${ratio('hand-written HAProxy') >= 0.9 ? 'met' : 'NOT met'} (median ratio of rounds); per CPU-second ${perCpuSecond('Berth ALB (10 rules)') / perCpuSecond('hand-written HAProxy') >= 0.9 ? 'met' : 'NOT met'}`);
 
     // ---- added latency: sequential keep-alive requests, interleaved ------------------
     const samples = new Map<string, number[]>(targets.map(([n]) => [n, []]));

@@ -38,6 +38,8 @@ export function findHAProxy(explicit?: string): string {
 
 interface Draining {
   target: Target;
+  /** Epoch ms when the deregistration delay ends. */
+  until: number;
   timer: NodeJS.Timeout;
 }
 
@@ -182,6 +184,7 @@ export class HAProxyDataPlane implements DataPlane {
 
   private async applyNow(config: DataPlaneConfig): Promise<ApplyOutcome> {
     const previous = this.desired;
+    const drainingBefore = new Map([...this.draining].map(([tg, group]) => [tg, new Map(group)]));
     this.desired = config;
     this.updateDraining(previous, config);
     if (!this.started) {
@@ -189,14 +192,23 @@ export class HAProxyDataPlane implements DataPlane {
       this.writeConfig(this.renderNow());
       return { reloaded: false, runtimeChanges: 0 };
     }
-    if (!this.child || !this.running) {
-      // Between a crash and its restart: start now, on this configuration.
-      clearTimeout(this.restartTimer);
-      this.restarts++;
-      await this.launch();
-      return { reloaded: true, runtimeChanges: 0 };
+    try {
+      if (!this.child || !this.running) {
+        // Between a crash and its restart: start now, on this configuration.
+        clearTimeout(this.restartTimer);
+        this.restarts++;
+        await this.launch();
+        return { reloaded: true, runtimeChanges: 0 };
+      }
+      return await this.converge();
+    } catch (err) {
+      // HAProxy refused it: the last configuration stays the desired one.
+      this.desired = previous;
+      this.restoreDraining(drainingBefore);
+      this.writeConfig(this.renderNow());
+      if (this.started && !this.child) this.scheduleRestart();
+      throw err;
     }
-    return this.converge();
   }
 
   /** Brings the running worker to the desired configuration, in place when it can. */
@@ -208,7 +220,6 @@ export class HAProxyDataPlane implements DataPlane {
       try {
         commands = planRuntime(running, next);
       } catch {
-        commands = [];
         return this.reload(next);
       }
       this.writeConfig(next);
@@ -257,12 +268,25 @@ export class HAProxyDataPlane implements DataPlane {
         const group = this.draining.get(tg.id) ?? new Map<string, Draining>();
         this.draining.set(tg.id, group);
         if (group.has(key)) continue;
-        const timer = setTimeout(() => {
-          this.serialize(() => this.drainEnded(tg.id, key)).catch((err: unknown) => this.log.error({ err }, 'removing a drained target failed'));
-        }, tg.deregistrationDelaySeconds * 1000);
-        timer.unref();
-        group.set(key, { target: t, timer });
+        group.set(key, this.armDrain(tg.id, key, t, Date.now() + tg.deregistrationDelaySeconds * 1000));
       }
+    }
+  }
+
+  private armDrain(tgId: string, key: string, target: Target, until: number): Draining {
+    const timer = setTimeout(() => {
+      this.serialize(() => this.drainEnded(tgId, key)).catch((err: unknown) => this.log.error({ err }, 'removing a drained target failed'));
+    }, Math.max(0, until - Date.now()));
+    timer.unref();
+    return { target, until, timer };
+  }
+
+  /** Puts draining back as it was (timers re-armed for the time left). */
+  private restoreDraining(saved: Map<string, Map<string, Draining>>): void {
+    for (const group of this.draining.values()) for (const d of group.values()) clearTimeout(d.timer);
+    this.draining.clear();
+    for (const [tgId, group] of saved) {
+      this.draining.set(tgId, new Map([...group].map(([key, d]) => [key, this.armDrain(tgId, key, d.target, d.until)])));
     }
   }
 
@@ -376,7 +400,7 @@ export class HAProxyDataPlane implements DataPlane {
         if (!line.trim()) continue;
         this.stderrTail.push(line);
         if (this.stderrTail.length > 20) this.stderrTail.shift();
-        if (/\[(ALERT|WARNING)\]/.test(line)) this.log.warn({ haproxy: line }, 'haproxy');
+        if (line.includes('[ALERT]')) this.log.warn({ haproxy: line }, 'haproxy');
         else this.log.debug({ haproxy: line }, 'haproxy');
       }
     });

@@ -18,11 +18,11 @@ import {
  * access).
  *
  * Shape:
- * - one frontend per listener; an HTTP(S) listener first records the winning
- *   rule in `txn.rule` (its conditions as ACLs, tried by ascending priority,
- *   the default action being rule 0), then every action is keyed on that
- *   variable, so priority order holds across `return`, `redirect` and
- *   `use_backend`, which HAProxy evaluates in different phases;
+ * - one frontend per listener; an HTTP(S) listener tries its rules' conditions
+ *   (ACLs) by ascending priority; a fixed-response or redirect acts at once, a
+ *   forward records its rank in `txn.rule` so that no later rule acts and
+ *   `use_backend`, which HAProxy evaluates after every `http-request` line,
+ *   picks its backend; the default action comes last;
  * - weighted forwards draw one number per request (`txn.pick`) and split on it;
  * - one backend per target group, one server line per target (and per
  *   draining target, `disabled`), with the group's health check. The same
@@ -252,38 +252,37 @@ function renderFrontend(lb: LoadBalancer, l: Listener, paths: RenderPaths, files
   );
 
   const rules = [...l.rules].sort((a, b) => a.priority - b.priority);
-  // Rule i+1 is the rule of priority rank i; 0 is the default action.
-  rules.forEach((r, i) => {
-    const acls = r.conditions.map((c, j) => {
-      const acl = `r${i + 1}c${j}`;
-      out.push(`  acl ${acl} ${conditionAcl(c)}`);
-      return acl;
-    });
-    out.push(`  http-request set-var(txn.rule) int(${i + 1}) if !{ var(txn.rule) -m found } ${acls.join(' ')}`);
-  });
-  out.push('  http-request set-var(txn.rule) int(0) if !{ var(txn.rule) -m found }');
-
-  const actions: [number, Action][] = [[0, l.defaultAction], ...rules.map((r, i): [number, Action] => [i + 1, r.action])];
+  // HAProxy runs `http-request` lines in order and stops at `return` or
+  // `redirect`, so a fixed-response or redirect rule acts in place, guarded
+  // by "no earlier rule matched"; a forward rule records its rank in
+  // `txn.rule` (the backend is chosen later, by `use_backend`).
+  const unmatched = '!{ var(txn.rule) -m found }';
   const backendsLines: string[] = [];
-  for (const [index, action] of actions) {
-    const when = `{ var(txn.rule) -m int eq ${index} }`;
+  const act = (action: Action, guard: string, rank: number) => {
     switch (action.type) {
       case 'fixed-response': {
         const body = action.messageBody ?? '';
         const ctype = action.contentType ?? 'text/plain';
-        out.push(`  http-request return status ${action.statusCode}${body ? ` content-type ${quote(ctype)} string ${quote(body)}` : ''} if ${when}`);
+        out.push(`  http-request return status ${action.statusCode}${body ? ` content-type ${quote(ctype)} string ${quote(body)}` : ''} if ${guard}`);
         break;
       }
       case 'redirect':
-        out.push(...redirectLines(action, l, when));
+        out.push(...redirectLines(action, l, guard));
         break;
       case 'forward': {
         const groups = action.targetGroups.filter((g) => action.targetGroups.length === 1 || (g.weight ?? 1) > 0);
+        if (rank === 0 && groups.length === 1 && groups[0]) {
+          // The default action: whatever no rule took.
+          backendsLines.push(`  default_backend ${backendName(groups[0].targetGroupId)}`);
+          break;
+        }
+        out.push(`  http-request set-var(txn.rule) int(${rank}) if ${guard}`);
+        const when = `{ var(txn.rule) -m int eq ${rank} }`;
         if (groups.length === 1 && groups[0]) {
           backendsLines.push(`  use_backend ${backendName(groups[0].targetGroupId)} if ${when}`);
           break;
         }
-        const total = groups.reduce((s, g) => s + (g.weight ?? 1), 0);
+        const total = groups.reduce((sum, g) => sum + (g.weight ?? 1), 0);
         out.push(`  http-request set-var(txn.pick) rand(${total}) if ${when}`);
         let upTo = 0;
         groups.forEach((g, k) => {
@@ -294,7 +293,17 @@ function renderFrontend(lb: LoadBalancer, l: Listener, paths: RenderPaths, files
         break;
       }
     }
-  }
+  };
+  // Rank i+1 is the rule of priority rank i; 0 is the default action.
+  rules.forEach((r, i) => {
+    const acls = r.conditions.map((c, j) => {
+      const acl = `r${i + 1}c${j}`;
+      out.push(`  acl ${acl} ${conditionAcl(c)}`);
+      return acl;
+    });
+    act(r.action, `${unmatched} ${acls.join(' ')}`, i + 1);
+  });
+  act(l.defaultAction, unmatched, 0);
   out.push(...backendsLines, '');
   return out;
 }
