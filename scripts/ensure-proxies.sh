@@ -33,7 +33,7 @@ if (( ${#missing[@]} > 0 )); then
   if [[ ! -e $policy ]]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
   fi
-  trap '[[ $own_policy == 1 ]] && rm -f "$policy"' EXIT
+  trap 'if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi' EXIT
   export DEBIAN_FRONTEND=noninteractive
   if ! apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
     apt-get update >/dev/null

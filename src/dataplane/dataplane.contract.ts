@@ -96,6 +96,7 @@ export function dataPlaneContract(name: string, open: () => DataPlaneUnderTest):
       assert.equal((await get(`${url}/`, { headers: { 'x-canary': 'no' } })).body, 'a');
       const del = await get(`${url}/`, { method: 'DELETE' });
       assert.deepEqual([del.status, del.body], [405, 'no deletes'], 'http-request-method');
+      assert.equal((await get(`${url}/api/x`, { method: 'DELETE' })).body, 'b', 'a forward of higher priority beats a later fixed response');
       assert.equal((await get(`${url}/?a=1&VERSION=V2beta`)).body, 'b', 'query-string: key and value case-insensitive, wildcard');
       assert.equal((await get(`${url}/?version=v1`)).body, 'a');
       const fromTwo = await get(`${url}/`, { localAddress: '127.0.0.2' });
