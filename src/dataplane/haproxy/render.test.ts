@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { targetGroup, type DataPlaneConfig, type Target } from '../model.js';
 import { planRuntime, runtimeAnswerOk } from './plan.js';
-import { backendName, conditionAcl, render, serverName, type DrainingTargets } from './render.js';
+import { backendName, conditionAcl, conditionAcls, render, serverName, type DrainingTargets } from './render.js';
 
 const paths = { dir: '/run/berth', adminSocket: '/run/berth/admin.sock', stateFile: '/run/berth/state' };
 const options = { hardStopAfterSeconds: 30 };
@@ -44,7 +44,7 @@ describe('HAProxy rendering', () => {
 
   it('tries rules by ascending priority whatever their order in the model', () => {
     const text = render(config([t1], 3), paths, options).text;
-    const order = [...text.matchAll(/acl r(\d)c0 path -m reg '\^\/p(\d)\$'/g)].map((m) => `${m[1]}:${m[2]}`);
+    const order = [...text.matchAll(/acl r(\d)c0 path -m str '\/p(\d)'/g)].map((m) => `${m[1]}:${m[2]}`);
     assert.deepEqual(order, ['1:2', '2:1', '3:0'], 'priority 8 (/p2) first, then 9, then 10');
   });
 
@@ -52,6 +52,11 @@ describe('HAProxy rendering', () => {
     assert.equal(conditionAcl({ field: 'http-header', headerName: 'X-Id', values: ["it's $x"] }), `req.fhdr(X-Id) -m reg -i '^it\\'\\''s\\ \\$x$'`);
     assert.equal(conditionAcl({ field: 'query-string', values: [{ key: 'a', value: 'b?' }] }), `query -m reg -i '(^|&)a=b[^&](&|$)'`);
     assert.equal(conditionAcl({ field: 'source-ip', values: ['10.0.0.0/8'] }), 'src 10.0.0.0/8');
+    assert.deepEqual(conditionAcls({ field: 'path-pattern', values: ['/a', '/b/*', '/c/*.png', '/d?'] }), [
+      `path -m str '/a'`,
+      `path -m beg '/b/'`,
+      String.raw`path -m reg '^/c/.*\.png$' '^/d.$'`,
+    ]);
   });
 });
 

@@ -298,7 +298,7 @@ function renderFrontend(lb: LoadBalancer, l: Listener, paths: RenderPaths, files
   rules.forEach((r, i) => {
     const acls = r.conditions.map((c, j) => {
       const acl = `r${i + 1}c${j}`;
-      out.push(`  acl ${acl} ${conditionAcl(c)}`);
+      for (const body of conditionAcls(c)) out.push(`  acl ${acl} ${body}`);
       return acl;
     });
     act(r.action, `${unmatched} ${acls.join(' ')}`, i + 1);
@@ -308,7 +308,30 @@ function renderFrontend(lb: LoadBalancer, l: Listener, paths: RenderPaths, files
   return out;
 }
 
-/** One ACL (fetch, match method and patterns) for an ELB rule condition. */
+/**
+ * The ACL bodies (fetch, match method, patterns) for an ELB rule condition;
+ * several bodies under one ACL name match when any does. Paths without
+ * wildcards compare as strings and paths ending in their only `*` as
+ * prefixes, which HAProxy does faster than a regular expression.
+ */
+export function conditionAcls(c: Condition): string[] {
+  if (c.field !== 'path-pattern') return [conditionAcl(c)];
+  const exact: string[] = [];
+  const prefix: string[] = [];
+  const regex: string[] = [];
+  for (const v of c.values) {
+    if (!/[*?\\]/.test(v)) exact.push(v);
+    else if (/^[^*?\\]*\*$/.test(v)) prefix.push(v.slice(0, -1));
+    else regex.push(v);
+  }
+  return [
+    ...(exact.length ? [`path -m str ${exact.map(quote).join(' ')}`] : []),
+    ...(prefix.length ? [`path -m beg ${prefix.map(quote).join(' ')}`] : []),
+    ...(regex.length ? [conditionAcl({ field: 'path-pattern', values: regex })] : []),
+  ];
+}
+
+/** One ACL body (fetch, match method and patterns) for an ELB rule condition. */
 export function conditionAcl(c: Condition): string {
   switch (c.field) {
     case 'path-pattern':
