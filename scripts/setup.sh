@@ -11,8 +11,10 @@
 #   5. scripts/ensure-awscli.sh: the AWS CLI the registry tests drive.
 #   6. scripts/ensure-docker-registry.sh: Debian's docker-registry, the
 #      upstream of the pull-through cache tests.
+#   7. scripts/ensure-proxies.sh: HAProxy (the load-balancer data plane) and
+#      nginx (a peer in the load-balancer benchmark).
 #
-# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 6 (for machines that only
+# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 7 (for machines that only
 # build and run the unit tests that need no engine).
 set -euo pipefail
 
@@ -59,6 +61,7 @@ else
   bash scripts/build-test-images.sh || die "could not build the test images (see above)"
   bash scripts/ensure-awscli.sh || die "no AWS CLI (see above)"
   bash scripts/ensure-docker-registry.sh || die "no docker-registry (see above)"
+  bash scripts/ensure-proxies.sh || die "no HAProxy or nginx (see above)"
 fi
 
 say "done in $((SECONDS - started))s"
