@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { CredentialLookup } from '../core/credentials.js';
 import { ecrProtocol } from '../api/ecr/service.js';
 import type { ServiceProtocol } from '../api/protocol.js';
+import { KeyedLock } from '../core/keyedLock.js';
 import type { Logger } from '../core/log.js';
 import { RegistryTokens } from '../ecr/authorization.js';
 import type { EcrContext } from '../ecr/context.js';
@@ -44,6 +45,7 @@ export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
     registryHost: opts.registryHost ?? '127.0.0.1',
     registryScheme: 'http',
     blobs,
+    blobLocks: new KeyedLock(),
     tokens,
     now: Date.now,
   };

@@ -17,7 +17,7 @@ import {
   type TagDoc,
 } from '../ecr/images.js';
 import { REPOSITORY_NAME_RE, getRepository } from '../ecr/repositories.js';
-import { DigestMismatchError, RangeNotSatisfiableError, UploadNotFoundError } from './storage/blobStore.js';
+import { BlobNotFoundError, DigestMismatchError, RangeNotSatisfiableError, UploadNotFoundError } from './storage/blobStore.js';
 import { RegistryError, toRegistryError } from './errors.js';
 
 export interface RegistryServerOptions {
@@ -221,9 +221,14 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         const fromRepo = from !== null && REPOSITORY_NAME_RE.test(from) ? await ctx.store.get('repository', repo.arn.replace(/repository\/.*$/, `repository/${from}`)) : undefined;
         const found = fromRepo ? await blobLinked(fromRepo.arn, mount) : undefined;
         if (found) {
-          await linkLayer(ctx, name, mount, found.size);
-          req.resume();
-          return send(res, 201, { location: `/v2/${name}/blobs/${mount}`, 'docker-content-digest': mount });
+          try {
+            await linkLayer(ctx, name, mount, found.size);
+            req.resume();
+            return send(res, 201, { location: `/v2/${name}/blobs/${mount}`, 'docker-content-digest': mount });
+          } catch (err) {
+            // Collected since it was found: the client uploads it instead, as for any failed mount.
+            if (!(err instanceof BlobNotFoundError)) throw err;
+          }
         }
       }
       const id = await ctx.blobs.createUpload({ repository: name, startedAt: ctx.now() });

@@ -6,6 +6,7 @@ import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/serv
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createReaper } from '../controllers/reaper.js';
 import { ServiceController } from '../controllers/services/controller.js';
+import { RegistryGarbageCollector, type RegistryGcOptions } from '../controllers/registryGc.js';
 import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -28,6 +29,8 @@ export interface ServerConfig {
   synchronous?: 'full' | 'normal';
   /** `host[:port]` in repository URIs; by default the server's own `127.0.0.1:<port>`. */
   registryHost?: string;
+  /** Registry garbage collection: schedule, grace period, delay after image deletes (ms). */
+  registryGc?: Pick<RegistryGcOptions, 'intervalMs' | 'graceMs' | 'afterDeleteMs' | 'uploadExpiryMs'>;
 }
 
 export interface RunningServer {
@@ -37,6 +40,7 @@ export interface RunningServer {
   store: Store;
   ctx: DomainContext;
   log: Logger;
+  registryGc: RegistryGarbageCollector;
   close(): Promise<void>;
 }
 
@@ -108,7 +112,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
-  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }), new ServiceController(ctx, { log })];
+  const gcEnv = {
+    intervalMs: positive(process.env.BERTH_REGISTRY_GC_INTERVAL_MS),
+    graceMs: positive(process.env.BERTH_REGISTRY_GC_GRACE_MS),
+    afterDeleteMs: positive(process.env.BERTH_REGISTRY_GC_AFTER_DELETE_MS),
+  };
+  const registryGc = new RegistryGarbageCollector(imageRegistry.ctx, {
+    log,
+    ...Object.fromEntries(Object.entries(gcEnv).filter(([, v]) => v !== undefined)),
+    ...config.registryGc,
+  });
+  const controllers = [createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }), new ServiceController(ctx, { log }), registryGc];
   for (const c of controllers) c.start();
 
   log.info({ url, region: config.region, accountId: config.accountId, dataDir: config.dataDir }, 'berth server listening');
@@ -120,6 +134,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     store,
     ctx,
     log,
+    registryGc,
     async close() {
       if (closing) return;
       closing = true;

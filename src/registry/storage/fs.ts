@@ -1,6 +1,6 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,12 +8,15 @@ import {
   DigestMismatchError,
   RangeNotSatisfiableError,
   UploadNotFoundError,
+  type BlobInfo,
   type BlobStore,
   type UploadMeta,
   type UploadStatus,
 } from './blobStore.js';
 
 const UPLOAD_ID_RE = /^[0-9a-f-]{36}$/;
+/** Digest-to-size entries kept in memory (about 100 bytes each). */
+const SIZE_CACHE_ENTRIES = 10_000;
 
 /**
  * Blobs on the local filesystem under one root (`<data-dir>/registry`):
@@ -23,12 +26,16 @@ const UPLOAD_ID_RE = /^[0-9a-f-]{36}$/;
  *   tmp/                                 whole blobs being written
  *
  * A blob reaches `blobs/` only by a rename of a fully written, fsynced file,
- * so a crash leaves either the whole blob or none of it.
+ * so a crash leaves either the whole blob or none of it. A blob's mtime is
+ * when its content was last written (a rename keeps it), which conditional
+ * deletes compare against.
  */
 export class FsBlobStore implements BlobStore {
   /** Running hashes of sessions appended to since the server started; rebuilt from disk otherwise. */
   private readonly hashes = new Map<string, { hash: Hash; size: number }>();
   private readonly busy = new Set<string>();
+  /** Sizes of blobs known to exist: blobs are immutable, so only a delete here invalidates an entry. */
+  private readonly sizes = new Map<string, number>();
 
   private constructor(private readonly root: string) {}
 
@@ -51,11 +58,21 @@ export class FsBlobStore implements BlobStore {
   }
 
   async stat(digest: string): Promise<{ size: number } | undefined> {
+    const known = this.sizes.get(digest);
+    if (known !== undefined) return { size: known };
     try {
-      return { size: (await stat(this.blobPath(digest))).size };
+      const { size } = await stat(this.blobPath(digest));
+      this.remember(digest, size);
+      return { size };
     } catch {
       return undefined;
     }
+  }
+
+  private remember(digest: string, size: number): void {
+    // A bounded cache: when full, the oldest entries go (a miss costs one stat).
+    if (this.sizes.size >= SIZE_CACHE_ENTRIES) this.sizes.delete(this.sizes.keys().next().value!);
+    this.sizes.set(digest, size);
   }
 
   read(digest: string, range?: { start: number; end: number }): Readable {
@@ -64,7 +81,6 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(digest: string, content: Buffer): Promise<void> {
-    if (await this.stat(digest)) return;
     const tmp = join(this.root, 'tmp', randomUUID());
     const fh = await open(tmp, 'w');
     try {
@@ -76,8 +92,60 @@ export class FsBlobStore implements BlobStore {
     await this.publish(tmp, digest);
   }
 
-  async delete(digest: string): Promise<void> {
-    await rm(this.blobPath(digest), { force: true });
+  async delete(digest: string, opts: { unmodifiedSince?: number } = {}): Promise<boolean> {
+    const path = this.blobPath(digest);
+    this.sizes.delete(digest);
+    const before = opts.unmodifiedSince;
+    try {
+      if ((await stat(path)).mtimeMs >= (before ?? Infinity)) return false;
+      // Moved aside first: a fresh copy published between the check above and
+      // this rename is the file moved, and is put back when its mtime shows it.
+      const aside = join(this.root, 'tmp', `deleted-${randomUUID()}`);
+      await rename(path, aside);
+      if (before !== undefined && (await stat(aside)).mtimeMs >= before) {
+        await rename(aside, path);
+        return false;
+      }
+      await rm(aside, { force: true });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    const top = join(this.root, 'blobs', 'sha256');
+    for (const prefix of await readdir(top)) {
+      let names: string[];
+      try {
+        names = await readdir(join(top, prefix));
+      } catch {
+        continue;
+      }
+      for (const hex of names) {
+        try {
+          const st = await stat(join(top, prefix, hex));
+          yield { digest: `sha256:${hex}`, size: st.size, modifiedAt: st.mtimeMs };
+        } catch {
+          // Deleted since the directory was read.
+        }
+      }
+    }
+  }
+
+  async *uploads(): AsyncIterable<{ id: string; meta: UploadMeta; size: number; modifiedAt: number }> {
+    for (const id of await readdir(join(this.root, 'uploads'))) {
+      if (!UPLOAD_ID_RE.test(id)) continue;
+      const status = await this.uploadStatus(id);
+      if (!status) continue;
+      try {
+        const st = await stat(join(this.uploadDir(id), 'data'));
+        yield { id, ...status, modifiedAt: st.mtimeMs };
+      } catch {
+        // Completed or cancelled since the directory was read.
+      }
+    }
   }
 
   async createUpload(meta: UploadMeta): Promise<string> {
@@ -159,11 +227,17 @@ export class FsBlobStore implements BlobStore {
     const data = join(this.uploadDir(id), 'data');
     const fh = await open(data, 'r+');
     try {
+      // Written "now": the blob's grace period against garbage collection starts at completion.
+      const now = new Date();
+      await fh.utimes(now, now);
       await fh.sync();
     } finally {
       await fh.close();
     }
-    if (!(await this.stat(digest))) await this.publish(data, digest);
+    // Published even when the digest is stored already: the fresh copy's mtime
+    // keeps a concurrent garbage collection from removing what was just pushed.
+    await this.publish(data, digest);
+    this.remember(digest, status.size);
     await this.cancelUpload(id);
     return { size: status.size };
   }
