@@ -20,6 +20,8 @@ export interface RegistryOptions {
   log: Logger;
   /** `host[:port]` for repository URIs; undefined: the server's own loopback address, set by `listening`. */
   registryHost?: string;
+  /** `https` when the server serves TLS (default `http`). */
+  scheme?: 'http' | 'https';
   observe?(operation: string, outcome: string, seconds: number): void;
 }
 
@@ -43,7 +45,7 @@ export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
     region: opts.region,
     accountId: opts.accountId,
     registryHost: opts.registryHost ?? '127.0.0.1',
-    registryScheme: 'http',
+    registryScheme: opts.scheme ?? 'http',
     blobs,
     blobLocks: new KeyedLock(),
     tokens,

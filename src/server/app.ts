@@ -13,7 +13,8 @@ import { Dispatcher } from '../dispatcher/dispatcher.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { openRegistry } from '../registry/index.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
-import { createHttpServer } from './http.js';
+import { createHttpServer, type HttpTimeouts } from './http.js';
+import { loadTls, type TlsMaterial } from './tls.js';
 import { ServerMetrics } from './metrics.js';
 
 export interface ServerConfig {
@@ -31,6 +32,14 @@ export interface ServerConfig {
   registryHost?: string;
   /** Registry garbage collection: schedule, grace period, delay after image deletes (ms). */
   registryGc?: Pick<RegistryGcOptions, 'intervalMs' | 'graceMs' | 'afterDeleteMs' | 'uploadExpiryMs'>;
+  /** Client timeouts (ms); see `HttpTimeouts`. */
+  httpTimeouts?: Partial<HttpTimeouts>;
+  /**
+   * Serve HTTPS (the API and the registry share the endpoint): with the
+   * operator's certificate and key files, or, when neither is given, a
+   * self-signed certificate generated into `<dataDir>/tls/`.
+   */
+  tls?: { certFile?: string; keyFile?: string };
 }
 
 export interface RunningServer {
@@ -41,6 +50,8 @@ export interface RunningServer {
   ctx: DomainContext;
   log: Logger;
   registryGc: RegistryGarbageCollector;
+  /** The certificate served, when the server speaks HTTPS. */
+  tls?: TlsMaterial;
   close(): Promise<void>;
 }
 
@@ -63,7 +74,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const ctx: DomainContext = { store, region: config.region, accountId: config.accountId, now: Date.now, state };
   const operations: EcsOperations = { ...coreOperations(ctx) };
   const metrics = new ServerMetrics();
+  const tls = config.tls
+    ? await loadTls({
+        dataDir: config.dataDir,
+        ...config.tls,
+        hosts: [config.registryHost?.replace(/:\d+$/, '') ?? '', config.host, '127.0.0.1', 'localhost', '::1'],
+      })
+    : undefined;
+  if (tls) log.info({ certFile: tls.certFile, selfSigned: tls.selfSigned }, 'serving HTTPS');
   const imageRegistry = await openRegistry({
+    scheme: tls ? 'https' : 'http',
     store,
     dataDir: config.dataDir,
     region: config.region,
@@ -92,6 +112,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
     protocols: [ecsProtocol(operations), imageRegistry.protocol],
     registry: (req, res) => imageRegistry.handle(req, res),
+    ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+    timeouts: {
+      ...Object.fromEntries(
+        Object.entries({
+          idleMs: positive(process.env.BERTH_HTTP_IDLE_TIMEOUT_MS),
+          headersMs: positive(process.env.BERTH_HTTP_HEADERS_TIMEOUT_MS),
+          apiBodyMs: positive(process.env.BERTH_HTTP_API_BODY_TIMEOUT_MS),
+        }).filter(([, v]) => v !== undefined),
+      ),
+      ...config.httpTimeouts,
+    },
     metrics,
     log,
     health: async () => {
@@ -110,7 +141,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const port = (server.address() as AddressInfo).port;
   imageRegistry.listening(port);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
   const gcEnv = {
     intervalMs: positive(process.env.BERTH_REGISTRY_GC_INTERVAL_MS),
@@ -135,6 +166,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ctx,
     log,
     registryGc,
+    ...(tls ? { tls } : {}),
     async close() {
       if (closing) return;
       closing = true;
