@@ -9,8 +9,9 @@
 #   3. scripts/ensure-docker.sh: a Docker Engine answers `docker info`.
 #   4. scripts/build-test-images.sh: local test images exist (no registry).
 #   5. scripts/ensure-awscli.sh: the AWS CLI the registry tests drive.
+#   6. scripts/ensure-skopeo.sh: skopeo, another registry client the tests drive.
 #
-# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 5 (for machines that only
+# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 6 (for machines that only
 # build and run the unit tests that need no engine).
 set -euo pipefail
 
@@ -56,6 +57,7 @@ else
   bash scripts/ensure-docker.sh || die "no Docker Engine (see above)"
   bash scripts/build-test-images.sh || die "could not build the test images (see above)"
   bash scripts/ensure-awscli.sh || die "no AWS CLI (see above)"
+  bash scripts/ensure-skopeo.sh || die "no skopeo (see above)"
 fi
 
 say "done in $((SECONDS - started))s"
