@@ -2,7 +2,8 @@ import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { LRUCache } from 'lru-cache';
 import { pipeline } from 'node:stream/promises';
 import {
   DigestMismatchError,
@@ -17,6 +18,13 @@ import {
 const UPLOAD_ID_RE = /^[0-9a-f-]{36}$/;
 /** Digest-to-size entries kept in memory (about 100 bytes each). */
 const SIZE_CACHE_ENTRIES = 10_000;
+/** Memory for hot blobs by default: 128 MiB, blobs up to a quarter of it each. */
+const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
+
+export interface FsBlobStoreOptions {
+  /** Bytes of recently read blobs kept in memory (0: none); a blob larger than a quarter of it is never kept. */
+  cacheBytes?: number;
+}
 
 /**
  * Blobs on the local filesystem under one root (`<data-dir>/registry`):
@@ -37,14 +45,27 @@ export class FsBlobStore implements BlobStore {
   /** Sizes of blobs known to exist: blobs are immutable, so only a delete here invalidates an entry. */
   private readonly sizes = new Map<string, number>();
 
-  private constructor(private readonly root: string) {}
+  /** Whole blobs read recently, served from memory (one write per response instead of reads and writes per MiB). */
+  private readonly hot: LRUCache<string, Buffer> | undefined;
+  /** Blobs being read into `hot` (one reader fills the cache; the others stream from disk meanwhile). */
+  private readonly filling = new Set<string>();
+  private readonly hotEntryMax: number;
 
-  static async open(root: string): Promise<FsBlobStore> {
+  private constructor(
+    private readonly root: string,
+    opts: FsBlobStoreOptions,
+  ) {
+    const budget = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.hotEntryMax = Math.floor(budget / 4);
+    this.hot = budget > 0 ? new LRUCache<string, Buffer>({ maxSize: budget, maxEntrySize: this.hotEntryMax, sizeCalculation: (b) => Math.max(1, b.length) }) : undefined;
+  }
+
+  static async open(root: string, opts: FsBlobStoreOptions = {}): Promise<FsBlobStore> {
     for (const d of ['blobs/sha256', 'uploads', 'tmp']) await mkdir(join(root, d), { recursive: true });
     // Whole-blob writes interrupted by a crash are garbage; sessions are kept (they resume).
     await rm(join(root, 'tmp'), { recursive: true, force: true });
     await mkdir(join(root, 'tmp'), { recursive: true });
-    return new FsBlobStore(root);
+    return new FsBlobStore(root, opts);
   }
 
   private blobPath(digest: string): string {
@@ -76,8 +97,27 @@ export class FsBlobStore implements BlobStore {
   }
 
   read(digest: string, range?: { start: number; end: number }): Readable {
+    const cached = this.hot?.get(digest);
+    if (cached) return Readable.from([range ? cached.subarray(range.start, range.end + 1) : cached], { objectMode: false });
     // 1 MiB reads: layers are large and read whole; fewer, larger chunks cost less per byte served.
-    return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    const stream = createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    const size = this.sizes.get(digest);
+    if (this.hot && !range && size !== undefined && size <= this.hotEntryMax && !this.filling.has(digest)) {
+      // Blobs are immutable: the bytes read whole, once complete, are the blob.
+      this.filling.add(digest);
+      const chunks: Buffer[] = [];
+      let read = 0;
+      stream.on('data', (c: Buffer | string) => {
+        const b = c as Buffer;
+        chunks.push(b);
+        read += b.length;
+      });
+      stream.on('close', () => {
+        this.filling.delete(digest);
+        if (read === size && this.sizes.has(digest)) this.hot?.set(digest, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      });
+    }
+    return stream;
   }
 
   async put(digest: string, content: Buffer): Promise<void> {
@@ -95,6 +135,7 @@ export class FsBlobStore implements BlobStore {
   async delete(digest: string, opts: { unmodifiedSince?: number } = {}): Promise<boolean> {
     const path = this.blobPath(digest);
     this.sizes.delete(digest);
+    this.hot?.delete(digest);
     const before = opts.unmodifiedSince;
     try {
       if ((await stat(path)).mtimeMs >= (before ?? Infinity)) return false;
@@ -194,19 +235,18 @@ export class FsBlobStore implements BlobStore {
     this.busy.add(id);
     try {
       const state = await this.hashOf(id, status.size);
-      const out = createWriteStream(join(this.uploadDir(id), 'data'), { flags: 'a' });
+      // 1 MiB of buffered writes before the socket is paused: fewer pauses, fewer small writes.
+      const out = createWriteStream(join(this.uploadDir(id), 'data'), { flags: 'a', highWaterMark: 1024 * 1024 });
+      const hashing = new Transform({
+        highWaterMark: 1024 * 1024,
+        transform(chunk: Buffer, _encoding, done) {
+          state.hash.update(chunk);
+          state.size += chunk.length;
+          done(null, chunk);
+        },
+      });
       try {
-        await pipeline(
-          body,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              state.hash.update(chunk);
-              state.size += chunk.length;
-              yield chunk;
-            }
-          },
-          out,
-        );
+        await pipeline(body, hashing, out);
       } catch (err) {
         // The hash may have seen bytes the file did not get: rebuild it from disk next time.
         this.hashes.delete(id);
