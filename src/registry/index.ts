@@ -20,6 +20,8 @@ export interface RegistryOptions {
   log: Logger;
   /** `host[:port]` for repository URIs; undefined: the server's own loopback address, set by `listening`. */
   registryHost?: string;
+  /** Memory for recently read blobs (bytes; default 128 MiB, 0 for none). */
+  blobCacheBytes?: number;
   /** `https` when the server serves TLS (default `http`). */
   scheme?: 'http' | 'https';
   observe?(operation: string, outcome: string, seconds: number): void;
@@ -38,7 +40,7 @@ export interface Registry {
 /** Assembles the registry: blobs under `<dataDir>/registry`, metadata in the store, the ECR API and `/v2/`. */
 export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
   const root = join(opts.dataDir, 'registry');
-  const blobs = await FsBlobStore.open(root);
+  const blobs = await FsBlobStore.open(root, opts.blobCacheBytes !== undefined ? { cacheBytes: opts.blobCacheBytes } : {});
   const tokens = new RegistryTokens(RegistryTokens.loadSecret(join(root, 'token-secret')), opts.credentials);
   const ctx: EcrContext = {
     store: opts.store,

@@ -84,6 +84,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (tls) log.info({ certFile: tls.certFile, selfSigned: tls.selfSigned }, 'serving HTTPS');
   const imageRegistry = await openRegistry({
     scheme: tls ? 'https' : 'http',
+    ...(process.env.BERTH_REGISTRY_CACHE_MB !== undefined && Number.isFinite(Number(process.env.BERTH_REGISTRY_CACHE_MB))
+      ? { blobCacheBytes: Math.max(0, Number(process.env.BERTH_REGISTRY_CACHE_MB)) * 1024 * 1024 }
+      : {}),
     store,
     dataDir: config.dataDir,
     region: config.region,
