@@ -16,7 +16,7 @@ import {
   type LayerDoc,
   type TagDoc,
 } from '../ecr/images.js';
-import { REPOSITORY_NAME_RE, getRepository } from '../ecr/repositories.js';
+import { REPOSITORY_NAME_RE, getRepository, repositoryArn } from '../ecr/repositories.js';
 import { BlobNotFoundError, DigestMismatchError, RangeNotSatisfiableError, UploadNotFoundError } from './storage/blobStore.js';
 import { RegistryError, toRegistryError } from './errors.js';
 
@@ -286,7 +286,10 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
     }
 
     if (blobDigest !== undefined) {
-      const repo = await repositoryExists(name);
+      // Reads (the hot path) look the link up first: a link implies its repository, which is read only on a miss.
+      const read = (method === 'GET' || method === 'HEAD') && DIGEST_RE.test(blobDigest);
+      const link = read ? await ctx.store.get<LayerDoc>('layer', layerArn(repositoryArn(ctx, name), blobDigest)) : undefined;
+      const repo = link ? { arn: link.cluster } : await repositoryExists(name);
       if (!DIGEST_RE.test(blobDigest)) throw new RegistryError('DIGEST_INVALID', 400, 'provided digest did not match uploaded content', { digest: blobDigest });
       if (method === 'DELETE') {
         setOp('DeleteBlob');
@@ -297,7 +300,7 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
       }
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 405, 'The operation is unsupported.');
       setOp(method === 'HEAD' ? 'HeadBlob' : 'GetBlob');
-      const found = await blobLinked(repo.arn, blobDigest);
+      const found = link ? await ctx.blobs.stat(blobDigest) : await blobLinked(repo.arn, blobDigest);
       if (!found) throw new RegistryError('BLOB_UNKNOWN', 404, 'blob unknown to registry', { digest: blobDigest });
       const base = { 'docker-content-digest': blobDigest, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', etag: `"${blobDigest}"` };
       const range = parseRange(header(req, 'range'), found.size);
@@ -345,7 +348,8 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
           ...(r.subject !== undefined ? { 'oci-subject': r.subject } : {}),
         });
       }
-      const repo = await repositoryExists(name);
+      const hit = method === 'GET' || method === 'HEAD' ? await findImage(ctx.store, repositoryArn(ctx, name), ref) : undefined;
+      const repo = hit ? undefined : await repositoryExists(name);
       if (method === 'DELETE') {
         setOp('DeleteManifest');
         const deleted = await deleteImage(ctx, name, ref);
@@ -354,7 +358,7 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
       }
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 405, 'The operation is unsupported.');
       setOp(method === 'HEAD' ? 'HeadManifest' : 'GetManifest');
-      const image = await findImage(ctx.store, repo.arn, ref);
+      const image = hit ?? (repo ? await findImage(ctx.store, repo.arn, ref) : undefined);
       if (!image) throw new RegistryError('MANIFEST_UNKNOWN', 404, `Requested image not found`, ref);
       const body = Buffer.from(image.doc.manifest, 'utf8');
       res.writeHead(200, {

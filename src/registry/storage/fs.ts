@@ -18,6 +18,20 @@ import {
 const UPLOAD_ID_RE = /^[0-9a-f-]{36}$/;
 /** Digest-to-size entries kept in memory (about 100 bytes each). */
 const SIZE_CACHE_ENTRIES = 10_000;
+/** The bytes [start, end) of a blob held as consecutive chunks. */
+function slice(chunks: readonly Buffer[], start: number, end: number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const c of chunks) {
+    const from = Math.max(start - at, 0);
+    const to = Math.min(end - at, c.length);
+    if (from < to) out.push(c.subarray(from, to));
+    at += c.length;
+    if (at >= end) break;
+  }
+  return out;
+}
+
 /** Memory for hot blobs by default: 128 MiB, blobs up to a quarter of it each. */
 const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
 
@@ -46,7 +60,7 @@ export class FsBlobStore implements BlobStore {
   private readonly sizes = new Map<string, number>();
 
   /** Whole blobs read recently, served from memory (one write per response instead of reads and writes per MiB). */
-  private readonly hot: LRUCache<string, Buffer> | undefined;
+  private readonly hot: LRUCache<string, Buffer[]> | undefined;
   /** Blobs being read into `hot` (one reader fills the cache; the others stream from disk meanwhile). */
   private readonly filling = new Set<string>();
   private readonly hotEntryMax: number;
@@ -57,7 +71,7 @@ export class FsBlobStore implements BlobStore {
   ) {
     const budget = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
     this.hotEntryMax = Math.floor(budget / 4);
-    this.hot = budget > 0 ? new LRUCache<string, Buffer>({ maxSize: budget, maxEntrySize: this.hotEntryMax, sizeCalculation: (b) => Math.max(1, b.length) }) : undefined;
+    this.hot = budget > 0 ? new LRUCache<string, Buffer[]>({ maxSize: budget, maxEntrySize: this.hotEntryMax, sizeCalculation: (chunks) => Math.max(1, chunks.reduce((n, c) => n + c.length, 0)) }) : undefined;
   }
 
   static async open(root: string, opts: FsBlobStoreOptions = {}): Promise<FsBlobStore> {
@@ -98,7 +112,7 @@ export class FsBlobStore implements BlobStore {
 
   read(digest: string, range?: { start: number; end: number }): Readable {
     const cached = this.hot?.get(digest);
-    if (cached) return Readable.from([range ? cached.subarray(range.start, range.end + 1) : cached], { objectMode: false });
+    if (cached) return Readable.from(range ? slice(cached, range.start, range.end + 1) : cached, { objectMode: false });
     // 1 MiB reads: layers are large and read whole; fewer, larger chunks cost less per byte served.
     const stream = createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
     const size = this.sizes.get(digest);
@@ -114,7 +128,7 @@ export class FsBlobStore implements BlobStore {
       });
       stream.on('close', () => {
         this.filling.delete(digest);
-        if (read === size && this.sizes.has(digest)) this.hot?.set(digest, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        if (read === size && this.sizes.has(digest)) this.hot?.set(digest, chunks);
       });
     }
     return stream;
