@@ -131,8 +131,10 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     ];
     const push: Record<string, number[]> = { berth: [], 'docker-registry': [] };
     const pull: Record<string, number[]> = { berth: [], 'docker-registry': [] };
+    // Rounds alternate which registry goes first, so that neither always meets a cold or a warm engine.
+    const inOrder = (round: number): Target[] => (round % 2 === 0 ? targets : [...targets].reverse());
     for (let i = 0; i < opts.rounds; i++) {
-      for (const t of targets) {
+      for (const t of inOrder(i)) {
         const ref = `${t.host}/bench/app-${i}:v1`;
         await run('docker', ['tag', locals[i]!, ref], dockerEnv);
         images.push(ref);
@@ -142,7 +144,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     // Pulls: the pushed images removed locally (the busybox base stays, as on any host that built it).
     await run('docker', ['rmi', '-f', ...images], dockerEnv);
     for (let i = 0; i < opts.rounds; i++) {
-      for (const t of targets) {
+      for (const t of inOrder(i)) {
         const ref = `${t.host}/bench/app-${i}:v1`;
         pull[t.name]!.push(await timed(() => run('docker', ['pull', ref], dockerEnv)));
         await run('docker', ['rmi', '-f', ref], dockerEnv);
@@ -211,6 +213,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     printRow('manifest GET p99', latency.berth!.p99, latency['docker-registry']!.p99, 'ms', 'docker-registry');
     printRow(`blob GET, ${CLIENTS} clients`, throughput.berth!, throughput['docker-registry']!, 'MB/s', 'docker-registry');
     console.log(`  push rounds (ms): berth ${push.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${push['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
+    console.log(`  pull rounds (ms): berth ${pull.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${pull['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
   } finally {
     await run('docker', ['rmi', '-f', ...images], dockerEnv).catch(() => undefined);
     for (const c of children) c.kill('SIGTERM');

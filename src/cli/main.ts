@@ -266,6 +266,10 @@ async function upCommand(args: string[]): Promise<void> {
     process.stdout.write('Usage: berth up [server flags]\n\nStarts the server and one agent in the default cluster. ' + SERVER_USAGE.split('\n').slice(1).join('\n') + '\n');
     return;
   }
+  if (flags.tls) {
+    // The agent runs in this process, whose trusted CAs are fixed at start (NODE_EXTRA_CA_CERTS).
+    throw new Error('berth up serves plain HTTP: for HTTPS run "berth server --registry-tls" and start agents with NODE_EXTRA_CA_CERTS=<data-dir>/tls/registry.crt.');
+  }
   const docker = spawnSync('docker', ['info'], { stdio: 'ignore' });
   if (docker.status !== 0) {
     throw new Error('No Docker Engine answers "docker info". Run "npm run setup" (it installs and starts one on Debian), or start Docker yourself.');
