@@ -131,8 +131,10 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     ];
     const push: Record<string, number[]> = { berth: [], 'docker-registry': [] };
     const pull: Record<string, number[]> = { berth: [], 'docker-registry': [] };
+    // Rounds alternate which registry goes first, so that neither always meets a cold or a warm engine.
+    const inOrder = (round: number): Target[] => (round % 2 === 0 ? targets : [...targets].reverse());
     for (let i = 0; i < opts.rounds; i++) {
-      for (const t of targets) {
+      for (const t of inOrder(i)) {
         const ref = `${t.host}/bench/app-${i}:v1`;
         await run('docker', ['tag', locals[i]!, ref], dockerEnv);
         images.push(ref);
@@ -142,7 +144,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     // Pulls: the pushed images removed locally (the busybox base stays, as on any host that built it).
     await run('docker', ['rmi', '-f', ...images], dockerEnv);
     for (let i = 0; i < opts.rounds; i++) {
-      for (const t of targets) {
+      for (const t of inOrder(i)) {
         const ref = `${t.host}/bench/app-${i}:v1`;
         pull[t.name]!.push(await timed(() => run('docker', ['pull', ref], dockerEnv)));
         await run('docker', ['rmi', '-f', ref], dockerEnv);
@@ -178,9 +180,10 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     });
     const layers = (JSON.parse(manifestText) as { layers: { digest: string; size: number }[] }).layers;
     const blob = layers.reduce((a, b) => (b.size > a.size ? b : a));
-    for (const t of targets) {
+    /** MB/s of `CLIENTS` clients GETting the blob for `seconds`. */
+    const blobRun = async (t: Target, seconds: number): Promise<number> => {
       const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
-      const deadline = Date.now() + opts.seconds * 1000;
+      const deadline = Date.now() + seconds * 1000;
       let bytes = 0;
       const started = process.hrtime.bigint();
       await Promise.all(
@@ -193,8 +196,14 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
         }),
       );
       agent.destroy();
-      throughput[t.name] = bytes / 1024 / 1024 / (Number(process.hrtime.bigint() - started) / 1e9);
-    }
+      return bytes / 1024 / 1024 / (Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    // A short unmeasured run of each first (the client's own warm-up must not count against whichever goes first),
+    // then two measured runs each, in the order A B B A, averaged: load that drifts during the run falls on both.
+    for (const t of targets) await blobRun(t, 1);
+    const runs: Record<string, number[]> = { berth: [], 'docker-registry': [] };
+    for (const t of [...targets, ...[...targets].reverse()]) runs[t.name]!.push(await blobRun(t, opts.seconds / 2));
+    for (const t of targets) throughput[t.name] = (runs[t.name]![0]! + runs[t.name]![1]!) / 2;
 
     console.log(`registry: ${LAYERS} x ${LAYER_BYTES / 1024 / 1024} MB layers, ${opts.rounds} rounds, ${opts.samples} manifest GETs, ${CLIENTS} blob clients for ${opts.seconds} s`);
     console.log('  (a time ratio below 1 and a throughput ratio above 1 mean Berth is faster)');
@@ -204,6 +213,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     printRow('manifest GET p99', latency.berth!.p99, latency['docker-registry']!.p99, 'ms', 'docker-registry');
     printRow(`blob GET, ${CLIENTS} clients`, throughput.berth!, throughput['docker-registry']!, 'MB/s', 'docker-registry');
     console.log(`  push rounds (ms): berth ${push.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${push['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
+    console.log(`  pull rounds (ms): berth ${pull.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${pull['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
   } finally {
     await run('docker', ['rmi', '-f', ...images], dockerEnv).catch(() => undefined);
     for (const c of children) c.kill('SIGTERM');

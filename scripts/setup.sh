@@ -13,6 +13,7 @@
 #      upstream of the pull-through cache tests.
 #   7. scripts/ensure-proxies.sh: HAProxy (the load-balancer data plane) and
 #      nginx (a peer in the load-balancer benchmark).
+#   6. scripts/ensure-skopeo.sh: skopeo, another registry client the tests drive.
 #
 # Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 7 (for machines that only
 # build and run the unit tests that need no engine).
@@ -62,6 +63,7 @@ else
   bash scripts/ensure-awscli.sh || die "no AWS CLI (see above)"
   bash scripts/ensure-docker-registry.sh || die "no docker-registry (see above)"
   bash scripts/ensure-proxies.sh || die "no HAProxy or nginx (see above)"
+  bash scripts/ensure-skopeo.sh || die "no skopeo (see above)"
 fi
 
 say "done in $((SECONDS - started))s"

@@ -114,7 +114,7 @@ function spawnBerth(
     const timer = setTimeout(() => reject(new Error(`${notReady} within 30 s: ${stderr}`)), 30_000);
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (https?:\/\/\S+)/.exec(out);
       if (m && ready.test(out)) {
         clearTimeout(timer);
         resolve({

@@ -34,6 +34,11 @@ Flags (environment variable in brackets):
   --account-id ID     12-digit account id in ARNs (BERTH_ACCOUNT_ID, default ${DEFAULT_ACCOUNT_ID})
   --registry-host H   host[:port] of the image registry in repository URIs
                       (BERTH_REGISTRY_HOST, default 127.0.0.1:<port>)
+  --registry-tls      serve the endpoint (API and registry) over HTTPS with a self-signed
+                      certificate generated into <data-dir>/tls/ (BERTH_REGISTRY_TLS=1)
+  --registry-tls-cert FILE, --registry-tls-key FILE
+                      serve HTTPS with this PEM certificate (chain) and key instead
+                      (BERTH_REGISTRY_TLS_CERT, BERTH_REGISTRY_TLS_KEY)
 
 Credentials: BERTH_ACCESS_KEY_ID and BERTH_SECRET_ACCESS_KEY; when unset, a pair is
 generated on first start, kept in the data dir, and printed once.`;
@@ -56,6 +61,7 @@ export interface ServerFlags {
   region: string;
   accountId: string;
   registryHost?: string;
+  tls?: { certFile?: string; keyFile?: string };
 }
 
 export function parseServerFlags(args: string[]): ServerFlags | 'help' {
@@ -68,12 +74,19 @@ export function parseServerFlags(args: string[]): ServerFlags | 'help' {
       region: { type: 'string' },
       'account-id': { type: 'string' },
       'registry-host': { type: 'string' },
+      'registry-tls': { type: 'boolean' },
+      'registry-tls-cert': { type: 'string' },
+      'registry-tls-key': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
   if (values.help) return 'help';
   const registryHost = values['registry-host'] ?? envOr('BERTH_REGISTRY_HOST', '');
+  const certFile = values['registry-tls-cert'] ?? envOr('BERTH_REGISTRY_TLS_CERT', '');
+  const keyFile = values['registry-tls-key'] ?? envOr('BERTH_REGISTRY_TLS_KEY', '');
+  if ((certFile === '') !== (keyFile === '')) throw new Error('--registry-tls-cert and --registry-tls-key go together: give both files or neither.');
+  const tls = certFile !== '' || values['registry-tls'] === true || envOr('BERTH_REGISTRY_TLS', '') === '1';
   const portText = values.port ?? envOr('BERTH_PORT', '4566');
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a number from 0 to 65535, got '${portText}'.`);
@@ -84,6 +97,7 @@ export function parseServerFlags(args: string[]): ServerFlags | 'help' {
     region: values.region ?? envOr('BERTH_REGION', DEFAULT_REGION),
     accountId: values['account-id'] ?? envOr('BERTH_ACCOUNT_ID', DEFAULT_ACCOUNT_ID),
     ...(registryHost !== '' ? { registryHost } : {}),
+    ...(tls ? { tls: certFile !== '' ? { certFile: resolve(certFile), keyFile: resolve(keyFile) } : {} } : {}),
   };
 }
 
@@ -101,6 +115,14 @@ export function printEndpoint(server: RunningServer, flags: { region: string }):
     lines.push(`  export AWS_SECRET_ACCESS_KEY=${c.secretAccessKey}`, '', `New credentials were generated and saved in ${c.source}; they are shown only this once.`);
   } else {
     lines.push(`  # secret access key: ${c.source === 'environment' ? 'BERTH_SECRET_ACCESS_KEY' : c.source}`);
+  }
+  if (server.tls?.selfSigned) {
+    lines.push(
+      '',
+      `  # HTTPS with a self-signed certificate: trust ${server.tls.certFile}`,
+      `  export AWS_CA_BUNDLE=${server.tls.certFile}`,
+      `  # Docker hosts: copy it to /etc/docker/certs.d/<registry host:port>/ca.crt`,
+    );
   }
   // AWS CLIs before 2.13 (Debian 12 ships 2.9) ignore AWS_ENDPOINT_URL.
   lines.push('', `  alias aws='aws --endpoint-url ${server.url}'   # AWS CLI older than 2.13`);
@@ -245,6 +267,10 @@ async function upCommand(args: string[]): Promise<void> {
   if (flags === 'help') {
     process.stdout.write('Usage: berth up [server flags]\n\nStarts the server and one agent in the default cluster. ' + SERVER_USAGE.split('\n').slice(1).join('\n') + '\n');
     return;
+  }
+  if (flags.tls) {
+    // The agent runs in this process, whose trusted CAs are fixed at start (NODE_EXTRA_CA_CERTS).
+    throw new Error('berth up serves plain HTTP: for HTTPS run "berth server --registry-tls" and start agents with NODE_EXTRA_CA_CERTS=<data-dir>/tls/registry.crt.');
   }
   const docker = spawnSync('docker', ['info'], { stdio: 'ignore' });
   if (docker.status !== 0) {

@@ -1,3 +1,4 @@
+import type { KeyedLock } from '../core/keyedLock.js';
 import type { BlobStore } from '../registry/storage/blobStore.js';
 import type { Store } from '../store/store.js';
 import type { RegistryTokens } from './authorization.js';
@@ -13,6 +14,12 @@ export interface EcrContext {
   /** The scheme of the registry's proxyEndpoint: `http` for loopback without TLS. */
   registryScheme: 'http' | 'https';
   blobs: BlobStore;
+  /**
+   * Held per digest while a blob is linked to a repository and while garbage
+   * collection decides to delete it: a link is only ever made to a blob that
+   * exists, and a blob is only deleted while no link names it.
+   */
+  blobLocks: KeyedLock;
   tokens: RegistryTokens;
   /** Notes manifest pulls for `lastRecordedPullTime`. */
   pulls: PullTimeRecorder;

@@ -10,7 +10,8 @@ import {
   ReferencedImagesNotFoundException,
   UnsupportedImageTypeException,
 } from '../core/errors.js';
-import { AlreadyExistsError, withRetry, type Row, type StoreReader, type Transaction } from '../store/store.js';
+import { BlobNotFoundError } from '../registry/storage/blobStore.js';
+import { withRetry, type Row, type StoreReader, type Transaction } from '../store/store.js';
 import type { EcrContext } from './context.js';
 import { getRepository, tagIsImmutable, type RepositoryDoc } from './repositories.js';
 
@@ -253,15 +254,22 @@ export async function findImage(reader: StoreReader, repoArn: string, ref: { ima
   return digest === undefined ? undefined : reader.get<ImageDoc>('image', imageArn(repoArn, digest));
 }
 
-/** Links a stored blob to a repository (after an upload or a mount); idempotent. */
+/**
+ * Links a stored blob to a repository (after an upload or a mount);
+ * idempotent. Fails with `BlobNotFoundError` when the blob is not stored (a
+ * garbage collection removed it first): a link always names a stored blob.
+ */
 export async function linkLayer(ctx: EcrContext, repositoryName: string, digest: string, size: number): Promise<void> {
-  await ctx.store.transaction(async (tx) => {
-    const repo = await getRepository(ctx, tx, repositoryName);
-    try {
-      await tx.insert<LayerDoc>('layer', { arn: layerArn(repo.arn, digest), cluster: repo.arn, name: digest, status: 'ACTIVE', seq: ctx.now(), doc: { digest, size } });
-    } catch (err) {
-      if (!(err instanceof AlreadyExistsError)) throw err;
-    }
+  await ctx.blobLocks.run(digest, async () => {
+    if (!(await ctx.blobs.stat(digest))) throw new BlobNotFoundError(digest);
+    await ctx.store.transaction(async (tx) => {
+      const repo = await getRepository(ctx, tx, repositoryName);
+      const arn = layerArn(repo.arn, digest);
+      const existing = await tx.get<LayerDoc>('layer', arn);
+      // A link made again starts its grace period again (garbage collection spares recent links).
+      if (existing) await tx.update<LayerDoc>('layer', { ...existing, seq: ctx.now() });
+      else await tx.insert<LayerDoc>('layer', { arn, cluster: repo.arn, name: digest, status: 'ACTIVE', seq: ctx.now(), doc: { digest, size } });
+    });
   });
 }
 

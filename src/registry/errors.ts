@@ -1,4 +1,5 @@
 import { AwsError } from '../core/errors.js';
+import { BlobNotFoundError } from './storage/blobStore.js';
 
 /** The error codes of the OCI Distribution Specification v1.1 (plus TAG_INVALID, which docker and ECR use). */
 export type RegistryErrorCode =
@@ -56,6 +57,7 @@ const FROM_ECR: Record<string, [RegistryErrorCode, number]> = {
 /** The registry error for a thrown value, or undefined when it is unexpected (a fault to log). */
 export function toRegistryError(err: unknown): RegistryError | undefined {
   if (err instanceof RegistryError) return err;
+  if (err instanceof BlobNotFoundError) return new RegistryError('BLOB_UNKNOWN', 404, 'blob unknown to registry', { digest: err.digest });
   if (err instanceof AwsError) {
     const m = FROM_ECR[err.type];
     if (m) return new RegistryError(m[0], m[1], err.message);

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { CredentialLookup } from '../core/credentials.js';
 import { ecrProtocol } from '../api/ecr/service.js';
 import type { ServiceProtocol } from '../api/protocol.js';
+import { KeyedLock } from '../core/keyedLock.js';
 import type { Logger } from '../core/log.js';
 import { RegistryTokens } from '../ecr/authorization.js';
 import type { EcrContext } from '../ecr/context.js';
@@ -20,6 +21,10 @@ export interface RegistryOptions {
   log: Logger;
   /** `host[:port]` for repository URIs; undefined: the server's own loopback address, set by `listening`. */
   registryHost?: string;
+  /** Memory for recently read blobs (bytes; default 128 MiB, 0 for none). */
+  blobCacheBytes?: number;
+  /** `https` when the server serves TLS (default `http`). */
+  scheme?: 'http' | 'https';
   observe?(operation: string, outcome: string, seconds: number): void;
 }
 
@@ -36,15 +41,16 @@ export interface Registry {
 /** Assembles the registry: blobs under `<dataDir>/registry`, metadata in the store, the ECR API and `/v2/`. */
 export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
   const root = join(opts.dataDir, 'registry');
-  const blobs = await FsBlobStore.open(root);
+  const blobs = await FsBlobStore.open(root, opts.blobCacheBytes !== undefined ? { cacheBytes: opts.blobCacheBytes } : {});
   const tokens = new RegistryTokens(RegistryTokens.loadSecret(join(root, 'token-secret')), opts.credentials);
   const ctx: EcrContext = {
     store: opts.store,
     region: opts.region,
     accountId: opts.accountId,
     registryHost: opts.registryHost ?? '127.0.0.1',
-    registryScheme: 'http',
+    registryScheme: opts.scheme ?? 'http',
     blobs,
+    blobLocks: new KeyedLock(),
     tokens,
     pulls: new PullTimeRecorder(),
     now: Date.now,

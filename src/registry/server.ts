@@ -16,9 +16,9 @@ import {
   type LayerDoc,
   type TagDoc,
 } from '../ecr/images.js';
-import { REPOSITORY_NAME_RE, getRepository } from '../ecr/repositories.js';
+import { REPOSITORY_NAME_RE, getRepository, repositoryArn } from '../ecr/repositories.js';
 import { pullThroughCache } from '../ecr/pullThrough.js';
-import { DigestMismatchError, RangeNotSatisfiableError, UploadNotFoundError } from './storage/blobStore.js';
+import { BlobNotFoundError, DigestMismatchError, RangeNotSatisfiableError, UploadNotFoundError } from './storage/blobStore.js';
 import { RegistryError, toRegistryError } from './errors.js';
 
 export interface RegistryServerOptions {
@@ -224,9 +224,14 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         const fromRepo = from !== null && REPOSITORY_NAME_RE.test(from) ? await ctx.store.get('repository', repo.arn.replace(/repository\/.*$/, `repository/${from}`)) : undefined;
         const found = fromRepo ? await blobLinked(fromRepo.arn, mount) : undefined;
         if (found) {
-          await linkLayer(ctx, name, mount, found.size);
-          req.resume();
-          return send(res, 201, { location: `/v2/${name}/blobs/${mount}`, 'docker-content-digest': mount });
+          try {
+            await linkLayer(ctx, name, mount, found.size);
+            req.resume();
+            return send(res, 201, { location: `/v2/${name}/blobs/${mount}`, 'docker-content-digest': mount });
+          } catch (err) {
+            // Collected since it was found: the client uploads it instead, as for any failed mount.
+            if (!(err instanceof BlobNotFoundError)) throw err;
+          }
         }
       }
       const id = await ctx.blobs.createUpload({ repository: name, startedAt: ctx.now() });
@@ -284,7 +289,10 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
     }
 
     if (blobDigest !== undefined) {
-      const repo = await repositoryExists(name);
+      // Reads (the hot path) look the link up first: a link implies its repository, which is read only on a miss.
+      const read = (method === 'GET' || method === 'HEAD') && DIGEST_RE.test(blobDigest);
+      const link = read ? await ctx.store.get<LayerDoc>('layer', layerArn(repositoryArn(ctx, name), blobDigest)) : undefined;
+      const repo = link ? { arn: link.cluster } : await repositoryExists(name);
       if (!DIGEST_RE.test(blobDigest)) throw new RegistryError('DIGEST_INVALID', 400, 'provided digest did not match uploaded content', { digest: blobDigest });
       if (method === 'DELETE') {
         setOp('DeleteBlob');
@@ -295,7 +303,7 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
       }
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 405, 'The operation is unsupported.');
       setOp(method === 'HEAD' ? 'HeadBlob' : 'GetBlob');
-      const found = await blobLinked(repo.arn, blobDigest);
+      const found = link ? await ctx.blobs.stat(blobDigest) : await blobLinked(repo.arn, blobDigest);
       if (!found) throw new RegistryError('BLOB_UNKNOWN', 404, 'blob unknown to registry', { digest: blobDigest });
       const base = { 'docker-content-digest': blobDigest, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', etag: `"${blobDigest}"` };
       const range = parseRange(header(req, 'range'), found.size);
@@ -344,11 +352,14 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         });
       }
       const pulling = method === 'GET' || method === 'HEAD';
+      const hit = pulling ? await findImage(ctx.store, repositoryArn(ctx, name), ref) : undefined;
       // A pull that misses may be served through a pull-through cache rule (which creates the repository).
-      const repo = await repositoryExists(name).catch(async (err: unknown) => {
-        if (pulling && (await pullThroughCache(ctx, name, reference))) return repositoryExists(name);
-        throw err;
-      });
+      const repo = hit
+        ? undefined
+        : await repositoryExists(name).catch(async (err: unknown) => {
+            if (pulling && (await pullThroughCache(ctx, name, reference))) return repositoryExists(name);
+            throw err;
+          });
       if (method === 'DELETE') {
         setOp('DeleteManifest');
         const deleted = await deleteImage(ctx, name, ref);
@@ -357,10 +368,10 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
       }
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 405, 'The operation is unsupported.');
       setOp(method === 'HEAD' ? 'HeadManifest' : 'GetManifest');
-      let image = await findImage(ctx.store, repo.arn, ref);
-      if (!image && (await pullThroughCache(ctx, name, reference))) image = await findImage(ctx.store, repo.arn, ref);
+      let image = hit ?? (repo ? await findImage(ctx.store, repo.arn, ref) : undefined);
+      if (!image && repo && (await pullThroughCache(ctx, name, reference))) image = await findImage(ctx.store, repo.arn, ref);
       if (!image) throw new RegistryError('MANIFEST_UNKNOWN', 404, `Requested image not found`, ref);
-      if (method === 'GET') ctx.pulls.record(repo.arn, image.doc.imageDigest, ctx.now());
+      if (method === 'GET') ctx.pulls.record(repositoryArn(ctx, name), image.doc.imageDigest, ctx.now());
       const body = Buffer.from(image.doc.manifest, 'utf8');
       res.writeHead(200, {
         'docker-distribution-api-version': 'registry/2.0',

@@ -12,6 +12,7 @@ import { ServiceController } from '../controllers/services/controller.js';
 import { LifecycleController } from '../controllers/ecr/lifecycle.js';
 import { PullTimeFlusher } from '../controllers/ecr/pullTimes.js';
 import { createSecretsPurge } from '../controllers/secretsPurge.js';
+import { RegistryGarbageCollector, type RegistryGcOptions } from '../controllers/registryGc.js';
 import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -29,7 +30,8 @@ import { createLogRetention } from '../controllers/logRetention.js';
 import type { LogsContext } from '../logs/ops.js';
 import { LogStore } from '../logs/storage.js';
 import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
-import { createHttpServer } from './http.js';
+import { createHttpServer, type HttpTimeouts } from './http.js';
+import { loadTls, type TlsMaterial } from './tls.js';
 import { ServerMetrics } from './metrics.js';
 import { cloudWatchProtocols } from '../api/cloudwatch/service.js';
 import { autoScalingProtocol } from '../api/autoscaling/service.js';
@@ -54,6 +56,16 @@ export interface ServerConfig {
   synchronous?: 'full' | 'normal';
   /** `host[:port]` in repository URIs; by default the server's own `127.0.0.1:<port>`. */
   registryHost?: string;
+  /** Registry garbage collection: schedule, grace period, delay after image deletes (ms). */
+  registryGc?: Pick<RegistryGcOptions, 'intervalMs' | 'graceMs' | 'afterDeleteMs' | 'uploadExpiryMs'>;
+  /** Client timeouts (ms); see `HttpTimeouts`. */
+  httpTimeouts?: Partial<HttpTimeouts>;
+  /**
+   * Serve HTTPS (the API and the registry share the endpoint): with the
+   * operator's certificate and key files, or, when neither is given, a
+   * self-signed certificate generated into `<dataDir>/tls/`.
+   */
+  tls?: { certFile?: string; keyFile?: string };
 }
 
 export interface RunningServer {
@@ -66,6 +78,9 @@ export interface RunningServer {
   /** CloudWatch Logs: the log store (`<data-dir>/logs.db`) and its context. */
   logs: LogsContext;
   log: Logger;
+  registryGc: RegistryGarbageCollector;
+  /** The certificate served, when the server speaks HTTPS. */
+  tls?: TlsMaterial;
   close(): Promise<void>;
 }
 
@@ -97,7 +112,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const logStore = LogStore.open({ path: join(config.dataDir, 'logs.db'), driver: sqlite.driver, synchronous: config.synchronous ?? 'full' });
   const logs: LogsContext = { logs: logStore, region: config.region, accountId: config.accountId, now: Date.now };
   const metrics = new ServerMetrics();
+  const tls = config.tls
+    ? await loadTls({
+        dataDir: config.dataDir,
+        ...config.tls,
+        hosts: [config.registryHost?.replace(/:\d+$/, '') ?? '', config.host, '127.0.0.1', 'localhost', '::1'],
+      })
+    : undefined;
+  if (tls) log.info({ certFile: tls.certFile, selfSigned: tls.selfSigned }, 'serving HTTPS');
   const imageRegistry = await openRegistry({
+    scheme: tls ? 'https' : 'http',
+    ...(process.env.BERTH_REGISTRY_CACHE_MB !== undefined && Number.isFinite(Number(process.env.BERTH_REGISTRY_CACHE_MB))
+      ? { blobCacheBytes: Math.max(0, Number(process.env.BERTH_REGISTRY_CACHE_MB)) * 1024 * 1024 }
+      : {}),
     store,
     dataDir: config.dataDir,
     region: config.region,
@@ -145,6 +172,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
     protocols: [ecsProtocol(operations), logsProtocol(logs), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx)],
     registry: (req, res) => imageRegistry.handle(req, res),
+    ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
+    timeouts: {
+      ...Object.fromEntries(
+        Object.entries({
+          idleMs: positive(process.env.BERTH_HTTP_IDLE_TIMEOUT_MS),
+          headersMs: positive(process.env.BERTH_HTTP_HEADERS_TIMEOUT_MS),
+          apiBodyMs: positive(process.env.BERTH_HTTP_API_BODY_TIMEOUT_MS),
+        }).filter(([, v]) => v !== undefined),
+      ),
+      ...config.httpTimeouts,
+    },
     metrics,
     log,
     health: async () => {
@@ -163,7 +201,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const port = (server.address() as AddressInfo).port;
   imageRegistry.listening(port);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
   // Time between passes of ECR lifecycle policies (an hour unless BERTH_ECR_LIFECYCLE_INTERVAL_MS says otherwise).
   const lifecycleIntervalMs = positive(process.env.BERTH_ECR_LIFECYCLE_INTERVAL_MS);
@@ -172,9 +210,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     runAction: async (action, alarm, value) => (/:scalingPolicy:/.test(action) ? executePolicy(metricsCtx, action, alarm, value) : undefined),
   });
   const logRetentionMs = positive(process.env.BERTH_LOG_RETENTION_INTERVAL_MS);
+  const gcEnv = {
+    intervalMs: positive(process.env.BERTH_REGISTRY_GC_INTERVAL_MS),
+    graceMs: positive(process.env.BERTH_REGISTRY_GC_GRACE_MS),
+    afterDeleteMs: positive(process.env.BERTH_REGISTRY_GC_AFTER_DELETE_MS),
+  };
+  const registryGc = new RegistryGarbageCollector(imageRegistry.ctx, {
+    log,
+    ...Object.fromEntries(Object.entries(gcEnv).filter(([, v]) => v !== undefined)),
+    ...config.registryGc,
+  });
   const controllers = [
     createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }),
     new ServiceController(ctx, { log }),
+    registryGc,
     new LifecycleController(imageRegistry.ctx, { log, ...(lifecycleIntervalMs !== undefined ? { intervalMs: lifecycleIntervalMs } : {}) }),
     new PullTimeFlusher(imageRegistry.ctx.pulls, store, { log }),
     createSecretsPurge(secretsCtx, { log }),
@@ -205,6 +254,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     secrets: secretsCtx,
     logs,
     log,
+    registryGc,
+    ...(tls ? { tls } : {}),
     async close() {
       if (closing) return;
       closing = true;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
 import { InvalidAction, RequestEntityTooLargeException, toWireError } from '../api/errors.js';
@@ -22,12 +23,38 @@ export interface HttpServerOptions {
   registry?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** WebSocket upgrades (agent control channel); return false to refuse. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  timeouts?: Partial<HttpTimeouts>;
+  /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
+  tls?: { cert: string; key: string };
 }
+
+/**
+ * How long the server waits for a client. There is no limit on a whole
+ * request: an image layer may take many minutes to upload over a slow link,
+ * and is cut only when it stalls.
+ */
+export interface HttpTimeouts {
+  /** A connection that sends and receives nothing for this long is closed, mid-request or between requests (ms). */
+  idleMs: number;
+  /** A request's headers must arrive within this (ms). */
+  headersMs: number;
+  /** An API (not registry) request body must arrive within this: API bodies are small (ms). */
+  apiBodyMs: number;
+}
+
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { idleMs: 120_000, headersMs: 60_000, apiBodyMs: 120_000 };
 
 class BodyTooLarge extends Error {}
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Reads a body of at most `limit` bytes; a body still arriving after `deadlineMs` closes the connection. */
+function readBody(req: IncomingMessage, limit: number, deadlineMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error('request body too slow'));
+      req.socket.destroy();
+    }, deadlineMs);
+    timer.unref();
+    req.on('close', () => clearTimeout(timer));
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -57,6 +84,7 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
  */
 export function createHttpServer(opts: HttpServerOptions): Server {
   const { verifier, protocols, metrics, log } = opts;
+  const timeouts = { ...DEFAULT_HTTP_TIMEOUTS, ...opts.timeouts };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
@@ -91,7 +119,7 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     let status = 200;
     let hint: string | undefined;
     try {
-      const body = await readBody(req, MAX_BODY_BYTES);
+      const body = await readBody(req, MAX_BODY_BYTES, timeouts.apiBodyMs);
       const base = { method, path, query, headers: req.headers };
       const principal = await verifier.verify({ ...base, body });
       const protocol = protocols.find((p) => p.matches({ ...base, principal }));
@@ -157,13 +185,24 @@ export function createHttpServer(opts: HttpServerOptions): Server {
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: 70_000, requestTimeout: 120_000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, 'request handler failed');
       if (!res.headersSent) send(res, 500, { 'content-type': 'application/x-amz-json-1.1' }, JSON.stringify(toWireError(err).body));
       else res.destroy();
     });
-  });
+  };
+  // requestTimeout 0: Node's default (5 minutes) would cut a slow but steady layer upload; stalls are cut by the idle timeout.
+  // Node checks headersTimeout every connectionsCheckingInterval (30 s by default): often enough for the timeout chosen.
+  const serverOptions = {
+    keepAliveTimeout: Math.min(65_000, timeouts.idleMs),
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(timeouts.headersMs / 4))),
+  };
+  const server: Server = opts.tls ? createHttpsServer({ ...serverOptions, cert: opts.tls.cert, key: opts.tls.key }, onRequest) : createServer(serverOptions, onRequest);
+  // A connection idle this long is destroyed (upgraded agent channels are not: they keep their own heartbeat).
+  server.timeout = timeouts.idleMs;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A client may reset the connection before it is answered; that must never take the server down.
     socket.on('error', () => socket.destroy());

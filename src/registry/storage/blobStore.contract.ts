@@ -86,5 +86,28 @@ export function blobStoreContract(name: string, open: () => Promise<{ store: Blo
       await store.delete(sha256(content));
       assert.equal(await store.stat(sha256(content)), undefined);
     });
+
+    it('lists blobs and upload sessions with their write times, and deletes only blobs written before a cutoff', async () => {
+      const { store } = await open();
+      const content = Buffer.from('listed blob');
+      const before = Date.now() - 1000;
+      const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+      await store.append(id, chunked(content));
+      await store.completeUpload(id, sha256(content));
+      const pending = await store.createUpload({ repository: 'app', startedAt: 2 });
+      await store.append(pending, chunked(Buffer.from('partial')));
+      const blobs = [];
+      for await (const b of store.list()) blobs.push(b);
+      assert.deepEqual(blobs.map((b) => [b.digest, b.size]), [[sha256(content), content.length]]);
+      assert.ok(blobs[0]!.modifiedAt >= before);
+      const uploads = [];
+      for await (const u of store.uploads()) uploads.push(u);
+      assert.deepEqual(uploads.map((u) => [u.id, u.size, u.meta.repository]), [[pending, 7, 'app']]);
+      assert.equal(await store.delete(sha256(content), { unmodifiedSince: before }), false, 'written after the cutoff');
+      assert.ok(await store.stat(sha256(content)));
+      assert.equal(await store.delete(sha256(content), { unmodifiedSince: Date.now() + 1000 }), true);
+      assert.equal(await store.stat(sha256(content)), undefined);
+      assert.equal(await store.delete(sha256(content)), false, 'nothing left to delete');
+    });
   });
 }

@@ -12,7 +12,11 @@ import type { Readable } from 'node:stream';
  *   at the offset reported by `uploadStatus`.
  * - `completeUpload` refuses (with `DigestMismatchError`) content whose
  *   SHA-256 differs from the digest the client names, and then keeps the
- *   session so the client may cancel it.
+ *   session so the client may cancel it. Completing an upload of content
+ *   already stored writes it again: its `modifiedAt` becomes now.
+ * - `delete(digest, { unmodifiedSince })` never removes a blob written (or
+ *   written again) at or after `unmodifiedSince`, even when the write races
+ *   the delete: garbage collection relies on this to spare fresh uploads.
  */
 export interface BlobStore {
   /** Size of a stored blob, or undefined when there is none. */
@@ -21,7 +25,13 @@ export interface BlobStore {
   read(digest: string, range?: { start: number; end: number }): Readable;
   /** Stores a small blob given whole (manifests); returns its size. */
   put(digest: string, content: Buffer): Promise<void>;
-  delete(digest: string): Promise<void>;
+  /**
+   * Removes a blob; with `unmodifiedSince` (epoch ms), only if it was last
+   * written before then. Resolves true when a blob was removed.
+   */
+  delete(digest: string, opts?: { unmodifiedSince?: number }): Promise<boolean>;
+  /** Every stored blob, in no particular order (garbage collection). */
+  list(): AsyncIterable<BlobInfo>;
 
   /** Starts an upload session; `meta` is kept with it (for example the repository). */
   createUpload(meta: UploadMeta): Promise<string>;
@@ -36,6 +46,15 @@ export interface BlobStore {
   /** Verifies the session's content against `digest` and makes it visible as that blob. */
   completeUpload(id: string, digest: string): Promise<{ size: number }>;
   cancelUpload(id: string): Promise<void>;
+  /** Every upload session, with the time it last received bytes (epoch ms). */
+  uploads(): AsyncIterable<{ id: string; meta: UploadMeta; size: number; modifiedAt: number }>;
+}
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  /** When the blob was last written (epoch ms). */
+  modifiedAt: number;
 }
 
 export interface UploadMeta {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { blobStoreContract, chunked, sha256 } from './blobStore.contract.js';
+import { blobStoreContract, chunked, readAll, sha256 } from './blobStore.contract.js';
 import { FsBlobStore } from './fs.js';
 
 const dirs: string[] = [];
@@ -49,6 +49,26 @@ describe('filesystem blob store', () => {
     const store = await FsBlobStore.open(root);
     assert.deepEqual(readdirSync(join(root, 'tmp')), []);
     assert.equal(await store.stat(sha256(Buffer.from('partial'))), undefined);
+  });
+
+  it('serves a blob read whole once from memory, ranges included, and forgets it when deleted', async () => {
+    const root = tempDir();
+    const store = await FsBlobStore.open(root, { cacheBytes: 16 * 1024 * 1024 });
+    const content = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < content.length; i++) content[i] = i % 253;
+    const digest = sha256(content);
+    const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+    await store.append(id, chunked(content, 64 * 1024));
+    await store.completeUpload(id, digest);
+    assert.ok((await readAll(store.read(digest))).equals(content), 'first read, from disk');
+    // Taken away behind the store's back: what follows can only come from memory.
+    rmSync(join(root, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7)));
+    assert.ok((await readAll(store.read(digest))).equals(content));
+    const start = 1024 * 1024 - 5;
+    const end = 2 * 1024 * 1024 + 5;
+    assert.ok((await readAll(store.read(digest, { start, end }))).equals(content.subarray(start, end + 1)));
+    await store.delete(digest);
+    await assert.rejects(readAll(store.read(digest)), /ENOENT/);
   });
 
   it('answers an unknown or malformed upload id with no session', async () => {

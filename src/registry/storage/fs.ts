@@ -1,19 +1,44 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { LRUCache } from 'lru-cache';
 import { pipeline } from 'node:stream/promises';
 import {
   DigestMismatchError,
   RangeNotSatisfiableError,
   UploadNotFoundError,
+  type BlobInfo,
   type BlobStore,
   type UploadMeta,
   type UploadStatus,
 } from './blobStore.js';
 
 const UPLOAD_ID_RE = /^[0-9a-f-]{36}$/;
+/** Digest-to-size entries kept in memory (about 100 bytes each). */
+const SIZE_CACHE_ENTRIES = 10_000;
+/** The bytes [start, end) of a blob held as consecutive chunks. */
+function slice(chunks: readonly Buffer[], start: number, end: number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const c of chunks) {
+    const from = Math.max(start - at, 0);
+    const to = Math.min(end - at, c.length);
+    if (from < to) out.push(c.subarray(from, to));
+    at += c.length;
+    if (at >= end) break;
+  }
+  return out;
+}
+
+/** Memory for hot blobs by default: 128 MiB, blobs up to a quarter of it each. */
+const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
+
+export interface FsBlobStoreOptions {
+  /** Bytes of recently read blobs kept in memory (0: none); a blob larger than a quarter of it is never kept. */
+  cacheBytes?: number;
+}
 
 /**
  * Blobs on the local filesystem under one root (`<data-dir>/registry`):
@@ -23,21 +48,38 @@ const UPLOAD_ID_RE = /^[0-9a-f-]{36}$/;
  *   tmp/                                 whole blobs being written
  *
  * A blob reaches `blobs/` only by a rename of a fully written, fsynced file,
- * so a crash leaves either the whole blob or none of it.
+ * so a crash leaves either the whole blob or none of it. A blob's mtime is
+ * when its content was last written (a rename keeps it), which conditional
+ * deletes compare against.
  */
 export class FsBlobStore implements BlobStore {
   /** Running hashes of sessions appended to since the server started; rebuilt from disk otherwise. */
   private readonly hashes = new Map<string, { hash: Hash; size: number }>();
   private readonly busy = new Set<string>();
+  /** Sizes of blobs known to exist: blobs are immutable, so only a delete here invalidates an entry. */
+  private readonly sizes = new Map<string, number>();
 
-  private constructor(private readonly root: string) {}
+  /** Whole blobs read recently, served from memory (one write per response instead of reads and writes per MiB). */
+  private readonly hot: LRUCache<string, Buffer[]> | undefined;
+  /** Blobs being read into `hot` (one reader fills the cache; the others stream from disk meanwhile). */
+  private readonly filling = new Set<string>();
+  private readonly hotEntryMax: number;
 
-  static async open(root: string): Promise<FsBlobStore> {
+  private constructor(
+    private readonly root: string,
+    opts: FsBlobStoreOptions,
+  ) {
+    const budget = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    this.hotEntryMax = Math.floor(budget / 4);
+    this.hot = budget > 0 ? new LRUCache<string, Buffer[]>({ maxSize: budget, maxEntrySize: this.hotEntryMax, sizeCalculation: (chunks) => Math.max(1, chunks.reduce((n, c) => n + c.length, 0)) }) : undefined;
+  }
+
+  static async open(root: string, opts: FsBlobStoreOptions = {}): Promise<FsBlobStore> {
     for (const d of ['blobs/sha256', 'uploads', 'tmp']) await mkdir(join(root, d), { recursive: true });
     // Whole-blob writes interrupted by a crash are garbage; sessions are kept (they resume).
     await rm(join(root, 'tmp'), { recursive: true, force: true });
     await mkdir(join(root, 'tmp'), { recursive: true });
-    return new FsBlobStore(root);
+    return new FsBlobStore(root, opts);
   }
 
   private blobPath(digest: string): string {
@@ -51,20 +93,48 @@ export class FsBlobStore implements BlobStore {
   }
 
   async stat(digest: string): Promise<{ size: number } | undefined> {
+    const known = this.sizes.get(digest);
+    if (known !== undefined) return { size: known };
     try {
-      return { size: (await stat(this.blobPath(digest))).size };
+      const { size } = await stat(this.blobPath(digest));
+      this.remember(digest, size);
+      return { size };
     } catch {
       return undefined;
     }
   }
 
+  private remember(digest: string, size: number): void {
+    // A bounded cache: when full, the oldest entries go (a miss costs one stat).
+    if (this.sizes.size >= SIZE_CACHE_ENTRIES) this.sizes.delete(this.sizes.keys().next().value!);
+    this.sizes.set(digest, size);
+  }
+
   read(digest: string, range?: { start: number; end: number }): Readable {
+    const cached = this.hot?.get(digest);
+    if (cached) return Readable.from(range ? slice(cached, range.start, range.end + 1) : cached, { objectMode: false });
     // 1 MiB reads: layers are large and read whole; fewer, larger chunks cost less per byte served.
-    return createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    const stream = createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    const size = this.sizes.get(digest);
+    if (this.hot && !range && size !== undefined && size <= this.hotEntryMax && !this.filling.has(digest)) {
+      // Blobs are immutable: the bytes read whole, once complete, are the blob.
+      this.filling.add(digest);
+      const chunks: Buffer[] = [];
+      let read = 0;
+      stream.on('data', (c: Buffer | string) => {
+        const b = c as Buffer;
+        chunks.push(b);
+        read += b.length;
+      });
+      stream.on('close', () => {
+        this.filling.delete(digest);
+        if (read === size && this.sizes.has(digest)) this.hot?.set(digest, chunks);
+      });
+    }
+    return stream;
   }
 
   async put(digest: string, content: Buffer): Promise<void> {
-    if (await this.stat(digest)) return;
     const tmp = join(this.root, 'tmp', randomUUID());
     const fh = await open(tmp, 'w');
     try {
@@ -76,8 +146,61 @@ export class FsBlobStore implements BlobStore {
     await this.publish(tmp, digest);
   }
 
-  async delete(digest: string): Promise<void> {
-    await rm(this.blobPath(digest), { force: true });
+  async delete(digest: string, opts: { unmodifiedSince?: number } = {}): Promise<boolean> {
+    const path = this.blobPath(digest);
+    this.sizes.delete(digest);
+    this.hot?.delete(digest);
+    const before = opts.unmodifiedSince;
+    try {
+      if ((await stat(path)).mtimeMs >= (before ?? Infinity)) return false;
+      // Moved aside first: a fresh copy published between the check above and
+      // this rename is the file moved, and is put back when its mtime shows it.
+      const aside = join(this.root, 'tmp', `deleted-${randomUUID()}`);
+      await rename(path, aside);
+      if (before !== undefined && (await stat(aside)).mtimeMs >= before) {
+        await rename(aside, path);
+        return false;
+      }
+      await rm(aside, { force: true });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  async *list(): AsyncIterable<BlobInfo> {
+    const top = join(this.root, 'blobs', 'sha256');
+    for (const prefix of await readdir(top)) {
+      let names: string[];
+      try {
+        names = await readdir(join(top, prefix));
+      } catch {
+        continue;
+      }
+      for (const hex of names) {
+        try {
+          const st = await stat(join(top, prefix, hex));
+          yield { digest: `sha256:${hex}`, size: st.size, modifiedAt: st.mtimeMs };
+        } catch {
+          // Deleted since the directory was read.
+        }
+      }
+    }
+  }
+
+  async *uploads(): AsyncIterable<{ id: string; meta: UploadMeta; size: number; modifiedAt: number }> {
+    for (const id of await readdir(join(this.root, 'uploads'))) {
+      if (!UPLOAD_ID_RE.test(id)) continue;
+      const status = await this.uploadStatus(id);
+      if (!status) continue;
+      try {
+        const st = await stat(join(this.uploadDir(id), 'data'));
+        yield { id, ...status, modifiedAt: st.mtimeMs };
+      } catch {
+        // Completed or cancelled since the directory was read.
+      }
+    }
   }
 
   async createUpload(meta: UploadMeta): Promise<string> {
@@ -126,19 +249,18 @@ export class FsBlobStore implements BlobStore {
     this.busy.add(id);
     try {
       const state = await this.hashOf(id, status.size);
-      const out = createWriteStream(join(this.uploadDir(id), 'data'), { flags: 'a' });
+      // 1 MiB of buffered writes before the socket is paused: fewer pauses, fewer small writes.
+      const out = createWriteStream(join(this.uploadDir(id), 'data'), { flags: 'a', highWaterMark: 1024 * 1024 });
+      const hashing = new Transform({
+        highWaterMark: 1024 * 1024,
+        transform(chunk: Buffer, _encoding, done) {
+          state.hash.update(chunk);
+          state.size += chunk.length;
+          done(null, chunk);
+        },
+      });
       try {
-        await pipeline(
-          body,
-          async function* (source: AsyncIterable<Buffer>) {
-            for await (const chunk of source) {
-              state.hash.update(chunk);
-              state.size += chunk.length;
-              yield chunk;
-            }
-          },
-          out,
-        );
+        await pipeline(body, hashing, out);
       } catch (err) {
         // The hash may have seen bytes the file did not get: rebuild it from disk next time.
         this.hashes.delete(id);
@@ -159,11 +281,17 @@ export class FsBlobStore implements BlobStore {
     const data = join(this.uploadDir(id), 'data');
     const fh = await open(data, 'r+');
     try {
+      // Written "now": the blob's grace period against garbage collection starts at completion.
+      const now = new Date();
+      await fh.utimes(now, now);
       await fh.sync();
     } finally {
       await fh.close();
     }
-    if (!(await this.stat(digest))) await this.publish(data, digest);
+    // Published even when the digest is stored already: the fresh copy's mtime
+    // keeps a concurrent garbage collection from removing what was just pushed.
+    await this.publish(data, digest);
+    this.remember(digest, status.size);
     await this.cancelUpload(id);
     return { size: status.size };
   }
