@@ -125,9 +125,9 @@ describe('CloudWatch over the AWS query protocol (in process: the SDK query seri
     protocol: AwsQueryProtocol,
     requestHandler,
   });
-  after(() => {
+  after(async () => {
     client.destroy();
-    store.close();
+    await store.close();
   });
 
   const minute = Date.UTC(2026, 2, 4, 5, 20);
