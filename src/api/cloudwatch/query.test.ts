@@ -218,6 +218,17 @@ describe('CloudWatch over the AWS query protocol (in process: the SDK query seri
     assert.equal(res.status, 400);
     assert.equal(res.headers['content-type'], 'text/xml');
     assert.match(res.body, /<Code>ValidationError<\/Code><Message>1 validation error detected: Value null at 'namespace' failed to satisfy constraint: Member must not be null<\/Message>/);
+    const unserved = await call({
+      method: 'POST',
+      path: '/',
+      query: '',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: Buffer.from('Action=ListDashboards&Version=2010-08-01'),
+      requestId: 'rq-3',
+      principal: { accessKeyId: 'AK', service: 'monitoring', region: 'us-east-1' },
+    });
+    assert.equal(unserved.status, 400);
+    assert.match(unserved.body, /<Code>ValidationError<\/Code><Message>Berth does not implement ListDashboards yet\./);
     const list = await client.send(new ListMetricsCommand({ MetricName: 'x' }));
     assert.deepEqual(list.Metrics, []);
   });
