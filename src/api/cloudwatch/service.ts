@@ -1,4 +1,5 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { awsQueryService } from '../awsQuery.js';
 import { SerializationException, UnknownOperationException, ValidationException } from '../errors.js';
 import { CLOUDWATCH_MODEL, type CloudwatchOperationName } from '../models/cloudwatch.generated.js';
 import type { OperationInput } from '../models/index.js';
@@ -63,7 +64,13 @@ export function queryErrorHeader(type: string): Record<string, string> {
 
 const unsupported = (name: string) => new ValidationException(`Berth does not implement ${name} yet. The README lists the CloudWatch operations that work today.`);
 
-/** CloudWatch over AWS JSON 1.0 and Smithy RPC v2 CBOR (signing name `monitoring`). */
+/**
+ * CloudWatch over AWS JSON 1.0, Smithy RPC v2 CBOR and the AWS query protocol
+ * (all signed for `monitoring`): one operations table, one model. The query
+ * front end answers what the AWS CLI v2 and older SDKs send (form parameters
+ * such as `Dimensions.member.1.Name`, XML answers and `<ErrorResponse>` with
+ * the model's query codes: `InvalidParameterValue`, `ResourceNotFound`...).
+ */
 export function cloudWatchProtocols(ctx: MetricsContext): ServiceProtocol[] {
   // Each front end calls a handler only after validateCloudWatchInput accepted its input.
   const handlers = cloudWatchOperations(ctx) as Readonly<Record<string, OperationHandler>>;
@@ -96,5 +103,11 @@ export function cloudWatchProtocols(ctx: MetricsContext): ServiceProtocol[] {
     unsupported,
     errorHeaders: queryErrorHeader,
   });
-  return [jsonWithQueryErrors, cbor];
+  const query = awsQueryService({
+    service: 'cloudwatch',
+    model: CLOUDWATCH_MODEL,
+    operations: handlers,
+    unsupported,
+  });
+  return [jsonWithQueryErrors, cbor, query];
 }
