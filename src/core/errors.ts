@@ -98,6 +98,15 @@ export const ValidationError = define('ValidationError');
 export const InvalidAction = define('InvalidAction');
 export const MissingAction = define('MissingAction');
 
+// ---- IAM and STS modelled exceptions (aws-sdk-js-v3 client-iam / client-sts models/errors.ts) ----
+export const NoSuchEntityException = define('NoSuchEntityException', 404);
+export const EntityAlreadyExistsException = define('EntityAlreadyExistsException', 409);
+export const DeleteConflictException = define('DeleteConflictException', 409);
+export const InvalidInputException = define('InvalidInputException');
+export const PackedPolicyTooLargeException = define('PackedPolicyTooLargeException');
+/** Requests signed with session credentials past their expiration (`ExpiredToken` on the query wire). */
+export const ExpiredTokenException = define('ExpiredTokenException', 403);
+
 // ---- ELBv2 modelled exceptions (aws-sdk-js-v3 client-elastic-load-balancing-v2 models/errors.ts) ----
 export const CertificateNotFoundException = define('CertificateNotFoundException');
 export const DuplicateListenerException = define('DuplicateListenerException');

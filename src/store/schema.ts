@@ -66,6 +66,12 @@ export interface Database {
   certificates: ResourceTable;
   secrets: ResourceTable;
   parameters: ResourceTable;
+  iam_users: ResourceTable;
+  iam_groups: ResourceTable;
+  iam_roles: ResourceTable;
+  iam_policies: ResourceTable;
+  access_keys: ResourceTable;
+  sts_sessions: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -90,7 +96,13 @@ export type ResourceTableName =
   | 'targets'
   | 'certificates'
   | 'secrets'
-  | 'parameters';
+  | 'parameters'
+  | 'iam_users'
+  | 'iam_groups'
+  | 'iam_roles'
+  | 'iam_policies'
+  | 'access_keys'
+  | 'sts_sessions';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -111,6 +123,12 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   certificate: 'certificates',
   secret: 'secrets',
   parameter: 'parameters',
+  iamUser: 'iam_users',
+  iamGroup: 'iam_groups',
+  iamRole: 'iam_roles',
+  iamPolicy: 'iam_policies',
+  accessKey: 'access_keys',
+  stsSession: 'sts_sessions',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -278,6 +296,16 @@ const MIGRATIONS: Migration[] = [
     async up(db) {
       await createResourceTable(db, 'secret');
       await createResourceTable(db, 'parameter');
+    },
+  },
+  {
+    // IAM users, groups, roles and managed policies (inline policies, attachments and tags inside each document),
+    // IAM access keys (secrets sealed) and STS session credentials (secrets sealed, session tokens hashed).
+    id: 12,
+    async up(db) {
+      for (const kind of ['iamUser', 'iamGroup', 'iamRole', 'iamPolicy', 'accessKey', 'stsSession'] as const) {
+        await createResourceTable(db, kind);
+      }
     },
   },
 ];

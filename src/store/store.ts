@@ -36,7 +36,13 @@ export type Kind =
   | 'target'
   | 'certificate'
   | 'secret'
-  | 'parameter';
+  | 'parameter'
+  | 'iamUser'
+  | 'iamGroup'
+  | 'iamRole'
+  | 'iamPolicy'
+  | 'accessKey'
+  | 'stsSession';
 
 export const KINDS: readonly Kind[] = [
   'cluster',
@@ -57,6 +63,12 @@ export const KINDS: readonly Kind[] = [
   'certificate',
   'secret',
   'parameter',
+  'iamUser',
+  'iamGroup',
+  'iamRole',
+  'iamPolicy',
+  'accessKey',
+  'stsSession',
 ];
 
 /**
@@ -90,6 +102,13 @@ export const INDEXES = {
   certificate: [],
   secret: [],
   parameter: [],
+  iamUser: [],
+  iamGroup: [],
+  iamRole: [],
+  iamPolicy: [],
+  /** user: the name of the IAM user the access key belongs to. */
+  accessKey: ['user'],
+  stsSession: [],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;
