@@ -109,7 +109,7 @@ export interface SessionDoc {
   tokenHash: string;
   /** Epoch milliseconds. */
   expiration: number;
-  kind: 'assumed-role' | 'federated-user-session';
+  kind: 'assumed-role' | 'session';
   /** The principal the credentials act as: the assumed-role ARN, or the user's (or root's) ARN for GetSessionToken. */
   arn: string;
   /** aws:userid: `ROLEID:session` for a role session, the user id otherwise. */

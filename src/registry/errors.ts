@@ -49,6 +49,7 @@ const FROM_ECR: Record<string, [RegistryErrorCode, number]> = {
   ImageTagAlreadyExistsException: ['TAG_INVALID', 400],
   UnsupportedImageTypeException: ['MANIFEST_INVALID', 400],
   InvalidParameterException: ['MANIFEST_INVALID', 400],
+  AccessDeniedException: ['DENIED', 403],
 };
 
 /** The registry error for a thrown value, or undefined when it is unexpected (a fault to log). */

@@ -4,6 +4,12 @@ import { join } from 'node:path';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
 import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/service.js';
 import { elbv2Protocol } from '../api/elbv2/service.js';
+import { iamProtocol } from '../api/iam/service.js';
+import { stsProtocol } from '../api/sts/service.js';
+import { Authorizer } from '../api/auth/authorize.js';
+import { RESOURCE_RESOLVERS, repositoryArn } from '../api/auth/resources.js';
+import type { IamContext } from '../iam/model.js';
+import { Principals } from '../iam/principals.js';
 import { acmProtocol } from '../api/acm/service.js';
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createReaper } from '../controllers/reaper.js';
@@ -20,7 +26,7 @@ import { rewrapSecrets } from '../secrets/secrets.js';
 import { ssmProtocol } from '../api/ssm/service.js';
 import type { SsmContext } from '../ssm/context.js';
 import { rewrapParameters } from '../ssm/parameters.js';
-import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
+import { loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer } from './http.js';
 import { ServerMetrics } from './metrics.js';
 
@@ -59,8 +65,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const log = config.log ?? createLogger('server');
   mkdirSync(config.dataDir, { recursive: true });
   const credentials = loadRootCredentials(config.dataDir);
-  const registry = new CredentialRegistry();
-  registry.add(credentials);
 
   const sqlite = chooseSqliteDriver();
   log.info({ sqliteDriver: sqlite.driver, why: sqlite.reason, node: process.version }, `state store: SQLite through ${sqlite.driver === 'node' ? 'node:sqlite' : 'better-sqlite3'}`);
@@ -75,18 +79,28 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   // After a master key rotation (a new key appended to the key file), data keys move under the new key.
   const rewrapped = (await rewrapSecrets(secretsCtx)) + (await rewrapParameters(ssmCtx));
   if (rewrapped > 0) log.info({ values: rewrapped, masterKey: keyring.current.id }, 're-wrapped data keys under the current master key');
+  const iamCtx: IamContext = { store, region: config.region, accountId: config.accountId, keyring, now: Date.now };
+  // Access keys resolve to principals: the root pair, IAM users' keys, STS session credentials.
+  const principals = new Principals(iamCtx, credentials);
+  await principals.start();
+  const authorizer = new Authorizer(principals, { store, region: config.region, accountId: config.accountId }, log);
   const metrics = new ServerMetrics();
   const imageRegistry = await openRegistry({
     store,
     dataDir: config.dataDir,
     region: config.region,
     accountId: config.accountId,
-    credentials: registry,
+    credentials: principals,
+    authorize: async (accessKeyId, action, repositoryName) => {
+      const identity = await principals.resolve(accessKeyId);
+      if (!identity || identity.kind === 'root') return;
+      await authorizer.check(identity, [{ action, resource: repositoryArn({ region: config.region, accountId: config.accountId }, repositoryName) }], { secureTransport: false });
+    },
     log,
     ...(config.registryHost !== undefined ? { registryHost: config.registryHost } : {}),
     observe: (operation, outcome, seconds) => metrics.observe('registry', operation, outcome, seconds),
   });
-  const verifier = new SigV4Verifier(registry, config.region);
+  const verifier = new SigV4Verifier(principals, config.region);
   // The agents' acknowledgement timeout and reconnect grace can be shortened (tests); anything but a positive number keeps the default.
   const positive = (v: string | undefined): number | undefined => {
     const n = Number(v);
@@ -103,7 +117,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx)],
+    protocols: [ecsProtocol(operations), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), iamProtocol(iamCtx, principals), stsProtocol(iamCtx, principals)],
+    authorize: async (service, accessKeyId, operation, input, facts) => {
+      const resolver = RESOURCE_RESOLVERS[service];
+      if (resolver) await authorizer.authorizeOperation(accessKeyId, resolver, operation, input, facts);
+    },
     registry: (req, res) => imageRegistry.handle(req, res),
     metrics,
     log,
@@ -143,6 +161,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       closing = true;
       await Promise.all(controllers.map((c) => c.stop()));
       await dispatcher.close();
+      principals.close();
       closeReadModels(state);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
