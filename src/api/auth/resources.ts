@@ -232,7 +232,8 @@ export const iamResources: ResourceResolver = async (op, input, scope) => {
 };
 
 export const stsResources: ResourceResolver = async (op, input, scope) => {
-  if (op === 'GetCallerIdentity') return [];
+  // AWS asks no permission for these: anyone may learn who they are, and get session credentials for themselves.
+  if (op === 'GetCallerIdentity' || op === 'GetSessionToken') return [];
   const action = `sts:${op}`;
   if (op !== 'AssumeRole') return [{ action, resource: '*' }];
   const arn = str(input.RoleArn) ?? '*';
