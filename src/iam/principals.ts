@@ -47,6 +47,9 @@ export class Principals {
   private readonly policies = new Map<string, Promise<CompiledPolicy[]>>();
   private readonly root: Identity;
   private unwatch: (() => void) | undefined;
+  /** Bumped by every change that invalidates: a read that started before a change must not fill the cache after it. */
+  private keysGeneration = 0;
+  private policiesGeneration = 0;
 
   constructor(
     private readonly ctx: IamContext,
@@ -79,8 +82,13 @@ export class Principals {
 
   private onChanges(changes: readonly Change[]): void {
     for (const c of changes) {
-      if (c.kind === 'accessKey' || c.kind === 'stsSession') this.keys.delete(c.arn);
-      else if (IAM_ENTITY_KINDS.has(c.kind)) this.policies.clear();
+      if (c.kind === 'accessKey' || c.kind === 'stsSession') {
+        this.keys.delete(c.arn);
+        this.keysGeneration++;
+      } else if (IAM_ENTITY_KINDS.has(c.kind)) {
+        this.policies.clear();
+        this.policiesGeneration++;
+      }
     }
   }
 
@@ -96,6 +104,7 @@ export class Principals {
     if (accessKeyId === this.root.accessKeyId) return this.root;
     const cached = this.keys.get(accessKeyId);
     if (cached) return cached.arn === '' ? this.describe(cached) : cached;
+    const generation = this.keysGeneration;
     let identity: Identity | undefined;
     if (accessKeyId.startsWith('ASIA')) {
       const row = await this.ctx.store.get<SessionDoc>('stsSession', accessKeyId);
@@ -105,7 +114,7 @@ export class Principals {
       if (row) identity = this.fromAccessKey(row.doc);
     }
     if (!identity) return undefined;
-    this.keys.set(accessKeyId, identity);
+    if (generation === this.keysGeneration) this.keys.set(accessKeyId, identity);
     return this.describe(identity);
   }
 
@@ -162,10 +171,18 @@ export class Principals {
     const key = identity.roleName !== undefined ? `role:${identity.roleName}` : `user:${identity.userName ?? ''}`;
     let p = this.policies.get(key);
     if (!p) {
-      p = this.load(identity).catch((err: unknown) => {
-        this.policies.delete(key);
-        throw err;
-      });
+      const generation = this.policiesGeneration;
+      const loading = this.load(identity).then(
+        (policies) => {
+          if (generation !== this.policiesGeneration && this.policies.get(key) === loading) this.policies.delete(key);
+          return policies;
+        },
+        (err: unknown) => {
+          if (this.policies.get(key) === loading) this.policies.delete(key);
+          throw err;
+        },
+      );
+      p = loading;
       this.policies.set(key, p);
     }
     return p;
