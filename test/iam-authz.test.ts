@@ -38,6 +38,7 @@ import {
 import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { CreateClusterCommand, DescribeClustersCommand, ListClustersCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { CreateRepositoryCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { CreateSecretCommand, GetSecretValueCommand, PutResourcePolicyCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ecsClient, startTestServer, TEST_CREDENTIALS } from './helpers.js';
 import { ecrClient } from './registry-helpers.js';
 
@@ -292,6 +293,24 @@ describe('IAM, STS and authorization', () => {
     );
     const other = await fetch(`${server.url}/v2/other/blobs/uploads/`, { method: 'POST', headers: auth });
     assert.equal(other.status, 403);
+  });
+
+  it('grants through a secret\'s resource policy naming the user, and an explicit deny there wins', async () => {
+    const sm = new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+    clients.push(sm);
+    const secret = await sm.send(new CreateSecretCommand({ Name: 'shared', SecretString: 'v1' }));
+    const creds = await userWith('reader');
+    const as = new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+    clients.push(as);
+    await assert.rejects(as.send(new GetSecretValueCommand({ SecretId: 'shared' })), {
+      name: 'AccessDeniedException',
+      message: `User: arn:aws:iam::${ACCOUNT}:user/reader is not authorized to perform: secretsmanager:GetSecretValue on resource: ${secret.ARN} because no identity-based policy allows the secretsmanager:GetSecretValue action`,
+    });
+    const grant = { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/reader` }, Action: 'secretsmanager:GetSecretValue', Resource: '*' };
+    await sm.send(new PutResourcePolicyCommand({ SecretId: 'shared', ResourcePolicy: doc([grant]) }));
+    assert.equal((await as.send(new GetSecretValueCommand({ SecretId: 'shared' }))).SecretString, 'v1');
+    await sm.send(new PutResourcePolicyCommand({ SecretId: 'shared', ResourcePolicy: doc([grant, { ...grant, Effect: 'Deny' }]) }));
+    await assert.rejects(as.send(new GetSecretValueCommand({ SecretId: 'shared' })), { name: 'AccessDeniedException', message: /with an explicit deny in a resource-based policy$/ });
   });
 
   it('is driven by the AWS CLI: a user and its keys, then calls as that user', async () => {
