@@ -1,6 +1,8 @@
 // IAM, STS and authorization end to end: the AWS SDKs, the AWS CLI and raw /v2/ against a real server.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import {
@@ -100,6 +102,9 @@ describe('IAM, STS and authorization', () => {
     const k1 = (await iam.send(new CreateAccessKeyCommand({ UserName: 'ana' }))).AccessKey!;
     assert.match(k1.AccessKeyId!, /^AKIA/);
     assert.equal(k1.SecretAccessKey!.length, 40);
+    for (const f of readdirSync(server.dataDir)) {
+      if (f.startsWith('berth.db')) assert.ok(!readFileSync(join(server.dataDir, f)).includes(k1.SecretAccessKey!), `${f} holds a secret access key in clear`);
+    }
     await iam.send(new CreateAccessKeyCommand({ UserName: 'ana' }));
     await assert.rejects(iam.send(new CreateAccessKeyCommand({ UserName: 'ana' })), { name: 'LimitExceededException', message: 'Cannot exceed quota for AccessKeysPerUser: 2' });
     await assert.rejects(iam.send(new DeleteUserCommand({ UserName: 'ana' })), { name: 'DeleteConflictException', message: 'Cannot delete entity, must delete access keys first.' });

@@ -37,6 +37,9 @@ export interface Identity extends ResolvedCredentials {
   active: boolean;
 }
 
+/** The longest session STS issues (GetSessionToken for a user: 36 hours). */
+const MAX_SESSION_MS = 129_600_000;
+
 const IAM_ENTITY_KINDS = new Set(['iamUser', 'iamGroup', 'iamRole', 'iamPolicy']);
 
 /** SHA-256 (hex) of a session token, the only form Berth keeps. */
@@ -74,6 +77,11 @@ export class Principals {
   async start(): Promise<void> {
     this.unwatch = this.ctx.store.watch((changes) => this.onChanges(changes));
     for (const row of await this.ctx.store.find<AccessKeyDoc>('accessKey')) this.keys.set(row.arn, this.fromAccessKey(row.doc));
+    // Session credentials last at most 36 hours; older rows are only history.
+    await this.ctx.store.purge('stsSession', { status: 'ACTIVE', updatedBefore: this.ctx.now() - MAX_SESSION_MS });
+    for (const row of await this.ctx.store.find<SessionDoc>('stsSession')) {
+      if (row.doc.expiration > this.ctx.now()) this.keys.set(row.arn, this.fromSession(row.doc));
+    }
   }
 
   close(): void {
