@@ -39,7 +39,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, STSClient } from '@aws-sdk/client-sts';
 import { CreateClusterCommand, DescribeClustersCommand, ListClustersCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { CreateRepositoryCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { CreateRepositoryCommand, DeleteRepositoryPolicyCommand, GetAuthorizationTokenCommand, GetRepositoryPolicyCommand, SetRepositoryPolicyCommand } from '@aws-sdk/client-ecr';
 import { CreateSecretCommand, GetSecretValueCommand, PutResourcePolicyCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ecsClient, startTestServer, TEST_CREDENTIALS } from './helpers.js';
 import { ecrClient } from './registry-helpers.js';
@@ -298,6 +298,21 @@ describe('IAM, STS and authorization', () => {
     );
     const other = await fetch(`${server.url}/v2/other/blobs/uploads/`, { method: 'POST', headers: auth });
     assert.equal(other.status, 403);
+
+    // A repository policy naming the user grants it PutImage on that repository.
+    const admin = ecrClient(server.url);
+    clients.push(admin);
+    await assert.rejects(admin.send(new GetRepositoryPolicyCommand({ repositoryName: 'app' })), { name: 'RepositoryPolicyNotFoundException' });
+    const policyText = doc([{ Sid: 'push', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/puller` }, Action: 'ecr:PutImage' }]);
+    await admin.send(new SetRepositoryPolicyCommand({ repositoryName: 'app', policyText }));
+    assert.equal((await admin.send(new GetRepositoryPolicyCommand({ repositoryName: 'app' }))).policyText, policyText);
+    const again = await fetch(`${server.url}/v2/app/manifests/latest`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: {}, layers: [] }),
+    });
+    assert.notEqual(again.status, 403, 'the repository policy allows the push (the manifest itself may still be refused)');
+    await admin.send(new DeleteRepositoryPolicyCommand({ repositoryName: 'app' }));
   });
 
   it('grants through a secret\'s resource policy naming the user, and an explicit deny there wins', async () => {

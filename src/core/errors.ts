@@ -82,6 +82,7 @@ export const RequestEntityTooLargeException = define('RequestEntityTooLargeExcep
 export const RepositoryNotFoundException = define('RepositoryNotFoundException');
 export const RepositoryAlreadyExistsException = define('RepositoryAlreadyExistsException');
 export const RepositoryNotEmptyException = define('RepositoryNotEmptyException');
+export const RepositoryPolicyNotFoundException = define('RepositoryPolicyNotFoundException');
 export const ImageNotFoundException = define('ImageNotFoundException');
 export const ImageAlreadyExistsException = define('ImageAlreadyExistsException');
 export const ImageTagAlreadyExistsException = define('ImageTagAlreadyExistsException');

@@ -34,6 +34,8 @@ export interface RepositoryDoc {
   imageScanningConfiguration: { scanOnPush: boolean };
   encryptionConfiguration: { encryptionType: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
   tags: Tag[];
+  /** The repository policy (SetRepositoryPolicy), as the caller wrote it. */
+  policyText?: string;
 }
 
 /** ECR's repository name rule (also the registry's `<name>`), 2 to 256 characters. */

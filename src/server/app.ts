@@ -7,7 +7,7 @@ import { elbv2Protocol } from '../api/elbv2/service.js';
 import { iamProtocol } from '../api/iam/service.js';
 import { stsProtocol } from '../api/sts/service.js';
 import { Authorizer } from '../api/auth/authorize.js';
-import { RESOURCE_RESOLVERS, repositoryArn } from '../api/auth/resources.js';
+import { RESOURCE_RESOLVERS, repositoryCheck } from '../api/auth/resources.js';
 import type { IamContext } from '../iam/model.js';
 import { Principals } from '../iam/principals.js';
 import { acmProtocol } from '../api/acm/service.js';
@@ -94,7 +94,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     authorize: async (accessKeyId, action, repositoryName) => {
       const identity = await principals.resolve(accessKeyId);
       if (!identity || identity.kind === 'root') return;
-      await authorizer.check(identity, [{ action, resource: repositoryArn({ region: config.region, accountId: config.accountId }, repositoryName) }], { secureTransport: false });
+      await authorizer.check(identity, [await repositoryCheck({ store, region: config.region, accountId: config.accountId }, action, repositoryName)], { secureTransport: false });
     },
     log,
     ...(config.registryHost !== undefined ? { registryHost: config.registryHost } : {}),

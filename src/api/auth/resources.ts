@@ -6,6 +6,7 @@
  */
 import { compilePolicy, type CompiledPolicy } from '../../iam/policy/index.js';
 import type { StoreReader } from '../../store/store.js';
+import { compileRepositoryPolicy } from '../../ecr/policy.js';
 import type { Tag as IamTag, RoleDoc } from '../../iam/model.js';
 
 type In = Record<string, unknown>;
@@ -141,16 +142,32 @@ export const ecsResources: ResourceResolver = async (op, input, scope) => {
 /** The ECR repository ARN of a repository name. */
 export const repositoryArn = (scope: Pick<ResourceScope, 'accountId' | 'region'>, name: string): string => `arn:aws:ecr:${scope.region}:${scope.accountId}:repository/${name}`;
 
-export const ecrResources: ResourceResolver = (op, input, scope) => {
+/** The check of `action` on a repository, with the repository's policy as its resource-based policy. */
+export async function repositoryCheck(scope: ResourceScope, action: string, name: string, context?: Record<string, string | string[]>): Promise<AccessCheck> {
+  const arn = repositoryArn(scope, name);
+  const row = await scope.store.get<{ policyText?: string }>('repository', arn);
+  let resourcePolicy: CompiledPolicy | undefined;
+  if (row?.doc.policyText !== undefined) {
+    try {
+      resourcePolicy = compileRepositoryPolicy(row.doc.policyText, arn);
+    } catch {
+      resourcePolicy = undefined;
+    }
+  }
+  return { action, resource: arn, ...(context ? { context } : {}), ...(resourcePolicy ? { resourcePolicy } : {}) };
+}
+
+export const ecrResources: ResourceResolver = async (op, input, scope) => {
   const action = `ecr:${op}`;
   const name = str(input.repositoryName);
-  if (op === 'TagResource' || op === 'UntagResource' || op === 'ListTagsForResource') return Promise.resolve([{ action, resource: str(input.resourceArn) ?? '*' }]);
-  if (name === undefined || op === 'GetAuthorizationToken' || op === 'DescribeRepositories' && name === undefined) {
+  if (op === 'TagResource' || op === 'UntagResource' || op === 'ListTagsForResource') return [{ action, resource: str(input.resourceArn) ?? '*' }];
+  if (op === 'CreateRepository') return [{ action, resource: repositoryArn(scope, name ?? ''), context: requestTagContext(input.tags) }];
+  if (name === undefined || op === 'GetAuthorizationToken') {
     const names = strs(input.repositoryNames);
-    if (names.length) return Promise.resolve(names.map((n) => ({ action, resource: repositoryArn(scope, n) })));
-    return Promise.resolve([{ action, resource: '*' }]);
+    if (names.length) return Promise.all(names.map((n) => repositoryCheck(scope, action, n)));
+    return [{ action, resource: '*' }];
   }
-  return Promise.resolve([{ action, resource: repositoryArn(scope, name), ...(op === 'CreateRepository' ? { context: requestTagContext(input.tags) } : {}) }]);
+  return [await repositoryCheck(scope, action, name)];
 };
 
 // ---------------------------------------------------------------------------

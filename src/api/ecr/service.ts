@@ -6,6 +6,7 @@ import type { OperationInput } from '../models/index.js';
 import { isOperationOf } from '../models/model.js';
 import { createValidator } from '../validate.js';
 import type { EcrContext } from '../../ecr/context.js';
+import * as policy from '../../ecr/policy.js';
 import * as repositories from '../../ecr/repositories.js';
 import * as images from '../../ecr/images.js';
 
@@ -51,6 +52,9 @@ export function ecrOperations(ctx: EcrContext): EcrOperations {
     BatchDeleteImage: op(images.batchDeleteImage),
     PutImage: op(images.putImage),
     BatchCheckLayerAvailability: op(images.batchCheckLayerAvailability),
+    SetRepositoryPolicy: op(policy.setRepositoryPolicy),
+    GetRepositoryPolicy: op(policy.getRepositoryPolicy),
+    DeleteRepositoryPolicy: op(policy.deleteRepositoryPolicy),
   };
 }
 
