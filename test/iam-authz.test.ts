@@ -209,6 +209,12 @@ describe('IAM, STS and authorization', () => {
     assert.equal((await ecs.send(new DescribeClustersCommand({ clusters: ['beta'] }))).clusters![0]!.clusterName, 'beta');
     await assert.rejects(ecs.send(new DescribeClustersCommand({ clusters: ['gamma'] })), { name: 'AccessDeniedException', message: /cluster\/gamma because no identity-based policy allows/ });
     await assert.rejects(ecs.send(new DescribeClustersCommand({ clusters: ['alpha'] })), { name: 'AccessDeniedException' });
+
+    // aws:SourceIp is the caller's address: loopback here.
+    const local = await userWith('local', doc([{ Effect: 'Allow', Action: 'ecs:ListClusters', Resource: '*', Condition: { IpAddress: { 'aws:SourceIp': '127.0.0.0/8' } } }]));
+    assert.ok((await ecsAs(local).send(new ListClustersCommand({}))).clusterArns!.length >= 3);
+    const remote = await userWith('remote', doc([{ Effect: 'Allow', Action: 'ecs:ListClusters', Resource: '*', Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } } }]));
+    await assert.rejects(ecsAs(remote).send(new ListClustersCommand({})), { name: 'AccessDeniedException' });
   });
 
   it('assumes a role whose trust policy allows it, and refuses session credentials once expired', async () => {
