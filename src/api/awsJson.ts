@@ -63,6 +63,7 @@ export function awsJsonService(opts: AwsJsonServiceOptions): ServiceProtocol {
           throw new SerializationException(`The request body is not valid JSON: ${(err as Error).message}`);
         }
         opts.validate(operation, input);
+        await req.authorize?.(operation, input as Record<string, unknown>);
         const output = await handler(input as Record<string, unknown>, req);
         return respond(200, operation, 'ok', output ?? {});
       } catch (err) {

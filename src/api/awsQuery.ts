@@ -261,7 +261,12 @@ const QUERY_COMMON_CODES: Readonly<Record<string, string>> = {
   IncompleteSignatureException: 'IncompleteSignature',
   RequestEntityTooLargeException: 'RequestEntityTooLarge',
   ThrottlingException: 'Throttling',
+  AccessDeniedException: 'AccessDenied',
+  ExpiredTokenException: 'ExpiredToken',
 };
+
+/** HTTP statuses of the shared errors on the query wire where they differ from the JSON protocols'. */
+const QUERY_COMMON_STATUS: Readonly<Record<string, number>> = { AccessDeniedException: 403 };
 
 export interface QueryWireError {
   status: number;
@@ -281,7 +286,7 @@ export function toQueryError(model: ServiceModel | undefined, err: unknown): Que
   if (err instanceof AwsError) {
     const shape = model ? shapeOf(model, err.type) : undefined;
     const spec = shape && shape.type === 'structure' ? shape.error : undefined;
-    const status = spec?.queryStatus ?? spec?.httpStatus ?? err.status;
+    const status = spec?.queryStatus ?? spec?.httpStatus ?? QUERY_COMMON_STATUS[err.type] ?? err.status;
     return {
       status,
       code: spec?.queryCode ?? QUERY_COMMON_CODES[err.type] ?? err.type,
@@ -374,6 +379,7 @@ export function awsQueryService(opts: AwsQueryServiceOptions): ServiceProtocol {
         if (!handler) throw opts.unsupported(action);
         const input = decodeQuery(model, action, params);
         validate(action, input);
+        await req.authorize?.(action, input);
         const output = await handler(input, req);
         return respond(200, operation, 'ok', encodeXml(model, action, output ?? {}, req.requestId));
       } catch (err) {

@@ -9,6 +9,12 @@ export interface ApiRequest {
   body: Buffer;
   requestId: string;
   principal: Principal;
+  /**
+   * Throws AccessDeniedException unless the caller may perform `operation`
+   * with `input` (already validated); every protocol calls it before the
+   * operation's handler. Absent when the server runs without authorization.
+   */
+  authorize?(operation: string, input: Record<string, unknown>): Promise<void>;
 }
 
 export interface ApiResponse {

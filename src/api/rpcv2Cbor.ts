@@ -111,6 +111,7 @@ export function rpcV2CborService(opts: RpcV2CborServiceOptions): ServiceProtocol
         }
         if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new SerializationException('The request body must be a CBOR map.');
         opts.validate(operation, input);
+        await req.authorize?.(operation, input as Record<string, unknown>);
         const output = await handler(input as Record<string, unknown>, req);
         const outShape = opts.model.operations[operation]?.output ?? '';
         return respond(200, operation, 'ok', timestampsToDates(opts.model, outShape, output ?? {}));

@@ -82,6 +82,7 @@ export const RequestEntityTooLargeException = define('RequestEntityTooLargeExcep
 export const RepositoryNotFoundException = define('RepositoryNotFoundException');
 export const RepositoryAlreadyExistsException = define('RepositoryAlreadyExistsException');
 export const RepositoryNotEmptyException = define('RepositoryNotEmptyException');
+export const RepositoryPolicyNotFoundException = define('RepositoryPolicyNotFoundException');
 export const ImageNotFoundException = define('ImageNotFoundException');
 export const ImageAlreadyExistsException = define('ImageAlreadyExistsException');
 export const ImageTagAlreadyExistsException = define('ImageTagAlreadyExistsException');
@@ -97,6 +98,15 @@ export const ValidationException = define('ValidationException');
 export const ValidationError = define('ValidationError');
 export const InvalidAction = define('InvalidAction');
 export const MissingAction = define('MissingAction');
+
+// ---- IAM and STS modelled exceptions (aws-sdk-js-v3 client-iam / client-sts models/errors.ts) ----
+export const NoSuchEntityException = define('NoSuchEntityException', 404);
+export const EntityAlreadyExistsException = define('EntityAlreadyExistsException', 409);
+export const DeleteConflictException = define('DeleteConflictException', 409);
+export const InvalidInputException = define('InvalidInputException');
+export const PackedPolicyTooLargeException = define('PackedPolicyTooLargeException');
+/** Requests signed with session credentials past their expiration (`ExpiredToken` on the query wire). */
+export const ExpiredTokenException = define('ExpiredTokenException', 403);
 
 // ---- ELBv2 modelled exceptions (aws-sdk-js-v3 client-elastic-load-balancing-v2 models/errors.ts) ----
 export const CertificateNotFoundException = define('CertificateNotFoundException');
@@ -171,7 +181,6 @@ export const LayerAlreadyExistsException = define('LayerAlreadyExistsException')
 export const LayerInaccessibleException = define('LayerInaccessibleException');
 export const LayerPartTooSmallException = define('LayerPartTooSmallException');
 export const UploadNotFoundException = define('UploadNotFoundException');
-export const RepositoryPolicyNotFoundException = define('RepositoryPolicyNotFoundException');
 export const LifecyclePolicyNotFoundException = define('LifecyclePolicyNotFoundException');
 export const LifecyclePolicyPreviewNotFoundException = define('LifecyclePolicyPreviewNotFoundException');
 export const LifecyclePolicyPreviewInProgressException = define('LifecyclePolicyPreviewInProgressException');

@@ -1,4 +1,5 @@
 import { InvalidParameterException, RepositoryPolicyNotFoundException } from '../core/errors.js';
+import { compilePolicy } from '../iam/policy/index.js';
 import { withRetry } from '../store/store.js';
 import type { EcrContext } from './context.js';
 import { getRepository } from './repositories.js';
@@ -121,4 +122,28 @@ export async function deleteRepositoryPolicy(ctx: EcrContext, input: { registryI
     return policyText;
   });
   return { registryId: ctx.accountId, repositoryName: input.repositoryName, policyText: text };
+}
+
+/**
+ * A repository policy as the policy engine reads it: ECR policies name no
+ * Resource (the repository is implied), so each statement without one gets
+ * the repository's ARN. Text that is not a JSON policy is returned as is, for
+ * the engine to name the problem.
+ */
+export function withImpliedResource(policyText: string, repositoryArn: string): string {
+  try {
+    const parsed = JSON.parse(policyText) as { Statement?: unknown };
+    const statements = Array.isArray(parsed.Statement) ? parsed.Statement : parsed.Statement !== undefined ? [parsed.Statement] : [];
+    for (const st of statements) {
+      if (st && typeof st === 'object' && !('Resource' in st) && !('NotResource' in st)) (st as Record<string, unknown>).Resource = repositoryArn;
+    }
+    return JSON.stringify(parsed);
+  } catch {
+    return policyText;
+  }
+}
+
+/** The compiled policy of a repository, for authorization. */
+export function compileRepositoryPolicy(policyText: string, repositoryArn: string) {
+  return compilePolicy(withImpliedResource(policyText, repositoryArn), 'resource', `${repositoryArn} repository policy`);
 }

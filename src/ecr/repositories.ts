@@ -34,7 +34,7 @@ export interface RepositoryDoc {
   imageScanningConfiguration: { scanOnPush: boolean };
   encryptionConfiguration: { encryptionType: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
   tags: Tag[];
-  /** The repository policy (SetRepositoryPolicy), as given; evaluated by IAM authorization. */
+  /** The repository policy (SetRepositoryPolicy), as the caller wrote it; evaluated by IAM authorization. */
   policyText?: string;
   /**
    * The lifecycle policy (PutLifecyclePolicy) as given, when it was put and

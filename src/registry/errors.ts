@@ -52,6 +52,7 @@ const FROM_ECR: Record<string, [RegistryErrorCode, number]> = {
   InvalidParameterException: ['MANIFEST_INVALID', 400],
   UnableToGetUpstreamImageException: ['MANIFEST_UNKNOWN', 404],
   UnableToGetUpstreamLayerException: ['BLOB_UNKNOWN', 404],
+  AccessDeniedException: ['DENIED', 403],
 };
 
 /** The registry error for a thrown value, or undefined when it is unexpected (a fault to log). */

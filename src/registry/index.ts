@@ -26,6 +26,8 @@ export interface RegistryOptions {
   /** `https` when the server serves TLS (default `http`). */
   scheme?: 'http' | 'https';
   observe?(operation: string, outcome: string, seconds: number): void;
+  /** Authorizes `/v2/` requests by their ECR action on the repository (see `createRegistryServer`). */
+  authorize?(accessKeyId: string, action: string, repositoryName: string): Promise<void>;
 }
 
 export interface Registry {
@@ -58,7 +60,7 @@ export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
   return {
     ctx,
     protocol: ecrProtocol(ctx),
-    handle: createRegistryServer(ctx, { log: opts.log, ...(opts.observe ? { observe: opts.observe } : {}) }),
+    handle: createRegistryServer(ctx, { log: opts.log, ...(opts.observe ? { observe: opts.observe } : {}), ...(opts.authorize ? { authorize: opts.authorize } : {}) }),
     listening(port) {
       if (opts.registryHost === undefined) ctx.registryHost = `127.0.0.1:${port}`;
     },

@@ -25,6 +25,23 @@ export interface RegistryServerOptions {
   log: Logger;
   /** Records one request for metrics (operation, outcome, seconds). */
   observe?(operation: string, outcome: string, seconds: number): void;
+  /**
+   * Throws (an AWS AccessDenied error, answered as DENIED) unless the signer
+   * of `accessKeyId` may perform the ECR `action` on the repository.
+   */
+  authorize?(accessKeyId: string, action: string, repositoryName: string): Promise<void>;
+}
+
+/** The ECR action a `/v2/` request stands for, as ECR's own registry authorizes it. */
+export function registryAction(method: string, path: string): string | undefined {
+  const m = ROUTE_RE.exec(path);
+  if (!m) return undefined;
+  const [, , kind, uploadId, blobDigest, reference] = m;
+  if (kind === 'blobs/uploads/' || kind === 'blobs/uploads') return 'ecr:InitiateLayerUpload';
+  if (uploadId !== undefined) return method === 'PUT' ? 'ecr:CompleteLayerUpload' : method === 'PATCH' ? 'ecr:UploadLayerPart' : 'ecr:InitiateLayerUpload';
+  if (blobDigest !== undefined) return method === 'HEAD' ? 'ecr:BatchCheckLayerAvailability' : method === 'DELETE' ? 'ecr:BatchDeleteImage' : 'ecr:GetDownloadUrlForLayer';
+  if (reference !== undefined) return method === 'PUT' ? 'ecr:PutImage' : method === 'DELETE' ? 'ecr:BatchDeleteImage' : 'ecr:BatchGetImage';
+  return kind === 'tags/list' ? 'ecr:ListImages' : 'ecr:BatchGetImage';
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -200,7 +217,12 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
     const scope = name !== undefined ? `repository:${name}:${method === 'GET' || method === 'HEAD' ? 'pull' : 'pull,push'}` : undefined;
     // A blob read may instead carry the pre-authorized query of GetDownloadUrlForLayer.
     const presigned = name !== undefined && m?.[4] !== undefined && (method === 'GET' || method === 'HEAD') && ctx.tokens.verifyDownload(name, m[4], query);
-    if (!presigned && authenticate(req) === undefined) throw unauthorized(req, scope);
+    const caller = presigned ? undefined : authenticate(req);
+    if (!presigned && caller === undefined) throw unauthorized(req, scope);
+    const action = name !== undefined ? registryAction(method, path) : undefined;
+    if (caller !== undefined && action !== undefined && name !== undefined && opts.authorize) {
+      await opts.authorize(caller, action, name);
+    }
 
     if (path === '/v2/' || path === '/v2') {
       setOp('Base');

@@ -5,6 +5,12 @@ import { join } from 'node:path';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
 import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/service.js';
 import { elbv2Protocol } from '../api/elbv2/service.js';
+import { iamProtocol } from '../api/iam/service.js';
+import { stsProtocol } from '../api/sts/service.js';
+import { Authorizer } from '../api/auth/authorize.js';
+import { RESOURCE_RESOLVERS, repositoryCheck } from '../api/auth/resources.js';
+import type { IamContext } from '../iam/model.js';
+import { Principals } from '../iam/principals.js';
 import { acmProtocol } from '../api/acm/service.js';
 import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createReaper } from '../controllers/reaper.js';
@@ -29,7 +35,7 @@ import { logsProtocol } from '../api/logs/service.js';
 import { createLogRetention } from '../controllers/logRetention.js';
 import type { LogsContext } from '../logs/ops.js';
 import { LogStore } from '../logs/storage.js';
-import { CredentialRegistry, loadRootCredentials, type RootCredentials } from './credentials.js';
+import { loadRootCredentials, type RootCredentials } from './credentials.js';
 import { createHttpServer, type HttpTimeouts } from './http.js';
 import { loadTls, type TlsMaterial } from './tls.js';
 import { ServerMetrics } from './metrics.js';
@@ -93,8 +99,6 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const log = config.log ?? createLogger('server');
   mkdirSync(config.dataDir, { recursive: true });
   const credentials = loadRootCredentials(config.dataDir);
-  const registry = new CredentialRegistry();
-  registry.add(credentials);
 
   const sqlite = chooseSqliteDriver();
   log.info({ sqliteDriver: sqlite.driver, why: sqlite.reason, node: process.version }, `state store: SQLite through ${sqlite.driver === 'node' ? 'node:sqlite' : 'better-sqlite3'}`);
@@ -111,6 +115,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (rewrapped > 0) log.info({ values: rewrapped, masterKey: keyring.current.id }, 're-wrapped data keys under the current master key');
   const logStore = LogStore.open({ path: join(config.dataDir, 'logs.db'), driver: sqlite.driver, synchronous: config.synchronous ?? 'full' });
   const logs: LogsContext = { logs: logStore, region: config.region, accountId: config.accountId, now: Date.now };
+  const iamCtx: IamContext = { store, region: config.region, accountId: config.accountId, keyring, now: Date.now };
+  // Access keys resolve to principals: the root pair, IAM users' keys, STS session credentials.
+  const principals = new Principals(iamCtx, credentials);
+  await principals.start();
+  const authorizer = new Authorizer(principals, { store, region: config.region, accountId: config.accountId }, log);
   const metrics = new ServerMetrics();
   const tls = config.tls
     ? await loadTls({
@@ -129,12 +138,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     dataDir: config.dataDir,
     region: config.region,
     accountId: config.accountId,
-    credentials: registry,
+    credentials: principals,
+    authorize: async (accessKeyId, action, repositoryName) => {
+      const identity = await principals.resolve(accessKeyId);
+      if (!identity || identity.kind === 'root') return;
+      await authorizer.check(identity, [await repositoryCheck({ store, region: config.region, accountId: config.accountId }, action, repositoryName)], { secureTransport: false });
+    },
     log,
     ...(config.registryHost !== undefined ? { registryHost: config.registryHost } : {}),
     observe: (operation, outcome, seconds) => metrics.observe('registry', operation, outcome, seconds),
   });
-  const verifier = new SigV4Verifier(registry, config.region);
+  const verifier = new SigV4Verifier(principals, config.region);
   const metricsCtx: MetricsContext = { store, storage: new MetricStorage(), region: config.region, accountId: config.accountId, now: Date.now };
   const metricsFile = join(config.dataDir, 'metrics.jsonl');
   try {
@@ -170,7 +184,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), logsProtocol(logs), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx)],
+    protocols: [ecsProtocol(operations), logsProtocol(logs), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx), iamProtocol(iamCtx, principals), stsProtocol(iamCtx, principals)],
+    authorize: async (service, accessKeyId, operation, input, facts) => {
+      // A service without its own resolver is still authorized: its actions on every resource.
+      const resolver = RESOURCE_RESOLVERS[service] ?? ((op: string) => Promise.resolve([{ action: `${service}:${op}`, resource: '*' }]));
+      await authorizer.authorizeOperation(accessKeyId, resolver, operation, input, facts);
+    },
     registry: (req, res) => imageRegistry.handle(req, res),
     ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
     timeouts: {
@@ -264,6 +283,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await Promise.all(controllers.map((c) => c.stop()));
       await saveMetrics().catch((err: unknown) => log.warn({ err }, 'could not save metric data'));
       await dispatcher.close();
+      principals.close();
       closeReadModels(state);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

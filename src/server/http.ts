@@ -21,6 +21,12 @@ export interface HttpServerOptions {
   health(): Promise<Record<string, unknown>>;
   /** The image registry (`/v2/`): it authenticates, streams and answers its requests itself. */
   registry?(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /**
+   * Authorizes one operation of one protocol service for the signer of
+   * `accessKeyId`; throws AccessDeniedException. Without it every signed
+   * request is allowed.
+   */
+  authorize?(service: string, accessKeyId: string, operation: string, input: Record<string, unknown>, facts: { sourceIp?: string; secureTransport: boolean }): Promise<void>;
   /** WebSocket upgrades (agent control channel); return false to refuse. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   timeouts?: Partial<HttpTimeouts>;
@@ -141,7 +147,15 @@ export function createHttpServer(opts: HttpServerOptions): Server {
         return;
       }
       service = protocol.service;
-      const out = await protocol.handle({ ...base, body, requestId, principal });
+      const authorize = opts.authorize;
+      const facts = { ...(req.socket.remoteAddress !== undefined ? { sourceIp: req.socket.remoteAddress.replace(/^::ffff:/, '') } : {}), secureTransport: false };
+      const out = await protocol.handle({
+        ...base,
+        body,
+        requestId,
+        principal,
+        ...(authorize ? { authorize: (op: string, input: Record<string, unknown>) => authorize(protocol.service, principal.accessKeyId, op, input, facts) } : {}),
+      });
       operation = out.operation;
       outcome = out.outcome;
       status = out.status;

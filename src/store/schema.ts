@@ -72,6 +72,12 @@ export interface Database {
   scalable_targets: ResourceTable;
   scaling_policies: ResourceTable;
   scheduled_actions: ResourceTable;
+  iam_users: ResourceTable;
+  iam_groups: ResourceTable;
+  iam_roles: ResourceTable;
+  iam_policies: ResourceTable;
+  access_keys: ResourceTable;
+  sts_sessions: ResourceTable;
   changes: ChangeTable;
   counters: CounterTable;
   idempotency: IdempotencyTable;
@@ -102,7 +108,13 @@ export type ResourceTableName =
   | 'metric_alarms'
   | 'scalable_targets'
   | 'scaling_policies'
-  | 'scheduled_actions';
+  | 'scheduled_actions'
+  | 'iam_users'
+  | 'iam_groups'
+  | 'iam_roles'
+  | 'iam_policies'
+  | 'access_keys'
+  | 'sts_sessions';
 
 export const TABLE: Record<Kind, ResourceTableName> = {
   cluster: 'clusters',
@@ -129,6 +141,12 @@ export const TABLE: Record<Kind, ResourceTableName> = {
   scalableTarget: 'scalable_targets',
   scalingPolicy: 'scaling_policies',
   scheduledAction: 'scheduled_actions',
+  iamUser: 'iam_users',
+  iamGroup: 'iam_groups',
+  iamRole: 'iam_roles',
+  iamPolicy: 'iam_policies',
+  accessKey: 'access_keys',
+  stsSession: 'sts_sessions',
 };
 
 /** The kinds migration 1 created tables for; later kinds get theirs from their own migration. */
@@ -311,6 +329,16 @@ const MIGRATIONS: Migration[] = [
     id: 11,
     async up(db) {
       for (const kind of ['metricAlarm', 'scalableTarget', 'scalingPolicy', 'scheduledAction'] as const) await createResourceTable(db, kind);
+    },
+  },
+  {
+    // IAM users, groups, roles and managed policies (inline policies, attachments and tags inside each document),
+    // IAM access keys (secrets sealed) and STS session credentials (secrets sealed, session tokens hashed).
+    id: 12,
+    async up(db) {
+      for (const kind of ['iamUser', 'iamGroup', 'iamRole', 'iamPolicy', 'accessKey', 'stsSession'] as const) {
+        await createResourceTable(db, kind);
+      }
     },
   },
 ];

@@ -42,7 +42,13 @@ export type Kind =
   | 'metricAlarm'
   | 'scalableTarget'
   | 'scalingPolicy'
-  | 'scheduledAction';
+  | 'scheduledAction'
+  | 'iamUser'
+  | 'iamGroup'
+  | 'iamRole'
+  | 'iamPolicy'
+  | 'accessKey'
+  | 'stsSession';
 
 export const KINDS: readonly Kind[] = [
   'cluster',
@@ -69,6 +75,12 @@ export const KINDS: readonly Kind[] = [
   'scalableTarget',
   'scalingPolicy',
   'scheduledAction',
+  'iamUser',
+  'iamGroup',
+  'iamRole',
+  'iamPolicy',
+  'accessKey',
+  'stsSession',
 ];
 
 /**
@@ -110,6 +122,13 @@ export const INDEXES = {
   scalableTarget: [],
   scalingPolicy: [],
   scheduledAction: [],
+  iamUser: [],
+  iamGroup: [],
+  iamRole: [],
+  iamPolicy: [],
+  /** user: the name of the IAM user the access key belongs to. */
+  accessKey: ['user'],
+  stsSession: [],
 } as const satisfies Record<Kind, readonly string[]>;
 
 export const MAX_INDEXES = 3;

@@ -3,6 +3,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import {
+  ExpiredTokenException,
   IncompleteSignatureException,
   InvalidSignatureException,
   MissingAuthenticationTokenException,
@@ -112,9 +113,19 @@ export class SigV4Verifier {
       throw new IncompleteSignatureException(`Credential should be scoped to a valid date, region, service and aws4_request: ${credential}`);
     }
     const [accessKeyId, shortDate, region, service] = scope as [string, string, string, string, string];
-    const secret = this.credentials.secretFor(accessKeyId);
+    const resolved = this.credentials.resolve ? await this.credentials.resolve(accessKeyId) : undefined;
+    const secret = this.credentials.resolve ? (resolved?.active ? resolved.secret : undefined) : this.credentials.secretFor(accessKeyId);
     if (secret === undefined) {
       throw new UnrecognizedClientException('The security token included in the request is invalid.');
+    }
+    if (resolved?.tokenHash !== undefined) {
+      const token = header(req.headers, 'x-amz-security-token');
+      if (token === undefined || createHash('sha256').update(token).digest('hex') !== resolved.tokenHash) {
+        throw new UnrecognizedClientException('The security token included in the request is invalid.');
+      }
+    }
+    if (resolved?.expiresAt !== undefined && resolved.expiresAt <= this.now()) {
+      throw new ExpiredTokenException('The security token included in the request is expired');
     }
     const amzDate = header(req.headers, 'x-amz-date');
     const signingDate = amzDate ? parseAmzDate(amzDate) : undefined;
