@@ -41,6 +41,9 @@ import { AssumeRoleCommand, GetCallerIdentityCommand, GetSessionTokenCommand, ST
 import { CreateClusterCommand, DescribeClustersCommand, ListClustersCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { CreateRepositoryCommand, DeleteRepositoryPolicyCommand, GetAuthorizationTokenCommand, GetRepositoryPolicyCommand, SetRepositoryPolicyCommand } from '@aws-sdk/client-ecr';
 import { CreateSecretCommand, GetSecretValueCommand, PutResourcePolicyCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CloudWatchLogsClient, CreateLogGroupCommand, DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { ecsClient, startTestServer, TEST_CREDENTIALS } from './helpers.js';
 import { ecrClient } from './registry-helpers.js';
 
@@ -180,6 +183,28 @@ describe('IAM, STS and authorization', () => {
     });
     // Everyone may ask who they are.
     assert.equal((await stsAs(creds).send(new GetCallerIdentityCommand({}))).Arn, `arn:aws:iam::${ACCOUNT}:user/viewer`);
+  });
+
+  it('authorizes CloudWatch Logs, CloudWatch and Application Auto Scaling too', async () => {
+    const creds = await userWith('logreader', doc([{ Effect: 'Allow', Action: 'logs:DescribeLogGroups', Resource: '*' }]));
+    const opts = { endpoint: server.url, region: 'us-east-1', credentials: creds, maxAttempts: 1 };
+    const logs = new CloudWatchLogsClient(opts);
+    const cw = new CloudWatchClient(opts);
+    const aas = new ApplicationAutoScalingClient(opts);
+    clients.push(logs, cw, aas);
+    assert.ok(Array.isArray((await logs.send(new DescribeLogGroupsCommand({}))).logGroups));
+    await assert.rejects(logs.send(new CreateLogGroupCommand({ logGroupName: 'app' })), {
+      name: 'AccessDeniedException',
+      message: `User: arn:aws:iam::${ACCOUNT}:user/logreader is not authorized to perform: logs:CreateLogGroup on resource: arn:aws:logs:us-east-1:${ACCOUNT}:log-group:app because no identity-based policy allows the logs:CreateLogGroup action`,
+    });
+    await assert.rejects(cw.send(new ListMetricsCommand({})), (err: Error) => {
+      assert.match(err.message, /is not authorized to perform: cloudwatch:ListMetrics on resource: \*/);
+      return true;
+    });
+    await assert.rejects(aas.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs' })), {
+      name: 'AccessDeniedException',
+      message: `User: arn:aws:iam::${ACCOUNT}:user/logreader is not authorized to perform: application-autoscaling:DescribeScalableTargets on resource: * because no identity-based policy allows the application-autoscaling:DescribeScalableTargets action`,
+    });
   });
 
   it('lets an explicit deny override an allow, from a group policy too', async () => {
