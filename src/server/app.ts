@@ -42,6 +42,8 @@ import { AlarmController } from '../controllers/alarms.js';
 import { ScheduledActionController } from '../controllers/autoscaling.js';
 import { executePolicy } from '../autoscaling/scale.js';
 import { STATS_INTERVAL_MS } from '../protocol/agent.js';
+import { LoadBalancerController } from '../controllers/loadBalancers.js';
+import { HAProxyDataPlane } from '../dataplane/haproxy/haproxyDataPlane.js';
 
 export interface ServerConfig {
   host: string;
@@ -66,6 +68,8 @@ export interface ServerConfig {
    * self-signed certificate generated into `<dataDir>/tls/`.
    */
   tls?: { certFile?: string; keyFile?: string };
+  /** The address load balancer listeners bind; else BERTH_LB_BIND_HOST, else 127.0.0.1. */
+  lbBindHost?: string;
 }
 
 export interface RunningServer {
@@ -230,6 +234,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     alarmController,
     new ScheduledActionController(metricsCtx, { log }),
     createLogRetention(logs, { log, ...(logRetentionMs !== undefined ? { intervalMs: logRetentionMs } : {}) }),
+    // Load balancers: one HAProxy owned by the server, started with the first load balancer, stopped on close.
+    new LoadBalancerController(ctx, {
+      bindHost: config.lbBindHost ?? process.env.BERTH_LB_BIND_HOST ?? '127.0.0.1',
+      createDataPlane: () => new HAProxyDataPlane({ dir: join(config.dataDir, 'haproxy'), log }),
+      log,
+    }),
   ];
   for (const c of controllers) c.start();
   // ECS metrics every sampling interval; metric storage housekeeping every minute.
