@@ -159,9 +159,11 @@ describe('ELBv2 load balancers served by the HAProxy data plane (end to end)', (
 
   it('turns a stopped backend unhealthy with the reason', async () => {
     await stopBackend(b);
-    const h = await eventually('DescribeTargetHealth says unhealthy', 60_000, async () => {
+    const h = await eventually<TargetHealthDescription>('DescribeTargetHealth says unhealthy', 60_000, async () => {
       const h = await health(tgB);
-      return h[0]?.TargetHealth?.State === 'unhealthy' ? { done: h[0] } : { seen: h };
+      const first = h[0];
+      if (first && first.TargetHealth?.State === 'unhealthy') return { done: first };
+      return { seen: h };
     });
     assert.match(h.TargetHealth?.Reason ?? '', /^Target\.(FailedHealthChecks|Timeout|ResponseCodeMismatch)$/);
     assert.ok(h.TargetHealth?.Description, 'a description says why');
