@@ -193,4 +193,48 @@ describe('ELBv2 load balancers served by the HAProxy data plane (end to end)', (
       (err: Error) => err.name === 'ValidationError' && /port/i.test(err.message),
     );
   });
+
+  it('serves its load balancers again after the server was killed, replacing the HAProxy it left running', async () => {
+    await server.kill('SIGKILL');
+    elb.destroy();
+    server = await spawnServer(dir.path);
+    elb = new ElasticLoadBalancingV2Client({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+    await eventually('the load balancer is active again', 30_000, async () => {
+      const lb = (await elb.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [lbArn] }))).LoadBalancers![0]!;
+      return lb.State?.Code === 'active' ? { done: true } : { seen: lb.State };
+    });
+    await eventually('the listener answers', 30_000, async () => {
+      const r = await get(listenerPort, '/index.html');
+      return r.status === 404 && r.body === 'no route' ? { done: true } : { seen: r };
+    });
+    assert.doesNotMatch(server.stderr(), /cannot be served|could not apply/);
+  });
+});
+
+describe('ELBv2 load balancers without HAProxy', () => {
+  const dir = tempDir();
+  let server: ServerProcess;
+  let elb: ElasticLoadBalancingV2Client;
+
+  before(async () => {
+    server = await spawnServer(dir.path, [], { BERTH_HAPROXY: '/nonexistent/haproxy' });
+    elb = new ElasticLoadBalancingV2Client({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+  });
+  after(async () => {
+    elb.destroy();
+    await server.kill('SIGTERM');
+    dir.remove();
+  });
+
+  it('marks load balancers failed with the reason, and the server keeps answering', async () => {
+    const arn = (await elb.send(new CreateLoadBalancerCommand({ Name: 'orphan' }))).LoadBalancers![0]!.LoadBalancerArn!;
+    const state = await eventually<{ Code?: string; Reason?: string }>('the load balancer fails', 30_000, async () => {
+      const lb = (await elb.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [arn] }))).LoadBalancers![0]!;
+      return lb.State && lb.State.Code === 'failed' ? { done: lb.State } : { seen: lb.State };
+    });
+    assert.match(state.Reason ?? '', /data plane could not start/);
+    const again = await elb.send(new DescribeLoadBalancersCommand({}));
+    assert.equal(again.LoadBalancers?.length, 1);
+    assert.match(server.stderr(), /data plane \(HAProxy\) could not start/);
+  });
 });

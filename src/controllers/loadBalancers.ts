@@ -34,8 +34,8 @@ const KEY = 'data-plane';
 export interface LoadBalancerControllerOptions {
   /** The address listeners bind (BERTH_LB_BIND_HOST, default 127.0.0.1). */
   bindHost?: string;
-  /** Makes the data plane; called once, when the first load balancer exists. May throw (for example, HAProxy missing). */
-  createDataPlane: () => DataPlane;
+  /** Makes and starts the data plane; called when the first load balancer exists, again after a failure. May throw (for example, HAProxy missing). */
+  createDataPlane: () => Promise<DataPlane>;
   /** Default 30 s. */
   resyncEveryMs?: number;
   log?: Logger;
@@ -162,15 +162,13 @@ export class LoadBalancerController {
   /** The running data plane, started on first use; undefined (with `startError`) when it cannot start. */
   private async dataPlane(): Promise<DataPlane | undefined> {
     if (this.plane) return this.plane;
-    let plane: DataPlane | undefined;
+    let plane: DataPlane;
     try {
-      plane = this.opts.createDataPlane();
-      await plane.start();
+      plane = await this.opts.createDataPlane();
     } catch (err) {
       const reason = `The data plane could not start: ${err instanceof Error ? err.message : String(err)}`;
       if (reason !== this.startError) this.opts.log?.error({ err }, 'load balancers cannot be served: the data plane (HAProxy) could not start');
       this.startError = reason;
-      await plane?.stop().catch(() => undefined);
       return undefined;
     }
     this.startError = undefined;

@@ -44,6 +44,7 @@ import { executePolicy } from '../autoscaling/scale.js';
 import { STATS_INTERVAL_MS } from '../protocol/agent.js';
 import { LoadBalancerController } from '../controllers/loadBalancers.js';
 import { HAProxyDataPlane } from '../dataplane/haproxy/haproxyDataPlane.js';
+import { recordHAProxyMaster, stopStaleHAProxy } from '../dataplane/haproxy/stale.js';
 
 export interface ServerConfig {
   host: string;
@@ -237,7 +238,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Load balancers: one HAProxy owned by the server, started with the first load balancer, stopped on close.
     new LoadBalancerController(ctx, {
       bindHost: config.lbBindHost ?? process.env.BERTH_LB_BIND_HOST ?? '127.0.0.1',
-      createDataPlane: () => new HAProxyDataPlane({ dir: join(config.dataDir, 'haproxy'), log }),
+      createDataPlane: async () => {
+        const dir = join(config.dataDir, 'haproxy');
+        if (await stopStaleHAProxy(dir)) log.warn({ dir }, 'stopped an HAProxy left running by an earlier server');
+        const plane = new HAProxyDataPlane({ dir, log });
+        try {
+          await plane.start();
+        } catch (err) {
+          await plane.stop().catch(() => undefined);
+          throw err;
+        }
+        recordHAProxyMaster(dir, plane.pids[0]);
+        return plane;
+      },
       log,
     }),
   ];
