@@ -43,6 +43,7 @@ import { ScheduledActionController } from '../controllers/autoscaling.js';
 import { executePolicy } from '../autoscaling/scale.js';
 import { STATS_INTERVAL_MS } from '../protocol/agent.js';
 import { LoadBalancerController } from '../controllers/loadBalancers.js';
+import { ServiceTargetsController } from '../controllers/serviceTargets.js';
 import { HAProxyDataPlane } from '../dataplane/haproxy/haproxyDataPlane.js';
 import { recordHAProxyMaster, stopStaleHAProxy } from '../dataplane/haproxy/stale.js';
 
@@ -235,6 +236,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     alarmController,
     new ScheduledActionController(metricsCtx, { log }),
     createLogRetention(logs, { log, ...(logRetentionMs !== undefined ? { intervalMs: logRetentionMs } : {}) }),
+    new ServiceTargetsController(ctx, { log }),
     // Load balancers: one HAProxy owned by the server, started with the first load balancer, stopped on close.
     new LoadBalancerController(ctx, {
       bindHost: config.lbBindHost ?? process.env.BERTH_LB_BIND_HOST ?? '127.0.0.1',
