@@ -20,6 +20,7 @@ import { epochSeconds, type DomainContext } from './context.js';
 import type { DeploymentConfiguration, ServiceDoc, StoredService } from './model.js';
 import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition } from './taskDefinitions.js';
+import { checkServiceLoadBalancers } from './loadBalancers.js';
 import { describeTaskSet } from './taskSetView.js';
 import { insertService, newDeployment, recordDeployment, updateRecord, writeService } from './writers/services.js';
 
@@ -137,7 +138,6 @@ export async function createService(ctx: DomainContext, input: CreateServiceInpu
   if (launchType !== 'EC2' && launchType !== 'EXTERNAL') {
     throw new InvalidParameterException(`launchType ${String(launchType)} is not supported; use EC2.`);
   }
-  if ((input.loadBalancers ?? []).length > 0) throw new InvalidParameterException('Load balancers are not supported by Berth yet.');
   if (input.taskDefinition === undefined) throw new InvalidParameterException('TaskDefinition cannot be empty.');
   let desired = input.desiredCount ?? (scheduling === 'DAEMON' ? 0 : undefined);
   if (desired === undefined) throw new InvalidParameterException('desiredCount is required for services with the REPLICA scheduling strategy.');
@@ -157,6 +157,7 @@ export async function createService(ctx: DomainContext, input: CreateServiceInpu
     const cluster = await requireCluster(ctx, tx, input.cluster);
     const td = await requireTaskDefinition(ctx, tx, input.taskDefinition!);
     if (td.status !== 'ACTIVE') throw new InvalidParameterException(`TaskDefinition is inactive`);
+    const loadBalancers = await checkServiceLoadBalancers(tx, input.loadBalancers, td);
     const arn = makeServiceArn(ctx, cluster.doc.clusterName, input.serviceName);
     const existing = await tx.get<StoredService>('service', arn);
     if (existing && existing.doc.service.status !== 'INACTIVE') throw new InvalidParameterException('Creation of service was not idempotent.');
@@ -166,7 +167,7 @@ export async function createService(ctx: DomainContext, input: CreateServiceInpu
       serviceArn: arn,
       serviceName: input.serviceName,
       clusterArn: cluster.arn,
-      loadBalancers: [],
+      loadBalancers,
       serviceRegistries: input.serviceRegistries ?? [],
       status: 'ACTIVE',
       desiredCount: desired,

@@ -122,20 +122,20 @@ export async function createLoadBalancer(ctx: Elbv2Context, input: CreateLoadBal
     }
   });
   const answer = describeLoadBalancer(created.row.doc);
-  if (created.fresh) await markActive(ctx, created.row.arn);
   return { LoadBalancers: [answer] };
 }
 
 /**
- * Moves a provisioning load balancer to `active`. Berth has nothing to
- * provision before a load balancer can be configured, so creation calls this
- * at once; the data plane is to call it once it serves the load balancer.
+ * Records what the data plane made of a load balancer: `active` once it
+ * serves every listener, `failed` with the reason when it cannot. The data
+ * plane's controller is the only caller; an unchanged state writes nothing.
  */
-export async function markActive(ctx: Elbv2Context, arn: string): Promise<void> {
-  await withRetry(ctx.store, async (tx) => {
+export async function setLoadBalancerState(ctx: Elbv2Context, arn: string, state: LoadBalancerDoc['State']): Promise<boolean> {
+  return withRetry(ctx.store, async (tx) => {
     const row = await tx.get<LoadBalancerDoc>('loadBalancer', arn);
-    if (!row || row.doc.State.Code !== 'provisioning') return;
-    await tx.update<LoadBalancerDoc>('loadBalancer', { ...row, status: 'active', doc: { ...row.doc, State: { Code: 'active' } } });
+    if (!row || (row.doc.State.Code === state.Code && row.doc.State.Reason === state.Reason)) return false;
+    await tx.update<LoadBalancerDoc>('loadBalancer', { ...row, status: state.Code, doc: { ...row.doc, State: { ...state } } });
+    return true;
   });
 }
 

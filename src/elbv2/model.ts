@@ -6,9 +6,9 @@
  *
  * Writers:
  * - Load balancers, target groups, listeners and rules: the API operations
- *   only (spec from the user); `State` of a load balancer: `markActive`
- *   (today right after creation, once the data plane exists when it has
- *   applied the load balancer's configuration).
+ *   only (spec from the user); `State` of a load balancer: the data plane's
+ *   controller only (`setLoadBalancerState`), once it serves the load
+ *   balancer's listeners or knows it cannot.
  * - Targets: one row per registered target (kind `target`, indexed by target
  *   group), so that registering one target never rewrites the target group and
  *   the data plane can report health at any rate. `registeredAt` and

@@ -48,6 +48,10 @@ import { AlarmController } from '../controllers/alarms.js';
 import { ScheduledActionController } from '../controllers/autoscaling.js';
 import { executePolicy } from '../autoscaling/scale.js';
 import { STATS_INTERVAL_MS } from '../protocol/agent.js';
+import { LoadBalancerController } from '../controllers/loadBalancers.js';
+import { ServiceTargetsController } from '../controllers/serviceTargets.js';
+import { HAProxyDataPlane } from '../dataplane/haproxy/haproxyDataPlane.js';
+import { recordHAProxyMaster, stopStaleHAProxy } from '../dataplane/haproxy/stale.js';
 
 export interface ServerConfig {
   host: string;
@@ -72,6 +76,8 @@ export interface ServerConfig {
    * self-signed certificate generated into `<dataDir>/tls/`.
    */
   tls?: { certFile?: string; keyFile?: string };
+  /** The address load balancer listeners bind; else BERTH_LB_BIND_HOST, else 127.0.0.1. */
+  lbBindHost?: string;
 }
 
 export interface RunningServer {
@@ -249,6 +255,25 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     alarmController,
     new ScheduledActionController(metricsCtx, { log }),
     createLogRetention(logs, { log, ...(logRetentionMs !== undefined ? { intervalMs: logRetentionMs } : {}) }),
+    new ServiceTargetsController(ctx, { log }),
+    // Load balancers: one HAProxy owned by the server, started with the first load balancer, stopped on close.
+    new LoadBalancerController(ctx, {
+      bindHost: config.lbBindHost ?? process.env.BERTH_LB_BIND_HOST ?? '127.0.0.1',
+      createDataPlane: async () => {
+        const dir = join(config.dataDir, 'haproxy');
+        if (await stopStaleHAProxy(dir)) log.warn({ dir }, 'stopped an HAProxy left running by an earlier server');
+        const plane = new HAProxyDataPlane({ dir, log });
+        try {
+          await plane.start();
+        } catch (err) {
+          await plane.stop().catch(() => undefined);
+          throw err;
+        }
+        recordHAProxyMaster(dir, plane.pids[0]);
+        return plane;
+      },
+      log,
+    }),
   ];
   for (const c of controllers) c.start();
   // ECS metrics every sampling interval; metric storage housekeeping every minute.
