@@ -1,7 +1,5 @@
 import { join } from 'node:path';
 import type { CredentialLookup } from '../core/credentials.js';
-import { ecrProtocol } from '../api/ecr/service.js';
-import type { ServiceProtocol } from '../api/protocol.js';
 import { KeyedLock } from '../core/keyedLock.js';
 import type { Logger } from '../core/log.js';
 import { RegistryTokens } from '../ecr/authorization.js';
@@ -32,8 +30,6 @@ export interface RegistryOptions {
 
 export interface Registry {
   ctx: EcrContext;
-  /** The ECR API over AWS JSON 1.1. */
-  protocol: ServiceProtocol;
   /** The `/v2/` registry protocol. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Tells the registry the port the server listens on (the default registry host is `127.0.0.1:<port>`). */
@@ -59,7 +55,6 @@ export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
   };
   return {
     ctx,
-    protocol: ecrProtocol(ctx),
     handle: createRegistryServer(ctx, { log: opts.log, ...(opts.observe ? { observe: opts.observe } : {}), ...(opts.authorize ? { authorize: opts.authorize } : {}) }),
     listening(port) {
       if (opts.registryHost === undefined) ctx.registryHost = `127.0.0.1:${port}`;

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { ecrProtocol } from '../api/ecr/service.js';
 import { SigV4Verifier } from '../api/auth/sigv4.js';
 import { coreOperations, ecsProtocol, type EcsOperations } from '../api/ecs/service.js';
 import { elbv2Protocol } from '../api/elbv2/service.js';
@@ -190,7 +191,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const server = createHttpServer({
     verifier,
     upgrade: (req, socket, head) => dispatcher.handleUpgrade(req, socket, head),
-    protocols: [ecsProtocol(operations), logsProtocol(logs), imageRegistry.protocol, elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx), iamProtocol(iamCtx, principals), stsProtocol(iamCtx, principals)],
+    protocols: [ecsProtocol(operations), logsProtocol(logs), ecrProtocol(imageRegistry.ctx), elbv2Protocol(ctx), acmProtocol(ctx), secretsManagerProtocol(secretsCtx), ssmProtocol(ssmCtx), ...cloudWatchProtocols(metricsCtx), autoScalingProtocol(metricsCtx), iamProtocol(iamCtx, principals), stsProtocol(iamCtx, principals)],
     authorize: async (service, accessKeyId, operation, input, facts) => {
       // A service without its own resolver is still authorized: its actions on every resource.
       const resolver = RESOURCE_RESOLVERS[service] ?? ((op: string) => Promise.resolve([{ action: `${service}:${op}`, resource: '*' }]));
