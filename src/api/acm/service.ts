@@ -1,4 +1,5 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { bindContext } from '../bind.js';
 import { SerializationException, UnknownOperationException, ValidationException } from '../errors.js';
 import type { ApiRequest, ServiceProtocol } from '../protocol.js';
 import { ACM_MODEL, type AcmOperationName } from '../models/acm.generated.js';
@@ -29,10 +30,7 @@ const validateAcmInput = createValidator(ACM_MODEL, {
 
 /** The ACM operations Berth serves: imported certificates for HTTPS and TLS listeners. */
 export function acmOperations(ctx: AcmContext): AcmOperations {
-  const op =
-    <I>(fn: (ctx: AcmContext, input: I) => Promise<unknown>): ((input: I) => Promise<unknown>) =>
-    (input) =>
-      fn(ctx, input);
+  const op = bindContext(ctx);
   return {
     ImportCertificate: op(certificates.importCertificate),
     DescribeCertificate: op(certificates.describeCertificate),

@@ -1,4 +1,5 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { bindContext } from '../bind.js';
 import { ValidationException } from '../errors.js';
 import type { ApiRequest, ServiceProtocol } from '../protocol.js';
 import { ECR_MODEL, type EcrOperationName } from '../models/ecr.generated.js';
@@ -28,10 +29,7 @@ const validateEcrInput = createValidator(ECR_MODEL);
 
 /** The ECR operations Berth serves. */
 export function ecrOperations(ctx: EcrContext): EcrOperations {
-  const op =
-    <I>(fn: (ctx: EcrContext, input: I) => Promise<unknown>): ((input: I) => Promise<unknown>) =>
-    (input) =>
-      fn(ctx, input);
+  const op = bindContext(ctx);
   return {
     GetAuthorizationToken: (_input, req) => {
       const issued = ctx.tokens.issue(req.principal.accessKeyId);

@@ -1,4 +1,5 @@
 import { awsQueryService, type QueryOperationHandler } from '../awsQuery.js';
+import { bindContext } from '../bind.js';
 import { ValidationError } from '../errors.js';
 import type { ApiRequest, ServiceProtocol } from '../protocol.js';
 import { ELBV2_MODEL, type Elbv2OperationName } from '../models/elbv2.generated.js';
@@ -23,10 +24,7 @@ export type Elbv2Operations = { readonly [Op in Elbv2OperationName]?: Elbv2Handl
 
 /** The ELBv2 operations Berth serves. */
 export function elbv2Operations(ctx: Elbv2Context): Elbv2Operations {
-  const op =
-    <I>(fn: (ctx: Elbv2Context, input: I) => Promise<unknown>): ((input: I) => Promise<unknown>) =>
-    (input) =>
-      fn(ctx, input);
+  const op = bindContext(ctx);
   return {
     CreateLoadBalancer: op(loadBalancers.createLoadBalancer),
     DescribeLoadBalancers: op(loadBalancers.describeLoadBalancers),

@@ -1,4 +1,5 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { bindContext } from '../bind.js';
 import { InvalidParameterException } from '../errors.js';
 import type { ServiceProtocol } from '../protocol.js';
 import { LOGS_MODEL, type LogsOperationName } from '../models/logs.generated.js';
@@ -22,10 +23,7 @@ const validateLogsInput = createValidator(LOGS_MODEL);
 
 /** The CloudWatch Logs operations Berth serves. */
 export function logsOperations(ctx: LogsContext): LogsOperations {
-  const op =
-    <I>(fn: (ctx: LogsContext, input: I) => Promise<unknown>): ((input: I) => Promise<unknown>) =>
-    (input) =>
-      fn(ctx, input);
+  const op = bindContext(ctx);
   return {
     CreateLogGroup: op(ops.createLogGroup),
     DescribeLogGroups: op(ops.describeLogGroups),

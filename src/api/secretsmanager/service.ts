@@ -1,4 +1,5 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { bindContext } from '../bind.js';
 import { InvalidRequestException } from '../errors.js';
 import type { ApiRequest, ServiceProtocol } from '../protocol.js';
 import { SECRETSMANAGER_MODEL, type SecretsmanagerOperationName } from '../models/secretsmanager.generated.js';
@@ -24,10 +25,7 @@ const validateInput = createValidator(SECRETSMANAGER_MODEL);
 
 /** The Secrets Manager operations Berth serves. */
 export function secretsManagerOperations(ctx: SecretsContext): SecretsManagerOperations {
-  const op =
-    <I>(fn: (ctx: SecretsContext, input: I) => Promise<unknown>): ((input: I) => Promise<unknown>) =>
-    (input) =>
-      fn(ctx, input);
+  const op = bindContext(ctx);
   return {
     CreateSecret: op(secrets.createSecret),
     GetSecretValue: op(secrets.getSecretValue),

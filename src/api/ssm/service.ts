@@ -1,4 +1,5 @@
 import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { bindContext } from '../bind.js';
 import { SerializationException, UnknownOperationException, ValidationException } from '../errors.js';
 import type { ApiRequest, ServiceProtocol } from '../protocol.js';
 import { SSM_MODEL, type SsmOperationName } from '../models/ssm.generated.js';
@@ -30,10 +31,7 @@ const validateInput = createValidator(SSM_MODEL, {
 
 /** The Parameter Store operations Berth serves. */
 export function ssmOperations(ctx: SsmContext): SsmOperations {
-  const op =
-    <I>(fn: (ctx: SsmContext, input: I) => Promise<unknown>): ((input: I) => Promise<unknown>) =>
-    (input) =>
-      fn(ctx, input);
+  const op = bindContext(ctx);
   return {
     PutParameter: op(parameters.putParameter),
     GetParameter: op(parameters.getParameter),
