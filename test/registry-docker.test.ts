@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
+import { cliRunner } from './registry-helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -28,39 +29,7 @@ describe('registry with the docker CLI and the AWS CLI', () => {
   /** Image ids built here: a rebuilt tag leaves the earlier image untagged, still ours to remove. */
   const ids: string[] = [];
 
-  /** Runs a command without blocking this process (the server under test lives in it). */
-  function run(cmd: string, args: string[], input?: string): Promise<{ status: number; out: string }> {
-    const child = spawn(cmd, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        DOCKER_CONFIG: join(work.path, 'docker-config'),
-        AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_REGION: 'us-east-1',
-        AWS_CONFIG_FILE: join(work.path, 'aws-config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(work.path, 'aws-credentials'),
-        AWS_PAGER: '',
-      },
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.stdin.end(input ?? '');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    return new Promise((resolve) =>
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ status: code ?? -1, out });
-      }),
-    );
-  }
-  const ok = async (cmd: string, args: string[], input?: string): Promise<string> => {
-    const r = await run(cmd, args, input);
-    assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed:\n${r.out}`);
-    return r.out;
-  };
+  const { run, ok } = cliRunner(() => work.path);
   const aws = async (...args: string[]): Promise<Record<string, any>> =>
     JSON.parse(await ok('aws', ['ecr', ...args, '--endpoint-url', server.url, '--output', 'json'])) as Record<string, any>;
 

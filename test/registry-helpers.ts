@@ -1,3 +1,6 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { TEST_CREDENTIALS } from './helpers.js';
@@ -72,4 +75,43 @@ export class RegistryClient {
 export async function registryError(res: Response): Promise<{ code: string; message: string; detail?: unknown }> {
   const body = (await res.json()) as { errors: { code: string; message: string; detail?: unknown }[] };
   return body.errors[0]!;
+}
+
+/** The docker and AWS CLIs run as a test needs them: their config in `workDir`, the test credentials, output captured. */
+export function cliRunner(workDir: () => string) {
+  /** Runs a command without blocking this process (the server under test lives in it); killed after 3 minutes. */
+  function run(cmd: string, args: string[], input?: string): Promise<{ status: number; out: string }> {
+    const child = spawn(cmd, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        DOCKER_CONFIG: join(workDir(), 'docker-config'),
+        AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_REGION: 'us-east-1',
+        AWS_CONFIG_FILE: join(workDir(), 'aws-config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(workDir(), 'aws-credentials'),
+        AWS_PAGER: '',
+      },
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdin.end(input ?? '');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    return new Promise((resolve) =>
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ status: code ?? -1, out });
+      }),
+    );
+  }
+  /** Runs a command that must succeed; its output. */
+  async function ok(cmd: string, args: string[], input?: string): Promise<string> {
+    const r = await run(cmd, args, input);
+    assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed:\n${r.out}`);
+    return r.out;
+  }
+  return { run, ok };
 }

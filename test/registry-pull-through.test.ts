@@ -21,7 +21,7 @@ import {
   type ECRClient,
 } from '@aws-sdk/client-ecr';
 import { startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
-import { RegistryClient, ecrClient, registryError, sha256 } from './registry-helpers.js';
+import { RegistryClient, cliRunner, ecrClient, registryError, sha256 } from './registry-helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -53,37 +53,7 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
   const refs: string[] = [];
   const ids: string[] = [];
 
-  function run(cmd: string, args: string[], input?: string): Promise<{ status: number; out: string }> {
-    const child = spawn(cmd, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        DOCKER_CONFIG: join(work.path, 'docker-config'),
-        AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_CONFIG_FILE: join(work.path, 'aws-config'),
-        AWS_SHARED_CREDENTIALS_FILE: join(work.path, 'aws-credentials'),
-        AWS_PAGER: '',
-      },
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.stdin.end(input ?? '');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    return new Promise((resolve) =>
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ status: code ?? -1, out });
-      }),
-    );
-  }
-  const ok = async (cmd: string, args: string[], input?: string): Promise<string> => {
-    const r = await run(cmd, args, input);
-    assert.equal(r.status, 0, `${cmd} ${args.join(' ')} failed:\n${r.out}`);
-    return r.out;
-  };
+  const { run, ok } = cliRunner(() => work.path);
 
   before(async () => {
     work = tempDir('berth-pull-through-');
