@@ -38,7 +38,15 @@ export class ServiceTargetsController {
       name: 'service-targets',
       concurrency: 2,
       sync: (arn) => this.sync(arn),
-      keys: async () => (await ctx.store.find<StoredTask>('task')).filter((t) => t.doc.task.group.startsWith('service:')).map((t) => t.arn),
+      // Only the tasks of services behind a load balancer, found by the task index: an idle server with many services stays idle.
+      keys: async () => {
+        const services = (await ctx.store.find<StoredService>('service')).filter((s) => (s.doc.service.loadBalancers ?? []).length > 0);
+        const arns: string[] = [];
+        for (const s of services) {
+          for (const t of await ctx.store.find<StoredTask>('task', { cluster: s.cluster, where: { service: s.doc.service.serviceName } })) arns.push(t.arn);
+        }
+        return arns;
+      },
       resyncEveryMs: opts.resyncEveryMs ?? 60_000,
       ...(opts.log ? { log: opts.log } : {}),
     });
@@ -55,7 +63,7 @@ export class ServiceTargetsController {
   }
 
   private onChanges(changes: readonly Change[]): void {
-    for (const c of changes) if (c.kind === 'task' && c.op !== 'delete') this.runtime.enqueue(c.arn);
+    for (const c of changes) if (c.kind === 'task' && c.op !== 'delete' && c.keys.service) this.runtime.enqueue(c.arn);
   }
 
   private async sync(taskArn: string): Promise<void> {
