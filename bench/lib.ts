@@ -145,3 +145,22 @@ export function spawnUntil(cmd: string, args: string[], ready: RegExp, env: Node
     });
   });
 }
+
+/** Runs a command to completion; its output, or an error with it when it exits non-zero. */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<string> {
+  const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin.end(input ?? '');
+  return new Promise((resolve, reject) =>
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out}`)))),
+  );
+}
+
+/** Milliseconds `fn` takes. */
+export async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const started = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}

@@ -17,28 +17,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreatePullThroughCacheRuleCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { fmt, printRow, spawnUntil } from './lib.js';
+import { fmt, printRow, run, spawnUntil, timed } from './lib.js';
 
 const CREDS = { accessKeyId: 'AKIABENCHBERTH000002', secretAccessKey: 'bench-secret-key-0000000000000000000002' };
 const LAYERS = 3;
 const LAYER_BYTES = 10 * 1024 * 1024;
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<string> {
-  const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin.end(input ?? '');
-  return new Promise((resolve, reject) =>
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out}`)))),
-  );
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const started = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - started) / 1e6;
-}
 
 async function freePort(): Promise<number> {
   const srv = createServer();

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { fmt, printRow, spawnUntil, stats } from './lib.js';
+import { fmt, printRow, run, spawnUntil, stats, timed } from './lib.js';
 
 const CREDS = { accessKeyId: 'AKIABENCHBERTH000001', secretAccessKey: 'bench-secret-key-0000000000000000000000' };
 const LAYERS = 5;
@@ -29,23 +29,6 @@ interface Target {
   name: string;
   host: string;
   headers: Record<string, string>;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<string> {
-  const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin.end(input ?? '');
-  return new Promise((resolve, reject) =>
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${out}`)))),
-  );
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const started = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
 function get(host: string, path: string, agent: Agent, headers: Record<string, string>): Promise<{ status: number; bytes: number; headers: Record<string, string | string[] | undefined> }> {
