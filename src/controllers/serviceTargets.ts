@@ -1,7 +1,10 @@
 /**
  * Service load balancing: registers a service's running tasks with the
  * target groups of its `loadBalancers`, and deregisters them once they are
- * to stop (the target group's deregistration delay then drains them).
+ * to stop (the target group's deregistration delay then drains them). A
+ * task the service scheduler stopped with a drain (DEACTIVATING, held
+ * running) is released to its agent only once every target of it has
+ * drained; the hold is stored, so a restarted server resumes where it was.
  *
  * Keyed by task: a change to a task enqueues it; a sync compares the task's
  * state with its targets' rows and registers or deregisters through the
@@ -15,16 +18,13 @@
 import type { Logger } from '../core/log.js';
 import { serviceArn } from '../ecs/arns.js';
 import type { DomainContext } from '../ecs/context.js';
-import type { ServiceLoadBalancer } from '../ecs/loadBalancers.js';
-import type { ContainerInstanceDoc, StoredService, StoredTask } from '../ecs/model.js';
+import { isRegistered, taskLoadBalancers, taskTargets } from '../ecs/loadBalancers.js';
+import type { StoredService, StoredTask } from '../ecs/model.js';
 import { withEvents, writeService } from '../ecs/writers/services.js';
-import type { TargetDoc, TargetGroupDoc } from '../elbv2/model.js';
-import { deregisterTargets, registerTargets, targetArn } from '../elbv2/targets.js';
-import { withRetry, type Change } from '../store/store.js';
+import { releaseDrainedTask } from '../ecs/writers/tasks.js';
+import { deregisterTargets, registerTargets } from '../elbv2/targets.js';
+import { withRetry, type Change, type Row } from '../store/store.js';
 import { Controller } from './runtime.js';
-
-/** The address of `ip` targets: tasks run on this host's agents. */
-const TASK_HOST = '127.0.0.1';
 
 export class ServiceTargetsController {
   private readonly runtime: Controller;
@@ -39,9 +39,10 @@ export class ServiceTargetsController {
       concurrency: 2,
       sync: (arn) => this.sync(arn),
       // Only the tasks of services behind a load balancer, found by the task index: an idle server with many services stays idle.
+      // Tasks held while their targets drain, whatever their service has become.
       keys: async () => {
-        const services = (await ctx.store.find<StoredService>('service')).filter((s) => (s.doc.service.loadBalancers ?? []).length > 0);
-        const arns: string[] = [];
+        const services = (await ctx.store.find<StoredService>('service')).filter((s) => (s.doc.service.loadBalancers ?? []).length > 0 || (s.doc.service.taskSets ?? []).some((ts) => ts.loadBalancers.length > 0));
+        const arns: string[] = (await ctx.store.find<StoredTask>('task', { state: 'DEACTIVATING' })).filter((t) => t.doc.drainHold === true).map((t) => t.arn);
         for (const s of services) {
           for (const t of await ctx.store.find<StoredTask>('task', { cluster: s.cluster, where: { service: s.doc.service.serviceName } })) arns.push(t.arn);
         }
@@ -55,6 +56,8 @@ export class ServiceTargetsController {
   start(): void {
     this.unwatch = this.ctx.store.watch((changes) => this.onChanges(changes));
     this.runtime.start();
+    // Picks up, after a restart, the tasks whose targets were draining.
+    void this.runtime.resync();
   }
 
   async stop(): Promise<void> {
@@ -66,36 +69,52 @@ export class ServiceTargetsController {
     for (const c of changes) if (c.kind === 'task' && c.op !== 'delete' && c.keys.service) this.runtime.enqueue(c.arn);
   }
 
-  private async sync(taskArn: string): Promise<void> {
-    const task = (await this.ctx.store.get<StoredTask>('task', taskArn))?.doc.task;
-    if (!task || !task.group.startsWith('service:') || task.containerInstanceArn === undefined) return;
+  private async sync(taskArn: string): Promise<{ requeueAfterMs?: number }> {
+    const row = await this.ctx.store.get<StoredTask>('task', taskArn);
+    const task = row?.doc.task;
+    if (!row || !task || !task.group.startsWith('service:') || task.containerInstanceArn === undefined) return {};
     const serviceName = task.group.slice('service:'.length);
     const clusterName = task.clusterArn.slice(task.clusterArn.indexOf('cluster/') + 'cluster/'.length);
     const svcArn = serviceArn(this.ctx, clusterName, serviceName);
     const service = (await this.ctx.store.get<StoredService>('service', svcArn))?.doc.service;
-    const lbs = (service?.loadBalancers ?? []) as ServiceLoadBalancer[];
-    if (lbs.length === 0) return;
-    const instance = (await this.ctx.store.get<ContainerInstanceDoc>('containerInstance', task.containerInstanceArn))?.doc;
+    const targets = await taskTargets(this.ctx.store, row.doc, taskLoadBalancers(row.doc, service?.loadBalancers));
     const serving = task.desiredStatus === 'RUNNING' && task.lastStatus === 'RUNNING';
     const events: string[] = [];
-    for (const lb of lbs) {
-      const tg = (await this.ctx.store.get<TargetGroupDoc>('targetGroup', lb.targetGroupArn))?.doc;
-      if (!tg) continue;
-      const container = task.containers.find((c) => c.name === lb.containerName);
-      const hostPort = container?.networkBindings.find((b) => b.containerPort === lb.containerPort && b.hostPort !== undefined)?.hostPort;
-      const id = tg.TargetType === 'instance' ? instance?.ec2InstanceId : TASK_HOST;
-      if (hostPort === undefined || id === undefined) continue;
-      const target = (await this.ctx.store.get<TargetDoc>('target', targetArn(lb.targetGroupArn, id, hostPort)))?.doc;
-      const registered = target !== undefined && target.drainingUntil === undefined;
+    for (const t of targets) {
+      const registered = isRegistered(t);
       if (serving && !registered) {
-        await registerTargets(this.ctx, { TargetGroupArn: lb.targetGroupArn, Targets: [{ Id: id, Port: hostPort }] });
-        events.push(`(service ${serviceName}) registered 1 targets in (target-group ${lb.targetGroupArn})`);
+        await registerTargets(this.ctx, { TargetGroupArn: t.targetGroupArn, Targets: [{ Id: t.id, Port: t.port }] });
+        events.push(`(service ${serviceName}) registered 1 targets in (target-group ${t.targetGroupArn})`);
       } else if (!serving && registered && task.desiredStatus === 'STOPPED') {
-        await deregisterTargets(this.ctx, { TargetGroupArn: lb.targetGroupArn, Targets: [{ Id: id, Port: hostPort }] });
-        events.push(`(service ${serviceName}) deregistered 1 targets in (target-group ${lb.targetGroupArn})`);
+        await deregisterTargets(this.ctx, { TargetGroupArn: t.targetGroupArn, Targets: [{ Id: t.id, Port: t.port }] });
+        events.push(`(service ${serviceName}) deregistered 1 targets in (target-group ${t.targetGroupArn})`);
       }
     }
-    if (events.length === 0) return;
+    if (events.length > 0) await this.say(svcArn, taskArn, events);
+    return row.doc.drainHold === true ? this.releaseWhenDrained(row) : {};
+  }
+
+  /**
+   * A task held for draining is released (its agent then stops it) once none
+   * of its targets is registered or draining any more; until then it is
+   * looked at again when the last deregistration delay ends.
+   */
+  private async releaseWhenDrained(row: Row<StoredTask>): Promise<{ requeueAfterMs?: number }> {
+    const now = this.ctx.now();
+    const targets = await taskTargets(this.ctx.store, row.doc, taskLoadBalancers(row.doc, undefined));
+    const until = targets.map((t) => (t.target === undefined ? 0 : (t.target.drainingUntil ?? Number.POSITIVE_INFINITY)));
+    const last = Math.max(0, ...until);
+    if (last === Number.POSITIVE_INFINITY) return { requeueAfterMs: 1_000 };
+    if (last > now) return { requeueAfterMs: last - now + 10 };
+    await withRetry(this.ctx.store, async (tx) => {
+      const current = await tx.get<StoredTask>('task', row.arn);
+      if (current) await releaseDrainedTask(tx, current);
+    });
+    this.opts.log?.info({ task: row.arn }, 'task targets drained; the task stops');
+    return {};
+  }
+
+  private async say(svcArn: string, taskArn: string, events: string[]): Promise<void> {
     this.opts.log?.info({ service: svcArn, task: taskArn, events }, 'service targets changed');
     await withRetry(this.ctx.store, async (tx) => {
       const row = await tx.get<StoredService>('service', svcArn);

@@ -13,6 +13,7 @@ import type { SigV4Verifier } from '../api/auth/sigv4.js';
 import type { ContainerInstanceDoc } from '../ecs/containerInstances.js';
 import type { DomainContext } from '../ecs/context.js';
 import { recordTaskHealth, tasksToSend, type TaskWithDefinition } from '../ecs/tasks.js';
+import { agentDesiredStatus } from '../ecs/writers/tasks.js';
 import { withRetry, type Change } from '../store/store.js';
 import type { Logger } from '../core/log.js';
 
@@ -66,14 +67,23 @@ interface Session {
   fingerprint: string;
 }
 
+/** What the agent is to want of a task: a task held while its targets drain still runs, with no stop to act on. */
+function agentIntent(stored: TaskWithDefinition['stored']): Pick<AgentTask, 'desiredStatus' | 'stopCode' | 'stoppedReason'> {
+  const task = stored.task;
+  if (agentDesiredStatus(stored) === 'RUNNING') return { desiredStatus: 'RUNNING' };
+  return {
+    desiredStatus: task.desiredStatus,
+    ...(task.stopCode !== undefined ? { stopCode: task.stopCode } : {}),
+    ...(task.stoppedReason !== undefined ? { stoppedReason: task.stoppedReason } : {}),
+  };
+}
+
 function toAgentTask({ stored, taskDefinition }: TaskWithDefinition): AgentTask {
   const task = stored.task;
   return {
     taskArn: task.taskArn,
     clusterArn: task.clusterArn,
-    desiredStatus: task.desiredStatus,
-    ...(task.stopCode !== undefined ? { stopCode: task.stopCode } : {}),
-    ...(task.stoppedReason !== undefined ? { stoppedReason: task.stoppedReason } : {}),
+    ...agentIntent(stored),
     taskDefinition: taskDefinition as unknown as AgentTask['taskDefinition'],
     overrides: task.overrides,
     containers: task.containers.map((c) => ({ name: c.name, containerArn: c.containerArn })),
@@ -342,7 +352,7 @@ export class Dispatcher {
         session.resend = false;
         // Read and recorded as sent before it goes: a stop from now on waits for the agent.
         const tasks = await tasksToSend(this.ctx, session.clusterArn, session.instanceArn);
-        const fingerprint = JSON.stringify(tasks.map(({ stored: { task } }) => [task.taskArn, task.desiredStatus, task.stopCode, task.stoppedReason]));
+        const fingerprint = JSON.stringify(tasks.map(({ stored }) => [stored.task.taskArn, agentIntent(stored)]));
         // The first push of a connection always goes, and so does a re-send; later
         // ones only when something the agent acts on changed.
         if (!resend && session.seq > 0 && fingerprint === session.fingerprint) continue;

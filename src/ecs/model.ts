@@ -28,6 +28,11 @@
  * - `healthStatus` (task and containers): written only by `recordHealth`
  *   from the agent's health messages over its channel.
  * - `version`: bumped by every write of the task writer.
+ * - `loadBalancers` (beside the document): fixed at creation by `placeTasks`.
+ * - `drainHold` (beside the document): the control plane's hold on a stop
+ *   while the task's targets drain; while it is set the task's `lastStatus`
+ *   is DEACTIVATING (written by `stopTaskInTx`, like PROVISIONING a state of
+ *   the server's own) and the dispatcher keeps asking the agent to run it.
  * - `protection` (on `StoredTask`, beside the document: scale-in protection
  *   is not a member of ECS's Task): written only by the task writer's
  *   `setTaskProtection`, on behalf of UpdateTaskProtection
@@ -47,6 +52,7 @@
  * setting operations in `accountSettings.ts`.
  */
 import type { HealthStatus, StopCode, TaskState } from '../protocol/agent.js';
+import type { ServiceLoadBalancer } from './loadBalancers.js';
 import type { Tag } from './tags.js';
 import type { TaskDefinitionDoc } from './taskdef/types.js';
 
@@ -175,6 +181,20 @@ export interface StoredTask {
   sentToAgent?: boolean;
   /** Scale-in protection (UpdateTaskProtection); absent when never set. See `isTaskProtected`. */
   protection?: TaskProtection;
+  /**
+   * The target groups a service task is registered with (its deployment's or
+   * task set's `loadBalancers` when it was placed); fixed at creation. Absent
+   * on tasks of no service and on rows written before tasks named theirs
+   * (their service's `loadBalancers` then apply).
+   */
+  loadBalancers?: ServiceLoadBalancer[];
+  /**
+   * Set while a service task stopped by the scheduler waits for its targets
+   * to drain (`lastStatus` DEACTIVATING): its agent is still told to run it.
+   * Written only by the task writer (`stopTaskInTx` with `drain`, and
+   * `releaseDrainedTask` once every target of the task has drained).
+   */
+  drainHold?: boolean;
 }
 
 /** A task's scale-in protection as last set; it lapses at `expiresAt` (epoch seconds) without another write. */

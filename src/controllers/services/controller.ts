@@ -24,7 +24,8 @@ import { newDeployment, recordOf, updateRecord, withEvents, writeService } from 
 import { placeTasks, stopTaskInTx, type PlacedTasks, type TaskSpec } from '../../ecs/writers/tasks.js';
 import { buildSnapshot, type ClusterSnapshot } from '../../scheduler/snapshot.js';
 import type { PlacementConstraint, PlacementStrategy } from '../../scheduler/types.js';
-import { withRetry, type Change, type Transaction } from '../../store/store.js';
+import { taskLoadBalancers, taskTargets, targetVerdict } from '../../ecs/loadBalancers.js';
+import { withRetry, type Change, type Row, type Transaction } from '../../store/store.js';
 import { Controller } from '../runtime.js';
 import { reconcile, type ServiceTask, type StopReason, type TaskSetVerdict } from './reconcile.js';
 
@@ -71,7 +72,32 @@ function taskList(arns: readonly string[]): string {
 }
 
 function failedTask(t: TaskDoc): boolean {
-  return t.lastStatus === 'STOPPED' && ((t.stopCode !== undefined && FAILED_STOP_CODES.has(t.stopCode)) || t.stoppedReason === HEALTH_FAILED_REASON);
+  return (
+    t.lastStatus === 'STOPPED' &&
+    ((t.stopCode !== undefined && FAILED_STOP_CODES.has(t.stopCode)) || t.stoppedReason === HEALTH_FAILED_REASON || (t.stoppedReason ?? '').startsWith(ELB_FAILED_PREFIX))
+  );
+}
+
+const ELB_FAILED_PREFIX = 'Task failed ELB health checks in ';
+
+/** ECS's stopped reason for a task replaced because its target failed the load balancer's health checks. */
+function elbFailedReason(targetGroupArn: string): string {
+  return `${ELB_FAILED_PREFIX}(target-group ${targetGroupArn})`;
+}
+
+/** A RUNNING task behind target groups is drained before its agent stops it. */
+function drainsOnStop(row: Row<StoredTask>, serviceLoadBalancers: readonly unknown[]): boolean {
+  return row.doc.task.lastStatus === 'RUNNING' && taskLoadBalancers(row.doc, serviceLoadBalancers).length > 0;
+}
+
+/** What the load balancer says of one service task, as deployments read it. */
+interface ElbHealth {
+  /** Every target of the task is healthy in its target group. */
+  readonly healthy: boolean;
+  /** Past the grace period, a target failed its health checks: where. */
+  readonly failedIn?: { readonly targetGroupArn: string; readonly where: string };
+  /** A target is unhealthy within the grace period, which ends then (epoch ms). */
+  readonly graceEndsAt?: number;
 }
 
 function hasHealthChecks(td: TaskDefinitionDoc | undefined): boolean {
@@ -126,14 +152,30 @@ export class ServiceController {
 
   private onChanges(changes: readonly Change[]): void {
     const instances: Change[] = [];
+    const targetGroups = new Set<string>();
     for (const c of changes) {
       if (c.kind === 'service') this.runtime.enqueue(c.arn);
       else if (c.kind === 'task') {
         const service = c.keys['service'];
         if (service) this.runtime.enqueue(serviceArnOf(c.cluster, service));
       } else if (c.kind === 'containerInstance') instances.push(c);
+      else if (c.kind === 'target' && c.keys['targetGroup']) targetGroups.add(c.keys['targetGroup']);
     }
     if (instances.length > 0) void this.onInstanceChanges(instances);
+    if (targetGroups.size > 0) void this.onTargetChanges(targetGroups);
+  }
+
+  /** A target's health or registration decides deployments of the services whose tasks it serves. */
+  private async onTargetChanges(targetGroups: ReadonlySet<string>): Promise<void> {
+    try {
+      for (const r of await this.ctx.store.find<StoredService>('service', { status: ['ACTIVE', 'DRAINING'] })) {
+        const s = r.doc.service;
+        const lbs = [...s.loadBalancers, ...(s.taskSets ?? []).flatMap((ts) => ts.loadBalancers)] as { targetGroupArn?: string }[];
+        if (s.deployments.length > 1 || lbs.some((lb) => lb.targetGroupArn !== undefined && targetGroups.has(lb.targetGroupArn))) this.runtime.enqueue(r.arn);
+      }
+    } catch (err) {
+      this.opts.log?.warn({ err }, 'could not list the services behind changed target groups');
+    }
   }
 
   /**
@@ -229,6 +271,7 @@ export class ServiceController {
     const launchAllowed = now >= lastFailureAt + throttleMs;
 
     const grace = (s.healthCheckGracePeriodSeconds ?? 0) * 1000;
+    const elb = await this.elbHealthOf(tx, live, s, taskSets, grace, now);
     const tasks: ServiceTask[] = live.map((r) => {
       const t = r.doc.task;
       const inst = instances.get(t.containerInstanceArn ?? '');
@@ -242,8 +285,8 @@ export class ServiceController {
         onDrainingInstance: inst === undefined || inst.status !== 'ACTIVE',
         ...(t.availabilityZone !== undefined ? { availabilityZone: t.availabilityZone } : inst?.az !== undefined ? { availabilityZone: inst.az } : {}),
         running,
-        healthy: running && (!checks || t.healthStatus === 'HEALTHY'),
-        failedHealthChecks: running && checks && t.healthStatus === 'UNHEALTHY' && now >= startedAt + grace,
+        healthy: running && (!checks || t.healthStatus === 'HEALTHY') && (elb.get(t.taskArn)?.healthy ?? true),
+        failedHealthChecks: (running && checks && t.healthStatus === 'UNHEALTHY' && now >= startedAt + grace) || elb.get(t.taskArn)?.failedIn !== undefined,
         protected: isTaskProtected(r.doc, now),
         createdAt: t.createdAt * 1000,
       };
@@ -291,14 +334,21 @@ export class ServiceController {
     const stoppedArns: { arn: string; startedBy: string | undefined }[] = [];
     /** Tasks this sync stopped outright (no agent had been sent them). */
     const endedNow = new Set<string>();
+    const drainingArns: { arn: string; startedBy: string | undefined }[] = [];
     for (const st of plan.stop) {
       const taskRow = byArn.get(st.arn);
       if (!taskRow) continue;
-      const after = await stopTaskInTx(ctx, tx, taskRow, 'ServiceSchedulerInitiated', stopReasonText(st.reason, taskRow.doc.task.startedBy ?? primary?.id ?? ''));
+      const failedIn = st.reason === 'unhealthy' ? elb.get(st.arn)?.failedIn : undefined;
+      const reason = failedIn !== undefined ? elbFailedReason(failedIn.targetGroupArn) : stopReasonText(st.reason, taskRow.doc.task.startedBy ?? primary?.id ?? '');
+      const drain = drainsOnStop(taskRow, s.loadBalancers);
+      const after = await stopTaskInTx(ctx, tx, taskRow, 'ServiceSchedulerInitiated', reason, { drain });
       if (after.lastStatus === 'STOPPED') endedNow.add(st.arn);
+      if (after.lastStatus === 'DEACTIVATING') drainingArns.push({ arn: st.arn, startedBy: taskRow.doc.task.startedBy });
       stoppedArns.push({ arn: st.arn, startedBy: taskRow.doc.task.startedBy });
-      if (st.reason === 'unhealthy') events.push(`${subject(taskRow.doc.task.startedBy)} (task ${shortId(st.arn)}) failed container health checks.`);
+      if (failedIn !== undefined) events.push(`${subject(taskRow.doc.task.startedBy)} (task ${shortId(st.arn)}) ${failedIn.where} is unhealthy in (target-group ${failedIn.targetGroupArn}) due to (reason Health checks failed).`);
+      else if (st.reason === 'unhealthy') events.push(`${subject(taskRow.doc.task.startedBy)} (task ${shortId(st.arn)}) failed container health checks.`);
     }
+    perSubject(drainingArns, (who, arns) => `${who} has begun draining connections on ${arns.length} tasks.`);
     perSubject(stoppedArns, (who, arns) => `${who} has stopped ${arns.length} running tasks: ${taskList(arns)}.`);
 
     // Starts.
@@ -307,18 +357,18 @@ export class ServiceController {
     const definitionTags = async (td: TaskDefinitionDoc) =>
       s.propagateTags === 'TASK_DEFINITION' ? ((await tx.get<StoredTaskDefinition>('taskDefinition', td.taskDefinitionArn))?.doc.tags ?? []) : [];
     // REPLICA deployments start tasks of the PRIMARY deployment; EXTERNAL services, of each task set that lacks some.
-    const launches: { startedBy: string; launchType: 'EC2' | 'EXTERNAL'; taskDefinition: string; count: number }[] = [];
-    if (primary !== undefined && plan.start > 0) launches.push({ startedBy: primary.id, launchType: primary.launchType, taskDefinition: primary.taskDefinition, count: plan.start });
+    const launches: { startedBy: string; launchType: 'EC2' | 'EXTERNAL'; taskDefinition: string; count: number; loadBalancers: readonly unknown[] }[] = [];
+    if (primary !== undefined && plan.start > 0) launches.push({ startedBy: primary.id, launchType: primary.launchType, taskDefinition: primary.taskDefinition, count: plan.start, loadBalancers: s.loadBalancers });
     for (const v of plan.taskSets) {
       const ts = taskSets.find((t) => t.id === v.id);
-      if (ts !== undefined && v.start > 0) launches.push({ startedBy: ts.id, launchType: ts.launchType, taskDefinition: ts.taskDefinition, count: v.start });
+      if (ts !== undefined && v.start > 0) launches.push({ startedBy: ts.id, launchType: ts.launchType, taskDefinition: ts.taskDefinition, count: v.start, loadBalancers: ts.loadBalancers });
     }
     const startedFor = new Map<string, number>();
     const startedWho: { arn: string; startedBy: string | undefined }[] = [];
     for (const launch of launches) {
       const td = definitions.get(launch.taskDefinition);
       if (td === undefined) continue;
-      const spec = this.taskSpec(s, launch.startedBy, launch.launchType, td, cluster.doc, launch.count, await definitionTags(td));
+      const spec = { ...this.taskSpec(s, launch.startedBy, launch.launchType, td, cluster.doc, launch.count, await definitionTags(td)), loadBalancers: taskLoadBalancers({}, launch.loadBalancers) };
       const placed = await placeTasks(ctx, tx, cluster, spec, { snapshot, refresh: () => ctx.state.clusters.current(cluster.arn)?.snapshot });
       onWritten(placed.written);
       started.push(...placed.tasks.map((t) => t.taskArn));
@@ -328,7 +378,7 @@ export class ServiceController {
     }
     const td = primary !== undefined ? definitions.get(primary.taskDefinition) : undefined;
     if (primary !== undefined && td !== undefined && plan.startOn.length > 0) {
-      const spec = this.taskSpec(s, primary.id, primary.launchType, td, cluster.doc, 1, await definitionTags(td));
+      const spec = { ...this.taskSpec(s, primary.id, primary.launchType, td, cluster.doc, 1, await definitionTags(td)), loadBalancers: taskLoadBalancers({}, s.loadBalancers) };
       for (const instanceArn of plan.startOn) {
         const inst = snapshot.instances.find((i) => i.arn === instanceArn);
         if (!inst) continue;
@@ -414,12 +464,43 @@ export class ServiceController {
     // look again when the grace period or the protection ends.
     const graceEnds = live
       .filter((r) => r.doc.task.healthStatus === 'UNHEALTHY' && r.doc.task.startedAt !== undefined && r.doc.task.startedAt * 1000 + grace > now)
-      .map((r) => r.doc.task.startedAt! * 1000 + grace - now);
+      .map((r) => r.doc.task.startedAt! * 1000 + grace - now)
+      .concat([...elb.values()].flatMap((h) => (h.graceEndsAt !== undefined ? [h.graceEndsAt - now] : [])));
     const protectionEnds = plan.steady ? [] : live.filter((r) => isTaskProtected(r.doc, now)).map((r) => r.doc.protection!.expiresAt! * 1000 - now);
     const wakeUps = [...graceEnds, ...protectionEnds];
     if (wakeUps.length > 0) return { requeueAfterMs: Math.min(...wakeUps, ...(unplaced !== undefined ? [10_000] : [])) + 10 };
     if (unplaced !== undefined) return { requeueAfterMs: 10_000 };
     return {};
+  }
+
+  /**
+   * ELB health of the live tasks that have load balancers (their own, their
+   * task set's or their service's): healthy only once every target passed
+   * its checks; an unhealthy target replaces its task only after the
+   * service's health check grace period from the task's start, as ECS
+   * ignores ELB health checks until then.
+   */
+  private async elbHealthOf(tx: Transaction, live: readonly Row<StoredTask>[], s: ServiceDoc, taskSets: readonly TaskSetDoc[], grace: number, now: number): Promise<Map<string, ElbHealth>> {
+    const out = new Map<string, ElbHealth>();
+    for (const r of live) {
+      const t = r.doc.task;
+      if (t.lastStatus !== 'RUNNING') continue;
+      const fallback = taskSets.find((ts) => ts.id === t.startedBy)?.loadBalancers ?? s.loadBalancers;
+      const lbs = taskLoadBalancers(r.doc, fallback);
+      if (lbs.length === 0) continue;
+      const targets = await taskTargets(tx, r.doc, lbs);
+      const verdicts = targets.map((x) => ({ x, v: targetVerdict(x) }));
+      const healthy = targets.length === lbs.length && verdicts.every((v) => v.v === 'healthy');
+      const bad = verdicts.find((v) => v.v === 'unhealthy');
+      const graceEnd = (t.startedAt ?? t.createdAt) * 1000 + grace;
+      if (bad === undefined) out.set(t.taskArn, { healthy });
+      else if (now < graceEnd) out.set(t.taskArn, { healthy, graceEndsAt: graceEnd });
+      else {
+        const where = bad.x.targetGroup.TargetType === 'instance' ? `(instance ${bad.x.id}) (port ${bad.x.port})` : `(port ${bad.x.port})`;
+        out.set(t.taskArn, { healthy, failedIn: { targetGroupArn: bad.x.targetGroupArn, where } });
+      }
+    }
+    return out;
   }
 
   /**

@@ -29,6 +29,7 @@ import type { ClusterDoc } from '../clusters.js';
 import { epochSeconds, type DomainContext } from '../context.js';
 import type { ContainerInstanceDoc, NetworkBinding, Reservation, StoredTask, TaskContainerDoc, TaskDoc, TaskProtection } from '../model.js';
 import type { Tag } from '../tags.js';
+import type { ServiceLoadBalancer } from '../loadBalancers.js';
 import { taskResourceNeeds } from '../taskdef/resources.js';
 import { effectiveNetworkMode, type TaskDefinitionDoc } from '../taskdef/types.js';
 import { reservePlacements } from './placement.js';
@@ -308,7 +309,10 @@ export async function markSentToAgent(tx: Transaction, row: Row<StoredTask>): Pr
 /**
  * Marks a task to stop. A task no agent was ever sent (`sentToAgent`) stops
  * at once and returns its resources; any other waits for its agent to report
- * it STOPPED.
+ * it STOPPED. With `drain` (a RUNNING service task registered with target
+ * groups), the task first goes DEACTIVATING and is held running
+ * (`drainHold`) until `releaseDrainedTask`: its targets drain before its
+ * agent is told to stop it.
  */
 export async function stopTaskInTx(
   ctx: DomainContext,
@@ -316,11 +320,17 @@ export async function stopTaskInTx(
   row: Row<StoredTask>,
   stopCode: StopCode,
   reason: string,
+  opts: { drain?: boolean } = {},
 ): Promise<TaskDoc> {
   const t = row.doc.task;
   if (t.desiredStatus === 'STOPPED') return t;
   const now = epochSeconds(ctx.now());
   let next: TaskDoc = { ...t, desiredStatus: 'STOPPED', stopCode, stoppedReason: reason, stoppingAt: now };
+  if (opts.drain === true && t.lastStatus === 'RUNNING') {
+    next = { ...next, lastStatus: 'DEACTIVATING' };
+    await writeTask(tx, { ...row, doc: { ...row.doc, drainHold: true } }, next);
+    return { ...next, version: t.version + 1 };
+  }
   if (t.lastStatus === 'PROVISIONING' && row.doc.sentToAgent !== true) {
     // No agent has been sent it: nothing can run, so it is stopped now.
     next = {
@@ -333,6 +343,21 @@ export async function stopTaskInTx(
   }
   await writeTask(tx, row, next);
   return { ...next, version: t.version + 1 };
+}
+
+/**
+ * Ends the hold `stopTaskInTx` put on a draining task once its targets have
+ * drained: from now on its agent is told to stop it.
+ */
+export async function releaseDrainedTask(tx: Transaction, row: Row<StoredTask>): Promise<void> {
+  if (row.doc.drainHold !== true) return;
+  const { drainHold: _held, ...rest } = row.doc;
+  await writeTask(tx, { ...row, doc: rest }, row.doc.task);
+}
+
+/** What the task's agent is told to want of it: RUNNING while its targets drain, else its desired status. */
+export function agentDesiredStatus(stored: StoredTask): 'RUNNING' | 'STOPPED' {
+  return stored.drainHold === true ? 'RUNNING' : stored.task.desiredStatus;
 }
 
 /**
@@ -497,6 +522,8 @@ export interface TaskSpec {
   readonly enableExecuteCommand?: boolean;
   readonly placementConstraints?: PlacementConstraint[];
   readonly placementStrategy?: PlacementStrategy[];
+  /** Service tasks: the target groups the tasks are to be registered with. */
+  readonly loadBalancers?: readonly ServiceLoadBalancer[];
 }
 
 /** The cluster as placement saw it before the transaction (`ClusterState.snapshot`), and how to refresh it inside. */
@@ -558,7 +585,8 @@ export async function placeTasks(ctx: DomainContext, tx: Transaction, cluster: R
       ),
     );
   }
-  const written = await commitTasks(tx, placed.rows, tasks.map((task) => ({ task, reservation })));
+  const lbs = spec.loadBalancers !== undefined ? { loadBalancers: [...spec.loadBalancers] } : {};
+  const written = await commitTasks(tx, placed.rows, tasks.map((task) => ({ task, reservation, ...lbs })));
   return {
     tasks,
     failures: placed.unplaced > 0 ? [...placed.failures] : [],
