@@ -203,6 +203,35 @@ export function dataPlaneContract(name: string, open: () => DataPlaneUnderTest):
       await waitFor('c healthy', async () => ((await stateOf(c))?.state === 'healthy' ? true : undefined));
     });
 
+    it('fails open: with every target unhealthy it routes to all of them, draining ones aside, and back to the healthy once one recovers', async () => {
+      const { plane } = await started();
+      const port = await freePort();
+      const bodies = async (n: number) => {
+        const seen = new Map<string, number>();
+        for (let i = 0; i < n; i++) {
+          const r = await get(`http://127.0.0.1:${port}/`);
+          const key = r.status === 200 ? r.body : `status ${r.status}`;
+          seen.set(key, (seen.get(key) ?? 0) + 1);
+        }
+        return [...seen.keys()].sort();
+      };
+      await plane.apply(alb(port, [], 'tg-a', [tg('tg-a', [a, b, c])]));
+      await waitFor('every target healthy', async () => ((await plane.targetHealth()).every((h) => h.state === 'healthy') ? true : undefined));
+      for (const x of [a, b, c]) x.setHealth(500);
+      await waitFor('every target unhealthy', async () => ((await plane.targetHealth()).every((h) => h.state === 'unhealthy') ? true : undefined));
+      assert.deepEqual(await bodies(30), ['a', 'b', 'c'], 'every unhealthy target takes requests');
+
+      // A deregistered (draining) target takes no part in failing open.
+      await plane.apply(alb(port, [], 'tg-a', [tg('tg-a', [a, b], { deregistrationDelaySeconds: 30 })]));
+      assert.equal((await plane.targetHealth()).find((h) => h.port === c.port)?.state, 'draining');
+      assert.deepEqual(await bodies(20), ['a', 'b']);
+
+      // One healthy target: it alone serves again.
+      a.setHealth(200);
+      await waitFor('a healthy again', async () => ((await plane.targetHealth()).find((h) => h.port === a.port)?.state === 'healthy' ? true : undefined));
+      assert.deepEqual(await bodies(20), ['a']);
+    });
+
     it('drains a deregistered target: requests in flight finish, no new ones, gone after the delay', async () => {
       const { plane } = await started();
       const port = await freePort();

@@ -363,7 +363,7 @@ export class HAProxyDataPlane implements DataPlane {
       const before = previous?.backends.get(tgId);
       const othersServing = [...(before?.servers.values() ?? [])].some((s) => !s.draining);
       for (const [key, s] of b.servers) {
-        commands.push(`set server ${b.name}/${s.name} state ${s.draining ? 'maint' : 'ready'}`);
+        commands.push(`set server ${b.name}/${s.name} state ${s.draining ? 'maint' : 'ready'}`, `set server ${b.name}/${s.failOpen} state ${s.draining ? 'maint' : 'ready'}`);
         if (othersServing && !s.draining && !before?.servers.has(key)) commands.push(`set server ${b.name}/${s.name} health down`);
       }
     }

@@ -1,4 +1,4 @@
-import { serverAddress, serverArgs, type Rendered } from './render.js';
+import { failOpenArgs, serverAddress, serverArgs, type Rendered } from './render.js';
 
 /**
  * The runtime-API commands that turn the servers of `from` into those of
@@ -13,7 +13,9 @@ import { serverAddress, serverArgs, type Rendered } from './render.js';
  *   sticky clients; requests in flight finish);
  * - a target back from draining: ready again;
  * - a target whose drain ended: its sessions shut and it is deleted;
- * - a weight change: the new weight.
+ * - a weight change: the new weight;
+ * - each target's fail-open twin (an unchecked backup) follows it: added
+ *   and enabled with it, in maintenance while it drains, deleted with it.
  * Every command answers with an empty line or a known sentence; anything else
  * means the caller must fall back to a reload.
  */
@@ -28,22 +30,25 @@ export function planRuntime(from: Rendered, to: Rendered): string[] {
     for (const [key, s] of next.servers) {
       const was = prev.servers.get(key);
       const ref = `${be}/${s.name}`;
+      const twin = `${be}/${s.failOpen}`;
       if (!was) {
         commands.push(`add server ${ref} ${serverAddress(s.target)} ${serverArgs(next.targetGroup, s.target).join(' ')}`, `enable health ${ref}`);
-        if (!s.draining) commands.push(`enable server ${ref}`);
+        commands.push(`add server ${twin} ${serverAddress(s.target)} ${failOpenArgs(next.targetGroup, s.target).join(' ')}`);
+        if (!s.draining) commands.push(`enable server ${ref}`, `enable server ${twin}`);
         if (!s.draining && othersServing) commands.push(`set server ${ref} health down`);
         added = true;
         continue;
       }
-      if (was.name !== s.name) throw new Error(`planRuntime: server ${key} changed name; that needs a reload`);
-      if (was.draining && !s.draining) commands.push(`set server ${ref} state ready`);
-      if (!was.draining && s.draining) commands.push(`set server ${ref} state maint`);
-      if ((was.target.weight ?? 1) !== (s.target.weight ?? 1)) commands.push(`set server ${ref} weight ${s.target.weight ?? 1}`);
+      if (was.name !== s.name || was.failOpen !== s.failOpen) throw new Error(`planRuntime: server ${key} changed name; that needs a reload`);
+      for (const r of [ref, twin]) {
+        if (was.draining && !s.draining) commands.push(`set server ${r} state ready`);
+        if (!was.draining && s.draining) commands.push(`set server ${r} state maint`);
+        if ((was.target.weight ?? 1) !== (s.target.weight ?? 1)) commands.push(`set server ${r} weight ${s.target.weight ?? 1}`);
+      }
     }
     for (const [key, s] of prev.servers) {
       if (next.servers.has(key)) continue;
-      const ref = `${be}/${s.name}`;
-      commands.push(`set server ${ref} state maint`, `shutdown sessions server ${ref}`, `del server ${ref}`);
+      for (const r of [`${be}/${s.name}`, `${be}/${s.failOpen}`]) commands.push(`set server ${r} state maint`, `shutdown sessions server ${r}`, `del server ${r}`);
     }
     if (added && next.targetGroup.stickiness) commands.push(`enable dynamic-cookie backend ${be}`);
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { targetGroup, type DataPlaneConfig, type Target } from '../model.js';
 import { planRuntime, runtimeAnswerOk } from './plan.js';
-import { backendName, conditionAcl, conditionAcls, render, serverName, type DrainingTargets } from './render.js';
+import { backendName, conditionAcl, conditionAcls, failOpenName, render, serverName, type DrainingTargets } from './render.js';
 
 const paths = { dir: '/run/berth', adminSocket: '/run/berth/admin.sock', stateFile: '/run/berth/state' };
 const options = { hardStopAfterSeconds: 30 };
@@ -66,17 +66,33 @@ describe('runtime plan', () => {
     const before = render(config([t1]), paths, options);
     const added = render(config([t1, { ...t2, weight: 3 }]), paths, options);
     const s2 = `${be}/${serverName(t2)}`;
+    // Each target has an unchecked backup twin that serves when every target is down (fail-open).
+    const f2 = `${be}/${failOpenName(serverName(t2))}`;
     assert.deepEqual(planRuntime(before, added), [
       `add server ${s2} 10.0.0.2:80 weight 3 check inter 30000ms rise 5 fall 2`,
       `enable health ${s2}`,
+      `add server ${f2} 10.0.0.2:80 weight 3 backup`,
       `enable server ${s2}`,
+      `enable server ${f2}`,
       `set server ${s2} health down`,
     ]);
     const draining: DrainingTargets = new Map([['tg', new Map([['10.0.0.2:80', { ...t2, weight: 3 }]])]]);
     const drained = render(config([t1]), paths, options, draining);
-    assert.deepEqual(planRuntime(added, drained), [`set server ${s2} state maint`]);
-    assert.deepEqual(planRuntime(drained, render(config([t1, t2]), paths, options)), [`set server ${s2} state ready`, `set server ${s2} weight 1`]);
-    assert.deepEqual(planRuntime(drained, before), [`set server ${s2} state maint`, `shutdown sessions server ${s2}`, `del server ${s2}`]);
+    assert.deepEqual(planRuntime(added, drained), [`set server ${s2} state maint`, `set server ${f2} state maint`]);
+    assert.deepEqual(planRuntime(drained, render(config([t1, t2]), paths, options)), [
+      `set server ${s2} state ready`,
+      `set server ${s2} weight 1`,
+      `set server ${f2} state ready`,
+      `set server ${f2} weight 1`,
+    ]);
+    assert.deepEqual(planRuntime(drained, before), [
+      `set server ${s2} state maint`,
+      `shutdown sessions server ${s2}`,
+      `del server ${s2}`,
+      `set server ${f2} state maint`,
+      `shutdown sessions server ${f2}`,
+      `del server ${f2}`,
+    ]);
     assert.deepEqual(planRuntime(before, before), []);
   });
 

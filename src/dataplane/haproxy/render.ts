@@ -27,7 +27,11 @@ import {
  * - one backend per target group, one server line per target (and per
  *   draining target, `disabled`), with the group's health check. The same
  *   server arguments serve `add server` on the runtime API, so a target added
- *   in place and one read from the file behave alike.
+ *   in place and one read from the file behave alike;
+ * - fail-open, as ELB: each target also has an unchecked `backup` twin
+ *   (`failOpenName`) and the backend has `option allbackups`, so when no
+ *   checked server is up (every registered target unhealthy) requests go to
+ *   every registered target; a draining target's twin is disabled with it.
  */
 
 export interface RenderPaths {
@@ -47,6 +51,8 @@ export type DrainingTargets = ReadonlyMap<string, ReadonlyMap<string, Target>>;
 
 export interface RenderedServer {
   name: string;
+  /** The unchecked backup twin that serves when every target of the group is down (`failOpenName`). */
+  failOpen: string;
   target: Target;
   draining: boolean;
 }
@@ -119,6 +125,18 @@ export function serverArgs(tg: TargetGroup, t: Target): string[] {
   return args;
 }
 
+/** The fail-open twin of server `name`: same address, no health check, a backup. */
+export function failOpenName(name: string): string {
+  return `fo${name}`;
+}
+
+/** The arguments after `server <twin> <addr>` for a target's fail-open twin (see `serverArgs`). */
+export function failOpenArgs(tg: TargetGroup, t: Target): string[] {
+  const args = ['weight', String(t.weight ?? 1), 'backup'];
+  if (tg.protocol === 'HTTPS') args.push('ssl', 'verify', 'none');
+  return args;
+}
+
 export function serverAddress(t: Target): string {
   return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`;
 }
@@ -175,8 +193,9 @@ export function render(config: DataPlaneConfig, paths: RenderPaths, options: Ren
       let sname = serverName(t);
       if (used.has(sname)) sname = `${sname}_${shortHash(key)}`;
       used.add(sname);
-      servers.set(key, { name: sname, target: t, draining: isDraining });
+      servers.set(key, { name: sname, failOpen: failOpenName(sname), target: t, draining: isDraining });
       serverLines.push(`  server ${sname} ${serverAddress(t)} ${serverArgs(tg, t).join(' ')}${isDraining ? ' disabled' : ''}`);
+      serverLines.push(`  server ${failOpenName(sname)} ${serverAddress(t)} ${failOpenArgs(tg, t).join(' ')}${isDraining ? ' disabled' : ''}`);
     };
     for (const t of tg.targets) add(t, false);
     for (const t of draining.get(tg.id)?.values() ?? []) add(t, true);
@@ -198,6 +217,8 @@ function renderBackendHead(tg: TargetGroup, name: string, idleSeconds: number): 
     `  balance ${tg.algorithm === 'least_outstanding_requests' ? 'leastconn' : 'roundrobin'}`,
     `  timeout server ${seconds(idleSeconds)}`,
     `  timeout check ${seconds(hc.timeoutSeconds)}`,
+    // Fail-open: with no checked server up, every backup (each target's unchecked twin) serves.
+    '  option allbackups',
   ];
   if (hc.protocol !== 'TCP') {
     lines.push('  option httpchk', `  http-check send meth GET uri ${quote(hc.path)} hdr User-Agent ELB-HealthChecker/2.0`, `  http-check expect status ${hc.matcher}`);
