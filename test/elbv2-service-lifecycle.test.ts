@@ -15,7 +15,19 @@ import {
   ElasticLoadBalancingV2Client,
   ModifyTargetGroupAttributesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateServiceCommand, DescribeServicesCommand, DescribeTasksCommand, ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type ECSClient, type Task } from '@aws-sdk/client-ecs';
+import {
+  CreateServiceCommand,
+  CreateTaskSetCommand,
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  InvalidParameterException,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  UpdateTaskSetCommand,
+  type ECSClient,
+  type Task,
+} from '@aws-sdk/client-ecs';
 import { TEST_CREDENTIALS, ecsClient, freePort, removeTaskContainers, spawnUp, tempDir, waitFor, type ServerProcess } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
@@ -264,5 +276,68 @@ describe('ECS services behind an ALB: draining, rolling deployments, ELB health'
     );
     await waitFor('a replacement task', async () => ((await tasksOf('sick')).some((t) => t.taskArn !== first.taskArn) ? true : undefined), 60_000);
     await ecs.send(new UpdateServiceCommand({ service: 'sick', desiredCount: 0 }));
+  });
+
+  it('UpdateService moves a service to another target group and, with an empty list, out of every one; old tasks leave theirs as they stop', async () => {
+    const first = await targetGroup('move-1', 2);
+    const second = await targetGroup('move-2', 2);
+    await route('move-1', first, 40);
+    await route('move-2', second, 41);
+    await ecs.send(webDefinition('move-web', 'move'));
+    await ecs.send(new CreateServiceCommand({ serviceName: 'move', taskDefinition: 'move-web', desiredCount: 1, loadBalancers: [{ targetGroupArn: first, containerName: 'web', containerPort: 8080 }] }));
+    await healthyTargets(first, 1);
+    const [old] = await tasksOf('move');
+
+    await assert.rejects(
+      ecs.send(new UpdateServiceCommand({ service: 'move', loadBalancers: [{ targetGroupArn: second, containerName: 'web', containerPort: 9999 }] })),
+      (err: Error) => err instanceof InvalidParameterException && err.message === 'The container web did not have a container port 9999 defined.',
+    );
+    const updated = await ecs.send(new UpdateServiceCommand({ service: 'move', loadBalancers: [{ targetGroupArn: second, containerName: 'web', containerPort: 8080 }] }));
+    assert.deepEqual(updated.service?.loadBalancers, [{ targetGroupArn: second, containerName: 'web', containerPort: 8080 }]);
+    assert.equal(updated.service?.deployments?.length, 2, 'a new deployment');
+    await healthyTargets(second, 1);
+    await waitFor('the old task to leave the first target group', async () => ((await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: first }))).TargetHealthDescriptions ?? []).length === 0 ? true : undefined, 120_000);
+    assert.equal((await describeTask(old!.taskArn!)).desiredStatus, 'STOPPED');
+    const said = await events('move');
+    assert.ok(said.includes(`(service move) deregistered 1 targets in (target-group ${first})`), said.join('\n'));
+    assert.ok(said.includes(`(service move) registered 1 targets in (target-group ${second})`), said.join('\n'));
+
+    const removed = await ecs.send(new UpdateServiceCommand({ service: 'move', loadBalancers: [] }));
+    assert.deepEqual(removed.service?.loadBalancers, []);
+    await waitFor(
+      'a task in no target group, and none left in the second',
+      async () => {
+        const s = (await ecs.send(new DescribeServicesCommand({ services: ['move'] }))).services![0]!;
+        const h = (await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: second }))).TargetHealthDescriptions ?? [];
+        const tasks = await tasksOf('move');
+        return s.deployments?.length === 1 && s.deployments[0]!.rolloutState === 'COMPLETED' && h.length === 0 && tasks.length === 1 && tasks[0]!.lastStatus === 'RUNNING' ? true : undefined;
+      },
+      180_000,
+    );
+    await ecs.send(new UpdateServiceCommand({ service: 'move', desiredCount: 0 }));
+  });
+
+  it('registers the tasks of a task set with its target group, and follows its scale', async () => {
+    const tgArn = await targetGroup('set', 1);
+    await route('set', tgArn, 50);
+    await ecs.send(webDefinition('set-web', 'set'));
+    await ecs.send(new CreateServiceCommand({ serviceName: 'ext', desiredCount: 2, deploymentController: { type: 'EXTERNAL' } }));
+    await assert.rejects(
+      ecs.send(new UpdateServiceCommand({ service: 'ext', loadBalancers: [{ targetGroupArn: tgArn, containerName: 'web', containerPort: 8080 }] })),
+      (err: Error) => err instanceof InvalidParameterException && err.message === 'LoadBalancers must be blank',
+    );
+    const lb = { targetGroupArn: tgArn, containerName: 'web', containerPort: 8080 };
+    await assert.rejects(ecs.send(new CreateTaskSetCommand({ service: 'ext', cluster: 'default', taskDefinition: 'set-web', loadBalancers: [lb, lb] })), InvalidParameterException);
+    const ts = (await ecs.send(new CreateTaskSetCommand({ service: 'ext', cluster: 'default', taskDefinition: 'set-web', loadBalancers: [lb], scale: { value: 100, unit: 'PERCENT' } }))).taskSet!;
+    assert.deepEqual(ts.loadBalancers, [lb]);
+    await healthyTargets(tgArn, 2);
+    await waitFor('the listener to serve the task set', async () => ((await get(listenerPort, '/index.html', 'set')).body === 'set\n' ? true : undefined));
+    const said = await events('ext');
+    assert.ok(said.includes(`(service ext, taskSet ${ts.id}) registered 1 targets in (target-group ${tgArn})`), said.join('\n'));
+
+    await ecs.send(new UpdateTaskSetCommand({ service: 'ext', cluster: 'default', taskSet: ts.taskSetArn!, scale: { value: 50, unit: 'PERCENT' } }));
+    await waitFor('one target left', async () => ((await elb.send(new DescribeTargetHealthCommand({ TargetGroupArn: tgArn }))).TargetHealthDescriptions ?? []).length === 1 ? true : undefined, 120_000);
+    assert.equal((await tasksOf('ext')).length, 1);
+    await ecs.send(new UpdateServiceCommand({ service: 'ext', desiredCount: 0 }));
   });
 });

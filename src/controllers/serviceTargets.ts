@@ -79,15 +79,18 @@ export class ServiceTargetsController {
     const service = (await this.ctx.store.get<StoredService>('service', svcArn))?.doc.service;
     const targets = await taskTargets(this.ctx.store, row.doc, taskLoadBalancers(row.doc, service?.loadBalancers));
     const serving = task.desiredStatus === 'RUNNING' && task.lastStatus === 'RUNNING';
+    // As ECS names them in events: a task set's tasks with their task set.
+    const taskSet = service?.taskSets?.find((ts) => ts.id === task.startedBy);
+    const who = taskSet !== undefined ? `(service ${serviceName}, taskSet ${taskSet.id})` : `(service ${serviceName})`;
     const events: string[] = [];
     for (const t of targets) {
       const registered = isRegistered(t);
       if (serving && !registered) {
         await registerTargets(this.ctx, { TargetGroupArn: t.targetGroupArn, Targets: [{ Id: t.id, Port: t.port }] });
-        events.push(`(service ${serviceName}) registered 1 targets in (target-group ${t.targetGroupArn})`);
+        events.push(`${who} registered 1 targets in (target-group ${t.targetGroupArn})`);
       } else if (!serving && registered && task.desiredStatus === 'STOPPED') {
         await deregisterTargets(this.ctx, { TargetGroupArn: t.targetGroupArn, Targets: [{ Id: t.id, Port: t.port }] });
-        events.push(`(service ${serviceName}) deregistered 1 targets in (target-group ${t.targetGroupArn})`);
+        events.push(`${who} deregistered 1 targets in (target-group ${t.targetGroupArn})`);
       }
     }
     if (events.length > 0) await this.say(svcArn, taskArn, events);

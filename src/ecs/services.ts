@@ -13,13 +13,14 @@ import {
   UnsupportedFeatureException,
 } from '../core/errors.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
-import { withRetry, type Row, type StoreReader } from '../store/store.js';
+import { withRetry, type Row, type StoreReader, type Transaction } from '../store/store.js';
 import { NAME_RE, parseArn, serviceArn as makeServiceArn } from './arns.js';
 import { requireCluster, type ClusterDoc } from './clusters.js';
 import { epochSeconds, type DomainContext } from './context.js';
 import type { DeploymentConfiguration, ServiceDoc, StoredService } from './model.js';
 import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition } from './taskDefinitions.js';
+import type { TaskDefinitionDoc } from './taskdef/types.js';
 import { checkServiceLoadBalancers } from './loadBalancers.js';
 import { describeTaskSet } from './taskSetView.js';
 import { insertService, newDeployment, recordDeployment, updateRecord, writeService } from './writers/services.js';
@@ -213,6 +214,7 @@ export interface UpdateServiceInput {
   enableExecuteCommand?: boolean;
   capacityProviderStrategy?: unknown[];
   loadBalancers?: unknown[];
+  serviceRegistries?: unknown[];
   networkConfiguration?: unknown;
   availabilityZoneRebalancing?: string;
 }
@@ -222,7 +224,6 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
   if (input.capacityProviderStrategy !== undefined && input.capacityProviderStrategy.length > 0) {
     throw new InvalidParameterException('Capacity provider strategies are not supported by Berth yet; use launchType EC2.');
   }
-  if ((input.loadBalancers ?? []).length > 0) throw new InvalidParameterException('Load balancers are not supported by Berth yet.');
   if (input.desiredCount !== undefined && (!Number.isInteger(input.desiredCount) || input.desiredCount < 0)) {
     throw new InvalidParameterException('desiredCount must be a non-negative integer.');
   }
@@ -245,7 +246,8 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
         : undefined;
     const desiredCount = input.desiredCount ?? s.desiredCount;
     const taskDefinition = td?.taskDefinitionArn ?? s.taskDefinition!;
-    const newDeploymentNeeded = input.forceNewDeployment === true || taskDefinition !== s.taskDefinition || placement !== undefined;
+    const targets = await updatedLoadBalancers(ctx, tx, s, input, td);
+    const newDeploymentNeeded = input.forceNewDeployment === true || taskDefinition !== s.taskDefinition || placement !== undefined || targets.changed;
     let deployments = s.deployments.map((d) => (d.status === 'PRIMARY' ? { ...d, desiredCount } : d));
     let doc: StoredService = cur.doc;
     if (newDeploymentNeeded) {
@@ -259,6 +261,8 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
       taskDefinition,
       deploymentConfiguration: config,
       deployments,
+      loadBalancers: targets.loadBalancers,
+      serviceRegistries: targets.serviceRegistries,
       ...(placement ?? {}),
       ...(input.healthCheckGracePeriodSeconds !== undefined ? { healthCheckGracePeriodSeconds: input.healthCheckGracePeriodSeconds } : {}),
       ...(input.enableECSManagedTags !== undefined ? { enableECSManagedTags: input.enableECSManagedTags } : {}),
@@ -269,6 +273,29 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
     return writeService(tx, cur, { ...doc, service: next, ...(newDeploymentNeeded ? { steady: false } : {}) });
   });
   return { service: describe(row.doc.service, false) };
+}
+
+/**
+ * UpdateService's `loadBalancers` and `serviceRegistries` on a rolling
+ * (ECS) service: given, they replace the service's (an empty list removes
+ * them) and, when they differ, start a new deployment, whose tasks register
+ * with the new target groups while the old tasks stay in theirs until they
+ * stop. The target groups are checked as CreateService checks them, against
+ * the task definition the new deployment runs (also when only the task
+ * definition changes).
+ */
+async function updatedLoadBalancers(
+  ctx: DomainContext,
+  tx: Transaction,
+  s: ServiceDoc,
+  input: UpdateServiceInput,
+  td: TaskDefinitionDoc | undefined,
+): Promise<{ loadBalancers: unknown[]; serviceRegistries: unknown[]; changed: boolean }> {
+  const wanted = input.loadBalancers ?? (td !== undefined ? s.loadBalancers : undefined);
+  const loadBalancers = wanted === undefined ? s.loadBalancers : await checkServiceLoadBalancers(tx, wanted, td ?? (await requireTaskDefinition(ctx, tx, s.taskDefinition!)));
+  const serviceRegistries = input.serviceRegistries ?? s.serviceRegistries;
+  const changed = JSON.stringify(loadBalancers) !== JSON.stringify(s.loadBalancers) || JSON.stringify(serviceRegistries) !== JSON.stringify(s.serviceRegistries);
+  return { loadBalancers, serviceRegistries, changed };
 }
 
 export async function deleteService(ctx: DomainContext, input: { cluster?: string; service: string; force?: boolean }) {
@@ -380,6 +407,9 @@ function updateExternal(s: ServiceDoc, input: UpdateServiceInput): ServiceDoc {
     throw new InvalidParameterException('Unable to force a new deployment on services with a EXTERNAL deployment controller. Use CreateTaskSet to start new tasks.');
   }
   if (input.networkConfiguration !== undefined) throw new InvalidParameterException('NetworkConfiguration must be blank');
+  // On EXTERNAL services load balancers and service registries belong to task sets (CreateTaskSet).
+  if (!isBlank(input.loadBalancers)) throw new InvalidParameterException('LoadBalancers must be blank');
+  if (!isBlank(input.serviceRegistries)) throw new InvalidParameterException('ServiceRegistries must be blank');
   if (input.deploymentConfiguration?.deploymentCircuitBreaker?.enable === true) {
     throw new InvalidParameterException('The deployment circuit breaker is only supported for services that use the rolling update (ECS) deployment controller.');
   }

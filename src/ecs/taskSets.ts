@@ -9,6 +9,7 @@ import { ClientException, InvalidParameterException, ServiceNotActiveException, 
 import { withRetry, type Row, type StoreReader, type Transaction } from '../store/store.js';
 import { requireCluster } from './clusters.js';
 import { epochSeconds, type DomainContext } from './context.js';
+import { checkServiceLoadBalancers } from './loadBalancers.js';
 import type { ServiceDoc, StoredService, TaskSetDoc } from './model.js';
 import { findService } from './services.js';
 import { validateTags, type Tag } from './tags.js';
@@ -93,7 +94,7 @@ export interface CreateTaskSetInput {
 export async function createTaskSet(ctx: DomainContext, input: CreateTaskSetInput) {
   const scale = checkScale(input.scale);
   const tags = validateTags(input.tags);
-  if ((input.loadBalancers ?? []).length > 0) throw new InvalidParameterException('Load balancers are not supported by Berth yet.');
+  if ((input.loadBalancers ?? []).length > 1) throw new InvalidParameterException('Multiple target groups are not supported for services that use the EXTERNAL deployment controller.');
   if ((input.serviceRegistries ?? []).length > 0) throw new InvalidParameterException('Service registries are not supported by Berth yet.');
   if ((input.capacityProviderStrategy ?? []).length > 0) {
     if (input.launchType !== undefined) throw new InvalidParameterException('Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.');
@@ -128,6 +129,8 @@ export async function createTaskSet(ctx: DomainContext, input: CreateTaskSetInpu
     if (effectiveNetworkMode(td.networkMode) === 'awsvpc') {
       throw new UnsupportedFeatureException('Berth does not support the awsvpc network mode on container instances yet; use bridge or host.');
     }
+    // The task set's tasks are registered with its target group, checked as CreateService checks a service's.
+    const loadBalancers = await checkServiceLoadBalancers(tx, input.loadBalancers, td);
     const now = epochSeconds(ctx.now());
     const id = newDeploymentId();
     const created: TaskSetDoc = {
@@ -143,7 +146,7 @@ export async function createTaskSet(ctx: DomainContext, input: CreateTaskSetInpu
       createdAt: now,
       updatedAt: now,
       launchType,
-      loadBalancers: [],
+      loadBalancers,
       serviceRegistries: [],
       scale,
       stabilityStatus: 'STABILIZING',
