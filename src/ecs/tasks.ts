@@ -379,7 +379,9 @@ export async function stopTask(ctx: DomainContext, input: { cluster?: string; ta
     const cluster = await requireCluster(ctx, tx, input.cluster);
     const row = await loadTask(ctx, tx, cluster, input.task);
     if (!row) throw new InvalidParameterException('The referenced task was not found.', { hint: `no task ${input.task} in cluster ${cluster.doc.clusterName}` });
-    return stopTaskInTx(ctx, tx, row, 'UserInitiated', input.reason ?? 'Task stopped by user');
+    // A service task registered with target groups drains first, as when the service scheduler stops it.
+    const drain = (row.doc.loadBalancers ?? []).length > 0;
+    return stopTaskInTx(ctx, tx, row, 'UserInitiated', input.reason ?? 'Task stopped by user', { drain });
   });
   return { task: { ...task, tags: [] } };
 }
