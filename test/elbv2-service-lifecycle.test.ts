@@ -175,7 +175,7 @@ describe('ECS services behind an ALB: draining, rolling deployments, ELB health'
     assert.equal(await containerRunning(stopped), false);
   });
 
-  it('rolls a service behind the ALB to a new task definition without a failed request', async () => {
+  it('rolls a service behind the ALB to a new task definition without a failed request', async (t) => {
     const tgArn = await targetGroup('roll', 3);
     await route('roll', tgArn, 20);
     await ecs.send(webDefinition('roll-web', 'roll-v1'));
@@ -221,6 +221,7 @@ describe('ECS services behind an ALB: draining, rolling deployments, ELB health'
       await load;
     }
     const seen = JSON.stringify([...answers]);
+    t.diagnostic(`answers during the deployment: ${seen}`);
     assert.deepEqual([...answers.keys()].sort(), ['roll-v1', 'roll-v2'], seen);
     assert.ok((answers.get('roll-v2') ?? 0) > 10, seen);
     const stopped = await tasksOf('roll', 'STOPPED');
