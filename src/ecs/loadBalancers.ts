@@ -7,12 +7,16 @@ import { targetGroupUsage } from '../elbv2/common.js';
 import type { TargetGroupDoc } from '../elbv2/model.js';
 import type { StoreReader } from '../store/store.js';
 import type { TaskDefinitionDoc } from './taskdef/types.js';
+import type { AdvancedConfiguration } from './deployments/blueGreen.js';
+import { advancedConfigurationOf } from './deployments/validation.js';
 
 /** One entry of a service's `loadBalancers`, as stored and described. */
 export interface ServiceLoadBalancer {
   targetGroupArn: string;
   containerName: string;
   containerPort: number;
+  /** Blue/green settings: the alternate target group and the listener rules traffic shifts on. */
+  advancedConfiguration?: AdvancedConfiguration;
 }
 
 /**
@@ -25,7 +29,7 @@ export async function checkServiceLoadBalancers(reader: StoreReader, input: read
   if (!input || input.length === 0) return out;
   const usage = await targetGroupUsage(reader);
   for (const raw of input) {
-    const lb = raw as { targetGroupArn?: string; loadBalancerName?: string; containerName?: string; containerPort?: number };
+    const lb = raw as { targetGroupArn?: string; loadBalancerName?: string; containerName?: string; containerPort?: number; advancedConfiguration?: unknown };
     if (lb.loadBalancerName !== undefined) throw new InvalidParameterException('Classic Load Balancers are not supported by Berth; use targetGroupArn.');
     if (lb.targetGroupArn === undefined) throw new InvalidParameterException('targetGroupArn must be specified.');
     if (lb.containerName === undefined || lb.containerPort === undefined) throw new InvalidParameterException('containerName and containerPort must be specified.');
@@ -37,7 +41,8 @@ export async function checkServiceLoadBalancers(reader: StoreReader, input: read
     if (!container || !(container.portMappings ?? []).some((p) => p.containerPort === lb.containerPort)) {
       throw new InvalidParameterException(`The container ${lb.containerName} did not have a container port ${lb.containerPort} defined.`);
     }
-    out.push({ targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort });
+    const advancedConfiguration = advancedConfigurationOf(lb.advancedConfiguration);
+    out.push({ targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort, ...(advancedConfiguration ? { advancedConfiguration } : {}) });
   }
   return out;
 }

@@ -46,6 +46,7 @@
  * one row per principal and setting name): written only by the account
  * setting operations in `accountSettings.ts`.
  */
+import type { BlueGreenState } from './deployments/blueGreen.js';
 import type { HealthStatus, StopCode, TaskState } from '../protocol/agent.js';
 import type { Tag } from './tags.js';
 import type { TaskDefinitionDoc } from './taskdef/types.js';
@@ -267,6 +268,8 @@ export interface DeploymentConfiguration {
   minimumHealthyPercent: number;
   strategy?: string;
   bakeTimeInMinutes?: number;
+  linearConfiguration?: { stepPercent?: number; stepBakeTimeInMinutes?: number };
+  canaryConfiguration?: { canaryPercent?: number; canaryBakeTimeInMinutes?: number };
 }
 
 /** A service as DescribeServices returns it (timestamps in epoch seconds). */
@@ -344,6 +347,12 @@ export interface StoredService {
   history?: ServiceDeploymentRecord[];
   /** Service revisions (DescribeServiceRevisions), newest first, at most MAX_DEPLOYMENT_RECORDS. */
   revisions?: ServiceRevisionRecord[];
+  /**
+   * Traffic-shifting deployments (BLUE_GREEN, LINEAR, CANARY): which target groups serve production and
+   * the deployment shifting now. Written by the blue/green controller; StopServiceDeployment only asks
+   * for a rollback in it.
+   */
+  blueGreen?: BlueGreenState;
 }
 
 export type ServiceDeploymentStatus =

@@ -20,8 +20,10 @@ import { epochSeconds, type DomainContext } from './context.js';
 import type { DeploymentConfiguration, ServiceDoc, StoredService } from './model.js';
 import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition } from './taskDefinitions.js';
-import { checkServiceLoadBalancers } from './loadBalancers.js';
+import { checkServiceLoadBalancers, type ServiceLoadBalancer } from './loadBalancers.js';
 import { describeTaskSet } from './taskSetView.js';
+import { isShiftingStrategy } from './deployments/blueGreen.js';
+import { checkShiftingLoadBalancers, checkShiftSettings } from './deployments/validation.js';
 import { insertService, newDeployment, recordDeployment, updateRecord, writeService } from './writers/services.js';
 
 type PlacementConstraintInput = { type?: string; expression?: string };
@@ -35,7 +37,7 @@ export interface CreateServiceInput {
   launchType?: string;
   capacityProviderStrategy?: unknown[];
   schedulingStrategy?: string;
-  deploymentConfiguration?: Partial<DeploymentConfiguration> & { deploymentCircuitBreaker?: { enable?: boolean; rollback?: boolean } };
+  deploymentConfiguration?: Partial<DeploymentConfiguration> & { deploymentCircuitBreaker?: { enable?: boolean; rollback?: boolean }; lifecycleHooks?: unknown[] };
   deploymentController?: { type?: string };
   placementConstraints?: PlacementConstraintInput[];
   placementStrategy?: PlacementStrategyInput[];
@@ -52,8 +54,6 @@ export interface CreateServiceInput {
   availabilityZoneRebalancing?: string;
 }
 
-const ROLLING_ONLY = ['BLUE_GREEN', 'LINEAR', 'CANARY'];
-
 /** ECS's default placement for REPLICA services with none given: spread over zones, then instances. */
 const DEFAULT_PLACEMENT_STRATEGY = [
   { type: 'spread', field: 'attribute:ecs.availability-zone' },
@@ -62,10 +62,17 @@ const DEFAULT_PLACEMENT_STRATEGY = [
 
 function deploymentConfiguration(input: CreateServiceInput['deploymentConfiguration'], scheduling: 'REPLICA' | 'DAEMON', base?: DeploymentConfiguration): DeploymentConfiguration {
   const strategy = input?.strategy ?? base?.strategy;
-  if (strategy !== undefined && ROLLING_ONLY.includes(strategy)) {
-    throw new InvalidParameterException(
-      `The ${strategy} deployment strategy requires load balancer listener rules (advancedConfiguration), which Berth does not offer yet. Use the ROLLING strategy.`,
-    );
+  // The shift settings of the strategy in force: given ones replace the stored ones.
+  const shift = {
+    ...(strategy !== undefined ? { strategy } : {}),
+    ...((input?.bakeTimeInMinutes ?? base?.bakeTimeInMinutes) !== undefined ? { bakeTimeInMinutes: input?.bakeTimeInMinutes ?? base?.bakeTimeInMinutes } : {}),
+    ...(strategy === 'LINEAR' && (input?.linearConfiguration ?? base?.linearConfiguration) !== undefined ? { linearConfiguration: input?.linearConfiguration ?? base?.linearConfiguration } : {}),
+    ...(strategy === 'CANARY' && (input?.canaryConfiguration ?? base?.canaryConfiguration) !== undefined ? { canaryConfiguration: input?.canaryConfiguration ?? base?.canaryConfiguration } : {}),
+  };
+  checkShiftSettings({ ...shift, ...(input?.linearConfiguration !== undefined ? { linearConfiguration: input.linearConfiguration } : {}), ...(input?.canaryConfiguration !== undefined ? { canaryConfiguration: input.canaryConfiguration } : {}), ...(input?.lifecycleHooks !== undefined ? { lifecycleHooks: input.lifecycleHooks } : {}) });
+  if (isShiftingStrategy(strategy) && scheduling === 'DAEMON') {
+    // Wording unconfirmed.
+    throw new InvalidParameterException(`The ${strategy} deployment strategy is not supported for services with the DAEMON scheduling strategy.`);
   }
   const max = input?.maximumPercent ?? base?.maximumPercent ?? (scheduling === 'DAEMON' ? 100 : 200);
   const min = input?.minimumHealthyPercent ?? base?.minimumHealthyPercent ?? (scheduling === 'DAEMON' ? 0 : 100);
@@ -78,7 +85,7 @@ function deploymentConfiguration(input: CreateServiceInput['deploymentConfigurat
     deploymentCircuitBreaker: { enable: breaker?.enable ?? false, rollback: breaker?.rollback ?? false },
     maximumPercent: max,
     minimumHealthyPercent: min,
-    ...(strategy !== undefined ? { strategy } : {}),
+    ...shift,
   };
 }
 
@@ -158,6 +165,7 @@ export async function createService(ctx: DomainContext, input: CreateServiceInpu
     const td = await requireTaskDefinition(ctx, tx, input.taskDefinition!);
     if (td.status !== 'ACTIVE') throw new InvalidParameterException(`TaskDefinition is inactive`);
     const loadBalancers = await checkServiceLoadBalancers(tx, input.loadBalancers, td);
+    await checkShiftingLoadBalancers(tx, config.strategy, loadBalancers);
     const arn = makeServiceArn(ctx, cluster.doc.clusterName, input.serviceName);
     const existing = await tx.get<StoredService>('service', arn);
     if (existing && existing.doc.service.status !== 'INACTIVE') throw new InvalidParameterException('Creation of service was not idempotent.');
@@ -239,6 +247,7 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
     const td = input.taskDefinition !== undefined ? await requireTaskDefinition(ctx, tx, input.taskDefinition) : undefined;
     if (td && td.status !== 'ACTIVE') throw new InvalidParameterException('TaskDefinition is inactive');
     const config = deploymentConfiguration(input.deploymentConfiguration, s.schedulingStrategy, s.deploymentConfiguration);
+    await checkShiftingLoadBalancers(tx, config.strategy, s.loadBalancers as ServiceLoadBalancer[]);
     const placement =
       input.placementConstraints !== undefined || input.placementStrategy !== undefined
         ? checkPlacement(input.placementConstraints ?? s.placementConstraints, input.placementStrategy ?? s.placementStrategy)
