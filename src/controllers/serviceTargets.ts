@@ -15,6 +15,7 @@
 import type { Logger } from '../core/log.js';
 import { serviceArn } from '../ecs/arns.js';
 import type { DomainContext } from '../ecs/context.js';
+import { taskTargetGroups } from '../ecs/deployments/blueGreen.js';
 import type { ServiceLoadBalancer } from '../ecs/loadBalancers.js';
 import type { ContainerInstanceDoc, StoredService, StoredTask } from '../ecs/model.js';
 import { withEvents, writeService } from '../ecs/writers/services.js';
@@ -72,27 +73,32 @@ export class ServiceTargetsController {
     const serviceName = task.group.slice('service:'.length);
     const clusterName = task.clusterArn.slice(task.clusterArn.indexOf('cluster/') + 'cluster/'.length);
     const svcArn = serviceArn(this.ctx, clusterName, serviceName);
-    const service = (await this.ctx.store.get<StoredService>('service', svcArn))?.doc.service;
-    const lbs = (service?.loadBalancers ?? []) as ServiceLoadBalancer[];
+    const stored = (await this.ctx.store.get<StoredService>('service', svcArn))?.doc;
+    const lbs = (stored?.service.loadBalancers ?? []) as ServiceLoadBalancer[];
     if (lbs.length === 0) return;
     const instance = (await this.ctx.store.get<ContainerInstanceDoc>('containerInstance', task.containerInstanceArn))?.doc;
     const serving = task.desiredStatus === 'RUNNING' && task.lastStatus === 'RUNNING';
     const events: string[] = [];
     for (const lb of lbs) {
-      const tg = (await this.ctx.store.get<TargetGroupDoc>('targetGroup', lb.targetGroupArn))?.doc;
-      if (!tg) continue;
-      const container = task.containers.find((c) => c.name === lb.containerName);
-      const hostPort = container?.networkBindings.find((b) => b.containerPort === lb.containerPort && b.hostPort !== undefined)?.hostPort;
-      const id = tg.TargetType === 'instance' ? instance?.ec2InstanceId : TASK_HOST;
-      if (hostPort === undefined || id === undefined) continue;
-      const target = (await this.ctx.store.get<TargetDoc>('target', targetArn(lb.targetGroupArn, id, hostPort)))?.doc;
-      const registered = target !== undefined && target.drainingUntil === undefined;
-      if (serving && !registered) {
-        await registerTargets(this.ctx, { TargetGroupArn: lb.targetGroupArn, Targets: [{ Id: id, Port: hostPort }] });
-        events.push(`(service ${serviceName}) registered 1 targets in (target-group ${lb.targetGroupArn})`);
-      } else if (!serving && registered && task.desiredStatus === 'STOPPED') {
-        await deregisterTargets(this.ctx, { TargetGroupArn: lb.targetGroupArn, Targets: [{ Id: id, Port: hostPort }] });
-        events.push(`(service ${serviceName}) deregistered 1 targets in (target-group ${lb.targetGroupArn})`);
+      // Blue/green: a task belongs in one of the entry's two target groups, by its deployment's role.
+      const groups = taskTargetGroups(stored?.blueGreen, lb, task.startedBy);
+      for (const tgArn of groups.all) {
+        const tg = (await this.ctx.store.get<TargetGroupDoc>('targetGroup', tgArn))?.doc;
+        if (!tg) continue;
+        const container = task.containers.find((c) => c.name === lb.containerName);
+        const hostPort = container?.networkBindings.find((b) => b.containerPort === lb.containerPort && b.hostPort !== undefined)?.hostPort;
+        const id = tg.TargetType === 'instance' ? instance?.ec2InstanceId : TASK_HOST;
+        if (hostPort === undefined || id === undefined) continue;
+        const target = (await this.ctx.store.get<TargetDoc>('target', targetArn(tgArn, id, hostPort)))?.doc;
+        const registered = target !== undefined && target.drainingUntil === undefined;
+        const member = groups.member === tgArn;
+        if (serving && member && !registered) {
+          await registerTargets(this.ctx, { TargetGroupArn: tgArn, Targets: [{ Id: id, Port: hostPort }] });
+          events.push(`(service ${serviceName}) registered 1 targets in (target-group ${tgArn})`);
+        } else if (registered && (!member || (!serving && task.desiredStatus === 'STOPPED'))) {
+          await deregisterTargets(this.ctx, { TargetGroupArn: tgArn, Targets: [{ Id: id, Port: hostPort }] });
+          events.push(`(service ${serviceName}) deregistered 1 targets in (target-group ${tgArn})`);
+        }
       }
     }
     if (events.length === 0) return;

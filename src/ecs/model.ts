@@ -390,6 +390,8 @@ export interface ServiceDeploymentRecord {
   rollback?: { reason: string; startedAt: number; revisionId: string };
   rollbackDeploymentId?: string;
   failureCount: number;
+  /** Traffic-shifting deployments: the lifecycle stage reached (written by the blue/green controller). */
+  lifecycleStage?: string;
 }
 
 export interface ServiceRevisionRecord {

@@ -22,7 +22,7 @@ import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition } from './taskDefinitions.js';
 import { checkServiceLoadBalancers, type ServiceLoadBalancer } from './loadBalancers.js';
 import { describeTaskSet } from './taskSetView.js';
-import { isShiftingStrategy } from './deployments/blueGreen.js';
+import { isShiftingStrategy, shiftOnNewDeployment } from './deployments/blueGreen.js';
 import { checkShiftingLoadBalancers, checkShiftSettings } from './deployments/validation.js';
 import { insertService, newDeployment, recordDeployment, updateRecord, writeService } from './writers/services.js';
 
@@ -260,6 +260,10 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
     if (newDeploymentNeeded) {
       const created = newDeployment(ctx, { desiredCount, launchType: s.launchType ?? 'EC2' }, taskDefinition);
       doc = recordDeployment(ctx, { ...cur.doc, service: { ...s, deploymentConfiguration: config } }, created, td ?? (await requireTaskDefinition(ctx, tx, taskDefinition)), deployments);
+      // Traffic-shifting strategies keep the running deployments serving until the shift (blue/green controller).
+      if (isShiftingStrategy(config.strategy) && s.loadBalancers.length > 0) {
+        doc = { ...doc, blueGreen: shiftOnNewDeployment(doc.blueGreen, created.id, deployments.map((d) => d.id), ctx.now()) };
+      }
       deployments = [created, ...deployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
     }
     const next: ServiceDoc = {
@@ -498,6 +502,7 @@ function describeRecord(ctx: DomainContext, stored: StoredService, r: NonNullabl
     targetServiceRevision: revisionSummary(r.targetRevisionId, r.deploymentId),
     status: r.status,
     ...(r.statusReason !== undefined ? { statusReason: r.statusReason } : {}),
+    ...(r.lifecycleStage !== undefined ? { lifecycleStage: r.lifecycleStage } : {}),
     deploymentConfiguration: r.deploymentConfiguration,
     ...(r.rollback !== undefined
       ? { rollback: { reason: r.rollback.reason, startedAt: r.rollback.startedAt, serviceRevisionArn: recordArn(ctx, 'service-revision', s, r.rollback.revisionId) } }
@@ -610,6 +615,15 @@ export async function stopServiceDeployment(ctx: DomainContext, input: { service
     let stored = row.doc;
     let deployments = s.deployments;
     let taskDefinition = s.taskDefinition;
+    const shift = stored.blueGreen?.progress;
+    if (stopType === 'ROLLBACK' && shift !== undefined && shift.deploymentId === record.deploymentId) {
+      // A traffic-shifting deployment rolls back by moving traffic back to blue, which still runs (blue/green controller).
+      if (shift.stage === 'CLEAN_UP') throw new ConflictException('The service deployment is cleaning up the previous revision and cannot be rolled back.');
+      stored = { ...stored, blueGreen: { ...stored.blueGreen!, progress: { ...shift, rollbackRequested: { reason: 'Service deployment rollback requested.', at: ctx.now() } } } };
+      stored = updateRecord(ctx, stored, record.deploymentId, { status: 'ROLLBACK_REQUESTED', statusReason: 'Service deployment rollback requested.' });
+      await writeService(tx, row, stored);
+      return;
+    }
     if (stopType === 'ROLLBACK') {
       const back = stored.lastCompleted;
       if (back === undefined || back.id === record.deploymentId) throw new ConflictException('The service has no earlier completed deployment to roll back to.');

@@ -26,7 +26,9 @@ import { buildSnapshot, type ClusterSnapshot } from '../../scheduler/snapshot.js
 import type { PlacementConstraint, PlacementStrategy } from '../../scheduler/types.js';
 import { withRetry, type Change, type Transaction } from '../../store/store.js';
 import { Controller } from '../runtime.js';
-import { reconcile, type ServiceTask, type StopReason, type TaskSetVerdict } from './reconcile.js';
+import { heldDeployments } from '../../ecs/deployments/blueGreen.js';
+import { reconcileHolding } from './blueGreenHold.js';
+import { type ServiceTask, type StopReason, type TaskSetVerdict } from './reconcile.js';
 
 export interface ServiceControllerOptions {
   readonly log?: Logger;
@@ -260,7 +262,8 @@ export class ServiceController {
       s.schedulingStrategy === 'DAEMON' && s.status === 'ACTIVE'
         ? snapshot.instances.filter((i) => i.status === 'ACTIVE' && i.agentConnected).map((i) => i.arn)
         : undefined;
-    const plan = reconcile({
+    // Traffic-shifting deployments hold the tasks serving production until their CLEAN_UP stage.
+    const plan = reconcileHolding(heldDeployments(row.doc.blueGreen), {
       schedulingStrategy: s.schedulingStrategy,
       desiredCount: s.status === 'ACTIVE' ? s.desiredCount : 0,
       minimumHealthyPercent: s.status === 'ACTIVE' ? s.deploymentConfiguration.minimumHealthyPercent : 0,

@@ -306,3 +306,35 @@ export function heldDeployments(state: BlueGreenState | undefined): ReadonlySet<
   if (p === undefined || p.stage === 'CLEAN_UP') return new Set();
   return new Set(p.blueDeploymentIds);
 }
+
+/** Deployments rolled back or superseded that a service remembers, so that their stopping tasks stay out of every target group. */
+const MAX_RETIRED = 10;
+
+/**
+ * The state once UpdateService starts deployment `deploymentId` on a
+ * traffic-shifting service whose deployments were `current` (its list
+ * before the update). Blue is whatever serves production now: the previous
+ * blue while an earlier shift has not reached CLEAN_UP (that earlier green
+ * is dropped, its traffic returns to blue), or the earlier green once it
+ * serves everything (the target groups' roles swap first).
+ */
+export function shiftOnNewDeployment(state: BlueGreenState | undefined, deploymentId: string, current: readonly string[], now: number): BlueGreenState {
+  const live = state?.liveOnAlternate ?? false;
+  const retired = state?.retired ?? [];
+  const p = state?.progress;
+  if (p === undefined) {
+    return { liveOnAlternate: live, progress: startShift(deploymentId, current.filter((id) => !retired.includes(id)), now), retired };
+  }
+  if (p.stage === 'CLEAN_UP') {
+    return { liveOnAlternate: !live, progress: startShift(deploymentId, [p.deploymentId], now), retired: [...p.blueDeploymentIds, ...retired].slice(0, MAX_RETIRED) };
+  }
+  return { liveOnAlternate: live, progress: startShift(deploymentId, p.blueDeploymentIds, now), retired: [p.deploymentId, ...retired].slice(0, MAX_RETIRED) };
+}
+
+/** The state after a shift ends: completed (the target groups swap roles) or rolled back (green's tasks belong nowhere). */
+export function shiftEnded(state: BlueGreenState, outcome: 'completed' | 'rolled-back'): BlueGreenState {
+  const p = state.progress;
+  if (p === undefined) return state;
+  if (outcome === 'completed') return { liveOnAlternate: !state.liveOnAlternate, retired: [...p.blueDeploymentIds, ...(state.retired ?? [])].slice(0, MAX_RETIRED) };
+  return { liveOnAlternate: state.liveOnAlternate, retired: [p.deploymentId, ...(state.retired ?? [])].slice(0, MAX_RETIRED) };
+}
