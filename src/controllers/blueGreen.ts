@@ -35,7 +35,7 @@ import {
 } from '../ecs/deployments/blueGreen.js';
 import type { ServiceLoadBalancer } from '../ecs/loadBalancers.js';
 import type { DeploymentDoc, StoredService, StoredTask } from '../ecs/model.js';
-import { updateRecord, withEvents, writeService } from '../ecs/writers/services.js';
+import { recordOf, updateRecord, withEvents, writeService } from '../ecs/writers/services.js';
 import { defaultRuleArn, listenerOfRule, type ActionDoc, type ListenerDoc, type RuleDoc, type TargetDoc } from '../elbv2/model.js';
 import { modifyRule } from '../elbv2/rules.js';
 import { withRetry, type Change } from '../store/store.js';
@@ -142,7 +142,7 @@ export class BlueGreenController {
         return { ...out, blueGreen: shiftEnded(bg, 'completed'), service: { ...out.service, events: withEvents(this.ctx, out.service.events, events) } };
       }
       if (decision.outcome === 'rolled-back') return this.rolledBack(doc, decision, events, nowS);
-      const out = updateRecord(this.ctx, doc, primary.id, { lifecycleStage: decision.progress.stage });
+      const out = recordOf(doc, primary.id)?.lifecycleStage === decision.progress.stage ? doc : updateRecord(this.ctx, doc, primary.id, { lifecycleStage: decision.progress.stage });
       // A rollback asked for while this sync ran is kept for the next one.
       const kept = bg.progress?.rollbackRequested !== undefined ? { ...decision.progress, rollbackRequested: bg.progress.rollbackRequested } : decision.progress;
       return { ...out, blueGreen: { ...bg, progress: kept }, service: { ...out.service, events: withEvents(this.ctx, out.service.events, events) } };
