@@ -48,7 +48,7 @@ function get(port: number): Promise<string> {
   });
 }
 
-describe('ECS blue/green, canary and rollback deployments behind ELBv2 listener rules', { timeout: 600_000 }, () => {
+describe('ECS blue/green, canary and rollback deployments behind ELBv2 listener rules', { timeout: 1_200_000 }, () => {
   const dir = tempDir('berth-bluegreen-');
   let up: ServerProcess;
   let ecs: ECSClient;
@@ -189,7 +189,7 @@ describe('ECS blue/green, canary and rollback deployments behind ELBv2 listener 
         ],
       }),
     );
-    await serves(prodPort, 'v1', 180_000);
+    await serves(prodPort, 'v1', 300_000);
 
     // A load generator on production for the whole deployment.
     const answers = new Map<string, number>();
@@ -198,12 +198,12 @@ describe('ECS blue/green, canary and rollback deployments behind ELBv2 listener 
       while (loading) {
         const a = await get(prodPort);
         answers.set(a, (answers.get(a) ?? 0) + 1);
-        await new Promise((r) => setTimeout(r, 25));
+        await new Promise((r) => setTimeout(r, 100));
       }
     })();
 
     await ecs.send(new UpdateServiceCommand({ service: 'bg', taskDefinition: 'bg-web:2' }));
-    await serves(testPort, 'v2', 180_000);
+    await serves(testPort, 'v2', 300_000);
     assert.equal(await get(prodPort), 'v1', 'production still serves blue while the test listener serves green');
     assert.ok(['TEST_TRAFFIC_SHIFT', 'POST_TEST_TRAFFIC_SHIFT'].includes((await newestDeployment()).lifecycleStage ?? ''), (await newestDeployment()).lifecycleStage);
     assert.deepEqual(await runningRevisions(), ['1:RUNNING', '2:RUNNING'], 'blue and green both run at full count');
