@@ -13,6 +13,8 @@ import type { RuleDoc, TargetDoc } from '../elbv2/model.js';
 import { createRule } from '../elbv2/rules.js';
 import { createTargetGroup } from '../elbv2/targetGroups.js';
 import { registerTargets } from '../elbv2/targets.js';
+import { putMetricAlarm, setAlarmState } from '../metrics/alarms.js';
+import type { MetricsContext } from '../metrics/context.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import { BlueGreenController } from './blueGreen.js';
 import { ServiceController } from './services/controller.js';
@@ -96,8 +98,11 @@ async function fixture() {
     const arn = (await listServiceDeployments(ctx, { cluster: 'c1', service: 'web' })).serviceDeployments[0]!.serviceDeploymentArn;
     return (await describeServiceDeployments(ctx, { serviceDeploymentArns: [arn] })).serviceDeployments[0] as { serviceDeploymentArn: string; status: string; lifecycleStage?: string };
   };
+  // Alarm operations read and write only the store; no metric data is needed here.
+  const metrics: MetricsContext = { store, storage: undefined as unknown as MetricsContext['storage'], region: 'us-east-1', accountId: '000000000000', now: () => now };
   return {
     ctx,
+    metrics,
     a,
     b,
     prod,
@@ -181,6 +186,40 @@ describe('blue/green controller', () => {
     assert.deepEqual(back.service.deployments.map((d) => [d.status, d.taskDefinition.split(':').pop()]).slice(0, 1), [['PRIMARY', '2']]);
     assert.equal(back.service.taskDefinition?.split(':').pop(), '2');
     assert.equal((await f.record()).status, 'ROLLBACK_SUCCESSFUL');
+    await f.close();
+  });
+
+  it('rolls back when a watched CloudWatch alarm goes into ALARM during the bake', async () => {
+    const f = await fixture();
+    await createService(f.ctx, {
+      cluster: 'c1',
+      serviceName: 'web',
+      taskDefinition: 'web:1',
+      desiredCount: 1,
+      deploymentConfiguration: { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 10, alarms: { alarmNames: ['web-5xx'], enable: true, rollback: true } },
+      loadBalancers: [{ targetGroupArn: f.a, containerName: 'web', containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: f.b, productionListenerRule: f.prod } }],
+    });
+    await f.round();
+    await f.runPending(f.a);
+    await f.round();
+    await putMetricAlarm(f.metrics, { AlarmName: 'web-5xx', MetricName: 'HTTPCode_Target_5XX_Count', Namespace: 'AWS/ApplicationELB', Statistic: 'Sum', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    await updateService(f.ctx, { cluster: 'c1', service: 'web', taskDefinition: 'web:2' });
+    await f.round();
+    await f.runPending(f.b);
+    await f.round();
+    assert.equal((await f.record()).lifecycleStage, 'BAKE_TIME');
+    assert.deepEqual(await f.weights(f.prod), [[f.a, 0], [f.b, 1]]);
+    f.advance(60_000);
+    await f.round();
+    assert.deepEqual(await f.weights(f.prod), [[f.a, 0], [f.b, 1]], 'an alarm not in ALARM changes nothing');
+
+    await setAlarmState(f.metrics, { AlarmName: 'web-5xx', StateValue: 'ALARM', StateReason: 'test' });
+    await f.round();
+    assert.deepEqual(await f.weights(f.prod), [[f.a, 1], [f.b, 0]], 'production back on blue');
+    assert.deepEqual(await f.running(), ['1']);
+    const r = (await f.record()) as { status: string; statusReason?: string };
+    assert.equal(r.status, 'ROLLBACK_SUCCESSFUL');
+    assert.equal(r.statusReason, 'CloudWatch alarm(s) in ALARM state: web-5xx.');
     await f.close();
   });
 });

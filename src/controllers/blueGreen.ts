@@ -98,7 +98,7 @@ export class BlueGreenController {
   async sync(serviceArn: string): Promise<{ requeueAfterMs?: number }> {
     const row = await this.ctx.store.get<StoredService>('service', serviceArn);
     const state = row?.doc.blueGreen;
-    const progress = state?.progress;
+    let progress = state?.progress;
     if (!row || state === undefined || progress === undefined || row.doc.service.status !== 'ACTIVE') return {};
     const s = row.doc.service;
     const strategy = s.deploymentConfiguration.strategy;
@@ -124,6 +124,13 @@ export class BlueGreenController {
       const targets = await this.ctx.store.find<TargetDoc>('target', { where: { targetGroup: green } });
       const healthy = targets.filter((t) => t.doc.drainingUntil === undefined && t.doc.health?.State === 'healthy').length;
       healthyEverywhere = healthy >= s.desiredCount;
+    }
+    // deploymentConfiguration.alarms with rollback: a watched alarm in ALARM before CLEAN_UP rolls the deployment back.
+    const alarms = s.deploymentConfiguration.alarms;
+    if (progress.rollbackRequested === undefined && progress.stage !== 'CLEAN_UP' && alarms?.enable === true && alarms.rollback && alarms.alarmNames.length > 0) {
+      const firing = (await this.ctx.store.find('metricAlarm', { status: 'ALARM' })).map((r) => r.name).filter((n) => alarms.alarmNames.includes(n));
+      // Wording unconfirmed.
+      if (firing.length > 0) progress = { ...progress, rollbackRequested: { reason: `CloudWatch alarm(s) in ALARM state: ${firing.join(', ')}.`, at: now } };
     }
     const blueGone = progress.blueDeploymentIds.every((id) => live(id).length === 0);
     const config = shiftConfig(strategy, s.deploymentConfiguration);

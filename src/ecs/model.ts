@@ -270,6 +270,8 @@ export interface DeploymentConfiguration {
   bakeTimeInMinutes?: number;
   linearConfiguration?: { stepPercent?: number; stepBakeTimeInMinutes?: number };
   canaryConfiguration?: { canaryPercent?: number; canaryBakeTimeInMinutes?: number };
+  /** CloudWatch alarms watched during BLUE_GREEN, LINEAR and CANARY deployments (the blue/green controller rolls back on ALARM). */
+  alarms?: { alarmNames: string[]; enable: boolean; rollback: boolean };
 }
 
 /** A service as DescribeServices returns it (timestamps in epoch seconds). */

@@ -37,7 +37,11 @@ export interface CreateServiceInput {
   launchType?: string;
   capacityProviderStrategy?: unknown[];
   schedulingStrategy?: string;
-  deploymentConfiguration?: Partial<DeploymentConfiguration> & { deploymentCircuitBreaker?: { enable?: boolean; rollback?: boolean }; lifecycleHooks?: unknown[] };
+  deploymentConfiguration?: Partial<Omit<DeploymentConfiguration, 'alarms'>> & {
+    deploymentCircuitBreaker?: { enable?: boolean; rollback?: boolean };
+    lifecycleHooks?: unknown[];
+    alarms?: { alarmNames?: string[]; enable?: boolean; rollback?: boolean };
+  };
   deploymentController?: { type?: string };
   placementConstraints?: PlacementConstraintInput[];
   placementStrategy?: PlacementStrategyInput[];
@@ -62,12 +66,14 @@ const DEFAULT_PLACEMENT_STRATEGY = [
 
 function deploymentConfiguration(input: CreateServiceInput['deploymentConfiguration'], scheduling: 'REPLICA' | 'DAEMON', base?: DeploymentConfiguration): DeploymentConfiguration {
   const strategy = input?.strategy ?? base?.strategy;
+  const alarms = input?.alarms ?? base?.alarms;
   // The shift settings of the strategy in force: given ones replace the stored ones.
   const shift = {
     ...(strategy !== undefined ? { strategy } : {}),
     ...((input?.bakeTimeInMinutes ?? base?.bakeTimeInMinutes) !== undefined ? { bakeTimeInMinutes: input?.bakeTimeInMinutes ?? base?.bakeTimeInMinutes } : {}),
     ...(strategy === 'LINEAR' && (input?.linearConfiguration ?? base?.linearConfiguration) !== undefined ? { linearConfiguration: input?.linearConfiguration ?? base?.linearConfiguration } : {}),
     ...(strategy === 'CANARY' && (input?.canaryConfiguration ?? base?.canaryConfiguration) !== undefined ? { canaryConfiguration: input?.canaryConfiguration ?? base?.canaryConfiguration } : {}),
+    ...(alarms !== undefined ? { alarms: { alarmNames: alarms.alarmNames ?? [], enable: alarms.enable ?? false, rollback: alarms.rollback ?? false } } : {}),
   };
   checkShiftSettings({ ...shift, ...(input?.linearConfiguration !== undefined ? { linearConfiguration: input.linearConfiguration } : {}), ...(input?.canaryConfiguration !== undefined ? { canaryConfiguration: input.canaryConfiguration } : {}), ...(input?.lifecycleHooks !== undefined ? { lifecycleHooks: input.lifecycleHooks } : {}) });
   if (isShiftingStrategy(strategy) && scheduling === 'DAEMON') {
