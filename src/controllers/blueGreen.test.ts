@@ -76,6 +76,13 @@ async function fixture() {
       for (const r of await tx.find<TargetDoc>('target', { where: { targetGroup: tgArn } })) await tx.update<TargetDoc>('target', { ...r, doc: { ...r.doc, health: { State: 'healthy', at: now } } });
     });
   };
+  /** Plays the agent: every task not yet running fails to start. */
+  const failPending = async () => {
+    const arns = (await listTasks(ctx, { cluster: 'c1', serviceName: 'web' })).taskArns;
+    for (const t of (await describeTasks(ctx, { cluster: 'c1', tasks: arns })).tasks as { taskArn: string; lastStatus: string }[]) {
+      if (t.lastStatus !== 'RUNNING') await submitTaskStateChange(ctx, { cluster: 'c1', task: t.taskArn, status: 'STOPPED', reason: 'CannotPullContainerError: no such image', berthStopCode: 'TaskFailedToStart' } as Parameters<typeof submitTaskStateChange>[1]);
+    }
+  };
   /** Plays the agent: tasks the service controller stopped are reported STOPPED. */
   const reportStopped = async () => {
     const arns = (await listTasks(ctx, { cluster: 'c1', serviceName: 'web', desiredStatus: 'STOPPED' })).taskArns;
@@ -109,6 +116,7 @@ async function fixture() {
     test,
     runPending,
     reportStopped,
+    failPending,
     round,
     weights,
     running,
@@ -220,6 +228,37 @@ describe('blue/green controller', () => {
     const r = (await f.record()) as { status: string; statusReason?: string };
     assert.equal(r.status, 'ROLLBACK_SUCCESSFUL');
     assert.equal(r.statusReason, 'CloudWatch alarm(s) in ALARM state: web-5xx.');
+    await f.close();
+  });
+
+  it('the circuit breaker keeps production on blue: failed green tasks end the deployment in a rollback to blue, not in a new deployment', async () => {
+    const f = await fixture();
+    await createService(f.ctx, {
+      cluster: 'c1',
+      serviceName: 'web',
+      taskDefinition: 'web:1',
+      desiredCount: 1,
+      deploymentConfiguration: { strategy: 'BLUE_GREEN', deploymentCircuitBreaker: { enable: true, rollback: true } },
+      loadBalancers: [{ targetGroupArn: f.a, containerName: 'web', containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: f.b, productionListenerRule: f.prod } }],
+    });
+    await f.round();
+    await f.runPending(f.a);
+    await f.round();
+    await updateService(f.ctx, { cluster: 'c1', service: 'web', taskDefinition: 'web:2' });
+    for (let i = 0; i < 10 && (await f.stored()).blueGreen?.progress !== undefined; i++) {
+      await f.round();
+      await f.failPending();
+      f.advance(15 * 60_000);
+    }
+    const s = await f.stored();
+    assert.equal(s.blueGreen?.progress, undefined, 'the deployment ended');
+    assert.deepEqual(await f.weights(f.prod), [[f.a, 1], [f.b, 0]], 'production never left blue');
+    await f.round();
+    assert.deepEqual(await f.running(), ['1'], 'blue kept');
+    assert.deepEqual((await f.stored()).service.deployments.map((d) => [d.status, d.rolloutState, d.taskDefinition.split(':').pop()]).slice(0, 1), [['PRIMARY', 'COMPLETED', '1']]);
+    const r = (await f.record()) as { status: string; statusReason?: string };
+    assert.equal(r.status, 'ROLLBACK_SUCCESSFUL');
+    assert.equal(r.statusReason, 'ECS deployment circuit breaker: task failed to start.');
     await f.close();
   });
 });

@@ -125,6 +125,10 @@ export class BlueGreenController {
       const healthy = targets.filter((t) => t.doc.drainingUntil === undefined && t.doc.health?.State === 'healthy').length;
       healthyEverywhere = healthy >= s.desiredCount;
     }
+    // The circuit breaker failed green: with rollback, traffic stays on (or returns to) blue and green goes.
+    if (progress.rollbackRequested === undefined && primary.rolloutState === 'FAILED' && s.deploymentConfiguration.deploymentCircuitBreaker.rollback) {
+      progress = { ...progress, rollbackRequested: { reason: primary.rolloutStateReason, at: now } };
+    }
     // deploymentConfiguration.alarms with rollback: a watched alarm in ALARM before CLEAN_UP rolls the deployment back.
     const alarms = s.deploymentConfiguration.alarms;
     if (progress.rollbackRequested === undefined && progress.stage !== 'CLEAN_UP' && alarms?.enable === true && alarms.rollback && alarms.alarmNames.length > 0) {

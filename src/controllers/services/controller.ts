@@ -263,7 +263,8 @@ export class ServiceController {
         ? snapshot.instances.filter((i) => i.status === 'ACTIVE' && i.agentConnected).map((i) => i.arn)
         : undefined;
     // Traffic-shifting deployments hold the tasks serving production until their CLEAN_UP stage.
-    const plan = reconcileHolding(heldDeployments(row.doc.blueGreen), {
+    const held = heldDeployments(row.doc.blueGreen);
+    const plan = reconcileHolding(held, {
       schedulingStrategy: s.schedulingStrategy,
       desiredCount: s.status === 'ACTIVE' ? s.desiredCount : 0,
       minimumHealthyPercent: s.status === 'ACTIVE' ? s.deploymentConfiguration.minimumHealthyPercent : 0,
@@ -383,7 +384,8 @@ export class ServiceController {
     if (p !== undefined && plan.failed) {
       Object.assign(p, { rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: task failed to start.', updatedAt: nowS });
       events.push(`(service ${name}) (deployment ${p.id}) deployment failed: tasks failed to start.`);
-      const back = s.deploymentConfiguration.deploymentCircuitBreaker.rollback ? lastCompleted : undefined;
+      // A traffic-shifting deployment rolls back to the blue tasks it holds instead (the blue/green controller).
+      const back = s.deploymentConfiguration.deploymentCircuitBreaker.rollback && held.size === 0 ? lastCompleted : undefined;
       if (back !== undefined && back.id !== p.id) {
         const rollback = newDeployment(ctx, { desiredCount: s.desiredCount, launchType: s.launchType ?? 'EC2' }, back.taskDefinition, `ECS deployment circuit breaker: rolling back to deploymentId ${back.id}.`);
         nextDeployments = [rollback, ...nextDeployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
