@@ -33,7 +33,7 @@
  *
  * Nothing here reads a clock, the store or the load balancer: `advance`
  * takes the observation and returns the next progress, which the controller
- * (`src/controllers/blueGreen.ts`) applies.
+ * (the blue/green controller) applies.
  */
 
 export const SHIFTING_STRATEGIES = ['BLUE_GREEN', 'LINEAR', 'CANARY'] as const;
