@@ -228,6 +228,7 @@ describe('blue/green controller', () => {
     const r = (await f.record()) as { status: string; statusReason?: string };
     assert.equal(r.status, 'ROLLBACK_SUCCESSFUL');
     assert.equal(r.statusReason, 'CloudWatch alarm(s) in ALARM state: web-5xx.');
+    assert.deepEqual((r as unknown as { alarms: unknown }).alarms, { status: 'TRIGGERED', alarmNames: ['web-5xx'], triggeredAlarmNames: ['web-5xx'] });
     await f.close();
   });
 

@@ -21,6 +21,7 @@
 import type { Logger } from '../core/log.js';
 import { epochSeconds, type DomainContext } from '../ecs/context.js';
 import {
+  ALARM_ROLLBACK_REASON,
   advance,
   forwardWeights,
   isShiftingStrategy,
@@ -133,8 +134,7 @@ export class BlueGreenController {
     const alarms = s.deploymentConfiguration.alarms;
     if (progress.rollbackRequested === undefined && progress.stage !== 'CLEAN_UP' && alarms?.enable === true && alarms.rollback && alarms.alarmNames.length > 0) {
       const firing = (await this.ctx.store.find('metricAlarm', { status: 'ALARM' })).map((r) => r.name).filter((n) => alarms.alarmNames.includes(n));
-      // Wording unconfirmed.
-      if (firing.length > 0) progress = { ...progress, rollbackRequested: { reason: `CloudWatch alarm(s) in ALARM state: ${firing.join(', ')}.`, at: now } };
+      if (firing.length > 0) progress = { ...progress, rollbackRequested: { reason: `${ALARM_ROLLBACK_REASON}${firing.join(', ')}.`, at: now } };
     }
     const blueGone = progress.blueDeploymentIds.every((id) => live(id).length === 0);
     const config = shiftConfig(strategy, s.deploymentConfiguration);

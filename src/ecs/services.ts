@@ -22,7 +22,7 @@ import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition } from './taskDefinitions.js';
 import { checkServiceLoadBalancers, type ServiceLoadBalancer } from './loadBalancers.js';
 import { describeTaskSet } from './taskSetView.js';
-import { isShiftingStrategy, shiftOnNewDeployment } from './deployments/blueGreen.js';
+import { ALARM_ROLLBACK_REASON, isShiftingStrategy, shiftOnNewDeployment } from './deployments/blueGreen.js';
 import { checkShiftingLoadBalancers, checkShiftSettings } from './deployments/validation.js';
 import { insertService, newDeployment, recordDeployment, updateRecord, writeService } from './writers/services.js';
 
@@ -518,7 +518,19 @@ function describeRecord(ctx: DomainContext, stored: StoredService, r: NonNullabl
       failureCount: r.failureCount,
       threshold: Math.min(200, Math.max(3, Math.ceil(s.desiredCount / 2))),
     },
-    alarms: { status: 'DISABLED' },
+    alarms: alarmsOf(r),
+  };
+}
+
+/** The alarms a record's deployment watched (traffic-shifting deployments roll back on them) and whether they triggered. */
+function alarmsOf(r: NonNullable<StoredService['history']>[number]) {
+  const watched = r.deploymentConfiguration.alarms;
+  if (watched?.enable !== true) return { status: 'DISABLED' };
+  const triggered = r.rollback?.reason.startsWith(ALARM_ROLLBACK_REASON) === true;
+  return {
+    status: triggered ? 'TRIGGERED' : r.status === 'IN_PROGRESS' ? 'MONITORING' : 'MONITORING_COMPLETE',
+    alarmNames: watched.alarmNames,
+    ...(triggered ? { triggeredAlarmNames: r.rollback!.reason.slice(ALARM_ROLLBACK_REASON.length).replace(/\.$/, '').split(', ') } : {}),
   };
 }
 

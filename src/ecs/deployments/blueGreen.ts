@@ -36,6 +36,9 @@
  * (the blue/green controller) applies.
  */
 
+/** The reason of a rollback caused by alarms, followed by their names (`a, b.`). Wording unconfirmed. */
+export const ALARM_ROLLBACK_REASON = 'CloudWatch alarm(s) in ALARM state: ';
+
 export const SHIFTING_STRATEGIES = ['BLUE_GREEN', 'LINEAR', 'CANARY'] as const;
 export type ShiftingStrategy = (typeof SHIFTING_STRATEGIES)[number];
 
