@@ -18,7 +18,8 @@
 import type { Logger } from '../core/log.js';
 import { serviceArn } from '../ecs/arns.js';
 import type { DomainContext } from '../ecs/context.js';
-import { isRegistered, taskLoadBalancers, taskTargets } from '../ecs/loadBalancers.js';
+import type { BlueGreenState } from '../ecs/deployments/blueGreen.js';
+import { isRegistered, taskGroupEntries, taskLoadBalancers, taskTargets } from '../ecs/loadBalancers.js';
 import type { StoredService, StoredTask } from '../ecs/model.js';
 import { withEvents, writeService } from '../ecs/writers/services.js';
 import { releaseDrainedTask } from '../ecs/writers/tasks.js';
@@ -76,8 +77,11 @@ export class ServiceTargetsController {
     const serviceName = task.group.slice('service:'.length);
     const clusterName = task.clusterArn.slice(task.clusterArn.indexOf('cluster/') + 'cluster/'.length);
     const svcArn = serviceArn(this.ctx, clusterName, serviceName);
-    const service = (await this.ctx.store.get<StoredService>('service', svcArn))?.doc.service;
-    const targets = await taskTargets(this.ctx.store, row.doc, taskLoadBalancers(row.doc, service?.loadBalancers));
+    const stored = (await this.ctx.store.get<StoredService>('service', svcArn))?.doc;
+    const service = stored?.service;
+    const entries = taskGroupEntries(taskLoadBalancers(row.doc, service?.loadBalancers), stored?.blueGreen, task.startedBy);
+    const members = new Set(entries.filter((e) => e.member).map((e) => e.lb.targetGroupArn));
+    const targets = await taskTargets(this.ctx.store, row.doc, entries.map((e) => e.lb));
     const serving = task.desiredStatus === 'RUNNING' && task.lastStatus === 'RUNNING';
     // As ECS names them in events: a task set's tasks with their task set.
     const taskSet = service?.taskSets?.find((ts) => ts.id === task.startedBy);
@@ -85,16 +89,18 @@ export class ServiceTargetsController {
     const events: string[] = [];
     for (const t of targets) {
       const registered = isRegistered(t);
-      if (serving && !registered) {
+      // Blue/green: a task belongs in one of an entry's two target groups, by its deployment's role.
+      const member = members.has(t.targetGroupArn);
+      if (serving && member && !registered) {
         await registerTargets(this.ctx, { TargetGroupArn: t.targetGroupArn, Targets: [{ Id: t.id, Port: t.port }] });
         events.push(`${who} registered 1 targets in (target-group ${t.targetGroupArn})`);
-      } else if (!serving && registered && task.desiredStatus === 'STOPPED') {
+      } else if (registered && (!member || (!serving && task.desiredStatus === 'STOPPED'))) {
         await deregisterTargets(this.ctx, { TargetGroupArn: t.targetGroupArn, Targets: [{ Id: t.id, Port: t.port }] });
         events.push(`${who} deregistered 1 targets in (target-group ${t.targetGroupArn})`);
       }
     }
     if (events.length > 0) await this.say(svcArn, taskArn, events);
-    return row.doc.drainHold === true ? this.releaseWhenDrained(row) : {};
+    return row.doc.drainHold === true ? this.releaseWhenDrained(row, stored?.blueGreen) : {};
   }
 
   /**
@@ -102,9 +108,9 @@ export class ServiceTargetsController {
    * of its targets is registered or draining any more; until then it is
    * looked at again when the last deregistration delay ends.
    */
-  private async releaseWhenDrained(row: Row<StoredTask>): Promise<{ requeueAfterMs?: number }> {
+  private async releaseWhenDrained(row: Row<StoredTask>, blueGreen: BlueGreenState | undefined): Promise<{ requeueAfterMs?: number }> {
     const now = this.ctx.now();
-    const targets = await taskTargets(this.ctx.store, row.doc, taskLoadBalancers(row.doc, undefined));
+    const targets = await taskTargets(this.ctx.store, row.doc, taskGroupEntries(taskLoadBalancers(row.doc, undefined), blueGreen, row.doc.task.startedBy).map((e) => e.lb));
     const until = targets.map((t) => (t.target === undefined ? 0 : (t.target.drainingUntil ?? Number.POSITIVE_INFINITY)));
     const last = Math.max(0, ...until);
     if (last === Number.POSITIVE_INFINITY) return { requeueAfterMs: 1_000 };

@@ -9,12 +9,16 @@ import { targetArn } from '../elbv2/targets.js';
 import type { StoreReader } from '../store/store.js';
 import type { ContainerInstanceDoc, StoredTask } from './model.js';
 import type { TaskDefinitionDoc } from './taskdef/types.js';
+import { taskTargetGroups, type AdvancedConfiguration, type BlueGreenState } from './deployments/blueGreen.js';
+import { advancedConfigurationOf } from './deployments/validation.js';
 
 /** One entry of a service's `loadBalancers`, as stored and described. */
 export interface ServiceLoadBalancer {
   targetGroupArn: string;
   containerName: string;
   containerPort: number;
+  /** Blue/green settings: the alternate target group and the listener rules traffic shifts on. */
+  advancedConfiguration?: AdvancedConfiguration;
 }
 
 /**
@@ -27,7 +31,7 @@ export async function checkServiceLoadBalancers(reader: StoreReader, input: read
   if (!input || input.length === 0) return out;
   const usage = await targetGroupUsage(reader);
   for (const raw of input) {
-    const lb = raw as { targetGroupArn?: string; loadBalancerName?: string; containerName?: string; containerPort?: number };
+    const lb = raw as { targetGroupArn?: string; loadBalancerName?: string; containerName?: string; containerPort?: number; advancedConfiguration?: unknown };
     if (lb.loadBalancerName !== undefined) throw new InvalidParameterException('Classic Load Balancers are not supported by Berth; use targetGroupArn.');
     if (lb.targetGroupArn === undefined) throw new InvalidParameterException('targetGroupArn must be specified.');
     if (lb.containerName === undefined || lb.containerPort === undefined) throw new InvalidParameterException('containerName and containerPort must be specified.');
@@ -39,7 +43,8 @@ export async function checkServiceLoadBalancers(reader: StoreReader, input: read
     if (!container || !(container.portMappings ?? []).some((p) => p.containerPort === lb.containerPort)) {
       throw new InvalidParameterException(`The container ${lb.containerName} did not have a container port ${lb.containerPort} defined.`);
     }
-    out.push({ targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort });
+    const advancedConfiguration = advancedConfigurationOf(lb.advancedConfiguration);
+    out.push({ targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort, ...(advancedConfiguration ? { advancedConfiguration } : {}) });
   }
   return out;
 }
@@ -50,6 +55,24 @@ export const TASK_HOST = '127.0.0.1';
 /** The load balancers a service task is registered with: its own, else (older rows) its service's. */
 export function taskLoadBalancers(stored: Pick<StoredTask, 'loadBalancers'>, serviceLoadBalancers: readonly unknown[] | undefined): ServiceLoadBalancer[] {
   return stored.loadBalancers ?? ((serviceLoadBalancers ?? []) as ServiceLoadBalancer[]);
+}
+
+/**
+ * Every target group a task's load balancer entries may hold it in, one
+ * entry each, and whether the task belongs in it now: an entry's own group,
+ * or for a blue/green entry the one of its deployment's role (both are
+ * listed so that the task leaves the other).
+ */
+export function taskGroupEntries(lbs: readonly ServiceLoadBalancer[], blueGreen: BlueGreenState | undefined, startedBy: string | undefined): { lb: ServiceLoadBalancer; member: boolean }[] {
+  return lbs.flatMap((lb) => {
+    const groups = taskTargetGroups(blueGreen, lb, startedBy);
+    return groups.all.map((arn) => ({ lb: { ...lb, targetGroupArn: arn }, member: groups.member === arn }));
+  });
+}
+
+/** The entries of `taskGroupEntries` the task belongs in now. */
+export function memberLoadBalancers(lbs: readonly ServiceLoadBalancer[], blueGreen: BlueGreenState | undefined, startedBy: string | undefined): ServiceLoadBalancer[] {
+  return taskGroupEntries(lbs, blueGreen, startedBy).filter((e) => e.member).map((e) => e.lb);
 }
 
 /** One target a task is (to be) registered as, with its row when the target group holds it. */

@@ -51,6 +51,7 @@
  * one row per principal and setting name): written only by the account
  * setting operations in `accountSettings.ts`.
  */
+import type { BlueGreenState } from './deployments/blueGreen.js';
 import type { HealthStatus, StopCode, TaskState } from '../protocol/agent.js';
 import type { ServiceLoadBalancer } from './loadBalancers.js';
 import type { Tag } from './tags.js';
@@ -287,6 +288,10 @@ export interface DeploymentConfiguration {
   minimumHealthyPercent: number;
   strategy?: string;
   bakeTimeInMinutes?: number;
+  linearConfiguration?: { stepPercent?: number; stepBakeTimeInMinutes?: number };
+  canaryConfiguration?: { canaryPercent?: number; canaryBakeTimeInMinutes?: number };
+  /** CloudWatch alarms watched during BLUE_GREEN, LINEAR and CANARY deployments (the blue/green controller rolls back on ALARM). */
+  alarms?: { alarmNames: string[]; enable: boolean; rollback: boolean };
 }
 
 /** A service as DescribeServices returns it (timestamps in epoch seconds). */
@@ -364,6 +369,12 @@ export interface StoredService {
   history?: ServiceDeploymentRecord[];
   /** Service revisions (DescribeServiceRevisions), newest first, at most MAX_DEPLOYMENT_RECORDS. */
   revisions?: ServiceRevisionRecord[];
+  /**
+   * Traffic-shifting deployments (BLUE_GREEN, LINEAR, CANARY): which target groups serve production and
+   * the deployment shifting now. Written by the blue/green controller; StopServiceDeployment only asks
+   * for a rollback in it.
+   */
+  blueGreen?: BlueGreenState;
 }
 
 export type ServiceDeploymentStatus =
@@ -401,6 +412,8 @@ export interface ServiceDeploymentRecord {
   rollback?: { reason: string; startedAt: number; revisionId: string };
   rollbackDeploymentId?: string;
   failureCount: number;
+  /** Traffic-shifting deployments: the lifecycle stage reached (written by the blue/green controller). */
+  lifecycleStage?: string;
 }
 
 export interface ServiceRevisionRecord {

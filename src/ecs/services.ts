@@ -21,8 +21,10 @@ import type { DeploymentConfiguration, ServiceDoc, StoredService } from './model
 import { validateTags, type Tag } from './tags.js';
 import { requireTaskDefinition } from './taskDefinitions.js';
 import type { TaskDefinitionDoc } from './taskdef/types.js';
-import { checkServiceLoadBalancers } from './loadBalancers.js';
+import { checkServiceLoadBalancers, type ServiceLoadBalancer } from './loadBalancers.js';
 import { describeTaskSet } from './taskSetView.js';
+import { ALARM_ROLLBACK_REASON, isShiftingStrategy, shiftOnNewDeployment } from './deployments/blueGreen.js';
+import { checkShiftingLoadBalancers, checkShiftSettings } from './deployments/validation.js';
 import { insertService, newDeployment, recordDeployment, updateRecord, writeService } from './writers/services.js';
 
 type PlacementConstraintInput = { type?: string; expression?: string };
@@ -36,7 +38,11 @@ export interface CreateServiceInput {
   launchType?: string;
   capacityProviderStrategy?: unknown[];
   schedulingStrategy?: string;
-  deploymentConfiguration?: Partial<DeploymentConfiguration> & { deploymentCircuitBreaker?: { enable?: boolean; rollback?: boolean } };
+  deploymentConfiguration?: Partial<Omit<DeploymentConfiguration, 'alarms'>> & {
+    deploymentCircuitBreaker?: { enable?: boolean; rollback?: boolean };
+    lifecycleHooks?: unknown[];
+    alarms?: { alarmNames?: string[]; enable?: boolean; rollback?: boolean };
+  };
   deploymentController?: { type?: string };
   placementConstraints?: PlacementConstraintInput[];
   placementStrategy?: PlacementStrategyInput[];
@@ -53,8 +59,6 @@ export interface CreateServiceInput {
   availabilityZoneRebalancing?: string;
 }
 
-const ROLLING_ONLY = ['BLUE_GREEN', 'LINEAR', 'CANARY'];
-
 /** ECS's default placement for REPLICA services with none given: spread over zones, then instances. */
 const DEFAULT_PLACEMENT_STRATEGY = [
   { type: 'spread', field: 'attribute:ecs.availability-zone' },
@@ -63,10 +67,19 @@ const DEFAULT_PLACEMENT_STRATEGY = [
 
 function deploymentConfiguration(input: CreateServiceInput['deploymentConfiguration'], scheduling: 'REPLICA' | 'DAEMON', base?: DeploymentConfiguration): DeploymentConfiguration {
   const strategy = input?.strategy ?? base?.strategy;
-  if (strategy !== undefined && ROLLING_ONLY.includes(strategy)) {
-    throw new InvalidParameterException(
-      `The ${strategy} deployment strategy requires load balancer listener rules (advancedConfiguration), which Berth does not offer yet. Use the ROLLING strategy.`,
-    );
+  const alarms = input?.alarms ?? base?.alarms;
+  // The shift settings of the strategy in force: given ones replace the stored ones.
+  const shift = {
+    ...(strategy !== undefined ? { strategy } : {}),
+    ...((input?.bakeTimeInMinutes ?? base?.bakeTimeInMinutes) !== undefined ? { bakeTimeInMinutes: input?.bakeTimeInMinutes ?? base?.bakeTimeInMinutes } : {}),
+    ...(strategy === 'LINEAR' && (input?.linearConfiguration ?? base?.linearConfiguration) !== undefined ? { linearConfiguration: input?.linearConfiguration ?? base?.linearConfiguration } : {}),
+    ...(strategy === 'CANARY' && (input?.canaryConfiguration ?? base?.canaryConfiguration) !== undefined ? { canaryConfiguration: input?.canaryConfiguration ?? base?.canaryConfiguration } : {}),
+    ...(alarms !== undefined ? { alarms: { alarmNames: alarms.alarmNames ?? [], enable: alarms.enable ?? false, rollback: alarms.rollback ?? false } } : {}),
+  };
+  checkShiftSettings({ ...shift, ...(input?.linearConfiguration !== undefined ? { linearConfiguration: input.linearConfiguration } : {}), ...(input?.canaryConfiguration !== undefined ? { canaryConfiguration: input.canaryConfiguration } : {}), ...(input?.lifecycleHooks !== undefined ? { lifecycleHooks: input.lifecycleHooks } : {}) });
+  if (isShiftingStrategy(strategy) && scheduling === 'DAEMON') {
+    // Wording unconfirmed.
+    throw new InvalidParameterException(`The ${strategy} deployment strategy is not supported for services with the DAEMON scheduling strategy.`);
   }
   const max = input?.maximumPercent ?? base?.maximumPercent ?? (scheduling === 'DAEMON' ? 100 : 200);
   const min = input?.minimumHealthyPercent ?? base?.minimumHealthyPercent ?? (scheduling === 'DAEMON' ? 0 : 100);
@@ -79,7 +92,7 @@ function deploymentConfiguration(input: CreateServiceInput['deploymentConfigurat
     deploymentCircuitBreaker: { enable: breaker?.enable ?? false, rollback: breaker?.rollback ?? false },
     maximumPercent: max,
     minimumHealthyPercent: min,
-    ...(strategy !== undefined ? { strategy } : {}),
+    ...shift,
   };
 }
 
@@ -159,6 +172,7 @@ export async function createService(ctx: DomainContext, input: CreateServiceInpu
     const td = await requireTaskDefinition(ctx, tx, input.taskDefinition!);
     if (td.status !== 'ACTIVE') throw new InvalidParameterException(`TaskDefinition is inactive`);
     const loadBalancers = await checkServiceLoadBalancers(tx, input.loadBalancers, td);
+    await checkShiftingLoadBalancers(tx, config.strategy, loadBalancers);
     const arn = makeServiceArn(ctx, cluster.doc.clusterName, input.serviceName);
     const existing = await tx.get<StoredService>('service', arn);
     if (existing && existing.doc.service.status !== 'INACTIVE') throw new InvalidParameterException('Creation of service was not idempotent.');
@@ -240,6 +254,7 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
     const td = input.taskDefinition !== undefined ? await requireTaskDefinition(ctx, tx, input.taskDefinition) : undefined;
     if (td && td.status !== 'ACTIVE') throw new InvalidParameterException('TaskDefinition is inactive');
     const config = deploymentConfiguration(input.deploymentConfiguration, s.schedulingStrategy, s.deploymentConfiguration);
+    await checkShiftingLoadBalancers(tx, config.strategy, s.loadBalancers as ServiceLoadBalancer[]);
     const placement =
       input.placementConstraints !== undefined || input.placementStrategy !== undefined
         ? checkPlacement(input.placementConstraints ?? s.placementConstraints, input.placementStrategy ?? s.placementStrategy)
@@ -253,6 +268,10 @@ export async function updateService(ctx: DomainContext, input: UpdateServiceInpu
     if (newDeploymentNeeded) {
       const created = newDeployment(ctx, { desiredCount, launchType: s.launchType ?? 'EC2' }, taskDefinition);
       doc = recordDeployment(ctx, { ...cur.doc, service: { ...s, deploymentConfiguration: config } }, created, td ?? (await requireTaskDefinition(ctx, tx, taskDefinition)), deployments);
+      // Traffic-shifting strategies keep the running deployments serving until the shift (blue/green controller).
+      if (isShiftingStrategy(config.strategy) && s.loadBalancers.length > 0) {
+        doc = { ...doc, blueGreen: shiftOnNewDeployment(doc.blueGreen, created.id, deployments.map((d) => d.id), ctx.now()) };
+      }
       deployments = [created, ...deployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
     }
     const next: ServiceDoc = {
@@ -519,6 +538,7 @@ function describeRecord(ctx: DomainContext, stored: StoredService, r: NonNullabl
     targetServiceRevision: revisionSummary(r.targetRevisionId, r.deploymentId),
     status: r.status,
     ...(r.statusReason !== undefined ? { statusReason: r.statusReason } : {}),
+    ...(r.lifecycleStage !== undefined ? { lifecycleStage: r.lifecycleStage } : {}),
     deploymentConfiguration: r.deploymentConfiguration,
     ...(r.rollback !== undefined
       ? { rollback: { reason: r.rollback.reason, startedAt: r.rollback.startedAt, serviceRevisionArn: recordArn(ctx, 'service-revision', s, r.rollback.revisionId) } }
@@ -528,7 +548,19 @@ function describeRecord(ctx: DomainContext, stored: StoredService, r: NonNullabl
       failureCount: r.failureCount,
       threshold: Math.min(200, Math.max(3, Math.ceil(s.desiredCount / 2))),
     },
-    alarms: { status: 'DISABLED' },
+    alarms: alarmsOf(r),
+  };
+}
+
+/** The alarms a record's deployment watched (traffic-shifting deployments roll back on them) and whether they triggered. */
+function alarmsOf(r: NonNullable<StoredService['history']>[number]) {
+  const watched = r.deploymentConfiguration.alarms;
+  if (watched?.enable !== true) return { status: 'DISABLED' };
+  const triggered = r.rollback?.reason.startsWith(ALARM_ROLLBACK_REASON) === true;
+  return {
+    status: triggered ? 'TRIGGERED' : r.status === 'IN_PROGRESS' ? 'MONITORING' : 'MONITORING_COMPLETE',
+    alarmNames: watched.alarmNames,
+    ...(triggered ? { triggeredAlarmNames: r.rollback!.reason.slice(ALARM_ROLLBACK_REASON.length).replace(/\.$/, '').split(', ') } : {}),
   };
 }
 
@@ -631,6 +663,15 @@ export async function stopServiceDeployment(ctx: DomainContext, input: { service
     let stored = row.doc;
     let deployments = s.deployments;
     let taskDefinition = s.taskDefinition;
+    const shift = stored.blueGreen?.progress;
+    if (stopType === 'ROLLBACK' && shift !== undefined && shift.deploymentId === record.deploymentId) {
+      // A traffic-shifting deployment rolls back by moving traffic back to blue, which still runs (blue/green controller).
+      if (shift.stage === 'CLEAN_UP') throw new ConflictException('The service deployment is cleaning up the previous revision and cannot be rolled back.');
+      stored = { ...stored, blueGreen: { ...stored.blueGreen!, progress: { ...shift, rollbackRequested: { reason: 'Service deployment rollback requested.', at: ctx.now() } } } };
+      stored = updateRecord(ctx, stored, record.deploymentId, { status: 'ROLLBACK_REQUESTED', statusReason: 'Service deployment rollback requested.' });
+      await writeService(tx, row, stored);
+      return;
+    }
     if (stopType === 'ROLLBACK') {
       const back = stored.lastCompleted;
       if (back === undefined || back.id === record.deploymentId) throw new ConflictException('The service has no earlier completed deployment to roll back to.');

@@ -51,6 +51,7 @@ import { executePolicy } from '../autoscaling/scale.js';
 import { STATS_INTERVAL_MS } from '../protocol/agent.js';
 import { LoadBalancerController } from '../controllers/loadBalancers.js';
 import { ServiceTargetsController } from '../controllers/serviceTargets.js';
+import { BlueGreenController } from '../controllers/blueGreen.js';
 import { HAProxyDataPlane } from '../dataplane/haproxy/haproxyDataPlane.js';
 import { recordHAProxyMaster, stopStaleHAProxy } from '../dataplane/haproxy/stale.js';
 
@@ -257,6 +258,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     new ScheduledActionController(metricsCtx, { log }),
     createLogRetention(logs, { log, ...(logRetentionMs !== undefined ? { intervalMs: logRetentionMs } : {}) }),
     new ServiceTargetsController(ctx, { log }),
+    // Test-only knobs: a shorter configuration minute for bake times, and a pause with test traffic alone on green.
+    new BlueGreenController(ctx, { log, minuteMs: positive(process.env.BERTH_DEPLOYMENT_MINUTE_MS) ?? 60_000, testTrafficHoldMs: positive(process.env.BERTH_DEPLOYMENT_TEST_TRAFFIC_MS) ?? 0 }),
     // Load balancers: one HAProxy owned by the server, started with the first load balancer, stopped on close.
     new LoadBalancerController(ctx, {
       bindHost: config.lbBindHost ?? process.env.BERTH_LB_BIND_HOST ?? '127.0.0.1',

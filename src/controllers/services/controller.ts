@@ -24,10 +24,12 @@ import { newDeployment, recordOf, updateRecord, withEvents, writeService } from 
 import { placeTasks, stopTaskInTx, type PlacedTasks, type TaskSpec } from '../../ecs/writers/tasks.js';
 import { buildSnapshot, type ClusterSnapshot } from '../../scheduler/snapshot.js';
 import type { PlacementConstraint, PlacementStrategy } from '../../scheduler/types.js';
-import { taskLoadBalancers, taskTargets, targetVerdict } from '../../ecs/loadBalancers.js';
+import { memberLoadBalancers, taskLoadBalancers, taskTargets, targetVerdict } from '../../ecs/loadBalancers.js';
 import { withRetry, type Change, type Row, type Transaction } from '../../store/store.js';
 import { Controller } from '../runtime.js';
-import { reconcile, type ServiceTask, type StopReason, type TaskSetVerdict } from './reconcile.js';
+import { heldDeployments, type BlueGreenState } from '../../ecs/deployments/blueGreen.js';
+import { reconcileHolding } from './blueGreenHold.js';
+import { type ServiceTask, type StopReason, type TaskSetVerdict } from './reconcile.js';
 
 export interface ServiceControllerOptions {
   readonly log?: Logger;
@@ -271,7 +273,7 @@ export class ServiceController {
     const launchAllowed = now >= lastFailureAt + throttleMs;
 
     const grace = (s.healthCheckGracePeriodSeconds ?? 0) * 1000;
-    const elb = await this.elbHealthOf(tx, live, s, taskSets, grace, now);
+    const elb = await this.elbHealthOf(tx, live, s, row.doc.blueGreen, taskSets, grace, now);
     const tasks: ServiceTask[] = live.map((r) => {
       const t = r.doc.task;
       const inst = instances.get(t.containerInstanceArn ?? '');
@@ -303,7 +305,9 @@ export class ServiceController {
       s.schedulingStrategy === 'DAEMON' && s.status === 'ACTIVE'
         ? snapshot.instances.filter((i) => i.status === 'ACTIVE' && i.agentConnected).map((i) => i.arn)
         : undefined;
-    const plan = reconcile({
+    // Traffic-shifting deployments hold the tasks serving production until their CLEAN_UP stage.
+    const held = heldDeployments(row.doc.blueGreen);
+    const plan = reconcileHolding(held, {
       schedulingStrategy: s.schedulingStrategy,
       desiredCount: s.status === 'ACTIVE' ? s.desiredCount : 0,
       minimumHealthyPercent: s.status === 'ACTIVE' ? s.deploymentConfiguration.minimumHealthyPercent : 0,
@@ -430,7 +434,8 @@ export class ServiceController {
     if (p !== undefined && plan.failed) {
       Object.assign(p, { rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: task failed to start.', updatedAt: nowS });
       events.push(`(service ${name}) (deployment ${p.id}) deployment failed: tasks failed to start.`);
-      const back = s.deploymentConfiguration.deploymentCircuitBreaker.rollback ? lastCompleted : undefined;
+      // A traffic-shifting deployment rolls back to the blue tasks it holds instead (the blue/green controller).
+      const back = s.deploymentConfiguration.deploymentCircuitBreaker.rollback && held.size === 0 ? lastCompleted : undefined;
       if (back !== undefined && back.id !== p.id) {
         const rollback = newDeployment(ctx, { desiredCount: s.desiredCount, launchType: s.launchType ?? 'EC2' }, back.taskDefinition, `ECS deployment circuit breaker: rolling back to deploymentId ${back.id}.`);
         nextDeployments = [rollback, ...nextDeployments.map((d) => ({ ...d, status: 'ACTIVE' as const, desiredCount: 0 }))];
@@ -480,13 +485,13 @@ export class ServiceController {
    * service's health check grace period from the task's start, as ECS
    * ignores ELB health checks until then.
    */
-  private async elbHealthOf(tx: Transaction, live: readonly Row<StoredTask>[], s: ServiceDoc, taskSets: readonly TaskSetDoc[], grace: number, now: number): Promise<Map<string, ElbHealth>> {
+  private async elbHealthOf(tx: Transaction, live: readonly Row<StoredTask>[], s: ServiceDoc, blueGreen: BlueGreenState | undefined, taskSets: readonly TaskSetDoc[], grace: number, now: number): Promise<Map<string, ElbHealth>> {
     const out = new Map<string, ElbHealth>();
     for (const r of live) {
       const t = r.doc.task;
       if (t.lastStatus !== 'RUNNING') continue;
       const fallback = taskSets.find((ts) => ts.id === t.startedBy)?.loadBalancers ?? s.loadBalancers;
-      const lbs = taskLoadBalancers(r.doc, fallback);
+      const lbs = memberLoadBalancers(taskLoadBalancers(r.doc, fallback), blueGreen, t.startedBy);
       if (lbs.length === 0) continue;
       const targets = await taskTargets(tx, r.doc, lbs);
       const verdicts = targets.map((x) => ({ x, v: targetVerdict(x) }));
