@@ -25,9 +25,25 @@ function bitOf(a: number, b: number, c: number): number {
 export function bloomOf(messages: readonly string[]): Uint8Array {
   const bloom = new Uint8Array(BITS / 8);
   for (const m of messages) {
-    const b = Buffer.from(m, 'utf8');
-    for (let i = 0; i + 2 < b.length; i++) {
-      const bit = bitOf(b[i]!, b[i + 1]!, b[i + 2]!);
+    // ASCII (most log lines): the characters are the UTF-8 bytes, read without encoding.
+    let ascii = m.length >= 3;
+    let a = m.charCodeAt(0);
+    let b = m.charCodeAt(1);
+    for (let i = 2; ascii && i < m.length; i++) {
+      const c = m.charCodeAt(i);
+      if (c > 0x7f || a > 0x7f || b > 0x7f) {
+        ascii = false;
+        break;
+      }
+      const bit = bitOf(a, b, c);
+      bloom[bit >>> 3]! |= 1 << (bit & 7);
+      a = b;
+      b = c;
+    }
+    if (ascii) continue;
+    const bytes = Buffer.from(m, 'utf8');
+    for (let i = 0; i + 2 < bytes.length; i++) {
+      const bit = bitOf(bytes[i]!, bytes[i + 1]!, bytes[i + 2]!);
       bloom[bit >>> 3]! |= 1 << (bit & 7);
     }
   }
