@@ -13,8 +13,8 @@ import type { Prefilter } from './filterPattern.js';
 
 /** Events per block: small enough that a rare term leaves most blocks out. */
 export const BLOCK_EVENTS = 64;
-/** Bits per filter (512 bytes a block, 8 bytes an event). */
-const BITS = 4096;
+/** Bits per filter (256 bytes a block, 4 bytes an event): a 64-event block of JSON lines sets about half of them. */
+const BITS = 2048;
 const SHIFT = 32 - Math.log2(BITS);
 
 function bitOf(a: number, b: number, c: number): number {

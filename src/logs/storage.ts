@@ -486,15 +486,16 @@ export class LogStore {
     }
     const spanAt = params.length;
     if (spans) {
-      where += ' AND ts >= ? AND ts <= ? AND seq >= ? AND seq <= ?';
-      params.push(0, 0, 0, 0);
+      // As key bounds, (first timestamp, lowest sequence) to (last timestamp, highest sequence): one seek straight to the block.
+      where += ' AND (ts, seq) >= (?, ?) AND (ts, seq) <= (?, ?) AND seq >= ? AND seq <= ?';
+      params.push(0, 0, 0, 0, 0, 0);
     }
     if (prefilter) where += ` AND ${prefilterSql(prefilter, params)}`;
     const dir = range.direction === 'forward' ? 'ASC' : 'DESC';
     const index = column === 'stream_id' ? 'INDEXED BY events_by_stream' : '';
     const statement = this.db.prepare(`SELECT stream_id, ts, seq, ingested, message FROM events ${index} WHERE ${where} ORDER BY ts ${dir}, seq ${dir}`);
     for (const span of spans ?? [undefined]) {
-      if (span) params.splice(spanAt, 4, span.tsFirst, span.tsLast, span.seqMin, span.seqMax);
+      if (span) params.splice(spanAt, 6, span.tsFirst, span.seqMin, span.tsLast, span.seqMax, span.seqMin, span.seqMax);
       for (const r of statement.iterate(params) as IterableIterator<EventRow>) yield eventOf(r);
     }
   }
