@@ -54,6 +54,8 @@ export interface ScalableTargetDoc {
   /** Epoch ms of the last scale-out / scale-in a policy made (cooldowns). */
   lastScaleOut?: number;
   lastScaleIn?: number;
+  /** The capacity before the step scale-out that started the current cooldown (what a further scale-out during it counts from). */
+  lastScaleOutFrom?: number;
 }
 
 export interface StepAdjustment {

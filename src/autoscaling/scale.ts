@@ -138,16 +138,24 @@ export async function executePolicy(
       trow.arn,
       cause,
       (current, doc) => {
-        const wanted = stepCapacity(current, value - alarm.Threshold, c);
-        if (wanted === undefined || wanted === current) return undefined;
-        if (wanted > current && suspended.DynamicScalingOutSuspended) return undefined;
-        if (wanted < current && suspended.DynamicScalingInSuspended) return undefined;
+        const breach = value - alarm.Threshold;
+        const inScaleOutCooldown = doc.lastScaleOut !== undefined && now - doc.lastScaleOut < cooldown;
+        // During a scale-out's cooldown, the capacity it added counts toward the next scale-out: only a larger one adds more (as AWS does).
+        const base = inScaleOutCooldown && doc.lastScaleOutFrom !== undefined ? doc.lastScaleOutFrom : current;
+        const outward = stepCapacity(base, breach, c);
+        if (outward !== undefined && outward > current) return suspended.DynamicScalingOutSuspended ? undefined : outward;
+        const wanted = stepCapacity(current, breach, c);
+        if (wanted === undefined || wanted >= current) return undefined;
+        if (suspended.DynamicScalingInSuspended) return undefined;
+        // Scale-in waits for the cooldown of the last scaling activity either way.
         const last = Math.max(doc.lastScaleOut ?? 0, doc.lastScaleIn ?? 0);
-        // During the cooldown only a larger scale-out than the one in progress goes ahead (as AWS does).
-        if (now - last < cooldown && wanted <= current) return undefined;
+        if (now - last < cooldown) return undefined;
         return wanted;
       },
-      (_doc, r) => (r.to > r.from ? { lastScaleOut: now } : { lastScaleIn: now }),
+      (doc, r) =>
+        r.to > r.from
+          ? { lastScaleOut: now, lastScaleOutFrom: doc.lastScaleOut !== undefined && now - doc.lastScaleOut < cooldown && doc.lastScaleOutFrom !== undefined ? doc.lastScaleOutFrom : r.from }
+          : { lastScaleIn: now },
     );
   }
   if (!result?.changed) return { ok: true, detail: '' };

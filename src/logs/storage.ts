@@ -12,6 +12,11 @@
  * - `events_by_stream` (stream, timestamp, seq) serves GetLogEvents.
  * - One PutLogEvents is one transaction with one prepared insert per event
  *   and one update of the stream's and group's counters.
+ * - `event_blooms` is a skip index for term searches (blooms.ts): a trigram
+ *   Bloom filter per block of 64 events with the block's time range. A
+ *   FilterLogEvents whose pattern needs a term of three bytes or more reads
+ *   the filters first and scans only the time ranges of blocks that may hold
+ *   it; the SQL prefilter and the pattern's matcher still decide every event.
  *
  * Contract: every method is synchronous and atomic; `seq` increases across
  * the whole store, so (timestamp, seq) orders events of equal timestamp by
@@ -20,6 +25,7 @@
 import type { SqliteDatabase } from 'kysely';
 import { openSqliteDatabase, type SqliteDriverName } from '../store/sqlite.js';
 import type { Prefilter } from './filterPattern.js';
+import { BLOCK_EVENTS, blockTest, bloomOf } from './blooms.js';
 import type { LogGroupRecord, LogStreamRecord, Position, StoredEvent } from './model.js';
 
 const SCHEMA = [
@@ -37,6 +43,9 @@ const SCHEMA = [
      ingested INTEGER NOT NULL, message TEXT NOT NULL,
      PRIMARY KEY (group_id, ts, seq)) WITHOUT ROWID`,
   `CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream_id, ts, seq)`,
+  `CREATE TABLE IF NOT EXISTS event_blooms (
+     group_id INTEGER NOT NULL, ts_first INTEGER NOT NULL, seq_first INTEGER NOT NULL, ts_last INTEGER NOT NULL, seq_min INTEGER NOT NULL, seq_max INTEGER NOT NULL, bloom BLOB NOT NULL,
+     PRIMARY KEY (group_id, ts_first, seq_first)) WITHOUT ROWID`,
 ];
 
 interface GroupRow {
@@ -135,6 +144,14 @@ export interface EventRange {
   direction: 'forward' | 'backward';
 }
 
+/** Where a term search looks: events with timestamps and sequence numbers in these closed ranges. */
+interface Span {
+  tsFirst: number;
+  tsLast: number;
+  seqMin: number;
+  seqMax: number;
+}
+
 /** The largest part of the log file scans read through a memory map (1 GiB). */
 const MMAP_BYTES = 1024 * 1024 * 1024;
 
@@ -150,6 +167,46 @@ export class LogStore {
     for (const s of SCHEMA) exec(s);
     const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'seq'`).all([])[0] as { value: number } | undefined;
     this.seq = row?.value ?? 0;
+    this.indexUnindexedEvents();
+  }
+
+  /** Builds the skip index over events stored before it existed (once per log file). */
+  private indexUnindexedEvents(): void {
+    if (this.db.prepare(`SELECT value FROM meta WHERE key = 'blooms'`).all([]).length > 0) return;
+    this.transaction(() => {
+      type Row = { group_id: number; ts: number; seq: number; message: string };
+      // Read a page at a time: the connection cannot write while a read is open.
+      const page = this.db.prepare(`SELECT group_id, ts, seq, message FROM events WHERE (group_id, ts, seq) > (?, ?, ?) ORDER BY group_id, ts, seq LIMIT ?`);
+      let after: [number, number, number] = [-Infinity, -Infinity, -Infinity];
+      let block: Row[] = [];
+      const flush = () => {
+        const first = block[0];
+        if (first) {
+          const seqs = block.map((r) => r.seq);
+          this.insertBlock(first.group_id, first.ts, first.seq, block[block.length - 1]!.ts, Math.min(...seqs), Math.max(...seqs), block.map((r) => r.message));
+        }
+        block = [];
+      };
+      for (;;) {
+        const rows = page.all([...after, BLOCK_EVENTS * 256]) as Row[];
+        for (const r of rows) {
+          if (block.length === BLOCK_EVENTS || (block.length > 0 && block[0]!.group_id !== r.group_id)) flush();
+          block.push(r);
+        }
+        const last = rows[rows.length - 1];
+        if (!last) break;
+        after = [last.group_id, last.ts, last.seq];
+      }
+      flush();
+      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('blooms', 1)`).run([]);
+    });
+  }
+
+  /** A block: its events have timestamps in [tsFirst, tsLast] and sequence numbers in [seqMin, seqMax]. */
+  private insertBlock(groupId: number, tsFirst: number, seqFirst: number, tsLast: number, seqMin: number, seqMax: number, messages: readonly string[]): void {
+    this.db
+      .prepare(`INSERT INTO event_blooms (group_id, ts_first, seq_first, ts_last, seq_min, seq_max, bloom) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run([groupId, tsFirst, seqFirst, tsLast, seqMin, seqMax, bloomOf(messages)]);
   }
 
   static open(opts: LogStoreOptions): LogStore {
@@ -217,6 +274,7 @@ export class LogStore {
   deleteGroup(id: number): void {
     this.transaction(() => {
       this.db.prepare(`DELETE FROM events WHERE group_id = ?`).run([id]);
+      this.db.prepare(`DELETE FROM event_blooms WHERE group_id = ?`).run([id]);
       this.db.prepare(`DELETE FROM log_streams WHERE group_id = ?`).run([id]);
       this.db.prepare(`DELETE FROM log_groups WHERE id = ?`).run([id]);
     });
@@ -325,11 +383,21 @@ export class LogStore {
       let bytes = 0;
       let first = Infinity;
       let last = -Infinity;
-      for (const e of events) {
-        insert.run([stream.groupId, e.timestamp, ++this.seq, stream.id, ingestionTime, e.message]);
-        bytes += e.bytes;
-        if (e.timestamp < first) first = e.timestamp;
-        if (e.timestamp > last) last = e.timestamp;
+      for (let i = 0; i < events.length; i += BLOCK_EVENTS) {
+        const seqFirst = this.seq + 1;
+        let blockFirst = Infinity;
+        let blockLast = -Infinity;
+        const messages: string[] = [];
+        for (const e of events.slice(i, i + BLOCK_EVENTS)) {
+          insert.run([stream.groupId, e.timestamp, ++this.seq, stream.id, ingestionTime, e.message]);
+          bytes += e.bytes;
+          if (e.timestamp < blockFirst) blockFirst = e.timestamp;
+          if (e.timestamp > blockLast) blockLast = e.timestamp;
+          messages.push(e.message);
+        }
+        this.insertBlock(stream.groupId, blockFirst, seqFirst, blockLast, seqFirst, this.seq, messages);
+        if (blockFirst < first) first = blockFirst;
+        if (blockLast > last) last = blockLast;
       }
       this.db
         .prepare(
@@ -354,6 +422,54 @@ export class LogStore {
   }
 
   private *scan(column: 'stream_id' | 'group_id', id: number, range: EventRange, prefilter?: Prefilter): IterableIterator<StoredEvent> {
+    const test = prefilter && column === 'group_id' && range.direction === 'forward' ? blockTest(prefilter) : undefined;
+    if (!test) {
+      yield* this.scanRange(column, id, range, prefilter);
+      return;
+    }
+    // Only the time ranges of blocks that may hold the terms, merged, in time order.
+    const lower = Math.max(range.startTime ?? -Infinity, range.from?.timestamp ?? -Infinity);
+    const params: unknown[] = [id];
+    let where = 'group_id = ?';
+    if (range.endTime !== undefined) {
+      where += ' AND ts_first < ?';
+      params.push(range.endTime);
+    }
+    if (lower !== -Infinity) {
+      where += ' AND ts_last >= ?';
+      params.push(lower);
+    }
+    // Spans of blocks that overlap in time are merged (their time and sequence bounds widen to hold both).
+    const spans: Span[] = [];
+    let blocks = 0;
+    let candidates = 0;
+    for (const b of this.db.prepare(`SELECT ts_first, ts_last, seq_min, seq_max, bloom FROM event_blooms WHERE ${where} ORDER BY ts_first`).iterate(params) as IterableIterator<{
+      ts_first: number;
+      ts_last: number;
+      seq_min: number;
+      seq_max: number;
+      bloom: Uint8Array;
+    }>) {
+      blocks++;
+      if (!test(b.bloom)) continue;
+      candidates++;
+      const last = spans[spans.length - 1];
+      if (last && b.ts_first <= last.tsLast) {
+        last.tsLast = Math.max(last.tsLast, b.ts_last);
+        last.seqMin = Math.min(last.seqMin, b.seq_min);
+        last.seqMax = Math.max(last.seqMax, b.seq_max);
+      } else spans.push({ tsFirst: b.ts_first, tsLast: b.ts_last, seqMin: b.seq_min, seqMax: b.seq_max });
+    }
+    // A term in most blocks: one pass over the group beats a seek per span.
+    if (candidates > blocks / 2) yield* this.scanRange(column, id, range, prefilter);
+    else if (spans.length > 0) yield* this.scanRange(column, id, range, prefilter, spans);
+  }
+
+  /**
+   * Events in `range`, as SQL finds them; with `spans` (in time order, not
+   * overlapping), only events inside one of them, span after span.
+   */
+  private *scanRange(column: 'stream_id' | 'group_id', id: number, range: EventRange, prefilter?: Prefilter, spans?: readonly Span[]): IterableIterator<StoredEvent> {
     const params: unknown[] = [id];
     let where = `${column} = ?`;
     if (range.startTime !== undefined) {
@@ -368,11 +484,20 @@ export class LogStore {
       where += range.direction === 'forward' ? ' AND (ts > ? OR (ts = ? AND seq > ?))' : ' AND (ts < ? OR (ts = ? AND seq < ?))';
       params.push(range.from.timestamp, range.from.timestamp, range.from.seq);
     }
+    const spanAt = params.length;
+    if (spans) {
+      // As key bounds, (first timestamp, lowest sequence) to (last timestamp, highest sequence): one seek straight to the block.
+      where += ' AND (ts, seq) >= (?, ?) AND (ts, seq) <= (?, ?) AND seq >= ? AND seq <= ?';
+      params.push(0, 0, 0, 0, 0, 0);
+    }
     if (prefilter) where += ` AND ${prefilterSql(prefilter, params)}`;
     const dir = range.direction === 'forward' ? 'ASC' : 'DESC';
     const index = column === 'stream_id' ? 'INDEXED BY events_by_stream' : '';
-    const rows = this.db.prepare(`SELECT stream_id, ts, seq, ingested, message FROM events ${index} WHERE ${where} ORDER BY ts ${dir}, seq ${dir}`).iterate(params);
-    for (const r of rows as IterableIterator<EventRow>) yield eventOf(r);
+    const statement = this.db.prepare(`SELECT stream_id, ts, seq, ingested, message FROM events ${index} WHERE ${where} ORDER BY ts ${dir}, seq ${dir}`);
+    for (const span of spans ?? [undefined]) {
+      if (span) params.splice(spanAt, 6, span.tsFirst, span.seqMin, span.tsLast, span.seqMax, span.seqMin, span.seqMax);
+      for (const r of statement.iterate(params) as IterableIterator<EventRow>) yield eventOf(r);
+    }
   }
 
   /**
@@ -401,6 +526,8 @@ export class LogStore {
       this.db
         .prepare(`DELETE FROM events WHERE group_id = ? AND (ts, seq) IN (SELECT ts, seq FROM events WHERE group_id = ? AND ts < ? ORDER BY ts, seq LIMIT ?)`)
         .run([groupId, groupId, before, batch]);
+      // Blocks whose every event is gone: all events below the largest deleted timestamp are.
+      this.db.prepare(`DELETE FROM event_blooms WHERE group_id = ? AND ts_last < ?`).run([groupId, maxTs]);
       const upd = this.db.prepare(
         `UPDATE log_streams SET stored_bytes = max(0, stored_bytes - ?),
            first_event = (SELECT min(ts) FROM events INDEXED BY events_by_stream WHERE stream_id = log_streams.id)

@@ -111,9 +111,7 @@ export function putMetricData(ctx: MetricsContext, input: { Namespace: string; M
     samples.push({ d, t, sample });
   });
   // All or nothing: only a request that passed every check is stored.
-  for (const { d, t, sample } of samples) {
-    ctx.storage.put({ namespace: ns, metricName: d.MetricName, dimensions: d.Dimensions ?? [] }, t, sample, d.Unit, d.StorageResolution ?? 60, now);
-  }
+  ctx.storage.putAll(samples.map(({ d, t, sample }) => [{ namespace: ns, metricName: d.MetricName, dimensions: d.Dimensions ?? [] }, t, sample, d.Unit ?? null, d.StorageResolution ?? 60, now]));
   return {};
 }
 

@@ -16,9 +16,9 @@
  * - Buckets of a series are kept sorted by time; a query does a binary
  *   search and reads only the buckets of its range.
  *
- * It lives in memory; `snapshot` / `restore` carry it across restarts (the
- * server writes a snapshot every minute and when it stops, so a server killed
- * outright loses at most the last minute of data).
+ * It lives in memory; `snapshot` / `restore` carry it across restarts, and
+ * an attached journal (journal.ts) receives every write before it is
+ * applied, so a server killed outright loses nothing it acknowledged.
  */
 
 export interface Dimension {
@@ -85,8 +85,40 @@ function lowerBound(buckets: readonly Bucket[], t: number): number {
   return lo;
 }
 
+/** One write as the journal records it: what `put` was called with. */
+export type JournalEntry = [metric: MetricId, timestamp: number, sample: Sample, unit: string | null, storageResolution: number, now: number];
+
+/** Where writes go before they are applied (the metric journal). */
+export interface JournalSink {
+  append(entries: readonly JournalEntry[]): void;
+  durable(): Promise<void>;
+}
+
 export class MetricStorage {
   private readonly series = new Map<string, Series>();
+  private journal: JournalSink | undefined;
+
+  /** Sends every later write through `journal` first (undefined: memory only). */
+  attachJournal(journal: JournalSink | undefined): void {
+    this.journal = journal;
+  }
+
+  /** Resolves once every write so far is as durable as the journal makes it. */
+  durable(): Promise<void> {
+    return this.journal ? this.journal.durable() : Promise.resolve();
+  }
+
+  /** Journals `entries` as one record, then applies them (all or nothing: the journal write comes first). */
+  putAll(entries: readonly JournalEntry[]): void {
+    if (entries.length === 0) return;
+    this.journal?.append(entries);
+    this.apply(entries);
+  }
+
+  /** Applies journaled writes without journaling them again (replay). */
+  apply(entries: readonly JournalEntry[]): void {
+    for (const [metric, timestamp, sample, unit, resolution, now] of entries) this.putInMemory(metric, timestamp, sample, unit ?? undefined, resolution, now);
+  }
 
   /** Number of series stored. */
   get size(): number {
@@ -98,6 +130,10 @@ export class MetricStorage {
    * resolution (1: kept per second; otherwise per minute).
    */
   put(metric: MetricId, timestamp: number, sample: Sample, unit: string | undefined, storageResolution: number, now = Date.now()): void {
+    this.putAll([[metric, timestamp, sample, unit ?? null, storageResolution, now]]);
+  }
+
+  private putInMemory(metric: MetricId, timestamp: number, sample: Sample, unit: string | undefined, storageResolution: number, now: number): void {
     const key = seriesKey(metric.namespace, metric.metricName, metric.dimensions);
     let s = this.series.get(key);
     if (!s) {

@@ -1,5 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ecrProtocol } from '../api/ecr/service.js';
@@ -43,6 +42,7 @@ import { ServerMetrics } from './metrics.js';
 import { cloudWatchProtocols } from '../api/cloudwatch/service.js';
 import { autoScalingProtocol } from '../api/autoscaling/service.js';
 import { MetricStorage } from '../metrics/storage.js';
+import { MetricJournal } from '../metrics/journal.js';
 import type { MetricsContext } from '../metrics/context.js';
 import { EcsMetricsPublisher } from '../metrics/ecs.js';
 import { AlarmController } from '../controllers/alarms.js';
@@ -91,6 +91,8 @@ export interface RunningServer {
   secrets: SecretsContext;
   /** CloudWatch Logs: the log store (`<data-dir>/logs.db`) and its context. */
   logs: LogsContext;
+  /** CloudWatch metrics: the metric storage (journaled to `<data-dir>/metrics.wal`) and its context. */
+  metrics: MetricsContext;
   log: Logger;
   registryGc: RegistryGarbageCollector;
   /** The certificate served, when the server speaks HTTPS. */
@@ -158,20 +160,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   });
   const verifier = new SigV4Verifier(principals, config.region);
   const metricsCtx: MetricsContext = { store, storage: new MetricStorage(), region: config.region, accountId: config.accountId, now: Date.now };
-  const metricsFile = join(config.dataDir, 'metrics.jsonl');
-  try {
-    const restored = metricsCtx.storage.restore(readFileSync(metricsFile, 'utf8'));
-    metricsCtx.storage.prune();
-    log.info({ series: restored }, 'metric data restored');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err }, 'could not restore metric data; starting empty');
-  }
-  /** Writes the metric snapshot next to the database (write then rename: never a torn file). */
-  const saveMetrics = async () => {
-    const tmp = `${metricsFile}.tmp`;
-    await writeFile(tmp, metricsCtx.storage.snapshot());
-    await rename(tmp, metricsFile);
-  };
+  // Metric data: restored from the snapshot and the journal, then every write is journaled before it is answered.
+  const metricJournal = (() => {
+    try {
+      const opened = MetricJournal.open({ dir: config.dataDir, storage: metricsCtx.storage, sync: (config.synchronous ?? 'full') === 'full', log });
+      log.info({ series: opened.series, journalRecords: opened.replayed }, 'metric data restored');
+      return opened.journal;
+    } catch (err) {
+      log.error({ err }, 'could not restore metric data');
+      throw err;
+    }
+  })();
+  const saveMetrics = () => metricJournal.compact();
   const ecsMetricsEnv = Number(process.env.BERTH_ECS_METRICS_INTERVAL_MS);
   const ecsMetricsIntervalMs = Number.isFinite(ecsMetricsEnv) && ecsMetricsEnv > 0 ? ecsMetricsEnv : STATS_INTERVAL_MS;
   const ecsMetrics = new EcsMetricsPublisher(store, metricsCtx.storage, { intervalMs: ecsMetricsIntervalMs, onFigures: (f) => metrics.setEcsFigures(f) });
@@ -301,6 +301,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ctx,
     secrets: secretsCtx,
     logs,
+    metrics: metricsCtx,
     log,
     registryGc,
     ...(tls ? { tls } : {}),
@@ -318,6 +319,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await metricJournal.close().catch((err: unknown) => log.warn({ err }, 'could not save metric data'));
       await store.close();
       logStore.close();
       log.info('berth server stopped');

@@ -120,15 +120,26 @@ export interface LogLine {
  * Splits `<RFC 3339 timestamp> <text>` (the engine's `timestamps=1`
  * format; the fraction has up to 9 digits, trailing zeros dropped).
  */
+const STAMP = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+/** The last whole second parsed, as epoch nanoseconds: lines come many to a second. */
+let lastSecond: { text: string; nanos: bigint } | undefined;
+
 export function parseLogLine(line: string): LogLine | undefined {
   const sp = line.indexOf(' ');
   const stamp = sp >= 0 ? line.slice(0, sp) : line;
-  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(stamp);
+  const m = STAMP.exec(stamp);
   if (!m) return undefined;
-  const ms = Date.parse(`${m[1]}${m[3]}`);
-  if (Number.isNaN(ms)) return undefined;
-  const frac = BigInt((m[2] ?? '').padEnd(9, '0'));
-  return { nanos: BigInt(ms) * 1_000_000n + frac, text: sp >= 0 ? line.slice(sp + 1) : '' };
+  const second = `${m[1]}${m[3]}`;
+  let base: bigint;
+  if (lastSecond?.text === second) base = lastSecond.nanos;
+  else {
+    const ms = Date.parse(second);
+    if (Number.isNaN(ms)) return undefined;
+    base = BigInt(ms) * 1_000_000n;
+    lastSecond = { text: second, nanos: base };
+  }
+  const frac = m[2] === undefined ? 0n : BigInt(m[2].padEnd(9, '0'));
+  return { nanos: base + frac, text: sp >= 0 ? line.slice(sp + 1) : '' };
 }
 
 /** A position in a container's output: the last line taken, and how many lines carry exactly that timestamp. */

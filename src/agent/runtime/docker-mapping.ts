@@ -401,14 +401,19 @@ export class LogDemuxer extends Transform {
         return;
       }
     }
+    // The payloads of every complete frame in this chunk go on as one buffer: a frame is one line of output, and a
+    // push per line costs more than the line itself (readers split lines on their own).
     let offset = 0;
+    const payloads: Buffer[] = [];
     while (offset + 8 <= this.pending.length) {
       const size = this.pending.readUInt32BE(offset + 4);
       if (offset + 8 + size > this.pending.length) break;
-      this.push(this.pending.subarray(offset + 8, offset + 8 + size));
+      payloads.push(this.pending.subarray(offset + 8, offset + 8 + size));
       offset += 8 + size;
     }
     this.pending = this.pending.subarray(offset);
+    if (payloads.length === 1) this.push(payloads[0]);
+    else if (payloads.length > 1) this.push(Buffer.concat(payloads));
     done();
   }
 }

@@ -35,7 +35,12 @@ export function cloudWatchOperations(ctx: MetricsContext): CloudWatchOperations 
     (input: I) =>
       Promise.resolve().then(() => fn(input));
   return {
-    PutMetricData: sync((input) => metrics.putMetricData(ctx, input)),
+    // Answered once the data is journaled (and on disk, when the server syncs every write).
+    PutMetricData: async (input) => {
+      const out = metrics.putMetricData(ctx, input);
+      await ctx.storage.durable();
+      return out;
+    },
     GetMetricStatistics: sync((input) => metrics.getMetricStatistics(ctx, input)),
     GetMetricData: sync((input) => metrics.getMetricData(ctx, input)),
     ListMetrics: sync((input) => metrics.listMetrics(ctx, input)),
