@@ -64,6 +64,8 @@ export interface ImageDoc {
 
 export interface TagDoc {
   digest: string;
+  /** A tag cached through a pull-through cache rule: when the upstream was last asked where it points (epoch ms). */
+  upstreamCheckedAt?: number;
 }
 
 export interface LayerDoc {
@@ -161,6 +163,12 @@ export interface PutManifestInput {
   digest?: string;
   /** PutImage refuses an image and tag already there; the registry protocol accepts the same push again. */
   refuseExisting?: boolean;
+  /**
+   * The pull-through cache stores an upstream manifest before its blobs,
+   * which are fetched from the upstream when first read: the manifest's
+   * blobs need not be linked yet.
+   */
+  blobsFromUpstream?: boolean;
 }
 
 export interface PutManifestResult {
@@ -184,7 +192,7 @@ export async function putManifest(ctx: EcrContext, input: PutManifestInput): Pro
   return withRetry(ctx.store, async (tx) => {
     const repo = await getRepository(ctx, tx, input.repositoryName);
     const missing: string[] = [];
-    for (const b of parsed.blobs) if (!(await tx.get('layer', layerArn(repo.arn, b.digest)))) missing.push(b.digest);
+    if (!input.blobsFromUpstream) for (const b of parsed.blobs) if (!(await tx.get('layer', layerArn(repo.arn, b.digest)))) missing.push(b.digest);
     if (missing.length > 0) {
       throw new LayersNotFoundException(`Layers with digests '[${missing.join(', ')}]' required for pushing image into repository with name '${repo.name}' in the registry with id '${ctx.accountId}' do not exist`);
     }

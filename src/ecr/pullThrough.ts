@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
   InvalidParameterException,
@@ -10,9 +11,10 @@ import {
   UnsupportedUpstreamRegistryException,
 } from '../core/errors.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
-import { AlreadyExistsError, type Row } from '../store/store.js';
+import { BlobNotFoundError } from '../registry/storage/blobStore.js';
+import { AlreadyExistsError, withRetry, type Row } from '../store/store.js';
 import type { EcrContext } from './context.js';
-import { DIGEST_RE, MEDIA_TYPES, digestOf, findImage, layerArn, linkLayer, parseManifest, putManifest } from './images.js';
+import { DIGEST_RE, MEDIA_TYPES, digestOf, findImage, linkLayer, parseManifest, putManifest, tagArn, type TagDoc } from './images.js';
 import { REPOSITORY_NAME_RE, createRepository, getRepository } from './repositories.js';
 
 /**
@@ -248,64 +250,65 @@ async function ruleFor(ctx: EcrContext, repositoryName: string): Promise<{ rule:
   return { rule: best, upstreamRepository: upPrefix !== undefined && upPrefix !== 'ROOT' ? `${upPrefix}/${rest}` : rest };
 }
 
-/** A client of one upstream repository: anonymous, taking a bearer token when the upstream challenges for one. */
+/** Basic credentials for an upstream registry (from the rule's Secrets Manager secret). */
+export interface UpstreamCredentials {
+  username: string;
+  accessToken: string;
+}
+
+/**
+ * A client of one upstream repository. With credentials, requests carry them
+ * as Basic; an upstream answering 401 with a Bearer challenge gets a token
+ * from its realm (with the credentials when there are some, anonymously
+ * otherwise), and a token that stops working is fetched again once.
+ */
 class UpstreamClient {
   private token: string | undefined;
 
   constructor(
     private readonly base: string,
     private readonly repository: string,
+    private readonly credentials?: UpstreamCredentials,
   ) {}
 
+  private basic(): string | undefined {
+    return this.credentials ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.accessToken}`).toString('base64')}` : undefined;
+  }
+
   /** GETs `/v2/<repository>/<path>`; `timeoutMs` bounds the request and the reading of its body. */
-  async get(path: string, accept?: string, timeoutMs = UPSTREAM_TIMEOUT_MS): Promise<Response> {
-    const url = `${this.base}/v2/${this.repository}/${path}`;
-    const headers = (): Record<string, string> => ({ ...(accept ? { accept } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) });
-    let res = await fetch(url, { headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
-    if (res.status === 401 && this.token === undefined) {
+  async get(path: string, accept?: string, timeoutMs = UPSTREAM_TIMEOUT_MS, method = 'GET'): Promise<Response> {
+    const url = `${this.base}/v2/${this.repository}${path === '' ? '/' : `/${path}`}`;
+    const headers = (): Record<string, string> => {
+      const auth = this.token !== undefined ? `Bearer ${this.token}` : this.basic();
+      return { ...(accept ? { accept } : {}), ...(auth !== undefined ? { authorization: auth } : {}) };
+    };
+    let res = await fetch(url, { method, headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
+    if (res.status === 401) {
       const challenge = res.headers.get('www-authenticate') ?? '';
+      const token = await this.bearerToken(challenge);
+      if (token === undefined) return res;
       await res.body?.cancel();
-      this.token = await this.anonymousToken(challenge);
-      if (this.token === undefined) return res;
-      res = await fetch(url, { headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
+      this.token = token;
+      res = await fetch(url, { method, headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
     }
     return res;
   }
 
-  private async anonymousToken(challenge: string): Promise<string | undefined> {
+  private async bearerToken(challenge: string): Promise<string | undefined> {
     if (!/^bearer /i.test(challenge)) return undefined;
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
     if (!params.realm) return undefined;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
     url.searchParams.set('scope', `repository:${this.repository}:pull`);
-    const res = await fetch(url, { signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
-    if (!res.ok) return undefined;
+    const auth = this.basic();
+    const res = await fetch(url, { ...(auth !== undefined ? { headers: { authorization: auth } } : {}), signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
     const body = (await res.json()) as { token?: string; access_token?: string };
     return body.token ?? body.access_token;
-  }
-}
-
-/** Copies one blob from the upstream into the blob store (verifying its digest) and links it to the repository. */
-async function copyBlob(ctx: EcrContext, client: UpstreamClient, repositoryName: string, digest: string): Promise<void> {
-  const repo = await getRepository(ctx, ctx.store, repositoryName);
-  if (await ctx.store.get('layer', layerArn(repo.arn, digest))) return;
-  const stored = await ctx.blobs.stat(digest);
-  if (stored) return linkLayer(ctx, repositoryName, digest, stored.size);
-  const res = await client.get(`blobs/${digest}`, undefined, BLOB_TIMEOUT_MS);
-  if (res.status !== 200 || !res.body) {
-    await res.body?.cancel();
-    throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry (HTTP ${res.status}).`);
-  }
-  const id = await ctx.blobs.createUpload({ repository: repositoryName, startedAt: ctx.now() });
-  try {
-    await ctx.blobs.append(id, Readable.fromWeb(res.body as WebReadableStream<Uint8Array>));
-    const { size } = await ctx.blobs.completeUpload(id, digest);
-    await linkLayer(ctx, repositoryName, digest, size);
-  } catch (err) {
-    await ctx.blobs.cancelUpload(id);
-    if (err instanceof UnableToGetUpstreamLayerException) throw err;
-    throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be copied from the upstream registry: ${(err as Error).message}`);
   }
 }
 
@@ -328,8 +331,13 @@ async function fetchManifest(client: UpstreamClient, reference: string): Promise
   return { body, mediaType: res.headers.get('content-type') ?? undefined };
 }
 
-/** Stores an upstream manifest (first, for an index, its manifests) with every blob it names; under `tag` when given. */
-async function storeManifest(ctx: EcrContext, client: UpstreamClient, repositoryName: string, m: UpstreamManifest, tag: string | undefined, depth = 0): Promise<void> {
+/**
+ * Stores an upstream manifest (first, for an index, its manifests) under
+ * `tag` when given. Blobs are not copied here: each is fetched when first
+ * read (`blobThroughCache`). Returns the digests of the blobs an image
+ * manifest names (none for an index).
+ */
+async function storeManifest(ctx: EcrContext, client: UpstreamClient, repositoryName: string, m: UpstreamManifest, tag: string | undefined, depth = 0): Promise<string[]> {
   const parsed = parseManifest(m.body, m.mediaType);
   const repo = await getRepository(ctx, ctx.store, repositoryName);
   for (const child of parsed.children) {
@@ -337,42 +345,86 @@ async function storeManifest(ctx: EcrContext, client: UpstreamClient, repository
     if (await findImage(ctx.store, repo.arn, { imageDigest: child.digest })) continue;
     await storeManifest(ctx, client, repositoryName, await fetchManifest(client, child.digest), undefined, depth + 1);
   }
-  // Blobs are copied a few at a time, as docker pulls layers.
-  const queue = [...new Set(parsed.blobs.map((b) => b.digest))];
-  await Promise.all(
-    Array.from({ length: Math.min(BLOB_COPIES, queue.length) }, async () => {
-      for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) await copyBlob(ctx, client, repositoryName, digest);
-    }),
-  );
   await putManifest(ctx, {
     repositoryName,
     manifest: m.body,
+    blobsFromUpstream: true,
     ...(m.mediaType !== undefined && m.mediaType !== 'application/octet-stream' ? { mediaType: m.mediaType } : {}),
     ...(tag !== undefined ? { tag } : { digest: digestOf(m.body) }),
   });
+  return [...new Set(parsed.blobs.map((b) => b.digest))];
 }
 
-const inflight = new WeakMap<EcrContext, Map<string, Promise<boolean>>>();
+/** In-flight work of one registry: image fetches by `<repository>@<reference>`, blob fetches by digest. */
+interface Inflight {
+  images: Map<string, Promise<boolean>>;
+  blobs: Map<string, Promise<number>>;
+  clients: Map<string, UpstreamClient>;
+}
+const inflight = new WeakMap<EcrContext, Inflight>();
+
+function inflightOf(ctx: EcrContext): Inflight {
+  let f = inflight.get(ctx);
+  if (!f) inflight.set(ctx, (f = { images: new Map(), blobs: new Map(), clients: new Map() }));
+  return f;
+}
+
+/** The upstream client of a repository under a rule (one per upstream repository, keeping its bearer token). */
+async function clientFor(ctx: EcrContext, rule: PullThroughCacheRuleDoc, upstreamRepository: string): Promise<UpstreamClient> {
+  const base = upstreamBase(rule.upstreamRegistryUrl);
+  const key = `${base}/${upstreamRepository}#${rule.credentialArn ?? ''}`;
+  const clients = inflightOf(ctx).clients;
+  const known = clients.get(key);
+  if (known) return known;
+  const client = new UpstreamClient(base, upstreamRepository, await upstreamCredentials(ctx, rule));
+  if (clients.size >= 1000) clients.delete(clients.keys().next().value!);
+  clients.set(key, client);
+  return client;
+}
+
+/** How long after a pull-through of an image its blobs not read by then are fetched (the client's own reads go first). */
+const FILL_DELAY_MS = 5_000;
+
+/** Fetches the blobs of a freshly cached image that no client has read yet, one at a time, best effort. */
+function fillLater(ctx: EcrContext, repositoryName: string, digests: string[]): void {
+  if (digests.length === 0) return;
+  const timer = setTimeout(() => {
+    void (async () => {
+      for (const digest of digests) {
+        try {
+          const got = await blobThroughCache(ctx, repositoryName, digest);
+          if (got?.kind === 'stream') {
+            got.body.destroy();
+            await got.done;
+          }
+        } catch {
+          // Best effort: a later read fetches what is still missing.
+        }
+      }
+    })();
+  }, FILL_DELAY_MS);
+  timer.unref();
+}
 
 /**
  * Fetches `<repositoryName>:<reference>` through the pull-through cache rule
  * whose prefix the name starts with. Resolves false when no rule applies;
- * true once the image is stored locally. Concurrent pulls of one image share
+ * true once the image's manifest is stored locally (its blobs follow as they
+ * are read, and the rest shortly after). Concurrent pulls of one image share
  * one fetch. Upstream failures throw UnableToGetUpstreamImageException or
  * UnableToGetUpstreamLayerException.
  */
 export async function pullThroughCache(ctx: EcrContext, repositoryName: string, reference: string): Promise<boolean> {
   if (!REPOSITORY_NAME_RE.test(repositoryName)) return false;
-  let byKey = inflight.get(ctx);
-  if (!byKey) inflight.set(ctx, (byKey = new Map()));
+  const images = inflightOf(ctx).images;
   const key = `${repositoryName}@${reference}`;
-  const running = byKey.get(key);
+  const running = images.get(key);
   if (running) return running;
   const p = (async () => {
     const found = await ruleFor(ctx, repositoryName);
     if (!found) return false;
-    const client = new UpstreamClient(upstreamBase(found.rule.upstreamRegistryUrl), found.upstreamRepository);
     try {
+      const client = await clientFor(ctx, found.rule, found.upstreamRepository);
       // The repository is created only once the upstream has the image.
       const manifest = await fetchManifest(client, reference);
       try {
@@ -380,20 +432,186 @@ export async function pullThroughCache(ctx: EcrContext, repositoryName: string, 
       } catch (err) {
         if (!(err instanceof RepositoryAlreadyExistsException)) throw err;
       }
-      await storeManifest(ctx, client, repositoryName, manifest, DIGEST_RE.test(reference) ? undefined : reference);
+      const tag = DIGEST_RE.test(reference) ? undefined : reference;
+      fillLater(ctx, repositoryName, await storeManifest(ctx, client, repositoryName, manifest, tag));
+      if (tag !== undefined) await markChecked(ctx, repositoryName, tag);
     } catch (err) {
-      if (err instanceof UnableToGetUpstreamImageException || err instanceof UnableToGetUpstreamLayerException) throw err;
-      if (err instanceof TypeError || (err as Error).name === 'TimeoutError') {
-        throw new UnableToGetUpstreamImageException(`The upstream registry could not be reached: ${(err as Error).message}`);
-      }
-      throw err;
+      throw asUpstreamError(err);
     }
     return true;
   })();
-  byKey.set(key, p);
+  images.set(key, p);
   try {
     return await p;
   } finally {
-    byKey.delete(key);
+    images.delete(key);
   }
+}
+
+function asUpstreamError(err: unknown): unknown {
+  if (err instanceof TypeError || (err as Error).name === 'TimeoutError') {
+    return new UnableToGetUpstreamImageException(`The upstream registry could not be reached: ${(err as Error).message}`);
+  }
+  return err;
+}
+
+/** A blob read through the cache: either stored already, or streaming from the upstream while it is stored. */
+export type BlobThrough =
+  | { kind: 'stored'; size: number }
+  | {
+      kind: 'stream';
+      /** The upstream's Content-Length, when it sent one. */
+      size: number | undefined;
+      /**
+       * The blob's bytes as they arrive. Its last chunk is held back until the
+       * whole content matched the digest: a client of a corrupt or truncated
+       * upstream blob sees the stream fail, never a complete wrong blob.
+       * Destroying it does not stop the blob from being stored.
+       */
+      body: Readable;
+      /** Resolves with the size once the blob is stored and linked; rejects when nothing was stored. */
+      done: Promise<number>;
+    };
+
+/**
+ * Reads a blob of `repositoryName` that is not linked to it, through the
+ * pull-through cache rule covering the repository: undefined when no rule
+ * covers it. A blob stored already (another repository's) is linked; a blob
+ * being fetched for another reader is waited for (one upstream fetch per
+ * blob, however many readers); otherwise it is fetched from the upstream and
+ * streamed to the reader while it is written to storage, and kept only when
+ * its content matches `digest`.
+ */
+export async function blobThroughCache(ctx: EcrContext, repositoryName: string, digest: string): Promise<BlobThrough | undefined> {
+  if (!DIGEST_RE.test(digest)) return undefined;
+  const found = await ruleFor(ctx, repositoryName);
+  if (!found) return undefined;
+  await getRepository(ctx, ctx.store, repositoryName);
+  const blobs = inflightOf(ctx).blobs;
+  for (let attempt = 0; ; attempt++) {
+    const stored = await ctx.blobs.stat(digest);
+    if (stored) {
+      try {
+        await linkLayer(ctx, repositoryName, digest, stored.size);
+        return { kind: 'stored', size: stored.size };
+      } catch (err) {
+        // Collected in between: fetch it again.
+        if (!(err instanceof BlobNotFoundError) || attempt > 0) throw err;
+        continue;
+      }
+    }
+    const running = blobs.get(digest);
+    if (!running) break;
+    const size = await running.catch(() => undefined);
+    if (size === undefined) throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry.`);
+    if (attempt > 2) throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be stored.`);
+  }
+  let settle!: { resolve(n: number): void; reject(e: unknown): void };
+  const done = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => undefined);
+  blobs.set(digest, done);
+  void done.finally(() => blobs.delete(digest)).catch(() => undefined);
+  try {
+    const client = await clientFor(ctx, found.rule, found.upstreamRepository);
+    const res = await client.get(`blobs/${digest}`, undefined, BLOB_TIMEOUT_MS);
+    if (res.status !== 200 || !res.body) {
+      await res.body?.cancel();
+      throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry (HTTP ${res.status}).`);
+    }
+    const length = res.headers.get('content-length');
+    const size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+    const id = await ctx.blobs.createUpload({ repository: repositoryName, startedAt: ctx.now() });
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const source = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>, { highWaterMark: 1024 * 1024 });
+    void teeToStorage(ctx, { id, repositoryName, digest, size, source, body }).then(settle.resolve, (err: unknown) => {
+      body.destroy(err as Error);
+      settle.reject(err);
+    });
+    return { kind: 'stream', size, body, done };
+  } catch (err) {
+    const e = asUpstreamError(err);
+    settle.reject(e);
+    if (e instanceof UnableToGetUpstreamImageException) throw new UnableToGetUpstreamLayerException(e.message);
+    throw e;
+  }
+}
+
+/**
+ * Copies `source` into the upload session `id` and into `body` (the reader's
+ * stream, skipped once destroyed), verifying size and digest before the last
+ * chunk reaches the reader; completes the upload and links the blob, or
+ * cancels the upload. Resolves with the blob's size.
+ */
+async function teeToStorage(
+  ctx: EcrContext,
+  t: { id: string; repositoryName: string; digest: string; size: number | undefined; source: Readable; body: PassThrough },
+): Promise<number> {
+  const { id, digest, source, body } = t;
+  const toStore = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const appended = ctx.blobs.append(id, toStore);
+  appended.catch(() => undefined);
+  const hash = createHash('sha256');
+  let received = 0;
+  const write = async (chunk: Buffer): Promise<void> => {
+    const waits: Promise<unknown>[] = [];
+    if (!toStore.write(chunk)) waits.push(drained(toStore));
+    if (!body.destroyed && !body.write(chunk)) waits.push(drained(body));
+    if (waits.length > 0) await Promise.race([Promise.all(waits), appended]);
+  };
+  try {
+    let held: Buffer | undefined;
+    for await (const chunk of source) {
+      const b = chunk as Buffer;
+      hash.update(b);
+      received += b.length;
+      if (held) await write(held);
+      held = b;
+    }
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== digest || (t.size !== undefined && t.size !== received)) {
+      throw new UnableToGetUpstreamLayerException(`The upstream registry's layer '${digest}' has digest ${actual} (${received} bytes).`);
+    }
+    if (held) await write(held);
+    toStore.end();
+    if (!body.destroyed) body.end();
+    await appended;
+    const { size } = await ctx.blobs.completeUpload(id, digest);
+    await linkLayer(ctx, t.repositoryName, digest, size);
+    return size;
+  } catch (err) {
+    source.destroy();
+    toStore.destroy();
+    await appended.catch(() => undefined);
+    await ctx.blobs.cancelUpload(id).catch(() => undefined);
+    if (err instanceof UnableToGetUpstreamLayerException) throw err;
+    throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be copied from the upstream registry: ${(err as Error).message}`);
+  }
+}
+
+/** Resolves when `stream` may take more writes (or is gone). */
+function drained(stream: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
+/** Notes that the upstream was just asked where `tag` points (the refresh interval starts again). */
+async function markChecked(ctx: EcrContext, repositoryName: string, tag: string): Promise<void> {
+  const repo = await getRepository(ctx, ctx.store, repositoryName);
+  await withRetry(ctx.store, async (tx) => {
+    const row = await tx.get<TagDoc>('imageTag', tagArn(repo.arn, tag));
+    if (row) await tx.update<TagDoc>('imageTag', { ...row, doc: { ...row.doc, upstreamCheckedAt: ctx.now() } });
+  });
+}
+
+/** The credentials of a rule's `credentialArn`, or undefined for a rule without one. */
+async function upstreamCredentials(_ctx: EcrContext, rule: PullThroughCacheRuleDoc): Promise<UpstreamCredentials | undefined> {
+  if (rule.credentialArn === undefined) return undefined;
+  return undefined;
 }
