@@ -2,20 +2,24 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import {
+  AwsError,
   InvalidParameterException,
   PullThroughCacheRuleAlreadyExistsException,
   PullThroughCacheRuleNotFoundException,
   RepositoryAlreadyExistsException,
   UnableToGetUpstreamImageException,
   UnableToGetUpstreamLayerException,
+  SecretNotFoundException,
+  UnableToDecryptSecretValueException,
   UnsupportedUpstreamRegistryException,
+  ValidationException,
 } from '../core/errors.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
 import { BlobNotFoundError } from '../registry/storage/blobStore.js';
 import { AlreadyExistsError, withRetry, type Row } from '../store/store.js';
 import type { EcrContext } from './context.js';
 import { DIGEST_RE, MEDIA_TYPES, digestOf, findImage, linkLayer, parseManifest, putManifest, tagArn, type TagDoc } from './images.js';
-import { REPOSITORY_NAME_RE, createRepository, getRepository } from './repositories.js';
+import { REPOSITORY_NAME_RE, createRepository, getRepository, repositoryArn } from './repositories.js';
 
 /**
  * Pull-through cache rules (CreatePullThroughCacheRule and friends) and the
@@ -133,6 +137,7 @@ export async function createPullThroughCacheRule(
   checkPrefix(input.ecrRepositoryPrefix);
   if (input.upstreamRepositoryPrefix !== undefined) checkPrefix(input.upstreamRepositoryPrefix, 'upstreamRepositoryPrefix');
   upstreamBase(input.upstreamRegistryUrl);
+  await checkCredentialArn(ctx, input.credentialArn);
   const doc: PullThroughCacheRuleDoc = {
     ecrRepositoryPrefix: input.ecrRepositoryPrefix,
     upstreamRegistryUrl: input.upstreamRegistryUrl,
@@ -193,6 +198,7 @@ export async function updatePullThroughCacheRule(
   input: { registryId?: string; ecrRepositoryPrefix: string; credentialArn?: string; customRoleArn?: string },
 ): Promise<unknown> {
   const row = await getRule(ctx, input.ecrRepositoryPrefix, input.registryId);
+  await checkCredentialArn(ctx, input.credentialArn);
   const doc: PullThroughCacheRuleDoc = {
     ...row.doc,
     updatedAt: ctx.now(),
@@ -214,12 +220,14 @@ export async function validatePullThroughCacheRule(ctx: EcrContext, input: { reg
   const { doc } = await getRule(ctx, input.ecrRepositoryPrefix, input.registryId);
   let failure: string | undefined;
   try {
-    const res = await fetch(`${upstreamBase(doc.upstreamRegistryUrl)}/v2/`, { signal: AbortSignal.timeout(10_000) });
+    const client = new UpstreamClient(upstreamBase(doc.upstreamRegistryUrl), '', await upstreamCredentials(ctx, doc));
+    const res = await client.ping(10_000);
     await res.body?.cancel();
-    // 401 is a registry asking for a token: it answers, and anonymous tokens are fetched per pull.
-    if (res.status !== 200 && res.status !== 401) failure = `The upstream registry answered ${res.status} at /v2/.`;
+    if (res.status === 401 && doc.credentialArn !== undefined) failure = `The upstream registry refused the credentials in '${doc.credentialArn}' (HTTP 401).`;
+    // Without credentials, 401 is a registry asking for a token: it answers, and anonymous tokens are fetched per pull.
+    else if (res.status !== 200 && res.status !== 401) failure = `The upstream registry answered ${res.status} at /v2/.`;
   } catch (err) {
-    failure = `The upstream registry could not be reached: ${(err as Error).message}`;
+    failure = err instanceof AwsError ? err.message : `The upstream registry could not be reached: ${(err as Error).message}`;
   }
   return {
     ecrRepositoryPrefix: doc.ecrRepositoryPrefix,
@@ -257,13 +265,15 @@ export interface UpstreamCredentials {
 }
 
 /**
- * A client of one upstream repository. With credentials, requests carry them
- * as Basic; an upstream answering 401 with a Bearer challenge gets a token
- * from its realm (with the credentials when there are some, anonymously
- * otherwise), and a token that stops working is fetched again once.
+ * A client of one upstream repository. The first request goes out
+ * anonymously; an upstream answering 401 says how to authenticate: a Basic
+ * challenge is answered with the rule's credentials, a Bearer challenge with a
+ * token from its realm (asked for with the credentials when there are some,
+ * anonymously otherwise). A token that stops working is fetched again once.
  */
 class UpstreamClient {
   private token: string | undefined;
+  private useBasic = false;
 
   constructor(
     private readonly base: string,
@@ -276,31 +286,43 @@ class UpstreamClient {
   }
 
   /** GETs `/v2/<repository>/<path>`; `timeoutMs` bounds the request and the reading of its body. */
-  async get(path: string, accept?: string, timeoutMs = UPSTREAM_TIMEOUT_MS, method = 'GET'): Promise<Response> {
-    const url = `${this.base}/v2/${this.repository}${path === '' ? '/' : `/${path}`}`;
+  get(path: string, accept?: string, timeoutMs = UPSTREAM_TIMEOUT_MS, method = 'GET'): Promise<Response> {
+    return this.request(`${this.base}/v2/${this.repository}/${path}`, accept, timeoutMs, method);
+  }
+
+  /** GETs `/v2/`, the registry's version check (which also checks the credentials). */
+  ping(timeoutMs: number): Promise<Response> {
+    return this.request(`${this.base}/v2/`, undefined, timeoutMs, 'GET', false);
+  }
+
+  private async request(url: string, accept: string | undefined, timeoutMs: number, method: string, scoped = true): Promise<Response> {
     const headers = (): Record<string, string> => {
-      const auth = this.token !== undefined ? `Bearer ${this.token}` : this.basic();
+      const auth = this.token !== undefined ? `Bearer ${this.token}` : this.useBasic ? this.basic() : undefined;
       return { ...(accept ? { accept } : {}), ...(auth !== undefined ? { authorization: auth } : {}) };
     };
     let res = await fetch(url, { method, headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
     if (res.status === 401) {
       const challenge = res.headers.get('www-authenticate') ?? '';
-      const token = await this.bearerToken(challenge);
-      if (token === undefined) return res;
+      if (/^basic /i.test(challenge) && this.credentials && !this.useBasic) {
+        this.useBasic = true;
+      } else {
+        const token = await this.bearerToken(challenge, scoped);
+        if (token === undefined) return res;
+        this.token = token;
+      }
       await res.body?.cancel();
-      this.token = token;
       res = await fetch(url, { method, headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
     }
     return res;
   }
 
-  private async bearerToken(challenge: string): Promise<string | undefined> {
+  private async bearerToken(challenge: string, scoped: boolean): Promise<string | undefined> {
     if (!/^bearer /i.test(challenge)) return undefined;
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
     if (!params.realm) return undefined;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', `repository:${this.repository}:pull`);
+    if (scoped) url.searchParams.set('scope', `repository:${this.repository}:pull`);
     const auth = this.basic();
     const res = await fetch(url, { ...(auth !== undefined ? { headers: { authorization: auth } } : {}), signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
     if (!res.ok) {
@@ -359,13 +381,16 @@ async function storeManifest(ctx: EcrContext, client: UpstreamClient, repository
 interface Inflight {
   images: Map<string, Promise<boolean>>;
   blobs: Map<string, Promise<number>>;
-  clients: Map<string, UpstreamClient>;
+  clients: Map<string, { client: UpstreamClient; at: number }>;
+  refreshes: Map<string, Promise<void>>;
+  /** Tags whose refresh failed (upstream unreachable), by when to try again (epoch ms). */
+  refreshRetryAt: Map<string, number>;
 }
 const inflight = new WeakMap<EcrContext, Inflight>();
 
 function inflightOf(ctx: EcrContext): Inflight {
   let f = inflight.get(ctx);
-  if (!f) inflight.set(ctx, (f = { images: new Map(), blobs: new Map(), clients: new Map() }));
+  if (!f) inflight.set(ctx, (f = { images: new Map(), blobs: new Map(), clients: new Map(), refreshes: new Map(), refreshRetryAt: new Map() }));
   return f;
 }
 
@@ -375,12 +400,17 @@ async function clientFor(ctx: EcrContext, rule: PullThroughCacheRuleDoc, upstrea
   const key = `${base}/${upstreamRepository}#${rule.credentialArn ?? ''}`;
   const clients = inflightOf(ctx).clients;
   const known = clients.get(key);
-  if (known) return known;
+  // Reused a minute at most: a rotated secret is read again soon after.
+  if (known && ctx.now() - known.at < CLIENT_REUSE_MS) return known.client;
   const client = new UpstreamClient(base, upstreamRepository, await upstreamCredentials(ctx, rule));
+  clients.delete(key);
   if (clients.size >= 1000) clients.delete(clients.keys().next().value!);
-  clients.set(key, client);
+  clients.set(key, { client, at: ctx.now() });
   return client;
 }
+
+/** How long an upstream client (its credentials and bearer token) is reused. */
+const CLIENT_REUSE_MS = 60_000;
 
 /** How long after a pull-through of an image its blobs not read by then are fetched (the client's own reads go first). */
 const FILL_DELAY_MS = 5_000;
@@ -610,8 +640,120 @@ async function markChecked(ctx: EcrContext, repositoryName: string, tag: string)
   });
 }
 
-/** The credentials of a rule's `credentialArn`, or undefined for a rule without one. */
-async function upstreamCredentials(_ctx: EcrContext, rule: PullThroughCacheRuleDoc): Promise<UpstreamCredentials | undefined> {
+const CREDENTIAL_ARN_PATTERN = '^arn:aws:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\\-pullthroughcache\\/[a-zA-Z0-9\\/_+=.@-]+$';
+const CREDENTIAL_ARN_RE = new RegExp(CREDENTIAL_ARN_PATTERN);
+
+/** The secret's current value; SecretNotFoundException or UnableToDecryptSecretValueException as ECR answers. */
+async function readSecret(ctx: EcrContext, arn: string): Promise<string> {
+  let value: string | undefined;
+  try {
+    value = await ctx.secretString?.(arn);
+  } catch (err) {
+    if (err instanceof AwsError && err.type === 'DecryptionFailure') throw new UnableToDecryptSecretValueException(`The secret '${arn}' could not be decrypted.`);
+    throw err;
+  }
+  if (value === undefined) throw new SecretNotFoundException(`The secret '${arn}' does not exist in the registry's account and Region.`);
+  return value;
+}
+
+/**
+ * Checks a rule's `credentialArn` as ECR does: a Secrets Manager secret ARN
+ * whose name starts with `ecr-pullthroughcache/`, naming a secret that exists.
+ */
+async function checkCredentialArn(ctx: EcrContext, arn: string | undefined): Promise<void> {
+  if (arn === undefined) return;
+  const violation =
+    arn.length < 50
+      ? 'Member must have length greater than or equal to 50'
+      : arn.length > 612
+        ? 'Member must have length less than or equal to 612'
+        : !CREDENTIAL_ARN_RE.test(arn)
+          ? `Member must satisfy regular expression pattern: ${CREDENTIAL_ARN_PATTERN}`
+          : undefined;
+  if (violation !== undefined) throw new ValidationException(`1 validation error detected: Value '${arn}' at 'credentialArn' failed to satisfy constraint: ${violation}`);
+  await readSecret(ctx, arn);
+}
+
+/**
+ * The credentials of a rule's `credentialArn` (a secret holding
+ * `{"username": ..., "accessToken": ...}`), or undefined for a rule without
+ * one. A missing or malformed secret fails the pull.
+ */
+async function upstreamCredentials(ctx: EcrContext, rule: PullThroughCacheRuleDoc): Promise<UpstreamCredentials | undefined> {
   if (rule.credentialArn === undefined) return undefined;
-  return undefined;
+  let value: string;
+  try {
+    value = await readSecret(ctx, rule.credentialArn);
+  } catch (err) {
+    if (err instanceof AwsError) throw new UnableToGetUpstreamImageException(`The credentials of the pull through cache rule could not be read: ${err.message}`);
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const { username, accessToken } = (parsed ?? {}) as { username?: unknown; accessToken?: unknown };
+  if (typeof username !== 'string' || typeof accessToken !== 'string') {
+    throw new UnableToGetUpstreamImageException(`The secret '${rule.credentialArn}' must hold a JSON object with the string members username and accessToken.`);
+  }
+  return { username, accessToken };
+}
+
+/** ECR re-checks a cached tag against its upstream at most once every 24 hours. */
+export const DEFAULT_REFRESH_MS = 24 * 60 * 60_000;
+/** How long a refresh may wait for the upstream before the cached image is served. */
+const REFRESH_TIMEOUT_MS = 10_000;
+/** After a failed refresh (upstream unreachable), pulls serve the cached image without asking again for this long. */
+const REFRESH_RETRY_MS = 60_000;
+
+/**
+ * Called before a tag is served: when `tag` was cached through a pull-through
+ * cache rule and the upstream was last asked where it points more than the
+ * refresh interval ago (`pullThroughRefreshMs`, 24 hours by default), asks
+ * again and, when the tag moved upstream, caches the image it points to now
+ * and moves the tag there. An upstream that cannot be reached, or no longer
+ * has the tag, leaves the cached image served. Concurrent pulls share one
+ * refresh.
+ */
+export async function refreshCachedTag(ctx: EcrContext, repositoryName: string, tag: string): Promise<void> {
+  const repoArn = repositoryArn(ctx, repositoryName);
+  const row = await ctx.store.get<TagDoc>('imageTag', tagArn(repoArn, tag));
+  const checkedAt = row?.doc.upstreamCheckedAt;
+  if (!row || checkedAt === undefined) return;
+  const now = ctx.now();
+  if (now - checkedAt < (ctx.pullThroughRefreshMs ?? DEFAULT_REFRESH_MS)) return;
+  const f = inflightOf(ctx);
+  const key = `${repositoryName}:${tag}`;
+  if ((f.refreshRetryAt.get(key) ?? 0) > now) return;
+  const running = f.refreshes.get(key);
+  if (running) return running;
+  const p = (async () => {
+    try {
+      const found = await ruleFor(ctx, repositoryName);
+      if (!found) return;
+      const client = await clientFor(ctx, found.rule, found.upstreamRepository);
+      const head = await client.get(`manifests/${tag}`, MANIFEST_ACCEPT, REFRESH_TIMEOUT_MS, 'HEAD');
+      await head.body?.cancel();
+      const upstreamDigest = head.headers.get('docker-content-digest');
+      if (head.status !== 200) throw new Error(`the upstream answered ${head.status}`);
+      if (upstreamDigest !== row.doc.digest) {
+        const manifest = await fetchManifest(client, tag);
+        if (digestOf(manifest.body) !== row.doc.digest) fillLater(ctx, repositoryName, await storeManifest(ctx, client, repositoryName, manifest, tag));
+      }
+      await markChecked(ctx, repositoryName, tag);
+      f.refreshRetryAt.delete(key);
+    } catch {
+      // The cached image is served; the upstream is asked again a little later.
+      if (f.refreshRetryAt.size >= 10_000) f.refreshRetryAt.clear();
+      f.refreshRetryAt.set(key, ctx.now() + REFRESH_RETRY_MS);
+    }
+  })();
+  f.refreshes.set(key, p);
+  try {
+    await p;
+  } finally {
+    f.refreshes.delete(key);
+  }
 }

@@ -18,7 +18,7 @@ import {
   type TagDoc,
 } from '../ecr/images.js';
 import { REPOSITORY_NAME_RE, getRepository, repositoryArn } from '../ecr/repositories.js';
-import { blobThroughCache, pullThroughCache } from '../ecr/pullThrough.js';
+import { blobThroughCache, pullThroughCache, refreshCachedTag } from '../ecr/pullThrough.js';
 import { BlobNotFoundError, DigestMismatchError, RangeNotSatisfiableError, UploadNotFoundError } from './storage/blobStore.js';
 import { RegistryError, toRegistryError } from './errors.js';
 
@@ -394,6 +394,8 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         });
       }
       const pulling = method === 'GET' || method === 'HEAD';
+      // A tag cached through a pull-through cache rule is re-checked upstream now and then.
+      if (pulling && !isDigest) await refreshCachedTag(ctx, name, reference);
       const hit = pulling ? await findImage(ctx.store, repositoryArn(ctx, name), ref) : undefined;
       // A pull that misses may be served through a pull-through cache rule (which creates the repository).
       const repo = hit
