@@ -21,6 +21,7 @@ import {
   ValidatePullThroughCacheRuleCommand,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
 import { RegistryClient, cliRunner, ecrClient, registryError, sha256 } from './registry-helpers.js';
 
@@ -148,11 +149,14 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     assert.equal(invalid.isValid, false);
     assert.match(invalid.failure ?? '', /could not be reached/);
 
-    const updated = await ecr.send(new UpdatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere', credentialArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/x' }));
+    const sm = new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+    const secretArn = (await sm.send(new CreateSecretCommand({ Name: 'ecr-pullthroughcache/x', SecretString: '{"username":"u","accessToken":"t"}' }))).ARN!;
+    sm.destroy();
+    const updated = await ecr.send(new UpdatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere', credentialArn: secretArn }));
     assert.ok(updated.updatedAt instanceof Date);
     const described = await ecr.send(new DescribePullThroughCacheRulesCommand({}));
     assert.deepEqual(described.pullThroughCacheRules!.map((r) => r.ecrRepositoryPrefix), ['nowhere', 'upstream']);
-    assert.equal(described.pullThroughCacheRules![0]!.credentialArn, 'arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/x');
+    assert.equal(described.pullThroughCacheRules![0]!.credentialArn, secretArn);
     const viaCli = JSON.parse(
       await ok('aws', ['ecr', 'describe-pull-through-cache-rules', '--ecr-repository-prefixes', 'upstream', '--endpoint-url', server.url, '--output', 'json']),
     ) as { pullThroughCacheRules: { upstreamRegistryUrl: string }[] };

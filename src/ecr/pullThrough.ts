@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { PassThrough, Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { PassThrough, type Readable } from 'node:stream';
 import {
   AwsError,
   InvalidParameterException,
@@ -258,6 +259,15 @@ async function ruleFor(ctx: EcrContext, repositoryName: string): Promise<{ rule:
   return { rule: best, upstreamRepository: upPrefix !== undefined && upPrefix !== 'ROOT' ? `${upPrefix}/${rest}` : rest };
 }
 
+/** One GET with node:http(s) (the global agents keep connections alive). */
+function httpGet(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { headers, signal }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** Basic credentials for an upstream registry (from the rule's Secrets Manager secret). */
 export interface UpstreamCredentials {
   username: string;
@@ -295,23 +305,51 @@ class UpstreamClient {
     return this.request(`${this.base}/v2/`, undefined, timeoutMs, 'GET', false);
   }
 
+  private authorization(): Record<string, string> {
+    const auth = this.token !== undefined ? `Bearer ${this.token}` : this.useBasic ? this.basic() : undefined;
+    return auth !== undefined ? { authorization: auth } : {};
+  }
+
+  /** Answers a 401's challenge; false when there is nothing to try again with. */
+  private async authenticate(challenge: string, scoped: boolean): Promise<boolean> {
+    if (/^basic /i.test(challenge) && this.credentials && !this.useBasic) {
+      this.useBasic = true;
+      return true;
+    }
+    const token = await this.bearerToken(challenge, scoped);
+    if (token === undefined) return false;
+    this.token = token;
+    return true;
+  }
+
   private async request(url: string, accept: string | undefined, timeoutMs: number, method: string, scoped = true): Promise<Response> {
-    const headers = (): Record<string, string> => {
-      const auth = this.token !== undefined ? `Bearer ${this.token}` : this.useBasic ? this.basic() : undefined;
-      return { ...(accept ? { accept } : {}), ...(auth !== undefined ? { authorization: auth } : {}) };
-    };
+    const headers = (): Record<string, string> => ({ ...(accept ? { accept } : {}), ...this.authorization() });
     let res = await fetch(url, { method, headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
-    if (res.status === 401) {
-      const challenge = res.headers.get('www-authenticate') ?? '';
-      if (/^basic /i.test(challenge) && this.credentials && !this.useBasic) {
-        this.useBasic = true;
-      } else {
-        const token = await this.bearerToken(challenge, scoped);
-        if (token === undefined) return res;
-        this.token = token;
-      }
+    if (res.status === 401 && (await this.authenticate(res.headers.get('www-authenticate') ?? '', scoped))) {
       await res.body?.cancel();
       res = await fetch(url, { method, headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
+    }
+    return res;
+  }
+
+  /**
+   * GETs a blob as a Node stream (node:http: blobs are large, and a Node
+   * stream costs less per byte than a fetch body), following the redirects
+   * registries answer blob reads with (credentials go only to the upstream
+   * itself). `timeoutMs` bounds the request and the reading of its body.
+   */
+  async blob(digest: string, timeoutMs: number): Promise<IncomingMessage> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    let url = new URL(`${this.base}/v2/${this.repository}/blobs/${digest}`);
+    let res = await httpGet(url, this.authorization(), signal);
+    if (res.statusCode === 401 && (await this.authenticate(String(res.headers['www-authenticate'] ?? ''), true))) {
+      res.resume();
+      res = await httpGet(url, this.authorization(), signal);
+    }
+    for (let hops = 0; hops < 5 && [301, 302, 303, 307, 308].includes(res.statusCode ?? 0) && res.headers.location; hops++) {
+      res.resume();
+      url = new URL(res.headers.location, url);
+      res = await httpGet(url, url.origin === this.base ? this.authorization() : {}, signal);
     }
     return res;
   }
@@ -360,6 +398,7 @@ async function fetchManifest(client: UpstreamClient, reference: string): Promise
  * manifest names (none for an index).
  */
 async function storeManifest(ctx: EcrContext, client: UpstreamClient, repositoryName: string, m: UpstreamManifest, tag: string | undefined, depth = 0): Promise<string[]> {
+  const askedAt = ctx.now();
   const parsed = parseManifest(m.body, m.mediaType);
   const repo = await getRepository(ctx, ctx.store, repositoryName);
   for (const child of parsed.children) {
@@ -371,6 +410,7 @@ async function storeManifest(ctx: EcrContext, client: UpstreamClient, repository
     repositoryName,
     manifest: m.body,
     blobsFromUpstream: true,
+    ...(tag !== undefined ? { upstreamCheckedAt: askedAt } : {}),
     ...(m.mediaType !== undefined && m.mediaType !== 'application/octet-stream' ? { mediaType: m.mediaType } : {}),
     ...(tag !== undefined ? { tag } : { digest: digestOf(m.body) }),
   });
@@ -464,7 +504,6 @@ export async function pullThroughCache(ctx: EcrContext, repositoryName: string, 
       }
       const tag = DIGEST_RE.test(reference) ? undefined : reference;
       fillLater(ctx, repositoryName, await storeManifest(ctx, client, repositoryName, manifest, tag));
-      if (tag !== undefined) await markChecked(ctx, repositoryName, tag);
     } catch (err) {
       throw asUpstreamError(err);
     }
@@ -543,17 +582,15 @@ export async function blobThroughCache(ctx: EcrContext, repositoryName: string, 
   void done.finally(() => blobs.delete(digest)).catch(() => undefined);
   try {
     const client = await clientFor(ctx, found.rule, found.upstreamRepository);
-    const res = await client.get(`blobs/${digest}`, undefined, BLOB_TIMEOUT_MS);
-    if (res.status !== 200 || !res.body) {
-      await res.body?.cancel();
-      throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry (HTTP ${res.status}).`);
+    const res = await client.blob(digest, BLOB_TIMEOUT_MS);
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry (HTTP ${res.statusCode}).`);
     }
-    const length = res.headers.get('content-length');
-    const size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
-    const id = await ctx.blobs.createUpload({ repository: repositoryName, startedAt: ctx.now() });
+    const length = res.headers['content-length'];
+    const size = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
     const body = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const source = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>, { highWaterMark: 1024 * 1024 });
-    void teeToStorage(ctx, { id, repositoryName, digest, size, source, body }).then(settle.resolve, (err: unknown) => {
+    void teeToStorage(ctx, { repositoryName, digest, size, source: res, body }).then(settle.resolve, (err: unknown) => {
       body.destroy(err as Error);
       settle.reject(err);
     });
@@ -567,18 +604,27 @@ export async function blobThroughCache(ctx: EcrContext, repositoryName: string, 
 }
 
 /**
- * Copies `source` into the upload session `id` and into `body` (the reader's
+ * Bytes of an upstream blob held in memory for storage when the disk is
+ * slower than the reader: up to this much, the reader is not held back by
+ * the disk.
+ */
+const STORAGE_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Copies `source` into a new upload session and into `body` (the reader's
  * stream, skipped once destroyed), verifying size and digest before the last
  * chunk reaches the reader; completes the upload and links the blob, or
  * cancels the upload. Resolves with the blob's size.
  */
 async function teeToStorage(
   ctx: EcrContext,
-  t: { id: string; repositoryName: string; digest: string; size: number | undefined; source: Readable; body: PassThrough },
+  t: { repositoryName: string; digest: string; size: number | undefined; source: Readable; body: PassThrough },
 ): Promise<number> {
-  const { id, digest, source, body } = t;
-  const toStore = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const appended = ctx.blobs.append(id, toStore);
+  const { digest, source, body } = t;
+  const toStore = new PassThrough({ highWaterMark: STORAGE_BUFFER_BYTES });
+  // The session is created while the first bytes already flow to the reader.
+  const id = ctx.blobs.createUpload({ repository: t.repositoryName, startedAt: ctx.now() });
+  const appended = id.then((i) => ctx.blobs.append(i, toStore));
   appended.catch(() => undefined);
   const hash = createHash('sha256');
   let received = 0;
@@ -597,22 +643,22 @@ async function teeToStorage(
       if (held) await write(held);
       held = b;
     }
+    // Checked here rather than by the storage, so that the reader does not wait for the disk.
     const actual = `sha256:${hash.digest('hex')}`;
     if (actual !== digest || (t.size !== undefined && t.size !== received)) {
       throw new UnableToGetUpstreamLayerException(`The upstream registry's layer '${digest}' has digest ${actual} (${received} bytes).`);
     }
-    if (held) await write(held);
-    toStore.end();
-    if (!body.destroyed) body.end();
+    toStore.end(held);
+    if (!body.destroyed) body.end(held);
     await appended;
-    const { size } = await ctx.blobs.completeUpload(id, digest);
+    const { size } = await ctx.blobs.completeUpload(await id, digest);
     await linkLayer(ctx, t.repositoryName, digest, size);
     return size;
   } catch (err) {
     source.destroy();
     toStore.destroy();
     await appended.catch(() => undefined);
-    await ctx.blobs.cancelUpload(id).catch(() => undefined);
+    await id.then((i) => ctx.blobs.cancelUpload(i)).catch(() => undefined);
     if (err instanceof UnableToGetUpstreamLayerException) throw err;
     throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be copied from the upstream registry: ${(err as Error).message}`);
   }
@@ -740,7 +786,11 @@ export async function refreshCachedTag(ctx: EcrContext, repositoryName: string, 
       if (head.status !== 200) throw new Error(`the upstream answered ${head.status}`);
       if (upstreamDigest !== row.doc.digest) {
         const manifest = await fetchManifest(client, tag);
-        if (digestOf(manifest.body) !== row.doc.digest) fillLater(ctx, repositoryName, await storeManifest(ctx, client, repositoryName, manifest, tag));
+        if (digestOf(manifest.body) !== row.doc.digest) {
+          fillLater(ctx, repositoryName, await storeManifest(ctx, client, repositoryName, manifest, tag));
+          f.refreshRetryAt.delete(key);
+          return;
+        }
       }
       await markChecked(ctx, repositoryName, tag);
       f.refreshRetryAt.delete(key);

@@ -489,7 +489,9 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         res.destroy();
       }
     } finally {
-      opts.observe?.(operation, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      opts.observe?.(operation, outcome, seconds);
+      if (log.isLevelEnabled('debug')) log.debug({ method: req.method, path: path.slice(0, 200), operation, outcome, status: res.statusCode, ms: Math.round(seconds * 1e5) / 100 }, 'registry request');
     }
   };
 }
