@@ -24,7 +24,7 @@ import { RegistryClient, ecrClient, registryError, sha256 } from './registry-hel
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 /** The refresh interval of cached tags in this file's server (ECR's is 24 hours). */
-const REFRESH_MS = 1500;
+const REFRESH_MS = 4000;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 async function freePort(): Promise<number> {
