@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  BatchCheckLayerAvailabilityCommand,
   CreatePullThroughCacheRuleCommand,
   DeletePullThroughCacheRuleCommand,
   DescribeImagesCommand,
@@ -20,6 +21,7 @@ import {
   ValidatePullThroughCacheRuleCommand,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
 import { RegistryClient, cliRunner, ecrClient, registryError, sha256 } from './registry-helpers.js';
 
@@ -47,6 +49,8 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
   let host: string;
   let upstream: ChildProcess | undefined;
   let upstreamHost: string;
+  /** The upstream's log: its access log names every request it served. */
+  let upstreamLog = '';
   let work: { path: string; remove(): void };
   const suffix = `${process.pid}`;
   /** Image references this test created, removed at the end (never anything else). */
@@ -54,6 +58,28 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
   const ids: string[] = [];
 
   const { run, ok } = cliRunner(() => work.path);
+
+  /** Pushes an OCI image of `layers` to the upstream (docker-registry takes blobs as POST then PUT); returns the manifest's text. */
+  async function pushUpstreamImage(repository: string, tag: string, layers: string[]): Promise<string> {
+    const base = `http://${upstreamHost}/v2/${repository}`;
+    const blob = async (content: string, mediaType: string): Promise<{ mediaType: string; digest: string; size: number }> => {
+      const digest = sha256(content);
+      const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
+      assert.equal(started.status, 202, await started.text());
+      const location = new URL(started.headers.get('location')!, `http://${upstreamHost}`);
+      location.searchParams.set('digest', digest);
+      const res = await fetch(location, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(res.status, 201, await res.text());
+      return { mediaType, digest, size: Buffer.byteLength(content) };
+    };
+    const config = await blob(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed: repository }), 'application/vnd.oci.image.config.v1+json');
+    const descriptors = [];
+    for (const l of layers) descriptors.push(await blob(l, 'application/vnd.oci.image.layer.v1.tar'));
+    const text = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: descriptors });
+    const res = await fetch(`${base}/manifests/${tag}`, { method: 'PUT', body: text, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(res.status, 201, await res.text());
+    return text;
+  }
 
   before(async () => {
     work = tempDir('berth-pull-through-');
@@ -70,7 +96,7 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
       [
         'version: 0.1',
         'log:',
-        '  level: warn',
+        '  level: info',
         'storage:',
         '  filesystem:',
         `    rootdirectory: ${join(work.path, 'upstream-data')}`,
@@ -82,7 +108,6 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
       ].join('\n'),
     );
     upstream = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let upstreamLog = '';
     upstream.stderr?.on('data', (d: Buffer) => (upstreamLog += d.toString()));
     const until = Date.now() + 20_000;
     for (;;) {
@@ -124,11 +149,14 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     assert.equal(invalid.isValid, false);
     assert.match(invalid.failure ?? '', /could not be reached/);
 
-    const updated = await ecr.send(new UpdatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere', credentialArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/x' }));
+    const sm = new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+    const secretArn = (await sm.send(new CreateSecretCommand({ Name: 'ecr-pullthroughcache/x', SecretString: '{"username":"u","accessToken":"t"}' }))).ARN!;
+    sm.destroy();
+    const updated = await ecr.send(new UpdatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'nowhere', credentialArn: secretArn }));
     assert.ok(updated.updatedAt instanceof Date);
     const described = await ecr.send(new DescribePullThroughCacheRulesCommand({}));
     assert.deepEqual(described.pullThroughCacheRules!.map((r) => r.ecrRepositoryPrefix), ['nowhere', 'upstream']);
-    assert.equal(described.pullThroughCacheRules![0]!.credentialArn, 'arn:aws:secretsmanager:us-east-1:000000000000:secret:ecr-pullthroughcache/x');
+    assert.equal(described.pullThroughCacheRules![0]!.credentialArn, secretArn);
     const viaCli = JSON.parse(
       await ok('aws', ['ecr', 'describe-pull-through-cache-rules', '--ecr-repository-prefixes', 'upstream', '--endpoint-url', server.url, '--output', 'json']),
     ) as { pullThroughCacheRules: { upstreamRegistryUrl: string }[] };
@@ -159,11 +187,14 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
 
     const password = (await ok('aws', ['ecr', 'get-login-password', '--endpoint-url', server.url])).trim();
     await ok('docker', ['login', '--username', 'AWS', '--password-stdin', host], password);
+    const fetchesBefore = upstreamLog.split('\n').filter((l) => l.includes('/blobs/sha256:') && l.includes('response completed')).length;
     const repositoryName = `upstream/team/tool-${suffix}`;
     const cachedRef = `${host}/${repositoryName}:v1`;
     refs.push(cachedRef);
     const pull = await ok('docker', ['pull', cachedRef]);
     assert.ok(pull.includes(digest), pull);
+    const fetches = upstreamLog.split('\n').filter((l) => l.includes('/blobs/sha256:') && l.includes('response completed')).length - fetchesBefore;
+    assert.ok(fetches > 0, 'the blobs came from the upstream');
     assert.equal((await ok('docker', ['run', '--rm', cachedRef, 'cat', '/app.txt'])).trim(), `through the cache ${suffix}`);
 
     const repos = await ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [repositoryName] }));
@@ -243,5 +274,57 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     const mapped = await reg.fetch(`/v2/mapped/app-${suffix}/manifests/multi`, { method: 'HEAD' });
     assert.equal(mapped.status, 200);
     assert.equal(mapped.headers.get('docker-content-digest'), sha256(index));
+  });
+
+  it('streams a blob missing locally from the upstream once, however many clients read it at the same time, and keeps it', async () => {
+    const big = randomBytes(3_000_000).toString('base64');
+    const pushedText = await pushUpstreamImage(`stream/app-${suffix}`, 'v1', [big, `small ${suffix}`]);
+    const layer = sha256(big);
+
+    const reg = await RegistryClient.login(server.url, ecr);
+    const repositoryName = `upstream/stream/app-${suffix}`;
+    const manifest = await reg.fetch(`/v2/${repositoryName}/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(manifest.status, 200);
+    assert.equal(await manifest.text(), pushedText);
+
+    const reads = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const res = await reg.fetch(`/v2/${repositoryName}/blobs/${layer}`);
+        assert.equal(res.status, 200);
+        return sha256(Buffer.from(await res.arrayBuffer()));
+      }),
+    );
+    assert.deepEqual(reads, [layer, layer, layer]);
+    const upstreamGets = upstreamLog.split('\n').filter((l) => l.includes(`/blobs/${layer}`) && l.includes('response completed') && l.includes('method=GET'));
+    assert.equal(upstreamGets.length, 1, `one upstream fetch of the layer:\n${upstreamGets.join('\n')}`);
+
+    const check = await ecr.send(new BatchCheckLayerAvailabilityCommand({ repositoryName, layerDigests: [layer] }));
+    assert.equal(check.layers?.[0]?.layerAvailability, 'AVAILABLE');
+    // Served from Berth from now on, even by a range request.
+    const ranged = await reg.fetch(`/v2/${repositoryName}/blobs/${layer}`, { headers: { range: 'bytes=0-9' } });
+    assert.equal(ranged.status, 206);
+    assert.equal(await ranged.text(), big.slice(0, 10));
+  });
+
+  it('refuses an upstream blob whose content does not match its digest: the reader sees an error and nothing is stored', async () => {
+    const content = randomBytes(400_000).toString('hex');
+    await pushUpstreamImage(`corrupt/app-${suffix}`, 'v1', [content]);
+    const layer = sha256(content);
+    // The upstream's stored copy goes bad (same length, other bytes); docker-registry serves it as it is.
+    const hex = layer.slice('sha256:'.length);
+    writeFileSync(join(work.path, 'upstream-data', 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data'), content.replace(/^./, content[0] === 'a' ? 'b' : 'a'));
+
+    const reg = await RegistryClient.login(server.url, ecr);
+    const repositoryName = `upstream/corrupt/app-${suffix}`;
+    assert.equal((await reg.fetch(`/v2/${repositoryName}/manifests/v1`, { method: 'HEAD' })).status, 200);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const outcome = await reg
+        .fetch(`/v2/${repositoryName}/blobs/${layer}`)
+        .then(async (res) => (res.status === 200 ? sha256(Buffer.from(await res.arrayBuffer())) : `HTTP ${res.status}`))
+        .catch((err: unknown) => `failed: ${String(err)}`);
+      assert.ok(outcome !== layer && outcome !== sha256(content.replace(/^./, content[0] === 'a' ? 'b' : 'a')), `read ${attempt + 1} must not deliver a whole blob: ${outcome}`);
+    }
+    const check = await ecr.send(new BatchCheckLayerAvailabilityCommand({ repositoryName, layerDigests: [layer] }));
+    assert.equal(check.failures?.[0]?.failureCode, 'MissingLayerDigest');
   });
 });

@@ -189,6 +189,9 @@ export const PullThroughCacheRuleNotFoundException = define('PullThroughCacheRul
 export const UnsupportedUpstreamRegistryException = define('UnsupportedUpstreamRegistryException');
 export const UnableToGetUpstreamImageException = define('UnableToGetUpstreamImageException');
 export const UnableToGetUpstreamLayerException = define('UnableToGetUpstreamLayerException');
+export const SecretNotFoundException = define('SecretNotFoundException');
+export const UnableToAccessSecretException = define('UnableToAccessSecretException');
+export const UnableToDecryptSecretValueException = define('UnableToDecryptSecretValueException');
 
 // ---- CloudWatch modelled exceptions (aws-sdk-js-v3 client-cloudwatch models/errors.ts) ----
 export const InvalidParameterValueException = define('InvalidParameterValueException');

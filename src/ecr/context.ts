@@ -23,6 +23,14 @@ export interface EcrContext {
   tokens: RegistryTokens;
   /** Notes manifest pulls for `lastRecordedPullTime`. */
   pulls: PullTimeRecorder;
+  /**
+   * The current string value of a Secrets Manager secret (the credentials of
+   * a pull-through cache rule), undefined when there is none; absent when the
+   * registry runs without Secrets Manager.
+   */
+  secretString?(secretArn: string): Promise<string | undefined>;
+  /** How long a tag cached through a pull-through cache rule is served before the upstream is asked again where it points (ms). */
+  pullThroughRefreshMs?: number;
   /** Epoch milliseconds. */
   now(): number;
 }

@@ -64,6 +64,8 @@ export interface ImageDoc {
 
 export interface TagDoc {
   digest: string;
+  /** A tag cached through a pull-through cache rule: when the upstream was last asked where it points (epoch ms). */
+  upstreamCheckedAt?: number;
 }
 
 export interface LayerDoc {
@@ -161,6 +163,14 @@ export interface PutManifestInput {
   digest?: string;
   /** PutImage refuses an image and tag already there; the registry protocol accepts the same push again. */
   refuseExisting?: boolean;
+  /**
+   * The pull-through cache stores an upstream manifest before its blobs,
+   * which are fetched from the upstream when first read: the manifest's
+   * blobs need not be linked yet.
+   */
+  blobsFromUpstream?: boolean;
+  /** The pull-through cache: when the upstream was asked where `tag` points (kept with the tag). */
+  upstreamCheckedAt?: number;
 }
 
 export interface PutManifestResult {
@@ -184,7 +194,7 @@ export async function putManifest(ctx: EcrContext, input: PutManifestInput): Pro
   return withRetry(ctx.store, async (tx) => {
     const repo = await getRepository(ctx, tx, input.repositoryName);
     const missing: string[] = [];
-    for (const b of parsed.blobs) if (!(await tx.get('layer', layerArn(repo.arn, b.digest)))) missing.push(b.digest);
+    if (!input.blobsFromUpstream) for (const b of parsed.blobs) if (!(await tx.get('layer', layerArn(repo.arn, b.digest)))) missing.push(b.digest);
     if (missing.length > 0) {
       throw new LayersNotFoundException(`Layers with digests '[${missing.join(', ')}]' required for pushing image into repository with name '${repo.name}' in the registry with id '${ctx.accountId}' do not exist`);
     }
@@ -218,16 +228,20 @@ export async function putManifest(ctx: EcrContext, input: PutManifestInput): Pro
       };
       image = await tx.insert<ImageDoc>('image', { arn, cluster: repo.arn, name: digest, status: 'ACTIVE', state: doc.subject ?? '', seq: now, doc });
     }
-    if (input.tag !== undefined) image = await tagImage(ctx, tx, repo, image, input.tag);
+    if (input.tag !== undefined) image = await tagImage(ctx, tx, repo, image, input.tag, input.upstreamCheckedAt);
     return { digest, mediaType: parsed.mediaType, repository: repo.doc, image: image.doc, ...(parsed.subject ? { subject: parsed.subject.digest } : {}) };
   });
 }
 
 /** Points `tag` at `image`, moving it from another image unless the repository's tags are immutable. */
-async function tagImage(ctx: EcrContext, tx: Transaction, repo: Row<RepositoryDoc>, image: Row<ImageDoc>, tag: string): Promise<Row<ImageDoc>> {
+async function tagImage(ctx: EcrContext, tx: Transaction, repo: Row<RepositoryDoc>, image: Row<ImageDoc>, tag: string, upstreamCheckedAt?: number): Promise<Row<ImageDoc>> {
   const arn = tagArn(repo.arn, tag);
   const existing = await tx.get<TagDoc>('imageTag', arn);
-  if (existing?.doc.digest === image.doc.imageDigest) return image;
+  const doc: TagDoc = { digest: image.doc.imageDigest, ...(upstreamCheckedAt !== undefined ? { upstreamCheckedAt } : {}) };
+  if (existing?.doc.digest === image.doc.imageDigest) {
+    if (upstreamCheckedAt !== undefined) await tx.update<TagDoc>('imageTag', { ...existing, doc });
+    return image;
+  }
   if (existing) {
     if (tagIsImmutable(repo.doc, tag)) {
       throw new ImageTagAlreadyExistsException(
@@ -236,9 +250,9 @@ async function tagImage(ctx: EcrContext, tx: Transaction, repo: Row<RepositoryDo
     }
     const previous = await tx.get<ImageDoc>('image', imageArn(repo.arn, existing.doc.digest));
     if (previous) await tx.update('image', { ...previous, doc: { ...previous.doc, tags: previous.doc.tags.filter((t) => t !== tag) } });
-    await tx.update<TagDoc>('imageTag', { ...existing, doc: { digest: image.doc.imageDigest } });
+    await tx.update<TagDoc>('imageTag', { ...existing, doc });
   } else {
-    await tx.insert<TagDoc>('imageTag', { arn, cluster: repo.arn, name: tag, status: 'ACTIVE', seq: 0, doc: { digest: image.doc.imageDigest } });
+    await tx.insert<TagDoc>('imageTag', { arn, cluster: repo.arn, name: tag, status: 'ACTIVE', seq: 0, doc });
   }
   return tx.update('image', { ...image, doc: { ...image.doc, tags: [...image.doc.tags, tag].sort() } });
 }

@@ -1,19 +1,26 @@
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { createHash } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { PassThrough, type Readable } from 'node:stream';
 import {
+  AwsError,
   InvalidParameterException,
   PullThroughCacheRuleAlreadyExistsException,
   PullThroughCacheRuleNotFoundException,
   RepositoryAlreadyExistsException,
   UnableToGetUpstreamImageException,
   UnableToGetUpstreamLayerException,
+  SecretNotFoundException,
+  UnableToDecryptSecretValueException,
   UnsupportedUpstreamRegistryException,
+  ValidationException,
 } from '../core/errors.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
-import { AlreadyExistsError, type Row } from '../store/store.js';
+import { BlobNotFoundError } from '../registry/storage/blobStore.js';
+import { AlreadyExistsError, withRetry, type Row } from '../store/store.js';
 import type { EcrContext } from './context.js';
-import { DIGEST_RE, MEDIA_TYPES, digestOf, findImage, layerArn, linkLayer, parseManifest, putManifest } from './images.js';
-import { REPOSITORY_NAME_RE, createRepository, getRepository } from './repositories.js';
+import { DIGEST_RE, MEDIA_TYPES, digestOf, findImage, linkLayer, parseManifest, putManifest, tagArn, type TagDoc } from './images.js';
+import { REPOSITORY_NAME_RE, createRepository, getRepository, repositoryArn } from './repositories.js';
 
 /**
  * Pull-through cache rules (CreatePullThroughCacheRule and friends) and the
@@ -131,6 +138,7 @@ export async function createPullThroughCacheRule(
   checkPrefix(input.ecrRepositoryPrefix);
   if (input.upstreamRepositoryPrefix !== undefined) checkPrefix(input.upstreamRepositoryPrefix, 'upstreamRepositoryPrefix');
   upstreamBase(input.upstreamRegistryUrl);
+  await checkCredentialArn(ctx, input.credentialArn);
   const doc: PullThroughCacheRuleDoc = {
     ecrRepositoryPrefix: input.ecrRepositoryPrefix,
     upstreamRegistryUrl: input.upstreamRegistryUrl,
@@ -191,6 +199,7 @@ export async function updatePullThroughCacheRule(
   input: { registryId?: string; ecrRepositoryPrefix: string; credentialArn?: string; customRoleArn?: string },
 ): Promise<unknown> {
   const row = await getRule(ctx, input.ecrRepositoryPrefix, input.registryId);
+  await checkCredentialArn(ctx, input.credentialArn);
   const doc: PullThroughCacheRuleDoc = {
     ...row.doc,
     updatedAt: ctx.now(),
@@ -212,12 +221,14 @@ export async function validatePullThroughCacheRule(ctx: EcrContext, input: { reg
   const { doc } = await getRule(ctx, input.ecrRepositoryPrefix, input.registryId);
   let failure: string | undefined;
   try {
-    const res = await fetch(`${upstreamBase(doc.upstreamRegistryUrl)}/v2/`, { signal: AbortSignal.timeout(10_000) });
+    const client = new UpstreamClient(upstreamBase(doc.upstreamRegistryUrl), '', await upstreamCredentials(ctx, doc));
+    const res = await client.ping(10_000);
     await res.body?.cancel();
-    // 401 is a registry asking for a token: it answers, and anonymous tokens are fetched per pull.
-    if (res.status !== 200 && res.status !== 401) failure = `The upstream registry answered ${res.status} at /v2/.`;
+    if (res.status === 401 && doc.credentialArn !== undefined) failure = `The upstream registry refused the credentials in '${doc.credentialArn}' (HTTP 401).`;
+    // Without credentials, 401 is a registry asking for a token: it answers, and anonymous tokens are fetched per pull.
+    else if (res.status !== 200 && res.status !== 401) failure = `The upstream registry answered ${res.status} at /v2/.`;
   } catch (err) {
-    failure = `The upstream registry could not be reached: ${(err as Error).message}`;
+    failure = err instanceof AwsError ? err.message : `The upstream registry could not be reached: ${(err as Error).message}`;
   }
   return {
     ecrRepositoryPrefix: doc.ecrRepositoryPrefix,
@@ -248,64 +259,116 @@ async function ruleFor(ctx: EcrContext, repositoryName: string): Promise<{ rule:
   return { rule: best, upstreamRepository: upPrefix !== undefined && upPrefix !== 'ROOT' ? `${upPrefix}/${rest}` : rest };
 }
 
-/** A client of one upstream repository: anonymous, taking a bearer token when the upstream challenges for one. */
+/** One GET with node:http(s) (the global agents keep connections alive). */
+function httpGet(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { headers, signal }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Basic credentials for an upstream registry (from the rule's Secrets Manager secret). */
+export interface UpstreamCredentials {
+  username: string;
+  accessToken: string;
+}
+
+/**
+ * A client of one upstream repository. The first request goes out
+ * anonymously; an upstream answering 401 says how to authenticate: a Basic
+ * challenge is answered with the rule's credentials, a Bearer challenge with a
+ * token from its realm (asked for with the credentials when there are some,
+ * anonymously otherwise). A token that stops working is fetched again once.
+ */
 class UpstreamClient {
   private token: string | undefined;
+  private useBasic = false;
 
   constructor(
     private readonly base: string,
     private readonly repository: string,
+    private readonly credentials?: UpstreamCredentials,
   ) {}
 
+  private basic(): string | undefined {
+    return this.credentials ? `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.accessToken}`).toString('base64')}` : undefined;
+  }
+
   /** GETs `/v2/<repository>/<path>`; `timeoutMs` bounds the request and the reading of its body. */
-  async get(path: string, accept?: string, timeoutMs = UPSTREAM_TIMEOUT_MS): Promise<Response> {
-    const url = `${this.base}/v2/${this.repository}/${path}`;
-    const headers = (): Record<string, string> => ({ ...(accept ? { accept } : {}), ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) });
-    let res = await fetch(url, { headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
-    if (res.status === 401 && this.token === undefined) {
-      const challenge = res.headers.get('www-authenticate') ?? '';
+  get(path: string, accept?: string, timeoutMs = UPSTREAM_TIMEOUT_MS, method = 'GET'): Promise<Response> {
+    return this.request(`${this.base}/v2/${this.repository}/${path}`, accept, timeoutMs, method);
+  }
+
+  /** GETs `/v2/`, the registry's version check (which also checks the credentials). */
+  ping(timeoutMs: number): Promise<Response> {
+    return this.request(`${this.base}/v2/`, undefined, timeoutMs, 'GET', false);
+  }
+
+  private authorization(): Record<string, string> {
+    const auth = this.token !== undefined ? `Bearer ${this.token}` : this.useBasic ? this.basic() : undefined;
+    return auth !== undefined ? { authorization: auth } : {};
+  }
+
+  /** Answers a 401's challenge; false when there is nothing to try again with. */
+  private async authenticate(challenge: string, scoped: boolean): Promise<boolean> {
+    if (/^basic /i.test(challenge) && this.credentials && !this.useBasic) {
+      this.useBasic = true;
+      return true;
+    }
+    const token = await this.bearerToken(challenge, scoped);
+    if (token === undefined) return false;
+    this.token = token;
+    return true;
+  }
+
+  private async request(url: string, accept: string | undefined, timeoutMs: number, method: string, scoped = true): Promise<Response> {
+    const headers = (): Record<string, string> => ({ ...(accept ? { accept } : {}), ...this.authorization() });
+    let res = await fetch(url, { method, headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
+    if (res.status === 401 && (await this.authenticate(res.headers.get('www-authenticate') ?? '', scoped))) {
       await res.body?.cancel();
-      this.token = await this.anonymousToken(challenge);
-      if (this.token === undefined) return res;
-      res = await fetch(url, { headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
+      res = await fetch(url, { method, headers: headers(), signal: AbortSignal.timeout(timeoutMs) });
     }
     return res;
   }
 
-  private async anonymousToken(challenge: string): Promise<string | undefined> {
+  /**
+   * GETs a blob as a Node stream (node:http: blobs are large, and a Node
+   * stream costs less per byte than a fetch body), following the redirects
+   * registries answer blob reads with (credentials go only to the upstream
+   * itself). `timeoutMs` bounds the request and the reading of its body.
+   */
+  async blob(digest: string, timeoutMs: number): Promise<IncomingMessage> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    let url = new URL(`${this.base}/v2/${this.repository}/blobs/${digest}`);
+    let res = await httpGet(url, this.authorization(), signal);
+    if (res.statusCode === 401 && (await this.authenticate(String(res.headers['www-authenticate'] ?? ''), true))) {
+      res.resume();
+      res = await httpGet(url, this.authorization(), signal);
+    }
+    for (let hops = 0; hops < 5 && [301, 302, 303, 307, 308].includes(res.statusCode ?? 0) && res.headers.location; hops++) {
+      res.resume();
+      url = new URL(res.headers.location, url);
+      res = await httpGet(url, url.origin === this.base ? this.authorization() : {}, signal);
+    }
+    return res;
+  }
+
+  private async bearerToken(challenge: string, scoped: boolean): Promise<string | undefined> {
     if (!/^bearer /i.test(challenge)) return undefined;
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
     if (!params.realm) return undefined;
     const url = new URL(params.realm);
     if (params.service) url.searchParams.set('service', params.service);
-    url.searchParams.set('scope', `repository:${this.repository}:pull`);
-    const res = await fetch(url, { signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
-    if (!res.ok) return undefined;
+    if (scoped) url.searchParams.set('scope', `repository:${this.repository}:pull`);
+    const auth = this.basic();
+    const res = await fetch(url, { ...(auth !== undefined ? { headers: { authorization: auth } } : {}), signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return undefined;
+    }
     const body = (await res.json()) as { token?: string; access_token?: string };
     return body.token ?? body.access_token;
-  }
-}
-
-/** Copies one blob from the upstream into the blob store (verifying its digest) and links it to the repository. */
-async function copyBlob(ctx: EcrContext, client: UpstreamClient, repositoryName: string, digest: string): Promise<void> {
-  const repo = await getRepository(ctx, ctx.store, repositoryName);
-  if (await ctx.store.get('layer', layerArn(repo.arn, digest))) return;
-  const stored = await ctx.blobs.stat(digest);
-  if (stored) return linkLayer(ctx, repositoryName, digest, stored.size);
-  const res = await client.get(`blobs/${digest}`, undefined, BLOB_TIMEOUT_MS);
-  if (res.status !== 200 || !res.body) {
-    await res.body?.cancel();
-    throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry (HTTP ${res.status}).`);
-  }
-  const id = await ctx.blobs.createUpload({ repository: repositoryName, startedAt: ctx.now() });
-  try {
-    await ctx.blobs.append(id, Readable.fromWeb(res.body as WebReadableStream<Uint8Array>));
-    const { size } = await ctx.blobs.completeUpload(id, digest);
-    await linkLayer(ctx, repositoryName, digest, size);
-  } catch (err) {
-    await ctx.blobs.cancelUpload(id);
-    if (err instanceof UnableToGetUpstreamLayerException) throw err;
-    throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be copied from the upstream registry: ${(err as Error).message}`);
   }
 }
 
@@ -328,8 +391,14 @@ async function fetchManifest(client: UpstreamClient, reference: string): Promise
   return { body, mediaType: res.headers.get('content-type') ?? undefined };
 }
 
-/** Stores an upstream manifest (first, for an index, its manifests) with every blob it names; under `tag` when given. */
-async function storeManifest(ctx: EcrContext, client: UpstreamClient, repositoryName: string, m: UpstreamManifest, tag: string | undefined, depth = 0): Promise<void> {
+/**
+ * Stores an upstream manifest (first, for an index, its manifests) under
+ * `tag` when given. Blobs are not copied here: each is fetched when first
+ * read (`blobThroughCache`). Returns the digests of the blobs an image
+ * manifest names (none for an index).
+ */
+async function storeManifest(ctx: EcrContext, client: UpstreamClient, repositoryName: string, m: UpstreamManifest, tag: string | undefined, depth = 0): Promise<string[]> {
+  const askedAt = ctx.now();
   const parsed = parseManifest(m.body, m.mediaType);
   const repo = await getRepository(ctx, ctx.store, repositoryName);
   for (const child of parsed.children) {
@@ -337,42 +406,95 @@ async function storeManifest(ctx: EcrContext, client: UpstreamClient, repository
     if (await findImage(ctx.store, repo.arn, { imageDigest: child.digest })) continue;
     await storeManifest(ctx, client, repositoryName, await fetchManifest(client, child.digest), undefined, depth + 1);
   }
-  // Blobs are copied a few at a time, as docker pulls layers.
-  const queue = [...new Set(parsed.blobs.map((b) => b.digest))];
-  await Promise.all(
-    Array.from({ length: Math.min(BLOB_COPIES, queue.length) }, async () => {
-      for (let digest = queue.shift(); digest !== undefined; digest = queue.shift()) await copyBlob(ctx, client, repositoryName, digest);
-    }),
-  );
   await putManifest(ctx, {
     repositoryName,
     manifest: m.body,
+    blobsFromUpstream: true,
+    ...(tag !== undefined ? { upstreamCheckedAt: askedAt } : {}),
     ...(m.mediaType !== undefined && m.mediaType !== 'application/octet-stream' ? { mediaType: m.mediaType } : {}),
     ...(tag !== undefined ? { tag } : { digest: digestOf(m.body) }),
   });
+  return [...new Set(parsed.blobs.map((b) => b.digest))];
 }
 
-const inflight = new WeakMap<EcrContext, Map<string, Promise<boolean>>>();
+/** In-flight work of one registry: image fetches by `<repository>@<reference>`, blob fetches by digest. */
+interface Inflight {
+  images: Map<string, Promise<boolean>>;
+  blobs: Map<string, Promise<number>>;
+  clients: Map<string, { client: UpstreamClient; at: number }>;
+  refreshes: Map<string, Promise<void>>;
+  /** Tags whose refresh failed (upstream unreachable), by when to try again (epoch ms). */
+  refreshRetryAt: Map<string, number>;
+}
+const inflight = new WeakMap<EcrContext, Inflight>();
+
+function inflightOf(ctx: EcrContext): Inflight {
+  let f = inflight.get(ctx);
+  if (!f) inflight.set(ctx, (f = { images: new Map(), blobs: new Map(), clients: new Map(), refreshes: new Map(), refreshRetryAt: new Map() }));
+  return f;
+}
+
+/** The upstream client of a repository under a rule (one per upstream repository, keeping its bearer token). */
+async function clientFor(ctx: EcrContext, rule: PullThroughCacheRuleDoc, upstreamRepository: string): Promise<UpstreamClient> {
+  const base = upstreamBase(rule.upstreamRegistryUrl);
+  const key = `${base}/${upstreamRepository}#${rule.credentialArn ?? ''}`;
+  const clients = inflightOf(ctx).clients;
+  const known = clients.get(key);
+  // Reused a minute at most: a rotated secret is read again soon after.
+  if (known && ctx.now() - known.at < CLIENT_REUSE_MS) return known.client;
+  const client = new UpstreamClient(base, upstreamRepository, await upstreamCredentials(ctx, rule));
+  clients.delete(key);
+  if (clients.size >= 1000) clients.delete(clients.keys().next().value!);
+  clients.set(key, { client, at: ctx.now() });
+  return client;
+}
+
+/** How long an upstream client (its credentials and bearer token) is reused. */
+const CLIENT_REUSE_MS = 60_000;
+
+/** How long after a pull-through of an image its blobs not read by then are fetched (the client's own reads go first). */
+const FILL_DELAY_MS = 5_000;
+
+/** Fetches the blobs of a freshly cached image that no client has read yet, one at a time, best effort. */
+function fillLater(ctx: EcrContext, repositoryName: string, digests: string[]): void {
+  if (digests.length === 0) return;
+  const timer = setTimeout(() => {
+    void (async () => {
+      for (const digest of digests) {
+        try {
+          const got = await blobThroughCache(ctx, repositoryName, digest);
+          if (got?.kind === 'stream') {
+            got.body.destroy();
+            await got.done;
+          }
+        } catch {
+          // Best effort: a later read fetches what is still missing.
+        }
+      }
+    })();
+  }, FILL_DELAY_MS);
+  timer.unref();
+}
 
 /**
  * Fetches `<repositoryName>:<reference>` through the pull-through cache rule
  * whose prefix the name starts with. Resolves false when no rule applies;
- * true once the image is stored locally. Concurrent pulls of one image share
+ * true once the image's manifest is stored locally (its blobs follow as they
+ * are read, and the rest shortly after). Concurrent pulls of one image share
  * one fetch. Upstream failures throw UnableToGetUpstreamImageException or
  * UnableToGetUpstreamLayerException.
  */
 export async function pullThroughCache(ctx: EcrContext, repositoryName: string, reference: string): Promise<boolean> {
   if (!REPOSITORY_NAME_RE.test(repositoryName)) return false;
-  let byKey = inflight.get(ctx);
-  if (!byKey) inflight.set(ctx, (byKey = new Map()));
+  const images = inflightOf(ctx).images;
   const key = `${repositoryName}@${reference}`;
-  const running = byKey.get(key);
+  const running = images.get(key);
   if (running) return running;
   const p = (async () => {
     const found = await ruleFor(ctx, repositoryName);
     if (!found) return false;
-    const client = new UpstreamClient(upstreamBase(found.rule.upstreamRegistryUrl), found.upstreamRepository);
     try {
+      const client = await clientFor(ctx, found.rule, found.upstreamRepository);
       // The repository is created only once the upstream has the image.
       const manifest = await fetchManifest(client, reference);
       try {
@@ -380,20 +502,308 @@ export async function pullThroughCache(ctx: EcrContext, repositoryName: string, 
       } catch (err) {
         if (!(err instanceof RepositoryAlreadyExistsException)) throw err;
       }
-      await storeManifest(ctx, client, repositoryName, manifest, DIGEST_RE.test(reference) ? undefined : reference);
+      const tag = DIGEST_RE.test(reference) ? undefined : reference;
+      fillLater(ctx, repositoryName, await storeManifest(ctx, client, repositoryName, manifest, tag));
     } catch (err) {
-      if (err instanceof UnableToGetUpstreamImageException || err instanceof UnableToGetUpstreamLayerException) throw err;
-      if (err instanceof TypeError || (err as Error).name === 'TimeoutError') {
-        throw new UnableToGetUpstreamImageException(`The upstream registry could not be reached: ${(err as Error).message}`);
-      }
-      throw err;
+      throw asUpstreamError(err);
     }
     return true;
   })();
-  byKey.set(key, p);
+  images.set(key, p);
   try {
     return await p;
   } finally {
-    byKey.delete(key);
+    images.delete(key);
+  }
+}
+
+function asUpstreamError(err: unknown): unknown {
+  if (err instanceof TypeError || (err as Error).name === 'TimeoutError') {
+    return new UnableToGetUpstreamImageException(`The upstream registry could not be reached: ${(err as Error).message}`);
+  }
+  return err;
+}
+
+/** A blob read through the cache: either stored already, or streaming from the upstream while it is stored. */
+export type BlobThrough =
+  | { kind: 'stored'; size: number }
+  | {
+      kind: 'stream';
+      /** The upstream's Content-Length, when it sent one. */
+      size: number | undefined;
+      /**
+       * The blob's bytes as they arrive. Its last chunk is held back until the
+       * whole content matched the digest: a client of a corrupt or truncated
+       * upstream blob sees the stream fail, never a complete wrong blob.
+       * Destroying it does not stop the blob from being stored.
+       */
+      body: Readable;
+      /** Resolves with the size once the blob is stored and linked; rejects when nothing was stored. */
+      done: Promise<number>;
+    };
+
+/**
+ * Reads a blob of `repositoryName` that is not linked to it, through the
+ * pull-through cache rule covering the repository: undefined when no rule
+ * covers it. A blob stored already (another repository's) is linked; a blob
+ * being fetched for another reader is waited for (one upstream fetch per
+ * blob, however many readers); otherwise it is fetched from the upstream and
+ * streamed to the reader while it is written to storage, and kept only when
+ * its content matches `digest`.
+ */
+export async function blobThroughCache(ctx: EcrContext, repositoryName: string, digest: string): Promise<BlobThrough | undefined> {
+  if (!DIGEST_RE.test(digest)) return undefined;
+  const found = await ruleFor(ctx, repositoryName);
+  if (!found) return undefined;
+  await getRepository(ctx, ctx.store, repositoryName);
+  const blobs = inflightOf(ctx).blobs;
+  for (let attempt = 0; ; attempt++) {
+    const stored = await ctx.blobs.stat(digest);
+    if (stored) {
+      try {
+        await linkLayer(ctx, repositoryName, digest, stored.size);
+        return { kind: 'stored', size: stored.size };
+      } catch (err) {
+        // Collected in between: fetch it again.
+        if (!(err instanceof BlobNotFoundError) || attempt > 0) throw err;
+        continue;
+      }
+    }
+    const running = blobs.get(digest);
+    if (!running) break;
+    const size = await running.catch(() => undefined);
+    if (size === undefined) throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry.`);
+    if (attempt > 2) throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be stored.`);
+  }
+  let settle!: { resolve(n: number): void; reject(e: unknown): void };
+  const done = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+  done.catch(() => undefined);
+  blobs.set(digest, done);
+  void done.finally(() => blobs.delete(digest)).catch(() => undefined);
+  try {
+    const client = await clientFor(ctx, found.rule, found.upstreamRepository);
+    const res = await client.blob(digest, BLOB_TIMEOUT_MS);
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be fetched from the upstream registry (HTTP ${res.statusCode}).`);
+    }
+    const length = res.headers['content-length'];
+    const size = length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+    void teeToStorage(ctx, { repositoryName, digest, size, source: res, body }).then(settle.resolve, (err: unknown) => {
+      body.destroy(err as Error);
+      settle.reject(err);
+    });
+    return { kind: 'stream', size, body, done };
+  } catch (err) {
+    const e = asUpstreamError(err);
+    settle.reject(e);
+    if (e instanceof UnableToGetUpstreamImageException) throw new UnableToGetUpstreamLayerException(e.message);
+    throw e;
+  }
+}
+
+/**
+ * Bytes of an upstream blob held in memory for storage when the disk is
+ * slower than the reader: up to this much, the reader is not held back by
+ * the disk.
+ */
+const STORAGE_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Copies `source` into a new upload session and into `body` (the reader's
+ * stream, skipped once destroyed), verifying size and digest before the last
+ * chunk reaches the reader; completes the upload and links the blob, or
+ * cancels the upload. Resolves with the blob's size.
+ */
+async function teeToStorage(
+  ctx: EcrContext,
+  t: { repositoryName: string; digest: string; size: number | undefined; source: Readable; body: PassThrough },
+): Promise<number> {
+  const { digest, source, body } = t;
+  const toStore = new PassThrough({ highWaterMark: STORAGE_BUFFER_BYTES });
+  // The session is created while the first bytes already flow to the reader.
+  const id = ctx.blobs.createUpload({ repository: t.repositoryName, startedAt: ctx.now() });
+  const appended = id.then((i) => ctx.blobs.append(i, toStore));
+  appended.catch(() => undefined);
+  const hash = createHash('sha256');
+  let received = 0;
+  const write = async (chunk: Buffer): Promise<void> => {
+    const waits: Promise<unknown>[] = [];
+    if (!toStore.write(chunk)) waits.push(drained(toStore));
+    if (!body.destroyed && !body.write(chunk)) waits.push(drained(body));
+    if (waits.length > 0) await Promise.race([Promise.all(waits), appended]);
+  };
+  try {
+    let held: Buffer | undefined;
+    for await (const chunk of source) {
+      const b = chunk as Buffer;
+      hash.update(b);
+      received += b.length;
+      if (held) await write(held);
+      held = b;
+    }
+    // Checked here rather than by the storage, so that the reader does not wait for the disk.
+    const actual = `sha256:${hash.digest('hex')}`;
+    if (actual !== digest || (t.size !== undefined && t.size !== received)) {
+      throw new UnableToGetUpstreamLayerException(`The upstream registry's layer '${digest}' has digest ${actual} (${received} bytes).`);
+    }
+    toStore.end(held);
+    if (!body.destroyed) body.end(held);
+    await appended;
+    const { size } = await ctx.blobs.completeUpload(await id, digest);
+    await linkLayer(ctx, t.repositoryName, digest, size);
+    return size;
+  } catch (err) {
+    source.destroy();
+    toStore.destroy();
+    await appended.catch(() => undefined);
+    await id.then((i) => ctx.blobs.cancelUpload(i)).catch(() => undefined);
+    if (err instanceof UnableToGetUpstreamLayerException) throw err;
+    throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be copied from the upstream registry: ${(err as Error).message}`);
+  }
+}
+
+/** Resolves when `stream` may take more writes (or is gone). */
+function drained(stream: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
+/** Notes that the upstream was just asked where `tag` points (the refresh interval starts again). */
+async function markChecked(ctx: EcrContext, repositoryName: string, tag: string): Promise<void> {
+  const repo = await getRepository(ctx, ctx.store, repositoryName);
+  await withRetry(ctx.store, async (tx) => {
+    const row = await tx.get<TagDoc>('imageTag', tagArn(repo.arn, tag));
+    if (row) await tx.update<TagDoc>('imageTag', { ...row, doc: { ...row.doc, upstreamCheckedAt: ctx.now() } });
+  });
+}
+
+const CREDENTIAL_ARN_PATTERN = '^arn:aws:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\\-pullthroughcache\\/[a-zA-Z0-9\\/_+=.@-]+$';
+const CREDENTIAL_ARN_RE = new RegExp(CREDENTIAL_ARN_PATTERN);
+
+/** The secret's current value; SecretNotFoundException or UnableToDecryptSecretValueException as ECR answers. */
+async function readSecret(ctx: EcrContext, arn: string): Promise<string> {
+  let value: string | undefined;
+  try {
+    value = await ctx.secretString?.(arn);
+  } catch (err) {
+    if (err instanceof AwsError && err.type === 'DecryptionFailure') throw new UnableToDecryptSecretValueException(`The secret '${arn}' could not be decrypted.`);
+    throw err;
+  }
+  if (value === undefined) throw new SecretNotFoundException(`The secret '${arn}' does not exist in the registry's account and Region.`);
+  return value;
+}
+
+/**
+ * Checks a rule's `credentialArn` as ECR does: a Secrets Manager secret ARN
+ * whose name starts with `ecr-pullthroughcache/`, naming a secret that exists.
+ */
+async function checkCredentialArn(ctx: EcrContext, arn: string | undefined): Promise<void> {
+  if (arn === undefined) return;
+  const violation =
+    arn.length < 50
+      ? 'Member must have length greater than or equal to 50'
+      : arn.length > 612
+        ? 'Member must have length less than or equal to 612'
+        : !CREDENTIAL_ARN_RE.test(arn)
+          ? `Member must satisfy regular expression pattern: ${CREDENTIAL_ARN_PATTERN}`
+          : undefined;
+  if (violation !== undefined) throw new ValidationException(`1 validation error detected: Value '${arn}' at 'credentialArn' failed to satisfy constraint: ${violation}`);
+  await readSecret(ctx, arn);
+}
+
+/**
+ * The credentials of a rule's `credentialArn` (a secret holding
+ * `{"username": ..., "accessToken": ...}`), or undefined for a rule without
+ * one. A missing or malformed secret fails the pull.
+ */
+async function upstreamCredentials(ctx: EcrContext, rule: PullThroughCacheRuleDoc): Promise<UpstreamCredentials | undefined> {
+  if (rule.credentialArn === undefined) return undefined;
+  let value: string;
+  try {
+    value = await readSecret(ctx, rule.credentialArn);
+  } catch (err) {
+    if (err instanceof AwsError) throw new UnableToGetUpstreamImageException(`The credentials of the pull through cache rule could not be read: ${err.message}`);
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  const { username, accessToken } = (parsed ?? {}) as { username?: unknown; accessToken?: unknown };
+  if (typeof username !== 'string' || typeof accessToken !== 'string') {
+    throw new UnableToGetUpstreamImageException(`The secret '${rule.credentialArn}' must hold a JSON object with the string members username and accessToken.`);
+  }
+  return { username, accessToken };
+}
+
+/** ECR re-checks a cached tag against its upstream at most once every 24 hours. */
+export const DEFAULT_REFRESH_MS = 24 * 60 * 60_000;
+/** How long a refresh may wait for the upstream before the cached image is served. */
+const REFRESH_TIMEOUT_MS = 10_000;
+/** After a failed refresh (upstream unreachable), pulls serve the cached image without asking again for this long. */
+const REFRESH_RETRY_MS = 60_000;
+
+/**
+ * Called before a tag is served: when `tag` was cached through a pull-through
+ * cache rule and the upstream was last asked where it points more than the
+ * refresh interval ago (`pullThroughRefreshMs`, 24 hours by default), asks
+ * again and, when the tag moved upstream, caches the image it points to now
+ * and moves the tag there. An upstream that cannot be reached, or no longer
+ * has the tag, leaves the cached image served. Concurrent pulls share one
+ * refresh.
+ */
+export async function refreshCachedTag(ctx: EcrContext, repositoryName: string, tag: string): Promise<void> {
+  const repoArn = repositoryArn(ctx, repositoryName);
+  const row = await ctx.store.get<TagDoc>('imageTag', tagArn(repoArn, tag));
+  const checkedAt = row?.doc.upstreamCheckedAt;
+  if (!row || checkedAt === undefined) return;
+  const now = ctx.now();
+  if (now - checkedAt < (ctx.pullThroughRefreshMs ?? DEFAULT_REFRESH_MS)) return;
+  const f = inflightOf(ctx);
+  const key = `${repositoryName}:${tag}`;
+  if ((f.refreshRetryAt.get(key) ?? 0) > now) return;
+  const running = f.refreshes.get(key);
+  if (running) return running;
+  const p = (async () => {
+    try {
+      const found = await ruleFor(ctx, repositoryName);
+      if (!found) return;
+      const client = await clientFor(ctx, found.rule, found.upstreamRepository);
+      const head = await client.get(`manifests/${tag}`, MANIFEST_ACCEPT, REFRESH_TIMEOUT_MS, 'HEAD');
+      await head.body?.cancel();
+      const upstreamDigest = head.headers.get('docker-content-digest');
+      if (head.status !== 200) throw new Error(`the upstream answered ${head.status}`);
+      if (upstreamDigest !== row.doc.digest) {
+        const manifest = await fetchManifest(client, tag);
+        if (digestOf(manifest.body) !== row.doc.digest) {
+          fillLater(ctx, repositoryName, await storeManifest(ctx, client, repositoryName, manifest, tag));
+          f.refreshRetryAt.delete(key);
+          return;
+        }
+      }
+      await markChecked(ctx, repositoryName, tag);
+      f.refreshRetryAt.delete(key);
+    } catch {
+      // The cached image is served; the upstream is asked again a little later.
+      if (f.refreshRetryAt.size >= 10_000) f.refreshRetryAt.clear();
+      f.refreshRetryAt.set(key, ctx.now() + REFRESH_RETRY_MS);
+    }
+  })();
+  f.refreshes.set(key, p);
+  try {
+    await p;
+  } finally {
+    f.refreshes.delete(key);
   }
 }

@@ -19,6 +19,10 @@ export interface RegistryOptions {
   log: Logger;
   /** `host[:port]` for repository URIs; undefined: the server's own loopback address, set by `listening`. */
   registryHost?: string;
+  /** Reads a Secrets Manager secret's current string (pull-through cache credentials). */
+  secretString?(secretArn: string): Promise<string | undefined>;
+  /** How long a tag cached through a pull-through cache rule is served before the upstream is asked again (ms; default 24 hours). */
+  pullThroughRefreshMs?: number;
   /** Memory for recently read blobs (bytes; default 128 MiB, 0 for none). */
   blobCacheBytes?: number;
   /** `https` when the server serves TLS (default `http`). */
@@ -51,6 +55,8 @@ export async function openRegistry(opts: RegistryOptions): Promise<Registry> {
     blobLocks: new KeyedLock(),
     tokens,
     pulls: new PullTimeRecorder(),
+    ...(opts.secretString ? { secretString: opts.secretString } : {}),
+    ...(opts.pullThroughRefreshMs !== undefined ? { pullThroughRefreshMs: opts.pullThroughRefreshMs } : {}),
     now: Date.now,
   };
   return {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../core/log.js';
 import type { EcrContext } from '../ecr/context.js';
 import {
@@ -17,7 +18,7 @@ import {
   type TagDoc,
 } from '../ecr/images.js';
 import { REPOSITORY_NAME_RE, getRepository, repositoryArn } from '../ecr/repositories.js';
-import { pullThroughCache } from '../ecr/pullThrough.js';
+import { blobThroughCache, pullThroughCache, refreshCachedTag } from '../ecr/pullThrough.js';
 import { BlobNotFoundError, DigestMismatchError, RangeNotSatisfiableError, UploadNotFoundError } from './storage/blobStore.js';
 import { RegistryError, toRegistryError } from './errors.js';
 
@@ -206,6 +207,18 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
     }
   }
 
+  /** Pipes a blob's bytes into the response; rejects (the connection is then dropped) when the stream fails. */
+  function sendStream(res: ServerResponse, stream: Readable): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      stream.on('error', reject);
+      res.on('close', () => {
+        stream.destroy();
+        resolve();
+      });
+      stream.pipe(res);
+    });
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams, setOp: (op: string) => void): Promise<void> {
     const method = req.method ?? 'GET';
     if (path === '/v2/token' || path === '/v2/token/') {
@@ -325,9 +338,25 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
       }
       if (method !== 'GET' && method !== 'HEAD') throw new RegistryError('UNSUPPORTED', 405, 'The operation is unsupported.');
       setOp(method === 'HEAD' ? 'HeadBlob' : 'GetBlob');
-      const found = link ? await ctx.blobs.stat(blobDigest) : await blobLinked(repo.arn, blobDigest);
-      if (!found) throw new RegistryError('BLOB_UNKNOWN', 404, 'blob unknown to registry', { digest: blobDigest });
+      let found = link ? await ctx.blobs.stat(blobDigest) : await blobLinked(repo.arn, blobDigest);
       const base = { 'docker-content-digest': blobDigest, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', etag: `"${blobDigest}"` };
+      if (!found) {
+        // A blob of an image cached through a pull-through cache rule is fetched when first read.
+        const through = await blobThroughCache(ctx, name, blobDigest);
+        if (through?.kind === 'stream') {
+          if (method === 'HEAD' || header(req, 'range') !== undefined) {
+            // Stored first, then answered as a stored blob.
+            through.body.destroy();
+            found = { size: await through.done };
+          } else {
+            res.writeHead(200, { ...base, 'docker-distribution-api-version': 'registry/2.0', ...(through.size !== undefined ? { 'content-length': String(through.size) } : {}) });
+            return sendStream(res, through.body);
+          }
+        } else if (through) {
+          found = { size: through.size };
+        }
+      }
+      if (!found) throw new RegistryError('BLOB_UNKNOWN', 404, 'blob unknown to registry', { digest: blobDigest });
       const range = parseRange(header(req, 'range'), found.size);
       if (range === 'invalid') {
         throw new RegistryError('RANGE_INVALID', 416, 'the requested range is not satisfiable', { size: found.size }, { 'content-range': `bytes */${found.size}` });
@@ -340,16 +369,7 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         res.end();
         return;
       }
-      const stream = ctx.blobs.read(blobDigest, range);
-      await new Promise<void>((resolve, reject) => {
-        stream.on('error', reject);
-        res.on('close', () => {
-          stream.destroy();
-          resolve();
-        });
-        stream.pipe(res);
-      });
-      return;
+      return sendStream(res, ctx.blobs.read(blobDigest, range));
     }
 
     if (reference !== undefined) {
@@ -374,6 +394,8 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         });
       }
       const pulling = method === 'GET' || method === 'HEAD';
+      // A tag cached through a pull-through cache rule is re-checked upstream now and then.
+      if (pulling && !isDigest) await refreshCachedTag(ctx, name, reference);
       const hit = pulling ? await findImage(ctx.store, repositoryArn(ctx, name), ref) : undefined;
       // A pull that misses may be served through a pull-through cache rule (which creates the repository).
       const repo = hit
@@ -467,7 +489,9 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         res.destroy();
       }
     } finally {
-      opts.observe?.(operation, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      opts.observe?.(operation, outcome, seconds);
+      if (log.isLevelEnabled('debug')) log.debug({ method: req.method, path: path.slice(0, 200), operation, outcome, status: res.statusCode, ms: Math.round(seconds * 1e5) / 100 }, 'registry request');
     }
   };
 }

@@ -322,6 +322,22 @@ async function touch(ctx: SecretsContext, row: Row<SecretDoc>, versionId: string
   });
 }
 
+/**
+ * The current (`AWSCURRENT`) string value of a secret, for services that read
+ * secrets on a user's behalf (ECR's pull-through cache credentials):
+ * undefined when there is no such secret, it is scheduled for deletion, or it
+ * holds a binary value.
+ */
+export async function currentSecretString(ctx: SecretsContext, secretId: string): Promise<string | undefined> {
+  const row = await findSecret(ctx, ctx.store, secretId);
+  if (!row || row.doc.deletedDate !== undefined) return undefined;
+  const v = row.doc.versions.find((x) => x.stages.includes(CURRENT));
+  if (!v || v.type !== 'string') return undefined;
+  const value = openVersion(ctx, row.doc, v).toString('utf8');
+  await touch(ctx, row, v.versionId);
+  return value;
+}
+
 export async function getSecretValue(
   ctx: SecretsContext,
   input: { SecretId: string; VersionId?: string; VersionStage?: string },

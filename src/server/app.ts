@@ -27,7 +27,7 @@ import { openRegistry } from '../registry/index.js';
 import { loadKeyring } from '../core/envelope.js';
 import { secretsManagerProtocol } from '../api/secretsmanager/service.js';
 import type { SecretsContext } from '../secrets/context.js';
-import { rewrapSecrets } from '../secrets/secrets.js';
+import { currentSecretString, rewrapSecrets } from '../secrets/secrets.js';
 import { ssmProtocol } from '../api/ssm/service.js';
 import type { SsmContext } from '../ssm/context.js';
 import { rewrapParameters } from '../ssm/parameters.js';
@@ -155,6 +155,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await authorizer.check(identity, [await repositoryCheck({ store, region: config.region, accountId: config.accountId }, action, repositoryName)], { secureTransport: false });
     },
     log,
+    secretString: (arn) => currentSecretString(secretsCtx, arn),
+    // How long a tag cached through a pull-through cache rule is served before the upstream is asked again (24 hours unless set).
+    ...(/^\d+$/.test(process.env.BERTH_ECR_PULL_THROUGH_REFRESH_MS ?? '') ? { pullThroughRefreshMs: Number(process.env.BERTH_ECR_PULL_THROUGH_REFRESH_MS) } : {}),
     ...(config.registryHost !== undefined ? { registryHost: config.registryHost } : {}),
     observe: (operation, outcome, seconds) => metrics.observe('registry', operation, outcome, seconds),
   });
