@@ -10,6 +10,8 @@ import { targetState } from './health.js';
 import { planRuntime, runtimeAnswerOk } from './plan.js';
 import { render, type Rendered } from './render.js';
 import { parseStat, runtimeCommand } from './runtime.js';
+import { trafficFromStat } from './traffic.js';
+import type { TrafficCounters } from '../traffic.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -140,6 +142,14 @@ export class HAProxyDataPlane implements DataPlane {
 
   async targetHealth(): Promise<TargetHealth[]> {
     return this.serialize(() => this.readHealth());
+  }
+
+  /** Read from the serving worker's `show stat`; its pid is the generation (a reload or restart starts a new worker at zero). */
+  async traffic(): Promise<TrafficCounters> {
+    const { running, worker } = await this.serialize(() => Promise.resolve({ running: this.running, worker: this.worker }));
+    if (!this.child || !running) throw new Error('HAProxy is not running');
+    const rows = parseStat(await runtimeCommand(this.adminSocket, 'show stat'));
+    return trafficFromStat(rows, this.desired, running, String(worker ?? ''));
   }
 
   onHealthChange(listener: (changes: TargetHealth[]) => void): () => void {

@@ -76,7 +76,8 @@ export function backendName(targetGroupId: string): string {
   return `be_${slug(targetGroupId)}_${shortHash(targetGroupId)}`;
 }
 
-function frontendName(lb: LoadBalancer, l: Listener): string {
+/** HAProxy proxy name for a listener of a load balancer. */
+export function frontendName(lb: Pick<LoadBalancer, 'id'>, l: Pick<Listener, 'id'>): string {
   return `fe_${slug(lb.id, 16)}_${slug(l.id, 16)}_${shortHash(`${lb.id}\n${l.id}`)}`;
 }
 
