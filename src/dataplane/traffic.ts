@@ -60,3 +60,48 @@ export interface TrafficCounters {
   listeners: ListenerTraffic[];
   targetGroups: TargetGroupTraffic[];
 }
+
+const sumResponses = (a: ResponseCounts | undefined, b: ResponseCounts): ResponseCounts => ({
+  '2xx': (a?.['2xx'] ?? 0) + b['2xx'],
+  '3xx': (a?.['3xx'] ?? 0) + b['3xx'],
+  '4xx': (a?.['4xx'] ?? 0) + b['4xx'],
+  '5xx': (a?.['5xx'] ?? 0) + b['5xx'],
+});
+
+/**
+ * `current` with the cumulative counters of `carried` added: what a proxy
+ * that replaced its process (a reload) carried before. Gauges (open
+ * connections, state, response time) are `current`'s; what `current` no
+ * longer has (a listener or target that went) is dropped.
+ */
+export function addTraffic(carried: TrafficCounters | undefined, current: TrafficCounters): TrafficCounters {
+  if (!carried) return current;
+  const listeners = new Map(carried.listeners.map((l) => [`${l.loadBalancerId}\n${l.listenerId}`, l]));
+  const groups = new Map(carried.targetGroups.map((g) => [g.targetGroupId, g]));
+  return {
+    generation: current.generation,
+    listeners: current.listeners.map((l) => {
+      const c = listeners.get(`${l.loadBalancerId}\n${l.listenerId}`);
+      return {
+        ...l,
+        connections: (c?.connections ?? 0) + l.connections,
+        requests: (c?.requests ?? 0) + l.requests,
+        bytesIn: (c?.bytesIn ?? 0) + l.bytesIn,
+        bytesOut: (c?.bytesOut ?? 0) + l.bytesOut,
+        responses: sumResponses(c?.responses, l.responses),
+      };
+    }),
+    targetGroups: current.targetGroups.map((g) => {
+      const c = groups.get(g.targetGroupId);
+      const targets = new Map((c?.targets ?? []).map((t) => [`${t.host}\n${t.port}`, t]));
+      return {
+        ...g,
+        requests: (c?.requests ?? 0) + g.requests,
+        targets: g.targets.map((t) => {
+          const ct = targets.get(`${t.host}\n${t.port}`);
+          return { ...t, connections: (ct?.connections ?? 0) + t.connections, requests: (ct?.requests ?? 0) + t.requests, responses: sumResponses(ct?.responses, t.responses) };
+        }),
+      };
+    }),
+  };
+}

@@ -9,7 +9,7 @@
  *   `net/<name>/<id>` (LoadBalancer) and `targetgroup/<name>/<id>`
  *   (TargetGroup);
  * - application load balancers, per LoadBalancer: RequestCount,
- *   HTTPCode_ELB_4XX_Count and HTTPCode_ELB_5XX_Count (responses the load
+ *   HTTPCode_ELB_3XX_Count, HTTPCode_ELB_4XX_Count and HTTPCode_ELB_5XX_Count (responses the load
  *   balancer sent itself: fixed responses, redirects, 503 when no target is
  *   available), HTTPCode_Target_2XX..5XX_Count, TargetResponseTime (seconds,
  *   one statistic set weighted by requests), ActiveConnectionCount and
@@ -187,6 +187,7 @@ export function elbMetrics(loadBalancers: readonly MeteredLoadBalancer[], previo
       continue;
     }
     put('RequestCount', [lbDim], 'Count', requests);
+    put('HTTPCode_ELB_3XX_Count', [lbDim], 'Count', Math.max(0, lbCodes['3xx'] - targetCodes['3xx']));
     put('HTTPCode_ELB_4XX_Count', [lbDim], 'Count', Math.max(0, lbCodes['4xx'] - targetCodes['4xx']));
     put('HTTPCode_ELB_5XX_Count', [lbDim], 'Count', Math.max(0, lbCodes['5xx'] - targetCodes['5xx']));
     for (const k of Object.keys(targetCodes) as (keyof ResponseCounts)[]) put(`HTTPCode_Target_${k.toUpperCase()}_Count`, [lbDim], 'Count', targetCodes[k]);

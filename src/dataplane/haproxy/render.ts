@@ -225,6 +225,12 @@ function renderFrontend(lb: LoadBalancer, l: Listener, paths: RenderPaths, files
     const key = l.certificate.privateKeyPem.trim();
     files.set(pem, `${cert}\n${key}\n`);
     bind += ` ssl crt ${pem}`;
+    // HAProxy serves the first certificate when no other one matches the SNI name.
+    (l.sniCertificates ?? []).forEach((c, i) => {
+      const extra = join(paths.dir, 'certs', `${name}.sni${i + 1}.pem`);
+      files.set(extra, `${c.certificatePem.trim()}\n${c.privateKeyPem.trim()}\n`);
+      bind += ` crt ${extra}`;
+    });
   }
   const idle = seconds(lb.idleTimeoutSeconds);
   const out = [`frontend ${name}`, `  # load balancer ${lb.id.replace(/[\r\n]/g, ' ')}, listener ${l.id.replace(/[\r\n]/g, ' ')}`];
