@@ -39,7 +39,7 @@ interface LoadResult {
 const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
 
 /** Debian installs nginx in /usr/sbin, which a user's PATH may lack. */
-function findNginx(): string {
+export function findNginx(): string {
   return ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx';
 }
 
@@ -49,7 +49,7 @@ function findNginx(): string {
  * descendants, from /proc: a proxy's cost per request, which, unlike req/s,
  * hardly depends on what else the machine runs.
  */
-function cpuSecondsOfTree(root: number): number {
+export function cpuSecondsOfTree(root: number): number {
   let total = 0;
   const seen = new Set<number>();
   const visit = (pid: number) => {
@@ -70,7 +70,7 @@ function cpuSecondsOfTree(root: number): number {
   return total;
 }
 
-async function startProcess(cmd: string, args: string[], ready: () => Promise<boolean>): Promise<{ pid: number; stop(): Promise<void> }> {
+export async function startProcess(cmd: string, args: string[], ready: () => Promise<boolean>): Promise<{ pid: number; stop(): Promise<void> }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -90,7 +90,7 @@ async function startProcess(cmd: string, args: string[], ready: () => Promise<bo
   };
 }
 
-function answers(url: string): Promise<boolean> {
+export function answers(url: string): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request(url, { agent: false }, (res) => {
       res.resume();
@@ -103,7 +103,7 @@ function answers(url: string): Promise<boolean> {
 }
 
 /** autocannon in its own process against `url`; `seconds` 0 runs until `stop`. */
-function load(url: string, connections: number, seconds: number): { stop(): void; result: Promise<LoadResult> } {
+export function load(url: string, connections: number, seconds: number): { stop(): void; result: Promise<LoadResult> } {
   const child = spawn(process.execPath, [LOADGEN, url, String(connections), String(seconds)], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

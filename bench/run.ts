@@ -1,11 +1,12 @@
 // Runs every benchmark in turn (`npm run bench`); each prints its figures
 // next to a peer measured in the same run. Pass names to run only some:
-//   node dist/bench/run.js api authz placement placement-e2e policy pull-through runtask registry target-health services autoscaling logs metrics loadbalancer
+//   node dist/bench/run.js api authz placement placement-e2e policy pull-through runtask registry target-health services autoscaling logs metrics loadbalancer elb-metrics
 import { runApiBench } from './api.js';
 import { runAutoscalingBench } from './autoscaling.js';
 import { runLogsBench } from './logs.js';
 import { runMetricsBench } from './metrics.js';
 import { runLoadBalancerBench } from './loadbalancer.js';
+import { runElbMetricsBench } from './elb-metrics.js';
 import { runAuthzBench } from './authz.js';
 import { runPlacementBench } from './placement.js';
 import { runPlacementE2eBench } from './placement-e2e.js';
@@ -30,6 +31,7 @@ const all: Record<string, () => Promise<unknown>> = {
   logs: () => runLogsBench({ lines: 200_000, events: 1_000_000, runs: 7 }),
   metrics: () => runMetricsBench({ seconds: 5, concurrency: 16, rounds: 3 }),
   loadbalancer: () => runLoadBalancerBench(),
+  'elb-metrics': () => runElbMetricsBench(),
   services: () => runServicesBench({ tasks: 200, agents: 4, rolling: 50, services: 1000, perService: 10, idleSeconds: 30 }),
 };
 

@@ -5,6 +5,7 @@
  * CloudWatch alarms they own), scheduled actions and scaling activities,
  * with Application Auto Scaling's errors and messages.
  */
+import { checkPredefinedMetric, predefinedMetric } from './predefined.js';
 import { randomUUID } from 'node:crypto';
 import { InvalidNextTokenException, ObjectNotFoundException, ValidationException } from '../core/errors.js';
 import type { StoredService } from '../ecs/model.js';
@@ -172,7 +173,6 @@ export async function describeScalingActivities(ctx: AutoScalingContext, input: 
   return { ScalingActivities: items, ...(all.length > offset + max ? { NextToken: Buffer.from(`a${offset + max}`).toString('base64url') } : {}) };
 }
 
-const PREDEFINED: Record<string, string> = { ECSServiceAverageCPUUtilization: 'CPUUtilization', ECSServiceAverageMemoryUtilization: 'MemoryUtilization' };
 
 export async function putScalingPolicy(
   ctx: AutoScalingContext & MetricsContext,
@@ -199,9 +199,7 @@ export async function putScalingPolicy(
     if ((c.PredefinedMetricSpecification === undefined) === (c.CustomizedMetricSpecification === undefined)) {
       throw new ValidationException('Exactly one of PredefinedMetricSpecification and CustomizedMetricSpecification must be specified');
     }
-    if (c.PredefinedMetricSpecification && !PREDEFINED[c.PredefinedMetricSpecification.PredefinedMetricType]) {
-      throw new ValidationException(`Unsupported predefined metric type '${c.PredefinedMetricSpecification.PredefinedMetricType}' for service namespace 'ecs'. Berth supports ECSServiceAverageCPUUtilization and ECSServiceAverageMemoryUtilization.`);
-    }
+    if (c.PredefinedMetricSpecification) checkPredefinedMetric(c.PredefinedMetricSpecification);
     const cm = c.CustomizedMetricSpecification;
     if (cm && (cm.MetricName === undefined || cm.Namespace === undefined || cm.Statistic === undefined)) {
       throw new ValidationException('CustomizedMetricSpecification needs MetricName, Namespace and Statistic (metric math queries are not supported by Berth yet)');
@@ -230,9 +228,8 @@ export async function putScalingPolicy(
     if (type === 'TargetTrackingScaling') {
       const c = input.TargetTrackingScalingPolicyConfiguration!;
       const settings = targetTrackingAlarmSettings();
-      const [, clusterName, serviceName] = input.ResourceId.split('/') as [string, string, string];
       const metric = c.PredefinedMetricSpecification
-        ? { Namespace: 'AWS/ECS', MetricName: PREDEFINED[c.PredefinedMetricSpecification.PredefinedMetricType]!, Dimensions: [{ Name: 'ClusterName', Value: clusterName }, { Name: 'ServiceName', Value: serviceName }], Statistic: 'Average' }
+        ? predefinedMetric(c.PredefinedMetricSpecification, input.ResourceId)
         : { Namespace: c.CustomizedMetricSpecification!.Namespace!, MetricName: c.CustomizedMetricSpecification!.MetricName!, Dimensions: c.CustomizedMetricSpecification!.Dimensions ?? [], Statistic: c.CustomizedMetricSpecification!.Statistic!, ...(c.CustomizedMetricSpecification!.Unit !== undefined ? { Unit: c.CustomizedMetricSpecification!.Unit } : {}) };
       // An update keeps the policy's alarm names (their uuid), as AWS does.
       const existingHigh = cur?.doc.policy.Alarms.find((a) => a.AlarmName.includes('-AlarmHigh-'))?.AlarmName;

@@ -116,10 +116,10 @@ export class LoadBalancerController {
     const certificates = new Map<string, { certificatePem: string; privateKeyPem: string } | undefined>();
     for (const v of views) {
       for (const l of v.listeners) {
-        for (const c of l.listener.Certificates ?? []) {
-          if (!c.CertificateArn || certificates.has(c.CertificateArn)) continue;
-          const pair = await certificateKeyPair(this.ctx.store, c.CertificateArn);
-          certificates.set(c.CertificateArn, pair ? { certificatePem: pair.certificate + (pair.chain ?? ''), privateKeyPem: pair.privateKey } : undefined);
+        for (const arn of [...(l.listener.Certificates ?? []).map((c) => c.CertificateArn), ...(l.listener.additionalCertificates ?? [])]) {
+          if (!arn || certificates.has(arn)) continue;
+          const pair = await certificateKeyPair(this.ctx.store, arn);
+          certificates.set(arn, pair ? { certificatePem: pair.certificate + (pair.chain ?? ''), privateKeyPem: pair.privateKey } : undefined);
         }
       }
     }

@@ -151,6 +151,48 @@ export function dataPlaneContract(name: string, open: () => DataPlaneUnderTest):
       await assert.rejects(get(`http://127.0.0.1:${port}/`), 'plain HTTP is not served on an HTTPS listener');
     });
 
+    it('serves the certificate of the list that SNI names, and the listener certificate to every other name', async () => {
+      const { plane } = await started();
+      const port = await freePort();
+      const cert = (name: string) =>
+        generate([{ name: 'commonName', value: name }], { keySize: 2048, algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: name }] }] } as Parameters<typeof generate>[1]);
+      const [one, two] = [await cert('one.berth.test'), await cert('two.berth.test')];
+      await plane.apply(
+        alb(port, [], 'tg-a', [tg('tg-a', [a])], {
+          protocol: 'HTTPS',
+          certificate: { certificatePem: one.cert, privateKeyPem: one.private },
+          sniCertificates: [{ certificatePem: two.cert, privateKeyPem: two.private }],
+        }),
+      );
+      const url = `https://127.0.0.1:${port}/`;
+      assert.equal((await get(url, { ca: two.cert, servername: 'two.berth.test' })).body, 'a', 'verified against the second certificate');
+      assert.equal((await get(url, { ca: one.cert, servername: 'one.berth.test' })).body, 'a', 'verified against the default certificate');
+      await assert.rejects(get(url, { ca: two.cert, servername: 'three.berth.test' }), 'a name no certificate of the list covers gets the default certificate');
+    });
+
+    it('counts requests, responses and connections per listener, target group and target, across configuration reloads', async () => {
+      const { plane } = await started();
+      const port = await freePort();
+      const lbId = 'arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/web/1';
+      await plane.apply(alb(port, [], 'tg-a', [tg('tg-a', [a])]));
+      for (let i = 0; i < 5; i++) assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200);
+      const counted = async () => {
+        const t = await plane.traffic();
+        const l = t.listeners.find((x) => x.loadBalancerId === lbId && x.listenerId === 'http');
+        const g = t.targetGroups.find((x) => x.targetGroupId === 'tg-a');
+        return { generation: t.generation, listener: l?.requests, ok: l?.responses['2xx'], connections: l?.connections, group: g?.requests, target: g?.targets[0]?.requests, state: g?.targets[0]?.state, bytes: (l?.bytesIn ?? 0) > 0 && (l?.bytesOut ?? 0) > 0 };
+      };
+      const before = await counted();
+      assert.deepEqual({ ...before, generation: undefined }, { generation: undefined, listener: 5, ok: 5, connections: 5, group: 5, target: 5, state: 'up', bytes: true });
+      // A new rule is a structural change (a reload on HAProxy); the counts go on.
+      await plane.apply(alb(port, [{ priority: 1, conditions: [{ field: 'path-pattern', values: ['/teapot'] }], action: { type: 'fixed-response', statusCode: 418 } }], 'tg-a', [tg('tg-a', [a])]));
+      assert.equal((await get(`http://127.0.0.1:${port}/teapot`)).status, 418);
+      for (let i = 0; i < 3; i++) assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200);
+      const later = await counted();
+      assert.equal(later.generation, before.generation);
+      assert.deepEqual([later.listener, later.ok, later.group, later.target], [9, 8, 8, 8]);
+    });
+
     it('forwards TCP on a network load balancer', async () => {
       const { plane } = await started();
       const port = await freePort();

@@ -1,4 +1,5 @@
 import type { DataPlaneConfig } from './model.js';
+import type { TrafficCounters } from './traffic.js';
 
 /**
  * A load-balancer data plane: a proxy made to serve a `DataPlaneConfig`.
@@ -15,6 +16,8 @@ import type { DataPlaneConfig } from './model.js';
  * - Health is the proxy's own checks; `targetHealth` reports it per target in
  *   ELB's words, and `onHealthChange` hears every state change.
  * - A proxy that dies is started again with the last applied configuration.
+ * - `traffic` reports cumulative counters per listener, target group and
+ *   target, for the load balancers' CloudWatch metrics.
  */
 export interface DataPlane {
   start(): Promise<void>;
@@ -22,6 +25,8 @@ export interface DataPlane {
   targetHealth(): Promise<TargetHealth[]>;
   /** Called with each target whose state or reason changed; returns an unsubscribe function. */
   onHealthChange(listener: (changes: TargetHealth[]) => void): () => void;
+  /** What the proxy has carried so far (see `traffic.ts`); rejects when the proxy is not running. */
+  traffic(): Promise<TrafficCounters>;
   /** Stops the proxy; listeners close. */
   stop(): Promise<void>;
 }

@@ -45,6 +45,12 @@ export interface Listener {
   bindHost?: string;
   /** PEM certificate (with its chain) and private key: required for HTTPS. */
   certificate?: { certificatePem: string; privateKeyPem: string };
+  /**
+   * HTTPS only: further certificates, each served to clients whose SNI host
+   * name it covers; `certificate` answers every other name and clients
+   * without SNI, as ELB's default certificate does.
+   */
+  sniCertificates?: { certificatePem: string; privateKeyPem: string }[];
   /** Evaluated by ascending priority; an application load balancer's only. */
   rules: Rule[];
   defaultAction: Action;

@@ -143,6 +143,8 @@ function mapListener(view: ListenerView, input: MappingInput): Listener {
     certificate = ref?.CertificateArn ? input.certificate(ref.CertificateArn) : undefined;
     if (!certificate) throw new Unservable(`certificate ${ref?.CertificateArn ?? '(none)'} of the HTTPS listener on port ${l.Port} is not found`);
   }
+  // The certificate list: chosen by SNI; one that is gone is left out (ACM refuses to delete a certificate in use).
+  const sniCertificates = protocol === 'HTTPS' ? (l.additionalCertificates ?? []).map((arn) => input.certificate(arn)).filter((c) => c !== undefined) : [];
   const rules = view.rules.filter((r) => r.priority !== 'default');
   const def = view.rules.find((r) => r.priority === 'default');
   if (!def) throw new Unservable(`the listener on port ${l.Port} has no default action`);
@@ -152,6 +154,7 @@ function mapListener(view: ListenerView, input: MappingInput): Listener {
     protocol,
     bindHost: input.bindHost,
     ...(certificate ? { certificate } : {}),
+    ...(sniCertificates.length ? { sniCertificates } : {}),
     rules: protocol === 'TCP' ? [] : rules.map((r) => ({ priority: r.priority as number, conditions: r.conditions.map(mapCondition), action: mapActions(r.actions) })),
     defaultAction: mapActions(def.actions),
   };

@@ -4,6 +4,7 @@ import {
   DuplicateListenerException,
   IncompatibleProtocolsException,
   InvalidLoadBalancerActionException,
+  OperationNotPermittedException,
   SSLPolicyNotFoundException,
   TargetGroupAssociationLimitException,
   TooManyActionsException,
@@ -314,13 +315,14 @@ export async function modifyListener(ctx: Elbv2Context, input: ModifyListenerInp
       // Forwarding target groups must still fit the new protocol.
       await normalizeActions(tx, lb, protocol, actions);
     }
-    const { Certificates: _c, SslPolicy: _s, AlpnPolicy: _a, attributes: previous, ...rest } = row.doc;
+    const { Certificates: _c, SslPolicy: _s, AlpnPolicy: _a, attributes: previous, additionalCertificates: extra, ...rest } = row.doc;
     const kept = Object.entries(previous ?? {}).filter(([k]) => Object.hasOwn(listenerAttributeDefaults(protocol), k));
     const doc: ListenerDoc = {
       ...rest,
       Port: port,
       Protocol: protocol,
       ...security,
+      ...(secure && extra?.length ? { additionalCertificates: extra.filter((arn) => arn !== security.Certificates?.[0]?.CertificateArn) } : {}),
       DefaultActions: actions,
       ...(protocol === 'TLS' && (input.AlpnPolicy ?? row.doc.AlpnPolicy) ? { AlpnPolicy: input.AlpnPolicy ?? row.doc.AlpnPolicy! } : {}),
       ...(kept.length > 0 ? { attributes: Object.fromEntries(kept) } : {}),
@@ -342,7 +344,9 @@ export async function deleteListener(ctx: Elbv2Context, input: { ListenerArn: st
 
 /** Listeners that serve a certificate, for ACM's in-use checks. */
 export async function listenersUsingCertificate(reader: StoreReader, certificateArn: string): Promise<ListenerDoc[]> {
-  return (await reader.find<ListenerDoc>('listener')).map((r) => r.doc).filter((l) => (l.Certificates ?? []).some((c) => c.CertificateArn === certificateArn));
+  return (await reader.find<ListenerDoc>('listener'))
+    .map((r) => r.doc)
+    .filter((l) => (l.Certificates ?? []).some((c) => c.CertificateArn === certificateArn) || (l.additionalCertificates ?? []).includes(certificateArn));
 }
 
 
@@ -374,10 +378,66 @@ export async function modifyListenerAttributes(ctx: Elbv2Context, input: { Liste
   return { Attributes: listenerAttributes(row.doc) };
 }
 
-/** DescribeListenerCertificates: a secure listener's default certificate (Berth keeps no certificate lists besides it). */
+/** DescribeListenerCertificates: the default certificate (IsDefault) and the listener's certificate list. */
 export async function describeListenerCertificates(ctx: Elbv2Context, input: { ListenerArn: string; Marker?: string; PageSize?: number }): Promise<unknown> {
   const l = (await getListener(ctx.store, input.ListenerArn)).doc;
-  const certs = (l.Certificates ?? []).map((c) => ({ CertificateArn: c.CertificateArn, IsDefault: true }));
+  const certs = [
+    ...(l.Certificates ?? []).map((c) => ({ CertificateArn: c.CertificateArn, IsDefault: true })),
+    ...(l.additionalCertificates ?? []).map((arn) => ({ CertificateArn: arn, IsDefault: false })),
+  ];
   const { items, next } = page(certs, input.Marker, input.PageSize, 'DescribeListenerCertificates');
   return { Certificates: items, ...(next !== undefined ? { NextMarker: next } : {}) };
+}
+
+/** Certificates an application load balancer's listeners may hold besides their default ones. */
+export const MAX_ADDITIONAL_CERTIFICATES = 25;
+
+function secureListener(l: ListenerDoc): void {
+  if (l.Protocol !== 'HTTPS' && l.Protocol !== 'TLS') throw new ValidationError(`Certificates are not supported for listeners with the protocol '${l.Protocol}'`);
+}
+
+function certificateArns(certificates: readonly CertificateRef[]): string[] {
+  return certificates.map((c) => {
+    if (c.CertificateArn === undefined || c.CertificateArn === '') throw new ValidationError('A certificate ARN must be specified');
+    return c.CertificateArn;
+  });
+}
+
+/**
+ * AddListenerCertificates: certificates the listener serves besides its
+ * default one, to clients whose SNI names them (the default certificate
+ * answers every other name, and clients without SNI).
+ */
+export async function addListenerCertificates(ctx: Elbv2Context, input: { ListenerArn: string; Certificates: CertificateRef[] }): Promise<unknown> {
+  if (input.Certificates.some((c) => c.IsDefault === true)) throw new ValidationError('You cannot add a default certificate; use ModifyListener to change the default certificate');
+  const arns = certificateArns(input.Certificates);
+  const row = await withRetry(ctx.store, async (tx) => {
+    const row = await getListener(tx, input.ListenerArn);
+    secureListener(row.doc);
+    for (const arn of arns) if (!(await tx.get('certificate', arn))) throw new CertificateNotFoundException(`Certificate '${arn}' not found`);
+    const defaultArn = row.doc.Certificates?.[0]?.CertificateArn;
+    const list = [...(row.doc.additionalCertificates ?? [])];
+    for (const arn of arns) if (arn !== defaultArn && !list.includes(arn)) list.push(arn);
+    if (list.length > MAX_ADDITIONAL_CERTIFICATES) throw new TooManyCertificatesException(`You've reached the limit on the number of certificates per load balancer`);
+    return tx.update<ListenerDoc>('listener', { ...row, doc: { ...row.doc, additionalCertificates: list } });
+  });
+  const added = new Set(arns);
+  return { Certificates: (row.doc.additionalCertificates ?? []).filter((arn) => added.has(arn)).map((arn) => ({ CertificateArn: arn, IsDefault: false })) };
+}
+
+/** RemoveListenerCertificates: takes certificates off the listener's list; the default certificate stays (ModifyListener changes it). */
+export async function removeListenerCertificates(ctx: Elbv2Context, input: { ListenerArn: string; Certificates: CertificateRef[] }): Promise<unknown> {
+  const arns = certificateArns(input.Certificates);
+  await withRetry(ctx.store, async (tx) => {
+    const row = await getListener(tx, input.ListenerArn);
+    secureListener(row.doc);
+    const defaultArn = row.doc.Certificates?.[0]?.CertificateArn;
+    if (input.Certificates.some((c) => c.IsDefault === true) || arns.includes(defaultArn ?? '')) {
+      throw new OperationNotPermittedException('The default certificate of a listener cannot be removed; use ModifyListener to change it');
+    }
+    const list = (row.doc.additionalCertificates ?? []).filter((arn) => !arns.includes(arn));
+    const { additionalCertificates: _old, ...rest } = row.doc;
+    await tx.update<ListenerDoc>('listener', { ...row, doc: { ...rest, ...(list.length ? { additionalCertificates: list } : {}) } });
+  });
+  return {};
 }

@@ -103,7 +103,10 @@ export interface ListenerDoc {
   LoadBalancerArn: string;
   Port: number;
   Protocol: string;
+  /** The default certificate (ELB describes only it here). */
   Certificates?: CertificateRef[];
+  /** The listener's certificate list besides the default (AddListenerCertificates), chosen by SNI. */
+  additionalCertificates?: string[];
   SslPolicy?: string;
   DefaultActions: ActionDoc[];
   AlpnPolicy?: string[];

@@ -53,6 +53,8 @@ import { LoadBalancerController } from '../controllers/loadBalancers.js';
 import { ServiceTargetsController } from '../controllers/serviceTargets.js';
 import { BlueGreenController } from '../controllers/blueGreen.js';
 import { HAProxyDataPlane } from '../dataplane/haproxy/haproxyDataPlane.js';
+import type { DataPlane } from '../dataplane/dataplane.js';
+import { ElbMetricsController } from '../controllers/elbMetrics.js';
 import { recordHAProxyMaster, stopStaleHAProxy } from '../dataplane/haproxy/stale.js';
 
 export interface ServerConfig {
@@ -250,6 +252,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...Object.fromEntries(Object.entries(gcEnv).filter(([, v]) => v !== undefined)),
     ...config.registryGc,
   });
+  /** The load balancers' data plane once started, for their metrics. */
+  let lbPlane: DataPlane | undefined;
   const controllers = [
     createReaper(ctx, { retentionMs: config.inactiveRetentionMs ?? 60 * 60 * 1000, log }),
     new ServiceController(ctx, { log }),
@@ -277,10 +281,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           throw err;
         }
         recordHAProxyMaster(dir, plane.pids[0]);
+        lbPlane = plane;
         return plane;
       },
       log,
     }),
+    // AWS/ApplicationELB and AWS/NetworkELB metrics from the data plane's counters.
+    new ElbMetricsController(store, metricsCtx.storage, { dataPlane: () => lbPlane, log }),
   ];
   for (const c of controllers) c.start();
   // ECS metrics every sampling interval; metric storage housekeeping every minute.

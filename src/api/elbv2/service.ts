@@ -53,6 +53,8 @@ export function elbv2Operations(ctx: Elbv2Context): Elbv2Operations {
     DescribeListenerAttributes: op(listeners.describeListenerAttributes),
     ModifyListenerAttributes: op(listeners.modifyListenerAttributes),
     DescribeListenerCertificates: op(listeners.describeListenerCertificates),
+    AddListenerCertificates: op(listeners.addListenerCertificates),
+    RemoveListenerCertificates: op(listeners.removeListenerCertificates),
 
     CreateRule: op(rules.createRule),
     DescribeRules: op(rules.describeRules),

@@ -10,6 +10,8 @@ import { targetState } from './health.js';
 import { planRuntime, runtimeAnswerOk } from './plan.js';
 import { render, type Rendered } from './render.js';
 import { parseStat, runtimeCommand } from './runtime.js';
+import { trafficFromStat } from './traffic.js';
+import { addTraffic, type TrafficCounters } from '../traffic.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -95,6 +97,10 @@ export class HAProxyDataPlane implements DataPlane {
   private worker: number | undefined;
   /** Times HAProxy was started again after dying. */
   restarts = 0;
+  /** Traffic counted by workers replaced by reloads since HAProxy started. */
+  private carriedTraffic: TrafficCounters | undefined;
+  /** Counts HAProxy starts: the generation of traffic counters. */
+  private launches = 0;
 
   constructor(options: HAProxyDataPlaneOptions = {}) {
     this.ownDir = !options.dir;
@@ -140,6 +146,16 @@ export class HAProxyDataPlane implements DataPlane {
 
   async targetHealth(): Promise<TargetHealth[]> {
     return this.serialize(() => this.readHealth());
+  }
+
+  /**
+   * The serving worker's `show stat` plus what the workers it replaced by
+   * reloads had counted (read just before each reload), so counters only
+   * start again from zero, with a new generation, when HAProxy itself
+   * starts again.
+   */
+  traffic(): Promise<TrafficCounters> {
+    return this.serialize(async () => addTraffic(this.carriedTraffic, await this.readTraffic()));
   }
 
   onHealthChange(listener: (changes: TargetHealth[]) => void): () => void {
@@ -316,6 +332,9 @@ export class HAProxyDataPlane implements DataPlane {
     await this.check(candidate);
     renameSync(candidate, this.cfgPath);
     const oldPid = await this.workerPid();
+    // Carry the traffic counted so far over the reload (what the old worker counts after this is not).
+    const counted = await this.readTraffic().catch(() => undefined);
+    if (counted) this.carriedTraffic = addTraffic(this.carriedTraffic, counted);
     // Carry health (and weights) over to the new worker.
     writeFileSync(this.stateFile, await runtimeCommand(this.adminSocket, 'show servers state'));
     const deadline = Date.now() + 20_000;
@@ -429,6 +448,8 @@ export class HAProxyDataPlane implements DataPlane {
       await sleep(20);
     }
     this.running = r;
+    this.launches++;
+    this.carriedTraffic = undefined;
     this.restartDelayMs = 100;
     this.log.info({ pid: child.pid, dir: this.dir }, 'HAProxy started');
   }
@@ -479,6 +500,14 @@ export class HAProxyDataPlane implements DataPlane {
     await exited;
     clearTimeout(timer);
     this.child = undefined;
+  }
+
+  /** The serving worker's own counters. */
+  private async readTraffic(): Promise<TrafficCounters> {
+    const running = this.running;
+    if (!this.child || !running) throw new Error('HAProxy is not running');
+    const rows = parseStat(await runtimeCommand(this.adminSocket, 'show stat'));
+    return trafficFromStat(rows, this.desired, running, String(this.launches));
   }
 
   private async readHealth(): Promise<TargetHealth[]> {

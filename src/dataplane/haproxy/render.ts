@@ -82,7 +82,8 @@ export function backendName(targetGroupId: string): string {
   return `be_${slug(targetGroupId)}_${shortHash(targetGroupId)}`;
 }
 
-function frontendName(lb: LoadBalancer, l: Listener): string {
+/** HAProxy proxy name for a listener of a load balancer. */
+export function frontendName(lb: Pick<LoadBalancer, 'id'>, l: Pick<Listener, 'id'>): string {
   return `fe_${slug(lb.id, 16)}_${slug(l.id, 16)}_${shortHash(`${lb.id}\n${l.id}`)}`;
 }
 
@@ -245,6 +246,12 @@ function renderFrontend(lb: LoadBalancer, l: Listener, paths: RenderPaths, files
     const key = l.certificate.privateKeyPem.trim();
     files.set(pem, `${cert}\n${key}\n`);
     bind += ` ssl crt ${pem}`;
+    // HAProxy serves the first certificate when no other one matches the SNI name.
+    (l.sniCertificates ?? []).forEach((c, i) => {
+      const extra = join(paths.dir, 'certs', `${name}.sni${i + 1}.pem`);
+      files.set(extra, `${c.certificatePem.trim()}\n${c.privateKeyPem.trim()}\n`);
+      bind += ` crt ${extra}`;
+    });
   }
   const idle = seconds(lb.idleTimeoutSeconds);
   const out = [`frontend ${name}`, `  # load balancer ${lb.id.replace(/[\r\n]/g, ' ')}, listener ${l.id.replace(/[\r\n]/g, ' ')}`];
