@@ -12,7 +12,8 @@ import {
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
 import type { ContainerInstanceDoc } from '../ecs/containerInstances.js';
 import type { DomainContext } from '../ecs/context.js';
-import { recordTaskHealth, tasksToSend, type TaskWithDefinition } from '../ecs/tasks.js';
+import { recordTaskHealth, stopTaskForFailure, tasksToSend, type TaskWithDefinition } from '../ecs/tasks.js';
+import type { TaskCredentialIssuer } from './taskCredentials.js';
 import { withRetry, type Change } from '../store/store.js';
 import type { Logger } from '../core/log.js';
 
@@ -41,6 +42,8 @@ export interface DispatcherOptions {
   reconnectGraceMs?: number;
   /** Receives each agent's resource report (`stats` messages) with the agent's cluster. */
   onStats?: (clusterArn: string, msg: AgentStatsMessage) => void;
+  /** Issues the task role and execution role credentials sent with each push; without it tasks get none. */
+  credentials?: TaskCredentialIssuer;
 }
 
 interface Session {
@@ -64,6 +67,8 @@ interface Session {
   resend: boolean;
   /** What the agent was last sent, as far as it acts on it; version-only changes are not re-sent. */
   fingerprint: string;
+  /** The access key ids of the role credentials last sent on this connection. */
+  credentialsFingerprint: string;
 }
 
 function toAgentTask({ stored, taskDefinition }: TaskWithDefinition): AgentTask {
@@ -108,6 +113,8 @@ export class Dispatcher {
   private readonly maxAckTimeoutMs: number;
   private readonly reconnectGraceMs: number;
   private readonly onStats: DispatcherOptions['onStats'];
+  private readonly credentials: TaskCredentialIssuer | undefined;
+  private readonly renewTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -120,6 +127,14 @@ export class Dispatcher {
     this.maxAckTimeoutMs = Math.max(this.ackTimeoutMs, options.maxAckTimeoutMs ?? MAX_ACK_TIMEOUT_MS);
     this.reconnectGraceMs = options.reconnectGraceMs ?? RECONNECT_GRACE_MS;
     this.onStats = options.onStats;
+    this.credentials = options.credentials;
+    if (this.credentials) {
+      const issuer = this.credentials;
+      this.renewTimer = setInterval(() => {
+        for (const s of this.sessions.values()) if (issuer.dueForRenewal(s.instanceArn)) void this.push(s);
+      }, issuer.checkIntervalMs);
+      this.renewTimer.unref();
+    }
     this.unwatch = ctx.store.watch((changes) => this.onChanges(changes));
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
@@ -212,6 +227,7 @@ export class Dispatcher {
         dirty: false,
         resend: false,
         fingerprint: '',
+        credentialsFingerprint: '',
       };
       this.sessions.set(instanceArn, session);
       this.log.info({ instanceArn }, 'agent connected');
@@ -341,7 +357,8 @@ export class Dispatcher {
         const resend = session.resend;
         session.resend = false;
         // Read and recorded as sent before it goes: a stop from now on waits for the agent.
-        const tasks = await tasksToSend(this.ctx, session.clusterArn, session.instanceArn);
+        let tasks = await tasksToSend(this.ctx, session.clusterArn, session.instanceArn);
+        if (this.credentials) tasks = await this.sendCredentials(session, tasks);
         const fingerprint = JSON.stringify(tasks.map(({ stored: { task } }) => [task.taskArn, task.desiredStatus, task.stopCode, task.stoppedReason]));
         // The first push of a connection always goes, and so does a re-send; later
         // ones only when something the agent acts on changed.
@@ -364,6 +381,27 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Sends the instance's role credentials ahead of its task set when they
+   * changed (or on a new connection); answers the set without the tasks whose
+   * role cannot be assumed, which are stopped with ECS's reason.
+   */
+  private async sendCredentials(session: Session, tasks: TaskWithDefinition[]): Promise<TaskWithDefinition[]> {
+    const { credentials, failures } = await this.credentials!.forInstance(session.instanceArn, tasks);
+    const fingerprint = credentials.map((c) => c.accessKeyId).join(',');
+    if (session.seq === 0 || fingerprint !== session.credentialsFingerprint) {
+      session.credentialsFingerprint = fingerprint;
+      const msg: ServerMessage = { type: 'credentials', credentials };
+      if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(msg));
+    }
+    if (failures.length === 0) return tasks;
+    for (const f of failures) {
+      stopTaskForFailure(this.ctx, f.taskArn, 'TaskFailedToStart', f.reason).catch((err: unknown) => this.log.warn({ err, taskArn: f.taskArn }, 'could not stop a task whose role cannot be assumed'));
+    }
+    const failed = new Set(failures.map((f) => f.taskArn));
+    return tasks.filter((t) => !failed.has(t.stored.task.taskArn));
+  }
+
   private heartbeat(): void {
     const now = Date.now();
     for (const s of this.sessions.values()) {
@@ -379,6 +417,7 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.renewTimer);
     clearTimeout(this.graceTimer);
     this.unwatch();
     const open = [...this.sessions.values()];
