@@ -139,12 +139,12 @@ function specOf(td: TaskDefinitionDoc, input: { overrides?: Overrides; startedBy
 }
 
 /** ECS's ClientException when the task's task role or execution role cannot be assumed by ECS for the task. */
-export async function checkTaskRoles(ctx: DomainContext, td: TaskDefinitionDoc, overrides: Overrides | undefined): Promise<void> {
+export async function checkTaskRoles(ctx: DomainContext, reader: StoreReader, td: TaskDefinitionDoc, overrides: Overrides | undefined): Promise<void> {
   const roles = taskRolesOf(td as unknown as Record<string, unknown>, (overrides ?? {}) as Record<string, unknown>);
   for (const arn of [roles.taskRoleArn, roles.executionRoleArn]) {
     if (!arn) continue;
     try {
-      await serviceMayAssume(ctx, arn, ECS_TASKS_SERVICE);
+      await serviceMayAssume(ctx, arn, ECS_TASKS_SERVICE, reader);
     } catch (err) {
       if (err instanceof RoleNotAssumableError) throw new ClientException(unassumableRoleMessage(arn), { hint: err.message });
       throw err;
@@ -196,7 +196,7 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
     }
     const registered = await requireTaskDefinition(ctx, tx, input.taskDefinition);
     const launchType = checkLaunch(registered, input.launchType);
-    await checkTaskRoles(ctx, registered, input.overrides);
+    await checkTaskRoles(ctx, tx, registered, input.overrides);
     const current = state.current(cluster.arn)?.snapshot ?? snapshot;
     if (current.instances.length === 0) {
       throw new InvalidParameterException('No Container Instances were found in your cluster.', { hint: `Start \`berth agent --cluster ${cluster.doc.clusterName}\` on a Docker host.` });
@@ -243,7 +243,7 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
     const cluster = await requireCluster(ctx, tx, input.cluster);
     const registered = await requireTaskDefinition(ctx, tx, input.taskDefinition);
     const launchType = checkLaunch(registered, 'EC2');
-    await checkTaskRoles(ctx, registered, input.overrides);
+    await checkTaskRoles(ctx, tx, registered, input.overrides);
     const spec = specOf(registered, input, launchType, 1, await standaloneTaskTags(tx, registered, cluster, input, tags));
     const tasks: TaskDoc[] = [];
     const failures: RunTaskOutput['failures'] = [];

@@ -15,6 +15,7 @@ import { checkDocument, getRoleRow } from './entities.js';
 import { newIamId, newSecret, secretContext, type IamContext, type RoleDoc, type SessionDoc, type Tag } from './model.js';
 import { compilePolicy, evaluate } from './policy/index.js';
 import { hashToken, type Identity } from './principals.js';
+import type { StoreReader } from '../store/store.js';
 
 type In = Record<string, unknown>;
 
@@ -121,11 +122,16 @@ export class RoleNotAssumableError extends Error {
 }
 
 /** The role a role ARN of this account names, when its trust policy lets `service` call sts:AssumeRole. */
-export async function serviceMayAssume(ctx: Pick<IamContext, 'store' | 'accountId' | 'now'>, roleArn: string, service: string): Promise<RoleDoc> {
+export async function serviceMayAssume(
+  ctx: Pick<IamContext, 'store' | 'accountId' | 'now'>,
+  roleArn: string,
+  service: string,
+  reader: StoreReader = ctx.store,
+): Promise<RoleDoc> {
   const m = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/.exec(roleArn);
   if (!m) throw new RoleNotAssumableError(roleArn, 'not a role ARN');
   if (m[1] !== ctx.accountId) throw new RoleNotAssumableError(roleArn, `the role is in account ${m[1]}, not ${ctx.accountId}`);
-  const role = (await getRoleRow(ctx.store, m[2]!).catch(() => undefined))?.doc;
+  const role = (await getRoleRow(reader, m[2]!).catch(() => undefined))?.doc;
   if (!role || role.Arn !== roleArn) throw new RoleNotAssumableError(roleArn, 'no such role');
   const trust = compilePolicy(role.AssumeRolePolicyDocument, 'trust', `${roleArn} trust policy`);
   const d = evaluate({ principal: { type: 'Service', id: service }, action: 'sts:AssumeRole', resource: roleArn, now: new Date(ctx.now()) }, { identity: [], resource: trust });
