@@ -44,6 +44,12 @@ export interface DispatcherOptions {
   onStats?: (clusterArn: string, msg: AgentStatsMessage) => void;
   /** Issues the task role and execution role credentials sent with each push; without it tasks get none. */
   credentials?: TaskCredentialIssuer;
+  /**
+   * Decides whether the signer of a connect may hold the instance's channel
+   * (ECS's `ecs:Poll` on the container instance); throws AccessDeniedException
+   * with AWS's message when not. Without it every valid signature may.
+   */
+  authorizeAgent?: (accessKeyId: string, clusterArn: string, containerInstanceArn: string) => Promise<void>;
 }
 
 interface Session {
@@ -114,6 +120,7 @@ export class Dispatcher {
   private readonly reconnectGraceMs: number;
   private readonly onStats: DispatcherOptions['onStats'];
   private readonly credentials: TaskCredentialIssuer | undefined;
+  private readonly authorizeAgent: DispatcherOptions['authorizeAgent'];
   private readonly renewTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
 
@@ -128,6 +135,7 @@ export class Dispatcher {
     this.reconnectGraceMs = options.reconnectGraceMs ?? RECONNECT_GRACE_MS;
     this.onStats = options.onStats;
     this.credentials = options.credentials;
+    this.authorizeAgent = options.authorizeAgent;
     if (this.credentials) {
       const issuer = this.credentials;
       this.renewTimer = setInterval(() => {
@@ -197,14 +205,15 @@ export class Dispatcher {
     const refuse = (status: string, message: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`);
     };
+    const clusterArn = url.searchParams.get('cluster') ?? '';
+    const instanceArn = url.searchParams.get('containerInstance') ?? '';
     try {
-      await this.verifier.verify({ method: 'GET', path: url.pathname, query: url.search.slice(1), headers: req.headers, body: Buffer.alloc(0) });
+      const principal = await this.verifier.verify({ method: 'GET', path: url.pathname, query: url.search.slice(1), headers: req.headers, body: Buffer.alloc(0) });
+      await this.authorizeAgent?.(principal.accessKeyId, clusterArn, instanceArn);
     } catch (err) {
       refuse('403 Forbidden', err instanceof Error ? err.message : 'forbidden');
       return;
     }
-    const clusterArn = url.searchParams.get('cluster') ?? '';
-    const instanceArn = url.searchParams.get('containerInstance') ?? '';
     const row = await this.ctx.store.get<ContainerInstanceDoc>('containerInstance', instanceArn);
     if (!row || row.cluster !== clusterArn || row.doc.status === 'INACTIVE') {
       refuse('404 Not Found', `container instance ${instanceArn} is not registered in cluster ${clusterArn}; register it again`);
