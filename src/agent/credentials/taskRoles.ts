@@ -38,22 +38,35 @@ import type { AgentTaskCredentials } from '../../protocol/agent.js';
 export const CREDENTIALS_HOST = '169.254.170.2';
 export const CREDENTIALS_PORT = 80;
 
+/** A task's credentials as the endpoint answers them. */
+export interface Served {
+  taskArn: string;
+  credentials: AgentTaskCredentials;
+  /** The task's authorization token (FULL_URI mode). */
+  token: Buffer;
+  /** The JSON document. */
+  body: string;
+}
+
 /** The role credentials the server sent for the instance's tasks, by task. */
 export class TaskRoleCredentials {
   private readonly byTask = new Map<string, { task?: AgentTaskCredentials; execution?: AgentTaskCredentials }>();
-  private readonly taskById = new Map<string, string>();
+  /** By credential id: what the endpoint answers, prepared once per credentials set. */
+  private readonly served = new Map<string, Served>();
 
   constructor(private readonly key: Buffer) {}
 
   /** Replaces every credential held with the server's latest set. */
   replace(set: readonly AgentTaskCredentials[]): void {
     this.byTask.clear();
-    this.taskById.clear();
+    this.served.clear();
     for (const c of set) {
       const held = this.byTask.get(c.taskArn) ?? {};
       held[c.role] = c;
       this.byTask.set(c.taskArn, held);
-      if (c.role === 'task') this.taskById.set(this.idFor(c.taskArn), c.taskArn);
+      if (c.role === 'task') {
+        this.served.set(this.idFor(c.taskArn), { taskArn: c.taskArn, credentials: c, token: Buffer.from(this.tokenFor(c.taskArn)), body: JSON.stringify(credentialsDocument(c)) });
+      }
     }
   }
 
@@ -68,10 +81,8 @@ export class TaskRoleCredentials {
   }
 
   /** The task role credentials behind a credential id, with the task they belong to. */
-  byId(id: string): { taskArn: string; credentials: AgentTaskCredentials } | undefined {
-    const taskArn = this.taskById.get(id);
-    const credentials = taskArn !== undefined ? this.byTask.get(taskArn)?.task : undefined;
-    return taskArn !== undefined && credentials ? { taskArn, credentials } : undefined;
+  byId(id: string): Served | undefined {
+    return this.served.get(id);
   }
 
   /** The execution role credentials of a task, once the server has sent them. */
@@ -94,7 +105,7 @@ export function credentialsDocument(c: AgentTaskCredentials): Record<string, str
 const PATH_RE = /^\/v2\/credentials\/?([^/?]*)$/;
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -187,14 +198,14 @@ export class CredentialsEndpoint {
       return send(res, 400, { code: 'InvalidIdInRequest', message: 'CredentialsV2Request: Credentials not found' });
     }
     if (this.mode && !this.mode.relative) {
-      const expected = Buffer.from(this.options.credentials.tokenFor(found.taskArn));
+      const expected = found.token;
       const given = Buffer.from(req.headers.authorization ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         return send(res, 401, { code: 'InvalidTokenInRequest', message: 'CredentialsV2Request: Authorization token does not match' });
       }
     }
-    this.options.log.debug({ taskArn: found.taskArn, accessKeyId: found.credentials.accessKeyId }, 'served task credentials');
-    send(res, 200, credentialsDocument(found.credentials));
+    if (this.options.log.isLevelEnabled('debug')) this.options.log.debug({ taskArn: found.taskArn, accessKeyId: found.credentials.accessKeyId }, 'served task credentials');
+    send(res, 200, found.body);
   }
 
   close(): Promise<void> {
