@@ -64,7 +64,7 @@ describe('task roles and execution roles', { timeout: 420_000 }, () => {
     }
   };
 
-  const register = async (family: string, roles: { taskRoleArn?: string; executionRoleArn?: string }, secrets: { name: string; valueFrom: string }[] = []) => {
+  const register = async (family: string, roles: { taskRoleArn?: string; executionRoleArn?: string; networkMode?: 'host' }, secrets: { name: string; valueFrom: string }[] = []) => {
     const c = ecsClient(server.url);
     try {
       await c.send(
@@ -217,6 +217,14 @@ describe('task roles and execution roles', { timeout: 420_000 }, () => {
     assert.ok(guessed.status >= 400 && guessed.status < 500, `a made-up id answered ${guessed.status}`);
     assert.ok(!guessed.body.includes('AccessKeyId'));
     assert.equal((await fetchInside(cb, '/v2/credentials/')).status, 400);
+
+    // In host network mode too.
+    await register('host-role', { taskRoleArn: roleArn('app-task'), networkMode: 'host' });
+    const h = await runTask('host-role');
+    await running(h);
+    const fromHost = await fetchInside(await containerOf(h));
+    assert.equal(fromHost.status, 200, fromHost.body);
+    assert.equal((JSON.parse(fromHost.body) as { RoleArn: string }).RoleArn, roleArn('app-task'));
 
     // A task without a role has no variables (and so no id to ask with).
     const noneEnv = await envOf(cn);

@@ -39,7 +39,7 @@ export class ExecutionRoleClients {
     const credentials: AwsCredentials = { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken };
     const clients: TaskClients = {
       secrets: new ServerSecretSource(this.options.endpoint, this.options.region, credentials),
-      registry: new RegistryCredentials({ endpoint: this.options.endpoint, region: this.options.region, credentials, log: this.options.log }),
+      registry: new RegistryCredentials({ endpoint: this.options.endpoint, region: this.options.region, credentials, log: this.options.log, refusalFails: true }),
     };
     this.perTask.set(r.taskArn, { accessKeyId: c.accessKeyId, clients });
     return clients;

@@ -18,7 +18,7 @@ import {
   type ImagePullBehavior,
   type RegistryAuth,
 } from '../runtime/runtime.js';
-import { registryHostOf } from '../credentials/registry.js';
+import { RegistryAuthRefusedError, registryHostOf } from '../credentials/registry.js';
 import { SecretRetrievalError, type SecretReference } from '../credentials/secrets.js';
 import type { TaskRecord } from './model.js';
 import type { Effect, Outcome } from './reconcile.js';
@@ -88,7 +88,13 @@ export class EffectExecutor {
             throw err;
           }
         } else {
-          auth = await this.options.registryAuth?.(c.image, r);
+          try {
+            auth = await this.options.registryAuth?.(c.image, r);
+          } catch (err) {
+            // The task's execution role may not get a registry token: the pull cannot succeed.
+            if (err instanceof RegistryAuthRefusedError) return { ok: false, transient: false, code: 'CannotPullECRContainerError', message: err.message };
+            throw err;
+          }
         }
         const res = await this.runtime.ensureImage(c.image, {
           ...(this.options.pullBehavior ? { pullBehavior: this.options.pullBehavior } : {}),
