@@ -19,9 +19,9 @@ const trust = (principal: unknown) => JSON.stringify({ Version: '2012-10-17', St
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 
 /** A task as the dispatcher reads it, with only what the issuer looks at. */
-function task(id: string, def: Record<string, unknown>, overrides: Record<string, unknown> = {}, desiredStatus = 'RUNNING'): TaskWithDefinition {
+function task(id: string, def: Record<string, unknown>, overrides: Record<string, unknown> = {}, lastStatus = 'RUNNING'): TaskWithDefinition {
   return {
-    stored: { task: { taskArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:task/c/${id}`, desiredStatus, overrides } },
+    stored: { task: { taskArn: `arn:aws:ecs:us-east-1:${ACCOUNT}:task/c/${id}`, desiredStatus: 'RUNNING', lastStatus, overrides } },
     taskDefinition: def,
   } as unknown as TaskWithDefinition;
 }
@@ -75,7 +75,7 @@ describe('task role credentials on the server', () => {
     for (let i = 0; i < renewed.credentials.length; i++) assert.notEqual(renewed.credentials[i]!.accessKeyId, first.credentials[i]!.accessKeyId);
     assert.equal(issuer.dueForRenewal('i-1'), false);
 
-    // A task that is to stop gets none, and what was held for it is dropped.
+    // A task that has stopped gets none, and what was held for it is dropped.
     const stopping = await issuer.forInstance('i-1', [task('t1', { taskRoleArn: role('app') }, {}, 'STOPPED')]);
     assert.deepEqual(stopping.credentials, []);
   });

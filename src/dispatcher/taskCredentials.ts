@@ -8,8 +8,9 @@
  * task role sessions) and is renewed once it is `renewAfterMs` old (1 hour
  * by default) or half its life has gone, whichever comes first: a container
  * that fetched credentials just before a renewal still holds them for hours.
- * Credentials are issued only for tasks whose desired status is RUNNING, and
- * kept only in memory (and as the STS session rows every session has).
+ * A task has credentials from when it is sent to its agent until it has
+ * stopped (containers still stopping keep theirs); they are kept only in
+ * memory (and as the STS session rows every session has).
  */
 import type { Logger } from '../core/log.js';
 import type { IamContext } from '../iam/model.js';
@@ -59,7 +60,7 @@ export class TaskCredentialIssuer {
   }
 
   /**
-   * The credentials of every task in `tasks` that wants to run and names a
+   * The credentials of every task in `tasks` not yet STOPPED that names a
    * role, issuing or renewing as needed; forgets those of the instance's
    * other tasks. Roles that cannot be assumed are answered as failures.
    */
@@ -70,7 +71,7 @@ export class TaskCredentialIssuer {
     const failures: CredentialFailure[] = [];
     for (const { stored, taskDefinition } of tasks) {
       const task = stored.task;
-      if (task.desiredStatus !== 'RUNNING') continue;
+      if (task.lastStatus === 'STOPPED') continue;
       const roles = taskRolesOf(taskDefinition as unknown as Record<string, unknown>, task.overrides);
       const pairs: [AgentTaskCredentials['role'], string | undefined][] = [
         ['task', roles.taskRoleArn],

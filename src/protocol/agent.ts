@@ -149,7 +149,7 @@ export interface AgentTaskCredentials {
 
 /**
  * `credentials`: the complete set of role credentials for the instance's
- * tasks that want to run, sent before each `tasks` push and whenever one is
+ * tasks not yet stopped, sent before each `tasks` push and whenever one is
  * renewed; it replaces every earlier set (a task missing from it has none).
  * Never acknowledged, never stored by the agent: after a reconnect the
  * server sends it again.
