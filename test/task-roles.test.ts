@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { BERTH_BIN, ecsClient, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
@@ -275,6 +275,41 @@ describe('task roles and execution roles', { timeout: 420_000 }, () => {
       });
     } finally {
       c.destroy();
+    }
+  });
+
+  it('lets only principals that may pass the role to ecs-tasks.amazonaws.com run a task with it', async () => {
+    const iam = new IAMClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
+    await iam.send(new CreateUserCommand({ UserName: 'deployer' }));
+    const allow = (statements: unknown[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+    await iam.send(new PutUserPolicyCommand({ UserName: 'deployer', PolicyName: 'run', PolicyDocument: allow([{ Effect: 'Allow', Action: 'ecs:RunTask', Resource: '*' }]) }));
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: 'deployer' }))).AccessKey!;
+    const deployer = ecsClient(server.url, { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! });
+    try {
+      await assert.rejects(deployer.send(new RunTaskCommand({ cluster: 'default', taskDefinition: 'with-role' })), (err: Error) => {
+        assert.equal(err.name, 'AccessDeniedException');
+        assert.equal(err.message, `User: arn:aws:iam::${ACCOUNT}:user/deployer is not authorized to perform: iam:PassRole on resource: ${roleArn('app-task')} because no identity-based policy allows the iam:PassRole action`);
+        return true;
+      });
+      await iam.send(
+        new PutUserPolicyCommand({
+          UserName: 'deployer',
+          PolicyName: 'pass',
+          PolicyDocument: allow([{ Effect: 'Allow', Action: 'iam:PassRole', Resource: roleArn('app-task'), Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } }]),
+        }),
+      );
+      const out = await waitFor('the policy to apply', async () => {
+        try {
+          return await deployer.send(new RunTaskCommand({ cluster: 'default', taskDefinition: 'with-role' }));
+        } catch (err) {
+          if ((err as Error).name === 'AccessDeniedException') return undefined;
+          throw err;
+        }
+      }, 10_000);
+      taskArns.push(out.tasks![0]!.taskArn!);
+    } finally {
+      deployer.destroy();
+      iam.destroy();
     }
   });
 
