@@ -1,6 +1,6 @@
 // Runs every benchmark in turn (`npm run bench`); each prints its figures
 // next to a peer measured in the same run. Pass names to run only some:
-//   node dist/bench/run.js api authz placement placement-e2e policy pull-through runtask registry target-health services autoscaling logs metrics loadbalancer elb-metrics
+//   node dist/bench/run.js api authz credentials placement placement-e2e policy pull-through runtask registry target-health services autoscaling logs metrics loadbalancer elb-metrics
 import { runApiBench } from './api.js';
 import { runAutoscalingBench } from './autoscaling.js';
 import { runLogsBench } from './logs.js';
@@ -8,6 +8,7 @@ import { runMetricsBench } from './metrics.js';
 import { runLoadBalancerBench } from './loadbalancer.js';
 import { runElbMetricsBench } from './elb-metrics.js';
 import { runAuthzBench } from './authz.js';
+import { runCredentialsBench } from './credentials.js';
 import { runPlacementBench } from './placement.js';
 import { runPlacementE2eBench } from './placement-e2e.js';
 import { runPolicyBench } from './policy.js';
@@ -20,6 +21,7 @@ import { runTargetHealthBench } from './target-health.js';
 const all: Record<string, () => Promise<unknown>> = {
   api: () => runApiBench({ seconds: 5, samples: 3000 }),
   authz: () => runAuthzBench({ samples: 3000, rounds: 3 }),
+  credentials: () => runCredentialsBench({ seconds: 3, rounds: 3, concurrency: 16, tasks: 200 }),
   placement: () => Promise.resolve(runPlacementBench()),
   'placement-e2e': () => runPlacementE2eBench(),
   policy: () => Promise.resolve(runPolicyBench()),

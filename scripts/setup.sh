@@ -14,8 +14,10 @@
 #   7. scripts/ensure-proxies.sh: HAProxy (the load-balancer data plane) and
 #      nginx (a peer in the load-balancer benchmark).
 #   6. scripts/ensure-skopeo.sh: skopeo, another registry client the tests drive.
+#   8. scripts/ensure-iproute2.sh: `ip`, with which agents add the task
+#      credentials address to the loopback interface.
 #
-# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 7 (for machines that only
+# Environment: BERTH_SKIP_DOCKER=1 skips steps 3 to 8 (for machines that only
 # build and run the unit tests that need no engine).
 set -euo pipefail
 
@@ -64,6 +66,7 @@ else
   bash scripts/ensure-docker-registry.sh || die "no docker-registry (see above)"
   bash scripts/ensure-proxies.sh || die "no HAProxy or nginx (see above)"
   bash scripts/ensure-skopeo.sh || die "no skopeo (see above)"
+  bash scripts/ensure-iproute2.sh || die "no ip command (see above)"
 fi
 
 say "done in $((SECONDS - started))s"

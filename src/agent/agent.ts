@@ -9,6 +9,7 @@
  * running, and the next start adopts them.
  */
 import { resolveRepositoryCredentials, resolveSecrets, ServerSecretSource } from './credentials/secrets.js';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,9 @@ import { healthView, type HealthView } from './channel/reports.js';
 import { startStatsSampler } from './metrics/start.js';
 import { DEFAULT_BACKOFF, fullJitterDelay, type BackoffOptions } from '../core/backoff.js';
 import { EcsApiError, EcsClient } from './channel/ecs.js';
-import { RegistryCredentials } from './credentials/registry.js';
+import { RegistryCredentials, registryHostOf } from './credentials/registry.js';
+import { ExecutionRoleClients } from './credentials/executionRole.js';
+import { CredentialsEndpoint, TaskRoleCredentials } from './credentials/taskRoles.js';
 import { credentialsFromEnv, type AwsCredentials } from './channel/sign.js';
 import { TaskEngine } from './engine/engine.js';
 import { LogShipper } from './logs/shipper.js';
@@ -31,6 +34,7 @@ import { MetadataServer } from './metadata/server.js';
 import { DockerRuntime } from './runtime/docker.js';
 import type { ContainerRuntime, ImagePullBehavior, RuntimeInfo } from './runtime/runtime.js';
 import { AgentStateStore } from './state/store.js';
+import { taskRolesOf } from '../protocol/agent.js';
 
 export interface AgentOptions {
   /** The Berth server's URL, e.g. `http://10.0.0.5:4566`. */
@@ -62,6 +66,11 @@ export interface AgentOptions {
   /** Port of the task metadata endpoint. Default: the port used before, else 51679; 0 picks one. */
   metadataPort?: number;
   imagePullBehavior?: ImagePullBehavior;
+  /**
+   * Port of the task credentials endpoint on 169.254.170.2. Default 80 (containers then get
+   * AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), else the port used before, else any; 0: any.
+   */
+  credentialsPort?: number;
   log?: Logger;
   /** A runtime to use instead of Docker at `dockerHost` (tests). Not closed by `stop()`. */
   runtime?: ContainerRuntime;
@@ -148,6 +157,8 @@ export function agentAttributes(facts: {
   availabilityZone?: string;
   instanceType?: string;
   custom?: Record<string, string>;
+  /** The task credentials endpoint is listening: tasks with a task role can run here. */
+  taskRoles?: boolean;
 }): Attribute[] {
   const attrs = new Map<string, string | undefined>();
   attrs.set('ecs.os-type', 'linux');
@@ -170,6 +181,9 @@ export function agentAttributes(facts: {
     `${CAP}secrets.ssm.environment-variables`,
     `${CAP}private-registry-authentication.secretsmanager`,
     `${CAP}task-cpu-mem-limit`,
+    `${CAP}execution-role-ecr-pull`,
+    `${CAP}execution-role-awslogs`,
+    ...(facts.taskRoles ? [`${LEGACY}task-iam-role`, `${LEGACY}task-iam-role-network-host`] : []),
   ]) {
     attrs.set(name, undefined);
   }
@@ -257,6 +271,19 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const secretSource = new ServerSecretSource(opts.endpoint, region, credentials);
     closers.push(async () => secretSource.close());
 
+    // Task roles: credentials from the server, served to containers at 169.254.170.2; execution roles act for their tasks.
+    let credentialsKey = identity.credentialsKey;
+    if (!credentialsKey) {
+      credentialsKey = randomBytes(32).toString('hex');
+      await state.saveIdentity({ credentialsKey });
+    }
+    const roleCredentials = new TaskRoleCredentials(Buffer.from(credentialsKey, 'hex'));
+    const credentialsEndpoint = new CredentialsEndpoint({ credentials: roleCredentials, log });
+    if (await credentialsEndpoint.listen(opts.credentialsPort, identity.credentialsPort)) await state.saveIdentity({ credentialsPort: credentialsEndpoint.port! });
+    closers.push(() => credentialsEndpoint.close());
+    const executionClients = new ExecutionRoleClients({ endpoint: opts.endpoint, region, roles: roleCredentials, own: { secrets: secretSource, registry: registryCredentials }, log });
+    closers.push(async () => executionClients.closeAll());
+
     // Container output of awslogs containers goes to CloudWatch Logs on the same endpoint.
     const logsApi = new EcsClient({ endpoint: opts.endpoint, region, credentials, service: { targetPrefix: 'Logs_20140328.', signingName: 'logs' } });
     closers.push(async () => logsApi.close());
@@ -278,9 +305,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       metadataEndpoint,
       ...(opts.cleanupWaitMs !== undefined ? { cleanupWaitMs: opts.cleanupWaitMs } : {}),
       ...(opts.imagePullBehavior ? { pullBehavior: opts.imagePullBehavior } : {}),
-      registryAuth: (image) => registryCredentials.authFor(image),
-      containerSecrets: (refs) => resolveSecrets(secretSource, refs),
-      repositoryCredentials: (arn) => resolveRepositoryCredentials(secretSource, arn),
+      registryAuth: async (image, r) => (registryHostOf(image) === undefined ? undefined : executionClients.for(r).registry.authFor(image)),
+      containerSecrets: (refs, r) => resolveSecrets(executionClients.for(r).secrets, refs),
+      repositoryCredentials: (arn, r) => resolveRepositoryCredentials(executionClients.for(r).secrets, arn),
+      roleEnvironment: (r) => (taskRolesOf(r.task.taskDefinition, r.task.overrides).taskRoleArn ? credentialsEndpoint.environmentFor(r.taskArn) : {}),
       ...(shipper ? { prepareAwslogs: (r: TaskRecord, name: string) => shipper.prepare(r, name) } : {}),
     });
     const taskEngine = engine;
@@ -331,7 +359,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           ...(opts.cpu !== undefined ? { cpu: opts.cpu } : {}),
           ...(opts.memory !== undefined ? { memory: opts.memory } : {}),
           ...(opts.reservedMemoryMiB !== undefined ? { reservedMemoryMiB: opts.reservedMemoryMiB } : {}),
-          extraReservedPorts: [port],
+          // The credentials endpoint's port is taken on every address of the host for containers' host ports.
+          extraReservedPorts: [port, ...(credentialsEndpoint.port !== undefined ? [credentialsEndpoint.port] : [])],
         }),
         versionInfo: { agentVersion: agentVersion(), dockerVersion: `DockerVersion: ${info.serverVersion}` },
         attributes: agentAttributes({
@@ -340,6 +369,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
           availabilityZone,
           instanceType,
           ...(opts.attributes ? { custom: opts.attributes } : {}),
+          taskRoles: credentialsEndpoint.port !== undefined,
         }),
       });
       const newArn = out.containerInstance?.containerInstanceArn;
@@ -416,6 +446,10 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
         onTasks: async (tasks) => {
           await state.saveDesired(tasks);
           await taskEngine.setDesired(tasks);
+        },
+        onCredentials: (set) => {
+          roleCredentials.replace(set);
+          executionClients.prune();
         },
         onConnect: () => {
           reporter.retryNow();

@@ -165,6 +165,8 @@ Flags (environment variable in brackets):
                           (BERTH_TASK_CLEANUP_WAIT, default 3h)
   --image-pull-behavior B default | always | once | prefer-cached (BERTH_IMAGE_PULL_BEHAVIOR, default
                           prefer-cached: use a local image when there is one, pull otherwise)
+  --credentials-port P    port of the task credentials endpoint on 169.254.170.2 (BERTH_AGENT_CREDENTIALS_PORT,
+                          default 80, which ECS's clients find with no configuration; 0: any free port)
 
 Credentials: the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables.`;
 
@@ -219,6 +221,7 @@ async function agentCommand(args: string[]): Promise<void> {
       region: { type: 'string' },
       'task-cleanup-wait': { type: 'string' },
       'image-pull-behavior': { type: 'string' },
+      'credentials-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -238,6 +241,11 @@ async function agentCommand(args: string[]): Promise<void> {
   const dockerHost = values['docker-host'] ?? process.env.DOCKER_HOST;
   const region = values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
   const cleanupWaitMs = parseDuration('--task-cleanup-wait', values['task-cleanup-wait'] ?? process.env.BERTH_TASK_CLEANUP_WAIT);
+  const credentialsPortText = values['credentials-port'] ?? process.env.BERTH_AGENT_CREDENTIALS_PORT;
+  const credentialsPort = credentialsPortText === undefined ? undefined : Number(credentialsPortText);
+  if (credentialsPort !== undefined && !(Number.isInteger(credentialsPort) && credentialsPort >= 0 && credentialsPort < 65536)) {
+    throw new Error(`--credentials-port must be a port number (0 for any), got '${credentialsPortText}'.`);
+  }
   const imagePullBehavior = pullBehavior(values['image-pull-behavior'] ?? process.env.BERTH_IMAGE_PULL_BEHAVIOR);
   const agent = await startAgent({
     endpoint,
@@ -252,7 +260,8 @@ async function agentCommand(args: string[]): Promise<void> {
     ...(region ? { region } : {}),
     ...(cleanupWaitMs !== undefined ? { cleanupWaitMs } : {}),
     ...(imagePullBehavior ? { imagePullBehavior } : {}),
-    credentials: { accessKeyId, secretAccessKey },
+    ...(credentialsPort !== undefined ? { credentialsPort } : {}),
+    credentials: { accessKeyId, secretAccessKey, ...(process.env.AWS_SESSION_TOKEN ? { sessionToken: process.env.AWS_SESSION_TOKEN } : {}) },
   });
   process.stdout.write(`berth agent registered as ${agent.containerInstanceArn}\n`);
   onShutdown(() => agent.stop());

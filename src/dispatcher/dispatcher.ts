@@ -12,7 +12,8 @@ import {
 import type { SigV4Verifier } from '../api/auth/sigv4.js';
 import type { ContainerInstanceDoc } from '../ecs/containerInstances.js';
 import type { DomainContext } from '../ecs/context.js';
-import { recordTaskHealth, tasksToSend, type TaskWithDefinition } from '../ecs/tasks.js';
+import { recordTaskHealth, stopTaskForFailure, tasksToSend, type TaskWithDefinition } from '../ecs/tasks.js';
+import type { TaskCredentialIssuer } from './taskCredentials.js';
 import { agentDesiredStatus } from '../ecs/writers/tasks.js';
 import { withRetry, type Change } from '../store/store.js';
 import type { Logger } from '../core/log.js';
@@ -42,6 +43,14 @@ export interface DispatcherOptions {
   reconnectGraceMs?: number;
   /** Receives each agent's resource report (`stats` messages) with the agent's cluster. */
   onStats?: (clusterArn: string, msg: AgentStatsMessage) => void;
+  /** Issues the task role and execution role credentials sent with each push; without it tasks get none. */
+  credentials?: TaskCredentialIssuer;
+  /**
+   * Decides whether the signer of a connect may hold the instance's channel
+   * (ECS's `ecs:Poll` on the container instance); throws AccessDeniedException
+   * with AWS's message when not. Without it every valid signature may.
+   */
+  authorizeAgent?: (accessKeyId: string, clusterArn: string, containerInstanceArn: string) => Promise<void>;
 }
 
 interface Session {
@@ -65,6 +74,8 @@ interface Session {
   resend: boolean;
   /** What the agent was last sent, as far as it acts on it; version-only changes are not re-sent. */
   fingerprint: string;
+  /** The access key ids of the role credentials last sent on this connection. */
+  credentialsFingerprint: string;
 }
 
 /** What the agent is to want of a task: a task held while its targets drain still runs, with no stop to act on. */
@@ -118,6 +129,9 @@ export class Dispatcher {
   private readonly maxAckTimeoutMs: number;
   private readonly reconnectGraceMs: number;
   private readonly onStats: DispatcherOptions['onStats'];
+  private readonly credentials: TaskCredentialIssuer | undefined;
+  private readonly authorizeAgent: DispatcherOptions['authorizeAgent'];
+  private readonly renewTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -130,6 +144,15 @@ export class Dispatcher {
     this.maxAckTimeoutMs = Math.max(this.ackTimeoutMs, options.maxAckTimeoutMs ?? MAX_ACK_TIMEOUT_MS);
     this.reconnectGraceMs = options.reconnectGraceMs ?? RECONNECT_GRACE_MS;
     this.onStats = options.onStats;
+    this.credentials = options.credentials;
+    this.authorizeAgent = options.authorizeAgent;
+    if (this.credentials) {
+      const issuer = this.credentials;
+      this.renewTimer = setInterval(() => {
+        for (const s of this.sessions.values()) if (issuer.dueForRenewal(s.instanceArn)) void this.push(s);
+      }, issuer.checkIntervalMs);
+      this.renewTimer.unref();
+    }
     this.unwatch = ctx.store.watch((changes) => this.onChanges(changes));
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.timer.unref();
@@ -192,14 +215,15 @@ export class Dispatcher {
     const refuse = (status: string, message: string) => {
       socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}\n`);
     };
+    const clusterArn = url.searchParams.get('cluster') ?? '';
+    const instanceArn = url.searchParams.get('containerInstance') ?? '';
     try {
-      await this.verifier.verify({ method: 'GET', path: url.pathname, query: url.search.slice(1), headers: req.headers, body: Buffer.alloc(0) });
+      const principal = await this.verifier.verify({ method: 'GET', path: url.pathname, query: url.search.slice(1), headers: req.headers, body: Buffer.alloc(0) });
+      await this.authorizeAgent?.(principal.accessKeyId, clusterArn, instanceArn);
     } catch (err) {
       refuse('403 Forbidden', err instanceof Error ? err.message : 'forbidden');
       return;
     }
-    const clusterArn = url.searchParams.get('cluster') ?? '';
-    const instanceArn = url.searchParams.get('containerInstance') ?? '';
     const row = await this.ctx.store.get<ContainerInstanceDoc>('containerInstance', instanceArn);
     if (!row || row.cluster !== clusterArn || row.doc.status === 'INACTIVE') {
       refuse('404 Not Found', `container instance ${instanceArn} is not registered in cluster ${clusterArn}; register it again`);
@@ -222,6 +246,7 @@ export class Dispatcher {
         dirty: false,
         resend: false,
         fingerprint: '',
+        credentialsFingerprint: '',
       };
       this.sessions.set(instanceArn, session);
       this.log.info({ instanceArn }, 'agent connected');
@@ -351,7 +376,8 @@ export class Dispatcher {
         const resend = session.resend;
         session.resend = false;
         // Read and recorded as sent before it goes: a stop from now on waits for the agent.
-        const tasks = await tasksToSend(this.ctx, session.clusterArn, session.instanceArn);
+        let tasks = await tasksToSend(this.ctx, session.clusterArn, session.instanceArn);
+        if (this.credentials) tasks = await this.sendCredentials(session, tasks);
         const fingerprint = JSON.stringify(tasks.map(({ stored }) => [stored.task.taskArn, agentIntent(stored)]));
         // The first push of a connection always goes, and so does a re-send; later
         // ones only when something the agent acts on changed.
@@ -374,6 +400,27 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Sends the instance's role credentials ahead of its task set when they
+   * changed (or on a new connection); answers the set without the tasks whose
+   * role cannot be assumed, which are stopped with ECS's reason.
+   */
+  private async sendCredentials(session: Session, tasks: TaskWithDefinition[]): Promise<TaskWithDefinition[]> {
+    const { credentials, failures } = await this.credentials!.forInstance(session.instanceArn, tasks);
+    const fingerprint = credentials.map((c) => c.accessKeyId).join(',');
+    if (session.seq === 0 || fingerprint !== session.credentialsFingerprint) {
+      session.credentialsFingerprint = fingerprint;
+      const msg: ServerMessage = { type: 'credentials', credentials };
+      if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(msg));
+    }
+    if (failures.length === 0) return tasks;
+    for (const f of failures) {
+      stopTaskForFailure(this.ctx, f.taskArn, 'TaskFailedToStart', f.reason).catch((err: unknown) => this.log.warn({ err, taskArn: f.taskArn }, 'could not stop a task whose role cannot be assumed'));
+    }
+    const failed = new Set(failures.map((f) => f.taskArn));
+    return tasks.filter((t) => !failed.has(t.stored.task.taskArn));
+  }
+
   private heartbeat(): void {
     const now = Date.now();
     for (const s of this.sessions.values()) {
@@ -389,6 +436,7 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.renewTimer);
     clearTimeout(this.graceTimer);
     this.unwatch();
     const open = [...this.sessions.values()];

@@ -22,7 +22,7 @@ export function parseArn(arn: string): ParsedArn | undefined {
   return { region: m[1]!, accountId: m[2]!, resourceType: m[3]!, resource: m[4]! };
 }
 
-export function arnPrefix(ctx: DomainContext): string {
+export function arnPrefix(ctx: Pick<DomainContext, 'region' | 'accountId'>): string {
   return `arn:aws:ecs:${ctx.region}:${ctx.accountId}`;
 }
 
@@ -30,7 +30,7 @@ export function clusterArn(ctx: DomainContext, name: string): string {
   return `${arnPrefix(ctx)}:cluster/${name}`;
 }
 
-export function taskDefinitionArn(ctx: DomainContext, family: string, revision: number): string {
+export function taskDefinitionArn(ctx: Pick<DomainContext, 'region' | 'accountId'>, family: string, revision: number): string {
   return `${arnPrefix(ctx)}:task-definition/${family}:${revision}`;
 }
 

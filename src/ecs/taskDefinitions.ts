@@ -67,7 +67,7 @@ export async function registerTaskDefinition(ctx: DomainContext, input: Register
  * latest ACTIVE revision; an explicit revision may be INACTIVE.
  */
 export async function findTaskDefinition(
-  ctx: DomainContext,
+  ctx: Pick<DomainContext, 'region' | 'accountId'>,
   reader: StoreReader,
   ref: string,
 ): Promise<Row<StoredTaskDefinition> | undefined> {

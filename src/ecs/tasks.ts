@@ -6,7 +6,8 @@
  */
 import { ClientException, InvalidParameterException, UnsupportedFeatureException } from '../core/errors.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
-import { ACTIVE_TASK_STATES, PENDING_TASK_STATES, TASK_STATES, taskStateIndex, type HealthStatus } from '../protocol/agent.js';
+import { ACTIVE_TASK_STATES, ECS_TASKS_SERVICE, PENDING_TASK_STATES, TASK_STATES, taskRolesOf, taskStateIndex, type HealthStatus, type StopCode } from '../protocol/agent.js';
+import { RoleNotAssumableError, serviceMayAssume, unassumableRoleMessage } from '../iam/sts.js';
 import { buildSnapshot } from '../scheduler/snapshot.js';
 import type { PlacementConstraint, PlacementStrategy } from '../scheduler/types.js';
 import { instanceSnapshotOf, PLACEABLE_STATUSES } from '../state/instanceView.js';
@@ -137,6 +138,20 @@ function specOf(td: TaskDefinitionDoc, input: { overrides?: Overrides; startedBy
   };
 }
 
+/** ECS's ClientException when the task's task role or execution role cannot be assumed by ECS for the task. */
+export async function checkTaskRoles(ctx: DomainContext, reader: StoreReader, td: TaskDefinitionDoc, overrides: Overrides | undefined): Promise<void> {
+  const roles = taskRolesOf(td as unknown as Record<string, unknown>, (overrides ?? {}) as Record<string, unknown>);
+  for (const arn of [roles.taskRoleArn, roles.executionRoleArn]) {
+    if (!arn) continue;
+    try {
+      await serviceMayAssume(ctx, arn, ECS_TASKS_SERVICE, reader);
+    } catch (err) {
+      if (err instanceof RoleNotAssumableError) throw new ClientException(unassumableRoleMessage(arn), { hint: err.message });
+      throw err;
+    }
+  }
+}
+
 export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<RunTaskOutput> {
   const count = input.count ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > 10) {
@@ -181,6 +196,7 @@ export async function runTask(ctx: DomainContext, input: RunTaskInput): Promise<
     }
     const registered = await requireTaskDefinition(ctx, tx, input.taskDefinition);
     const launchType = checkLaunch(registered, input.launchType);
+    await checkTaskRoles(ctx, tx, registered, input.overrides);
     const current = state.current(cluster.arn)?.snapshot ?? snapshot;
     if (current.instances.length === 0) {
       throw new InvalidParameterException('No Container Instances were found in your cluster.', { hint: `Start \`berth agent --cluster ${cluster.doc.clusterName}\` on a Docker host.` });
@@ -227,6 +243,7 @@ export async function startTask(ctx: DomainContext, input: StartTaskInput): Prom
     const cluster = await requireCluster(ctx, tx, input.cluster);
     const registered = await requireTaskDefinition(ctx, tx, input.taskDefinition);
     const launchType = checkLaunch(registered, 'EC2');
+    await checkTaskRoles(ctx, tx, registered, input.overrides);
     const spec = specOf(registered, input, launchType, 1, await standaloneTaskTags(tx, registered, cluster, input, tags));
     const tasks: TaskDoc[] = [];
     const failures: RunTaskOutput['failures'] = [];
@@ -384,6 +401,14 @@ export async function stopTask(ctx: DomainContext, input: { cluster?: string; ta
     return stopTaskInTx(ctx, tx, row, 'UserInitiated', input.reason ?? 'Task stopped by user', { drain });
   });
   return { task: { ...task, tags: [] } };
+}
+
+/** Stops a task for a failure the control plane found (a role that cannot be assumed), with ECS's stop code and reason. */
+export async function stopTaskForFailure(ctx: DomainContext, taskArn: string, stopCode: StopCode, reason: string): Promise<void> {
+  await withRetry(ctx.store, async (tx) => {
+    const row = await tx.get<StoredTask>('task', taskArn);
+    if (row) await stopTaskInTx(ctx, tx, row, stopCode, reason);
+  });
 }
 
 /** Reported by agents: observed task state. Idempotent; reports that go backwards are ignored. */

@@ -12,8 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { AccessDeniedException, PackedPolicyTooLargeException, ValidationError } from '../core/errors.js';
 import { checkDocument, getRoleRow } from './entities.js';
-import { newIamId, newSecret, secretContext, type IamContext, type SessionDoc, type Tag } from './model.js';
+import { newIamId, newSecret, secretContext, type IamContext, type RoleDoc, type SessionDoc, type Tag } from './model.js';
+import { compilePolicy, evaluate } from './policy/index.js';
 import { hashToken, type Identity } from './principals.js';
+import type { StoreReader } from '../store/store.js';
 
 type In = Record<string, unknown>;
 
@@ -105,4 +107,57 @@ export async function getSessionToken(ctx: IamContext, input: In, caller: Identi
     ...(caller.userName !== undefined ? { userName: caller.userName } : {}),
   });
   return { Credentials: credentials };
+}
+
+/** The message ECS gives when a task's role cannot be assumed on the task's behalf. */
+export const unassumableRoleMessage = (roleArn: string): string =>
+  `ECS was unable to assume the role '${roleArn}' that was provided for this task. Please verify that the role being passed has the proper trust relationship and permissions and that your IAM user has permissions to pass this role.`;
+
+/** Thrown by `assumeRoleAsService`: the role is missing, in another account, or its trust policy does not let the service assume it. */
+export class RoleNotAssumableError extends Error {
+  constructor(readonly roleArn: string, why: string) {
+    super(why);
+    this.name = 'RoleNotAssumableError';
+  }
+}
+
+/** The role a role ARN of this account names, when its trust policy lets `service` call sts:AssumeRole. */
+export async function serviceMayAssume(
+  ctx: Pick<IamContext, 'store' | 'accountId' | 'now'>,
+  roleArn: string,
+  service: string,
+  reader: StoreReader = ctx.store,
+): Promise<RoleDoc> {
+  const m = /^arn:aws:iam::(\d{12}):role\/(?:.*\/)?([\w+=,.@-]+)$/.exec(roleArn);
+  if (!m) throw new RoleNotAssumableError(roleArn, 'not a role ARN');
+  if (m[1] !== ctx.accountId) throw new RoleNotAssumableError(roleArn, `the role is in account ${m[1]}, not ${ctx.accountId}`);
+  const role = (await getRoleRow(reader, m[2]!).catch(() => undefined))?.doc;
+  if (!role || role.Arn !== roleArn) throw new RoleNotAssumableError(roleArn, 'no such role');
+  const trust = compilePolicy(role.AssumeRolePolicyDocument, 'trust', `${roleArn} trust policy`);
+  const d = evaluate({ principal: { type: 'Service', id: service }, action: 'sts:AssumeRole', resource: roleArn, now: new Date(ctx.now()) }, { identity: [], resource: trust });
+  if (!d.allowed) throw new RoleNotAssumableError(roleArn, `the role's trust policy does not allow ${service} to assume it`);
+  return role;
+}
+
+/**
+ * AssumeRole by an AWS service on a customer's behalf (ECS for a task's
+ * task role and execution role): allowed when the role's trust policy names
+ * the service. The session lasts `seconds` whatever the role's
+ * MaxSessionDuration says, as service-issued sessions do.
+ */
+export async function assumeRoleAsService(
+  ctx: IamContext,
+  input: { roleArn: string; sessionName: string; service: string; seconds: number },
+): Promise<{ arn: string; accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: number }> {
+  const role = await serviceMayAssume(ctx, input.roleArn, input.service);
+  const sessionName = input.sessionName.replace(/[^\w+=,.@-]/g, '-').slice(0, 64);
+  const arn = `arn:aws:sts::${ctx.accountId}:assumed-role/${role.RoleName}/${sessionName}`;
+  const c = await issue(ctx, {
+    kind: 'assumed-role',
+    expiration: ctx.now() + input.seconds * 1000,
+    arn,
+    userId: `${role.RoleId}:${sessionName}`,
+    roleName: role.RoleName,
+  });
+  return { arn, accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration * 1000 };
 }

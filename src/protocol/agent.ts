@@ -130,8 +130,33 @@ export function sameTask(a: AgentTaskWish, b: AgentTaskWish): boolean {
   return a.desiredStatus === b.desiredStatus && a.stopCode === b.stopCode && a.stoppedReason === b.stoppedReason;
 }
 
+/**
+ * Role credentials of one task: its task role (served to its containers) or
+ * its execution role (used by the agent for the task's own needs: secrets,
+ * registry credentials). Session credentials from STS, as ECS hands them to
+ * its agents; the agent keeps them in memory only.
+ */
+export interface AgentTaskCredentials {
+  taskArn: string;
+  role: 'task' | 'execution';
+  roleArn: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  /** Epoch milliseconds. */
+  expiration: number;
+}
+
+/**
+ * `credentials`: the complete set of role credentials for the instance's
+ * tasks not yet stopped, sent before each `tasks` push and whenever one is
+ * renewed; it replaces every earlier set (a task missing from it has none).
+ * Never acknowledged, never stored by the agent: after a reconnect the
+ * server sends it again.
+ */
 export type ServerMessage =
   | { type: 'tasks'; seq: number; tasks: AgentTask[] }
+  | { type: 'credentials'; credentials: AgentTaskCredentials[] }
   | { type: 'heartbeat'; at: number };
 
 /** Container health as ECS reports it. */
@@ -186,3 +211,20 @@ export interface AgentStatsMessage {
 
 /** How often agents sample their containers' resource use. */
 export const STATS_INTERVAL_MS = 10_000;
+
+/** A task's task role and execution role: RunTask's overrides win over the task definition's. */
+export function taskRolesOf(
+  taskDefinition: Record<string, unknown>,
+  overrides: Record<string, unknown>,
+): { taskRoleArn?: string; executionRoleArn?: string } {
+  const pick = (k: string): string | undefined => {
+    const v = overrides[k] ?? taskDefinition[k];
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
+  const taskRoleArn = pick('taskRoleArn');
+  const executionRoleArn = pick('executionRoleArn');
+  return { ...(taskRoleArn ? { taskRoleArn } : {}), ...(executionRoleArn ? { executionRoleArn } : {}) };
+}
+
+/** The service principal ECS assumes task roles and execution roles as. */
+export const ECS_TASKS_SERVICE = 'ecs-tasks.amazonaws.com';

@@ -22,6 +22,7 @@ import { RegistryGarbageCollector, type RegistryGcOptions } from '../controllers
 import { chooseSqliteDriver, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { Dispatcher } from '../dispatcher/dispatcher.js';
+import { TaskCredentialIssuer } from '../dispatcher/taskCredentials.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { openRegistry } from '../registry/index.js';
 import { loadKeyring } from '../core/envelope.js';
@@ -191,6 +192,21 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ...(ackTimeoutMs !== undefined ? { ackTimeoutMs } : {}),
     ...(reconnectGraceMs !== undefined ? { reconnectGraceMs } : {}),
     onStats: (clusterArn, msg) => ecsMetrics.report(clusterArn, msg),
+    // Task roles and execution roles: 6-hour sessions renewed hourly unless BERTH_TASK_ROLE_SESSION_SECONDS / BERTH_TASK_ROLE_RENEW_MS say otherwise.
+    // An agent's identity needs ecs:Poll on its container instance to hold the channel (and receive its tasks' role credentials).
+    authorizeAgent: async (accessKeyId, clusterArn, containerInstanceArn) => {
+      await authorizer.authorizeOperation(
+        accessKeyId,
+        () => Promise.resolve([{ action: 'ecs:Poll', resource: containerInstanceArn, context: { 'ecs:cluster': clusterArn } }]),
+        'Poll',
+        {},
+        { secureTransport: tls !== undefined },
+      );
+    },
+    credentials: new TaskCredentialIssuer(iamCtx, log, {
+      ...(positive(process.env.BERTH_TASK_ROLE_SESSION_SECONDS) !== undefined ? { sessionSeconds: positive(process.env.BERTH_TASK_ROLE_SESSION_SECONDS)! } : {}),
+      ...(positive(process.env.BERTH_TASK_ROLE_RENEW_MS) !== undefined ? { renewAfterMs: positive(process.env.BERTH_TASK_ROLE_RENEW_MS)! } : {}),
+    }),
   });
   await dispatcher.beginReconnectGrace();
   let closing = false;

@@ -18,6 +18,7 @@ import {
   HEARTBEAT_TIMEOUT_MS,
   type AgentMessage,
   type AgentTask,
+  type AgentTaskCredentials,
 } from '../../protocol/agent.js';
 import { fullJitterDelay, type BackoffOptions } from '../../core/backoff.js';
 import { signedGetHeaders, type AwsCredentials } from './sign.js';
@@ -42,6 +43,8 @@ export interface ChannelOptions {
    * push is acknowledged only then. A rejection leaves it unacknowledged.
    */
   onTasks: (tasks: AgentTask[], seq: number) => Promise<void>;
+  /** Receives each set of task role credentials, at once (before any later push is handled); kept in memory only. */
+  onCredentials?: (credentials: AgentTaskCredentials[]) => void;
   /** Called after each successful connect (e.g. to resend level-triggered state). */
   onConnect?: () => void;
   onDisconnect?: (reason: string) => void;
@@ -64,7 +67,26 @@ export function channelUrl(endpoint: string, clusterArn: string, containerInstan
   return url;
 }
 
-type Parsed = { type: 'tasks'; seq: number; tasks: AgentTask[] } | { type: 'heartbeat' } | undefined;
+type Parsed =
+  | { type: 'tasks'; seq: number; tasks: AgentTask[] }
+  | { type: 'credentials'; credentials: AgentTaskCredentials[] }
+  | { type: 'heartbeat' }
+  | undefined;
+
+function isCredentials(c: unknown): c is AgentTaskCredentials {
+  const x = c as AgentTaskCredentials;
+  return (
+    !!x &&
+    typeof x === 'object' &&
+    typeof x.taskArn === 'string' &&
+    (x.role === 'task' || x.role === 'execution') &&
+    typeof x.roleArn === 'string' &&
+    typeof x.accessKeyId === 'string' &&
+    typeof x.secretAccessKey === 'string' &&
+    typeof x.sessionToken === 'string' &&
+    typeof x.expiration === 'number'
+  );
+}
 
 function parse(text: string): Parsed {
   let msg: unknown;
@@ -76,6 +98,8 @@ function parse(text: string): Parsed {
   if (!msg || typeof msg !== 'object') return undefined;
   const m = msg as { type?: unknown; seq?: unknown; tasks?: unknown };
   if (m.type === 'heartbeat') return { type: 'heartbeat' };
+  const creds = (msg as { credentials?: unknown }).credentials;
+  if (m.type === 'credentials' && Array.isArray(creds)) return { type: 'credentials', credentials: creds.filter(isCredentials) };
   if (m.type === 'tasks' && typeof m.seq === 'number' && Number.isFinite(m.seq) && Array.isArray(m.tasks)) {
     const tasks = m.tasks.filter(
       (t): t is AgentTask =>
@@ -233,6 +257,7 @@ export class ChannelClient {
         return;
       }
       if (msg.type === 'tasks') this.onPush(ws, msg.seq, msg.tasks);
+      if (msg.type === 'credentials') this.opts.onCredentials?.(msg.credentials);
     });
     ws.on('ping', () => {
       this.lastHeard = Date.now();

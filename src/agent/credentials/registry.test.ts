@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { silentLogger } from '../../core/log.js';
-import { RegistryCredentials, registryHostOf, type EcrTokenSource } from './registry.js';
+import { EcsApiError } from '../channel/ecs.js';
+import { RegistryAuthRefusedError, RegistryCredentials, registryHostOf, type EcrTokenSource } from './registry.js';
 
 function source(answers: (() => { authorizationToken: string; expiresAt: number; proxyEndpoint: string })[]): EcrTokenSource & { calls: number } {
   const s = {
@@ -60,5 +61,27 @@ describe('registry credentials of the agent', () => {
     assert.equal(await creds.authFor('127.0.0.1:4566/app:v1'), undefined, 'not asked again at once');
     now += 20_000;
     assert.equal((await creds.authFor('127.0.0.1:4566/app:v1'))?.password, 'pw2');
+  });
+
+  it("fails the pull with the server's refusal when acting as a task's execution role", async () => {
+    let now = 0;
+    let refuse = true;
+    const denied = 'User: arn:aws:sts::000000000000:assumed-role/exec/t1 is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action';
+    const src = source([
+      () => {
+        if (refuse) throw new EcsApiError('AccessDeniedException', denied, 400);
+        return token('pw3', now / 1000 + 12 * 3600);
+      },
+    ]);
+    const strict = new RegistryCredentials({ source: src, log: silentLogger(), now: () => now, refusalFails: true });
+    await assert.rejects(strict.authFor('127.0.0.1:4566/app:v1'), (err: Error) => err instanceof RegistryAuthRefusedError && err.message === `AccessDeniedException: ${denied}`);
+    assert.equal(await strict.authFor('busybox:latest'), undefined, 'images elsewhere need no token');
+    refuse = false;
+    now += 20_000;
+    assert.equal((await strict.authFor('127.0.0.1:4566/app:v1'))?.password, 'pw3');
+    // The agent's own identity lets the pull go ahead instead.
+    refuse = true;
+    const lenient = new RegistryCredentials({ source: src, log: silentLogger(), now: () => now });
+    assert.equal(await lenient.authFor('127.0.0.1:4566/app:v1'), undefined);
   });
 });

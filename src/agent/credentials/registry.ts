@@ -8,10 +8,13 @@
  * Contract: `authFor` never throws. When the server cannot be asked (or
  * refuses), it answers undefined and the pull goes ahead without
  * credentials, so the registry's own refusal becomes the pull's reason.
+ * Except when acting as a task's execution role (`refusalFails`): a refusal
+ * (AccessDeniedException, say) then throws RegistryAuthRefusedError, which
+ * fails the pull with ECS's CannotPullECRContainerError.
  */
 import type { Logger } from '../../core/log.js';
 import type { RegistryAuth } from '../runtime/runtime.js';
-import { EcsClient } from '../channel/ecs.js';
+import { EcsApiError, EcsClient } from '../channel/ecs.js';
 import type { AwsCredentials } from '../channel/sign.js';
 
 /** A token is renewed this long before it expires (tokens last 12 hours). */
@@ -27,6 +30,14 @@ export function registryHostOf(image: string): string | undefined {
   return first.includes('.') || first.includes(':') || first === 'localhost' ? first : undefined;
 }
 
+/** The server refused GetAuthorizationToken to the identity asking; `message` is `<exception>: <message>`. */
+export class RegistryAuthRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RegistryAuthRefusedError';
+  }
+}
+
 interface Token {
   host: string;
   auth: RegistryAuth;
@@ -38,10 +49,13 @@ export class RegistryCredentials {
   private token: Token | undefined;
   private inFlight: Promise<Token | undefined> | undefined;
   private failedAt = -Infinity;
+  private refusal: RegistryAuthRefusedError | undefined;
+  private readonly refusalFails: boolean;
 
   constructor(
-    options: { endpoint: string; region: string; credentials: AwsCredentials; log: Logger; now?: () => number } | { source: EcrTokenSource; log: Logger; now?: () => number },
+    options: ({ endpoint: string; region: string; credentials: AwsCredentials } | { source: EcrTokenSource }) & { log: Logger; now?: () => number; refusalFails?: boolean },
   ) {
+    this.refusalFails = options.refusalFails === true;
     this.log = options.log;
     this.now = options.now ?? Date.now;
     this.ecr = 'source' in options ? options.source : new EcrTokenClient(options.endpoint, options.region, options.credentials);
@@ -55,6 +69,7 @@ export class RegistryCredentials {
     const host = registryHostOf(image);
     if (host === undefined) return undefined;
     const token = await this.current();
+    if (!token && this.refusalFails && this.refusal) throw this.refusal;
     return token && token.host === host ? token.auth : undefined;
   }
 
@@ -78,9 +93,11 @@ export class RegistryCredentials {
         auth: { username: decoded.slice(0, colon), password: decoded.slice(colon + 1), serverAddress: host },
         renewAt: data.expiresAt * 1000 - RENEW_BEFORE_MS,
       };
+      this.refusal = undefined;
       return this.token;
     } catch (err) {
       this.failedAt = this.now();
+      if (err instanceof EcsApiError && err.statusCode >= 400 && err.statusCode < 500) this.refusal = new RegistryAuthRefusedError(`${err.name}: ${err.message}`);
       this.log.warn({ err }, 'could not get registry credentials from the server (GetAuthorizationToken); pulls from its registry go without');
       return this.token;
     }

@@ -63,11 +63,13 @@ export interface TaskEngineOptions {
   cleanupWaitMs?: number;
   pullBehavior?: ImagePullBehavior;
   /** Credentials to pull an image with (the Berth registry's), or undefined for none. */
-  registryAuth?(image: string): Promise<RegistryAuth | undefined>;
+  registryAuth?: ExecutorOptions['registryAuth'];
   /** The environment variables of a container's `secrets` (see ExecutorOptions.containerSecrets). */
-  containerSecrets?(secrets: readonly SecretReference[]): Promise<Record<string, string>>;
+  containerSecrets?: ExecutorOptions['containerSecrets'];
   /** The username and password in a `repositoryCredentials` secret (see ExecutorOptions.repositoryCredentials). */
-  repositoryCredentials?(credentialsParameter: string): Promise<{ username: string; password: string }>;
+  repositoryCredentials?: ExecutorOptions['repositoryCredentials'];
+  /** See SpecContext.roleEnvironment. */
+  roleEnvironment?: ExecutorOptions['roleEnvironment'];
   /** See ExecutorOptions.prepareAwslogs. */
   prepareAwslogs?: ExecutorOptions['prepareAwslogs'];
   /** Every task is re-examined at least this often. Default 30 s. */
@@ -147,6 +149,7 @@ export class TaskEngine {
       ...(options.containerSecrets ? { containerSecrets: options.containerSecrets } : {}),
       ...(options.repositoryCredentials ? { repositoryCredentials: options.repositoryCredentials } : {}),
       ...(options.prepareAwslogs ? { prepareAwslogs: options.prepareAwslogs } : {}),
+      ...(options.roleEnvironment ? { roleEnvironment: options.roleEnvironment } : {}),
     });
   }
 

@@ -18,7 +18,7 @@ import {
   type ImagePullBehavior,
   type RegistryAuth,
 } from '../runtime/runtime.js';
-import { registryHostOf } from '../credentials/registry.js';
+import { RegistryAuthRefusedError, registryHostOf } from '../credentials/registry.js';
 import { SecretRetrievalError, type SecretReference } from '../credentials/secrets.js';
 import type { TaskRecord } from './model.js';
 import type { Effect, Outcome } from './reconcile.js';
@@ -28,16 +28,16 @@ export interface ExecutorOptions extends SpecContext {
   /** Overrides the runtime's image pull behaviour. */
   pullBehavior?: ImagePullBehavior;
   /** Credentials to pull an image with (the Berth registry's), or undefined for none. */
-  registryAuth?(image: string): Promise<RegistryAuth | undefined>;
+  registryAuth?(image: string, r: TaskRecord): Promise<RegistryAuth | undefined>;
   /**
    * The environment variables of a container's `secrets`, fetched at its
    * creation; throws SecretRetrievalError when one cannot be had (the
    * container fails with ECS's ResourceInitializationError), anything else
    * for a retry. The values go into the container's environment only.
    */
-  containerSecrets?(secrets: readonly SecretReference[]): Promise<Record<string, string>>;
+  containerSecrets?(secrets: readonly SecretReference[], r: TaskRecord): Promise<Record<string, string>>;
   /** The username and password in a `repositoryCredentials` secret; throws like `containerSecrets`. */
-  repositoryCredentials?(credentialsParameter: string): Promise<{ username: string; password: string }>;
+  repositoryCredentials?(credentialsParameter: string, r: TaskRecord): Promise<{ username: string; password: string }>;
   /**
    * Prepares the CloudWatch Logs stream of an `awslogs` container before it
    * is created. When given, such containers log to `json-file` and the agent
@@ -82,13 +82,19 @@ export class EffectExecutor {
           }
           try {
             const host = registryHostOf(c.image);
-            auth = { ...(await this.options.repositoryCredentials(credentialsParameter)), ...(host ? { serverAddress: host } : {}) };
+            auth = { ...(await this.options.repositoryCredentials(credentialsParameter, r)), ...(host ? { serverAddress: host } : {}) };
           } catch (err) {
             if (err instanceof SecretRetrievalError) return { ok: false, transient: false, code: 'ResourceInitializationError', message: err.message };
             throw err;
           }
         } else {
-          auth = await this.options.registryAuth?.(c.image);
+          try {
+            auth = await this.options.registryAuth?.(c.image, r);
+          } catch (err) {
+            // The task's execution role may not get a registry token: the pull cannot succeed.
+            if (err instanceof RegistryAuthRefusedError) return { ok: false, transient: false, code: 'CannotPullECRContainerError', message: err.message };
+            throw err;
+          }
         }
         const res = await this.runtime.ensureImage(c.image, {
           ...(this.options.pullBehavior ? { pullBehavior: this.options.pullBehavior } : {}),
@@ -145,7 +151,7 @@ export class EffectExecutor {
             return { ok: false, transient: false, code: 'ResourceInitializationError', message: 'unable to pull secrets or registry auth: this agent cannot fetch secrets' };
           }
           try {
-            secretEnv = await this.options.containerSecrets(refs);
+            secretEnv = await this.options.containerSecrets(refs, r);
           } catch (err) {
             if (err instanceof SecretRetrievalError) return { ok: false, transient: false, code: 'ResourceInitializationError', message: err.message };
             throw err;

@@ -257,6 +257,8 @@ export function startTimeoutSeconds(task: AgentTask, name: string): number | und
 export interface SpecContext {
   /** `http://<addr>:<port>` of the metadata endpoint; absent: no metadata variables. */
   metadataEndpoint?: string;
+  /** The credentials endpoint variables of a task with a task role (AWS_CONTAINER_CREDENTIALS_*); none for other tasks. */
+  roleEnvironment?(r: TaskRecord): Record<string, string>;
 }
 
 function mergeEnv(base: readonly KeyValuePair[] | undefined, override: readonly KeyValuePair[] | undefined): Record<string, string> {
@@ -302,6 +304,7 @@ export function containerSpec(r: TaskRecord, name: string, ctx: SpecContext): Co
     env['ECS_CONTAINER_METADATA_URI'] = `${ctx.metadataEndpoint}/v3/${self.metadataToken}`;
     env['ECS_CONTAINER_METADATA_URI_V4'] = `${ctx.metadataEndpoint}/v4/${self.metadataToken}`;
   }
+  if (ctx.roleEnvironment) Object.assign(env, ctx.roleEnvironment(r));
 
   const mounts: MountSpec[] = [];
   for (const mp of def.mountPoints ?? []) {

@@ -30,6 +30,10 @@ export interface AgentIdentity {
   clusterArn?: string;
   /** Port the metadata endpoint listened on; containers keep its URL across agent restarts. */
   metadataPort?: number;
+  /** Hex key the task credential ids and tokens are derived from (HMAC), generated once: ids in containers' environment outlive agent restarts. */
+  credentialsKey?: string;
+  /** Port the task credentials endpoint listened on (80 unless it was taken). */
+  credentialsPort?: number;
 }
 
 interface DesiredFile {

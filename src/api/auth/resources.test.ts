@@ -35,6 +35,27 @@ describe('action and resource tables', () => {
     assert.equal((await ecsResources('ListClusters', {}, scope))[0]!.resource, '*');
   });
 
+  it("ECS: RunTask and StartTask pass the task's roles to ecs-tasks.amazonaws.com (iam:PassRole)", async () => {
+    const R = (n: string) => `arn:aws:iam::123456789012:role/${n}`;
+    const store: StoreReader = {
+      ...empty,
+      get: <T>() => Promise.resolve({ status: 'ACTIVE', doc: { taskDefinition: { taskRoleArn: R('app'), executionRoleArn: R('exec') } } } as unknown as never as T),
+    };
+    const checks = await ecsResources('RunTask', { cluster: 'c', taskDefinition: 'web:3' }, { ...scope, store });
+    assert.deepEqual(
+      checks.map((c) => [c.action, c.resource, c.context?.['iam:PassedToService']]),
+      [
+        ['ecs:RunTask', `${E}:task-definition/web:3`, undefined],
+        ['iam:PassRole', R('app'), 'ecs-tasks.amazonaws.com'],
+        ['iam:PassRole', R('exec'), 'ecs-tasks.amazonaws.com'],
+      ],
+    );
+    const overridden = await ecsResources('StartTask', { taskDefinition: 'web:3', overrides: { taskRoleArn: R('other') } }, { ...scope, store });
+    assert.deepEqual(overridden.slice(1).map((c) => c.resource), [R('other'), R('exec')]);
+    // A definition without roles passes none.
+    assert.equal((await ecsResources('RunTask', { taskDefinition: 'web:3' }, scope)).length, 1);
+  });
+
   it('ECS: aws:ResourceTag from the stored resource', async () => {
     const store: StoreReader = { ...empty, get: <T>() => Promise.resolve({ doc: { tags: [{ key: 'team', value: 'red' }] } } as unknown as never as T) };
     const c = (await ecsResources('DescribeClusters', { clusters: ['a'] }, { ...scope, store }))[0]!;

@@ -8,6 +8,8 @@ import { compilePolicy, type CompiledPolicy } from '../../iam/policy/index.js';
 import type { StoreReader } from '../../store/store.js';
 import { compileRepositoryPolicy } from '../../ecr/policies.js';
 import type { Tag as IamTag, RoleDoc } from '../../iam/model.js';
+import { findTaskDefinition } from '../../ecs/taskDefinitions.js';
+import { ECS_TASKS_SERVICE, taskRolesOf } from '../../protocol/agent.js';
 
 type In = Record<string, unknown>;
 
@@ -107,7 +109,15 @@ export const ecsResources: ResourceResolver = async (op, input, scope) => {
     case 'RunTask':
     case 'StartTask': {
       const td = str(input.taskDefinition) ?? '';
-      return [{ action, resource: td.startsWith('arn:') ? td : `${base}:task-definition/${td}`, context: { ...cond, ...requestTagContext(input.tags) } }];
+      const checks: AccessCheck[] = [{ action, resource: td.startsWith('arn:') ? td : `${base}:task-definition/${td}`, context: { ...cond, ...requestTagContext(input.tags) } }];
+      // The task's roles are passed to ECS, which assumes them for the task: iam:PassRole on each.
+      const row = await findTaskDefinition({ region, accountId }, store, td);
+      const overrides = input.overrides && typeof input.overrides === 'object' ? (input.overrides as Record<string, unknown>) : {};
+      const roles = taskRolesOf((row?.doc.taskDefinition ?? {}) as unknown as Record<string, unknown>, overrides);
+      for (const role of new Set([roles.taskRoleArn, roles.executionRoleArn])) {
+        if (role) checks.push({ action: 'iam:PassRole', resource: role, context: { 'iam:PassedToService': ECS_TASKS_SERVICE } });
+      }
+      return checks;
     }
     case 'StopTask':
       return [await withTags(inCluster('task', str(input.task) ?? ''), cond)];
