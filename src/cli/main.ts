@@ -166,7 +166,8 @@ Flags (environment variable in brackets):
   --image-pull-behavior B default | always | once | prefer-cached (BERTH_IMAGE_PULL_BEHAVIOR, default
                           prefer-cached: use a local image when there is one, pull otherwise)
   --credentials-port P    port of the task credentials endpoint on 169.254.170.2 (BERTH_AGENT_CREDENTIALS_PORT,
-                          default 80, which ECS's clients find with no configuration; 0: any free port)
+                          default 51679 as on ECS, with port 80 forwarded to it by iptables so that
+                          ECS's clients find it with no configuration; 0: any free port)
 
 Credentials: the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables.`;
 

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { request } from 'node:http';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../core/log.js';
 import type { AgentTaskCredentials } from '../../protocol/agent.js';
@@ -29,11 +32,11 @@ function get(port: number, path: string, headers: Record<string, string> = {}): 
 
 describe('task credentials endpoint', () => {
   const held = new TaskRoleCredentials(Buffer.alloc(32, 1));
-  const endpoint = new CredentialsEndpoint({ credentials: held, log: silentLogger() });
+  const endpoint = new CredentialsEndpoint({ credentials: held, log: silentLogger(), forwardPort80: false });
   let listening = false;
 
   before(async () => {
-    // Port 0: as when another agent holds port 80, so the token is required.
+    // Any port, not forwarded from port 80: as when another agent holds that, so the token is required.
     listening = await endpoint.listen(0);
   });
   after(() => endpoint.close());
@@ -83,5 +86,34 @@ describe('task credentials endpoint', () => {
     held.replace([creds('b', 'task', 'ASIAB2')]);
     assert.equal((await get(Number(url.port), url.pathname, auth)).status, 400);
     assert.equal(held.execution(a), undefined);
+  });
+});
+
+describe('task credentials on port 80', () => {
+  it('forwards 169.254.170.2:80 to the endpoint, leaves port 80 free for containers, and removes the forwarding on close', async (t) => {
+    const held = new TaskRoleCredentials(Buffer.alloc(32, 3));
+    const endpoint = new CredentialsEndpoint({ credentials: held, log: silentLogger() });
+    if (!(await endpoint.listen(0))) return t.skip('cannot add 169.254.170.2 here (needs root and iproute2)');
+    try {
+      const a = 'arn:aws:ecs:us-east-1:000000000000:task/c/a';
+      const env = endpoint.environmentFor(a);
+      if (env['AWS_CONTAINER_CREDENTIALS_FULL_URI']) return t.skip('another agent on this host holds the forwarding, or iptables is missing');
+      assert.deepEqual(Object.keys(env), ['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']);
+      held.replace([creds('a', 'task', 'ASIA80')]);
+      // Port 80 of every address is free for a container's host port while the endpoint answers there.
+      const hostPort80 = createServer();
+      await new Promise<void>((resolve, reject) => hostPort80.once('error', reject).listen(80, '0.0.0.0', () => resolve()));
+      try {
+        const ok = await get(80, env['AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']!);
+        assert.equal(ok.status, 200);
+        assert.equal(JSON.parse(ok.body).AccessKeyId, 'ASIA80');
+      } finally {
+        hostPort80.close();
+      }
+    } finally {
+      await endpoint.close();
+    }
+    const { stdout } = await promisify(execFile)('iptables', ['-w', '-t', 'nat', '-S']);
+    assert.ok(!stdout.includes(`--to-destination ${CREDENTIALS_HOST}:${endpoint.port}`), 'the forwarding is gone');
   });
 });

@@ -9,11 +9,15 @@
  *
  * Containers of a task with a task role find it with no configuration, as
  * the AWS CLI and SDKs do on ECS:
- * - with the endpoint on port 80, `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`
- *   (`/v2/credentials/<id>`, fetched from http://169.254.170.2);
- * - otherwise (another agent on the host holds port 80),
- *   `AWS_CONTAINER_CREDENTIALS_FULL_URI` (`http://169.254.170.2:<port>/v2/credentials/<id>`)
- *   with `AWS_CONTAINER_AUTHORIZATION_TOKEN`, which the endpoint then requires.
+ * - `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` (`/v2/credentials/<id>`,
+ *   fetched from http://169.254.170.2) when port 80 of the address reaches
+ *   the endpoint. As ECS's agent does, the endpoint listens on its own port
+ *   (51679 unless told otherwise) and nat rules forward 169.254.170.2:80 to
+ *   it, so port 80 stays free for containers' host ports;
+ * - otherwise (another live agent on the host holds the forwarding, or
+ *   iptables is missing), `AWS_CONTAINER_CREDENTIALS_FULL_URI`
+ *   (`http://169.254.170.2:<port>/v2/credentials/<id>`) with
+ *   `AWS_CONTAINER_AUTHORIZATION_TOKEN`, which the endpoint then requires.
  *
  * The address is added to the host's loopback interface (`ip addr add
  * 169.254.170.2/32 dev lo`, once per boot): bridge-mode containers route to it
@@ -29,14 +33,17 @@
 import { execFile } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type { Logger } from '../../core/log.js';
 import type { AgentTaskCredentials } from '../../protocol/agent.js';
 
 /** The link-local address ECS serves task credentials on. */
 export const CREDENTIALS_HOST = '169.254.170.2';
+/** The port containers ask on (RELATIVE_URI). */
 export const CREDENTIALS_PORT = 80;
+/** The port the endpoint listens on unless told otherwise, as ECS's agent does. */
+export const ENDPOINT_PORT = 51679;
 
 /** A task's credentials as the endpoint answers them. */
 export interface Served {
@@ -128,15 +135,78 @@ export async function ensureCredentialsAddress(log: Logger): Promise<boolean> {
   }
 }
 
+const FORWARD_RE = /^-A (PREROUTING|OUTPUT) -d 169\.254\.170\.2\/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 169\.254\.170\.2:(\d+)$/;
+
+/** The nat rules forwarding 169.254.170.2:80 to `port`: from containers on bridges (PREROUTING) and from the host and host-mode containers (OUTPUT). */
+function forwardRule(chain: 'PREROUTING' | 'OUTPUT', port: number): string[] {
+  return [chain, '-d', `${CREDENTIALS_HOST}/32`, '-p', 'tcp', '-m', 'tcp', '--dport', String(CREDENTIALS_PORT), '-j', 'DNAT', '--to-destination', `${CREDENTIALS_HOST}:${port}`];
+}
+
+/** Something answers TCP on 169.254.170.2:`port`. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: CREDENTIALS_HOST, port, timeout: 500 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+/**
+ * Forwards 169.254.170.2:80 to the endpoint's `port` with nat rules put
+ * first in their chains (ahead of Docker's for published ports). Rules left
+ * by an agent that no longer answers (killed) are replaced; a live agent's
+ * are left alone (false: this endpoint then serves FULL_URI).
+ */
+export async function forwardCredentialsPort(port: number, log: Logger): Promise<boolean> {
+  try {
+    const existing: { chain: string; port: number; spec: string[] }[] = [];
+    for (const chain of ['PREROUTING', 'OUTPUT'] as const) {
+      const { stdout } = await run('iptables', ['-w', '-t', 'nat', '-S', chain]);
+      for (const line of stdout.split('\n')) {
+        const m = FORWARD_RE.exec(line.trim());
+        if (m) existing.push({ chain, port: Number(m[2]), spec: forwardRule(chain, Number(m[2])) });
+      }
+    }
+    const others = existing.filter((r) => r.port !== port);
+    for (const p of new Set(others.map((r) => r.port))) {
+      if (await answers(p)) {
+        log.info({ port: p }, 'another agent on this host serves task credentials on port 80; this one serves them at AWS_CONTAINER_CREDENTIALS_FULL_URI');
+        return false;
+      }
+    }
+    for (const r of others) await run('iptables', ['-w', '-t', 'nat', '-D', ...r.spec]);
+    for (const chain of ['PREROUTING', 'OUTPUT'] as const) {
+      if (!existing.some((r) => r.chain === chain && r.port === port)) await run('iptables', ['-w', '-t', 'nat', '-I', ...forwardRule(chain, port).slice(0, 1), '1', ...forwardRule(chain, port).slice(1)]);
+    }
+    log.info({ port }, `forwarding ${CREDENTIALS_HOST}:${CREDENTIALS_PORT} to the task credentials endpoint`);
+    return true;
+  } catch (err) {
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, `cannot forward ${CREDENTIALS_HOST}:${CREDENTIALS_PORT} with iptables; tasks get AWS_CONTAINER_CREDENTIALS_FULL_URI instead`);
+    return false;
+  }
+}
+
+/** Removes this endpoint's forwarding rules (best effort). */
+async function unforwardCredentialsPort(port: number): Promise<void> {
+  for (const chain of ['PREROUTING', 'OUTPUT'] as const) await run('iptables', ['-w', '-t', 'nat', '-D', ...forwardRule(chain, port)]).catch(() => undefined);
+}
+
 export interface CredentialsEndpointOptions {
   credentials: TaskRoleCredentials;
   log: Logger;
+  /** Forward 169.254.170.2:80 to the endpoint with iptables (default true). */
+  forwardPort80?: boolean;
 }
 
 /** The credentials endpoint's HTTP server. */
 export class CredentialsEndpoint {
   private readonly server: Server;
-  private mode: { port: number; relative: boolean } | undefined;
+  private mode: { port: number; relative: boolean; forwarded: boolean } | undefined;
 
   constructor(private readonly options: CredentialsEndpointOptions) {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -144,12 +214,12 @@ export class CredentialsEndpoint {
   }
 
   /**
-   * Listens on 169.254.170.2: on `port` (80 unless told otherwise) when it
-   * is free, else `fallbackPort` (the one used before), else any. Resolves
-   * false when the address cannot be had; tasks then get no credentials
-   * variables.
+   * Listens on 169.254.170.2: on `port` (51679 unless told otherwise) when
+   * it is free, else `fallbackPort` (the one used before), else any; then
+   * forwards port 80 to it when it can. Resolves false when the address
+   * cannot be had; tasks then get no credentials variables.
    */
-  async listen(port: number = CREDENTIALS_PORT, fallbackPort?: number): Promise<boolean> {
+  async listen(port: number = ENDPOINT_PORT, fallbackPort?: number): Promise<boolean> {
     if (!(await ensureCredentialsAddress(this.options.log))) return false;
     for (const candidate of [...new Set([port, ...(fallbackPort ? [fallbackPort] : []), 0])]) {
       try {
@@ -160,8 +230,9 @@ export class CredentialsEndpoint {
             resolve((this.server.address() as AddressInfo).port);
           });
         });
-        this.mode = { port: bound, relative: bound === CREDENTIALS_PORT };
-        this.options.log.info({ endpoint: `http://${CREDENTIALS_HOST}:${bound}` }, 'task credentials endpoint listening');
+        const forwarded = bound !== CREDENTIALS_PORT && this.options.forwardPort80 !== false && (await forwardCredentialsPort(bound, this.options.log));
+        this.mode = { port: bound, relative: bound === CREDENTIALS_PORT || forwarded, forwarded };
+        this.options.log.info({ endpoint: `http://${CREDENTIALS_HOST}:${bound}`, relativeUri: this.mode.relative }, 'task credentials endpoint listening');
         return true;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -208,7 +279,8 @@ export class CredentialsEndpoint {
     send(res, 200, found.body);
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    if (this.mode?.forwarded) await unforwardCredentialsPort(this.mode.port);
     return new Promise((resolve) => {
       if (!this.server.listening) return resolve();
       this.server.close(() => resolve());
