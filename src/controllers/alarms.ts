@@ -53,7 +53,6 @@ export function evaluationRange(ctx: MetricsContext, alarm: MetricAlarmDoc, nowS
 
 export class AlarmController {
   private readonly runtime: Controller;
-  private unwatch: (() => void) | undefined;
   readonly intervalMs: number;
 
   constructor(
@@ -64,6 +63,9 @@ export class AlarmController {
     this.intervalMs = opts.intervalMs ?? (Number.isFinite(env) && env > 0 ? env : DEFAULT_EVALUATION_INTERVAL_MS);
     this.runtime = new Controller({
       name: 'alarms',
+      watch: { feed: ctx.store, onChanges: (changes) => this.onChanges(changes) },
+      // Picks up what changed while the server was down.
+      resyncOnStart: true,
       concurrency: 4,
       sync: (arn) => this.sync(arn),
       keys: async () => (await ctx.store.find('metricAlarm')).map((r) => r.arn),
@@ -73,13 +75,10 @@ export class AlarmController {
   }
 
   start(): void {
-    this.unwatch = this.ctx.store.watch((changes) => this.onChanges(changes));
     this.runtime.start();
-    void this.runtime.resync();
   }
 
   async stop(): Promise<void> {
-    this.unwatch?.();
     await this.runtime.stop();
   }
 

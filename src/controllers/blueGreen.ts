@@ -64,7 +64,6 @@ type AdvancedLoadBalancer = ServiceLoadBalancer & { advancedConfiguration: Advan
 
 export class BlueGreenController {
   private readonly runtime: Controller;
-  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly ctx: DomainContext,
@@ -72,6 +71,9 @@ export class BlueGreenController {
   ) {
     this.runtime = new Controller({
       name: 'blue-green',
+      watch: { feed: ctx.store, onChanges: (changes) => this.onChanges(changes) },
+      // Picks up what changed while the server was down.
+      resyncOnStart: true,
       concurrency: 2,
       sync: (arn) => this.sync(arn),
       keys: async () => (await ctx.store.find<StoredService>('service', { status: ['ACTIVE'] })).filter((r) => r.doc.blueGreen?.progress !== undefined).map((r) => r.arn),
@@ -81,13 +83,10 @@ export class BlueGreenController {
   }
 
   start(): void {
-    this.unwatch = this.ctx.store.watch((changes) => this.onChanges(changes));
     this.runtime.start();
-    void this.runtime.resync();
   }
 
   async stop(): Promise<void> {
-    this.unwatch?.();
     await this.runtime.stop();
   }
 

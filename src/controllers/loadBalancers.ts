@@ -50,7 +50,6 @@ const INSTANCE_HOST = '127.0.0.1';
 export class LoadBalancerController {
   private readonly runtime: Controller;
   private readonly bindHost: string;
-  private unwatch: (() => void) | undefined;
   private plane: DataPlane | undefined;
   private unsubscribeHealth: (() => void) | undefined;
   /** Why the data plane could not start, until it does. */
@@ -66,6 +65,7 @@ export class LoadBalancerController {
     this.bindHost = opts.bindHost ?? '127.0.0.1';
     this.runtime = new Controller({
       name: 'load-balancers',
+      watch: { feed: ctx.store, onChanges: (changes) => this.onChanges(changes) },
       sync: () => this.sync(),
       keys: () => Promise.resolve([KEY]),
       resyncEveryMs: opts.resyncEveryMs ?? 30_000,
@@ -75,13 +75,11 @@ export class LoadBalancerController {
   }
 
   start(): void {
-    this.unwatch = this.ctx.store.watch((changes) => this.onChanges(changes));
     this.runtime.start();
     this.runtime.enqueue(KEY);
   }
 
   async stop(): Promise<void> {
-    this.unwatch?.();
     await this.runtime.stop();
     this.unsubscribeHealth?.();
     await this.healthWrites;

@@ -29,7 +29,6 @@ const KEY = 'registry-gc';
 
 export class RegistryGarbageCollector {
   private readonly runtime: Controller;
-  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly ctx: EcrContext,
@@ -38,6 +37,12 @@ export class RegistryGarbageCollector {
     const gc: GcOptions = { graceMs: opts.graceMs ?? DEFAULT_GC_GRACE_MS, uploadExpiryMs: opts.uploadExpiryMs ?? DEFAULT_UPLOAD_EXPIRY_MS };
     this.runtime = new Controller({
       name: 'registry-gc',
+      watch: {
+        feed: ctx.store,
+        onChanges: (changes) => {
+          if (changes.some((c) => c.kind === 'image' && c.op === 'delete')) this.runtime.enqueueAfter(KEY, this.opts.afterDeleteMs ?? 10_000);
+        },
+      },
       ...(opts.log ? { log: opts.log } : {}),
       keys: () => Promise.resolve([KEY]),
       resyncEveryMs: opts.intervalMs ?? 60 * 60 * 1000,
@@ -50,9 +55,6 @@ export class RegistryGarbageCollector {
   }
 
   start(): void {
-    this.unwatch = this.ctx.store.watch((changes) => {
-      if (changes.some((c) => c.kind === 'image' && c.op === 'delete')) this.runtime.enqueueAfter(KEY, this.opts.afterDeleteMs ?? 10_000);
-    });
     this.runtime.start();
   }
 
@@ -67,7 +69,6 @@ export class RegistryGarbageCollector {
   }
 
   async stop(): Promise<void> {
-    this.unwatch?.();
     await this.runtime.stop();
   }
 }

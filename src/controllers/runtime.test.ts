@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Change, ChangeListener } from '../store/store.js';
 import { Controller } from './runtime.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -132,5 +133,35 @@ describe('controller runtime', () => {
     await sleep(5);
     await c.stop();
     assert.equal(done, true);
+  });
+
+  it('follows its change feed only while running, and resyncs once at start when asked', async () => {
+    const listeners = new Set<ChangeListener>();
+    const feed = {
+      watch(l: ChangeListener) {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+    };
+    const emit = (arn: string) => {
+      for (const l of listeners) l([{ kind: 'service', op: 'update', arn, cluster: 'c', keys: {} } as unknown as Change]);
+    };
+    const seen: string[] = [];
+    const c: Controller = new Controller({
+      name: 't',
+      watch: { feed, onChanges: (changes) => changes.forEach((ch) => c.enqueue(ch.arn)) },
+      resyncOnStart: true,
+      keys: () => Promise.resolve(['at-start']),
+      sync: (k) => (seen.push(k), Promise.resolve()),
+    });
+    emit('before-start');
+    assert.equal(listeners.size, 0, 'not subscribed before start');
+    c.start();
+    await until(() => seen.includes('at-start'));
+    emit('while-running');
+    await until(() => seen.includes('while-running'));
+    await c.stop();
+    assert.equal(listeners.size, 0, 'unsubscribed on stop');
+    assert.deepEqual(seen.sort(), ['at-start', 'while-running']);
   });
 });

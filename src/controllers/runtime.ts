@@ -14,13 +14,17 @@
  *   the key. A sync may return `{ requeueAfterMs }` to be synced again later
  *   (a timer, a grace period); an `enqueue` in between runs it sooner.
  * - `resyncEveryMs`, with `keys()`, enqueues every key periodically: the
- *   safety net for a change the loop missed.
+ *   safety net for a change the loop missed; `resyncOnStart` does it once
+ *   at `start()` (what changed while the server was down).
+ * - `watch` follows a change feed from `start()` to `stop()`, handing each
+ *   batch of changes to its `onChanges`, which enqueues the keys it affects.
  * - `stop()` stops taking work, cancels timers and waits for the syncs in
  *   flight; nothing runs after it resolves. Timers never keep the process
  *   alive.
  */
 import { fullJitterDelay, type BackoffOptions } from '../core/backoff.js';
 import type { Logger } from '../core/log.js';
+import type { Change, ChangeListener } from '../store/store.js';
 
 export interface SyncResult {
   /** Sync this key again after this many milliseconds (unless enqueued sooner). */
@@ -38,6 +42,10 @@ export interface ControllerOptions {
   /** Every key to sync on a periodic resync. */
   readonly keys?: () => Promise<readonly string[]>;
   readonly resyncEveryMs?: number;
+  /** Enqueue every key `keys()` lists once at `start()`. */
+  readonly resyncOnStart?: boolean;
+  /** A change feed followed while the controller runs; `onChanges` enqueues the keys a batch affects. */
+  readonly watch?: { readonly feed: { watch(listener: ChangeListener): () => void }; readonly onChanges: (changes: readonly Change[]) => void };
   readonly log?: Logger;
 }
 
@@ -52,6 +60,7 @@ const DEFAULT_RETRY: BackoffOptions = { baseMs: 100, capMs: 30_000 };
 
 export class Controller {
   private readonly queue: string[] = [];
+  private unwatch: (() => void) | undefined;
   private readonly queued = new Set<string>();
   private readonly running = new Set<string>();
   /** Keys enqueued while their sync ran: queued again when it ends. */
@@ -73,12 +82,14 @@ export class Controller {
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
+    if (this.opts.watch) this.unwatch = this.opts.watch.feed.watch((changes) => this.opts.watch!.onChanges(changes));
     const every = this.opts.resyncEveryMs;
     if (every !== undefined && this.opts.keys !== undefined) {
       this.resyncTimer = setInterval(() => void this.resync(), every);
       this.resyncTimer.unref();
     }
     this.pump();
+    if (this.opts.resyncOnStart) void this.resync();
   }
 
   /** Enqueues every key `keys()` lists now. */
@@ -143,6 +154,8 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unwatch?.();
+    this.unwatch = undefined;
     if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();

@@ -29,7 +29,6 @@ import { Controller } from './runtime.js';
 
 export class ServiceTargetsController {
   private readonly runtime: Controller;
-  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly ctx: DomainContext,
@@ -37,6 +36,9 @@ export class ServiceTargetsController {
   ) {
     this.runtime = new Controller({
       name: 'service-targets',
+      watch: { feed: ctx.store, onChanges: (changes) => this.onChanges(changes) },
+      // Picks up what changed while the server was down.
+      resyncOnStart: true,
       concurrency: 2,
       sync: (arn) => this.sync(arn),
       // Only the tasks of services behind a load balancer, found by the task index: an idle server with many services stays idle.
@@ -55,14 +57,10 @@ export class ServiceTargetsController {
   }
 
   start(): void {
-    this.unwatch = this.ctx.store.watch((changes) => this.onChanges(changes));
     this.runtime.start();
-    // Picks up, after a restart, the tasks whose targets were draining.
-    void this.runtime.resync();
   }
 
   async stop(): Promise<void> {
-    this.unwatch?.();
     await this.runtime.stop();
   }
 

@@ -198,8 +198,12 @@ export class MetricJournal {
       // The set-aside file must be complete on disk before the snapshot replaces the old one.
       fsyncSync(this.fd);
       closeSync(this.fd);
-      renameSync(join(this.opts.dir, JOURNAL), aside);
-      this.fd = openSync(join(this.opts.dir, JOURNAL), 'a', 0o600);
+      try {
+        renameSync(join(this.opts.dir, JOURNAL), aside);
+      } finally {
+        // Whether or not the switch happened, appends go on to a journal file (the old one if it failed).
+        this.fd = openSync(join(this.opts.dir, JOURNAL), 'a', 0o600);
+      }
       this.bytes = 0;
       this.syncedSeq = held;
       writeDurably(this.opts.dir, join(this.opts.dir, SNAPSHOT), text);

@@ -27,7 +27,6 @@ export interface LifecycleControllerOptions {
 export class LifecycleController {
   private readonly controller: Controller;
   private readonly intervalMs: number;
-  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly ctx: EcrContext,
@@ -36,6 +35,16 @@ export class LifecycleController {
     this.intervalMs = opts.intervalMs ?? DEFAULT_LIFECYCLE_INTERVAL_MS;
     this.controller = new Controller({
       name: 'ecr-lifecycle',
+      watch: {
+        feed: ctx.store,
+        onChanges: (changes) => {
+          for (const c of changes) {
+            if (c.kind === 'repository' && c.op !== 'delete') this.controller.enqueue(`policy|${c.arn}`);
+            if (c.kind === 'lifecyclePreview' && c.op !== 'delete') this.controller.enqueue(`preview|${c.cluster}`);
+          }
+        },
+      },
+      resyncOnStart: true,
       ...(opts.log ? { log: opts.log } : {}),
       keys: () => this.keys(),
       resyncEveryMs: Math.min(this.intervalMs, 5 * 60 * 1000),
@@ -75,18 +84,10 @@ export class LifecycleController {
   }
 
   start(): void {
-    this.unwatch = this.ctx.store.watch((changes) => {
-      for (const c of changes) {
-        if (c.kind === 'repository' && c.op !== 'delete') this.controller.enqueue(`policy|${c.arn}`);
-        if (c.kind === 'lifecyclePreview' && c.op !== 'delete') this.controller.enqueue(`preview|${c.cluster}`);
-      }
-    });
     this.controller.start();
-    void this.controller.resync();
   }
 
   async stop(): Promise<void> {
-    this.unwatch?.();
     await this.controller.stop();
   }
 }

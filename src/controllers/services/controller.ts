@@ -114,7 +114,6 @@ function serviceArnOf(clusterArn: string, serviceName: string): string {
 
 export class ServiceController {
   private readonly runtime: Controller;
-  private unwatch: (() => void) | undefined;
   /** What services care about of each container instance seen: status, agent connection, attributes. */
   private readonly instanceFacts = new Map<string, string>();
 
@@ -124,6 +123,9 @@ export class ServiceController {
   ) {
     this.runtime = new Controller({
       name: 'services',
+      watch: { feed: ctx.store, onChanges: (changes) => this.onChanges(changes) },
+      // Picks up what changed while the server was down.
+      resyncOnStart: true,
       concurrency: opts.concurrency ?? 4,
       sync: (arn) => this.sync(arn),
       keys: async () => (await ctx.store.find('service', { status: ['ACTIVE', 'DRAINING'] })).map((r) => r.arn),
@@ -133,13 +135,10 @@ export class ServiceController {
   }
 
   start(): void {
-    this.unwatch = this.ctx.store.watch((changes) => this.onChanges(changes));
     this.runtime.start();
-    void this.runtime.resync();
   }
 
   async stop(): Promise<void> {
-    this.unwatch?.();
     await this.runtime.stop();
   }
 
