@@ -17,8 +17,8 @@ import { freePort, waitFor } from '../src/dataplane/testing.js';
 import type { TrafficCounters } from '../src/dataplane/traffic.js';
 import { elbMetrics, type MeteredLoadBalancer } from '../src/elbv2/metrics.js';
 import { MetricStorage } from '../src/metrics/storage.js';
-import { fmt, printRow, stats } from './lib.js';
-import { answers, cpuSecondsOfTree, findNginx, load, startProcess } from './loadbalancer.js';
+import { cpuSecondsOfTree, fmt, printRow, stats } from './lib.js';
+import { answers, findNginx, load, startProcess } from './loadbalancer.js';
 
 interface Options {
   seconds: number;

@@ -9,7 +9,7 @@
 // timed in this process), and failed requests (non-2xx and errors) while the
 // data plane takes 100 target and rule changes under load.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { HAProxyDataPlane, findHAProxy } from '../src/dataplane/haproxy/haproxyDataPlane.js';
 import { targetGroup, type DataPlaneConfig, type Rule } from '../src/dataplane/model.js';
 import { freePort, waitFor } from '../src/dataplane/testing.js';
-import { fmt, printRow, stats } from './lib.js';
+import { cpuSecondsOfTree, fmt, printRow, stats } from './lib.js';
 
 interface Options {
   seconds: number;
@@ -44,31 +44,6 @@ export function findNginx(): string {
 }
 
 /** Starts a process and resolves once `ready` answers; `stop` ends it (SIGTERM, then SIGKILL). */
-/**
- * CPU seconds (user + system) used so far by a process and all its
- * descendants, from /proc: a proxy's cost per request, which, unlike req/s,
- * hardly depends on what else the machine runs.
- */
-export function cpuSecondsOfTree(root: number): number {
-  let total = 0;
-  const seen = new Set<number>();
-  const visit = (pid: number) => {
-    if (seen.has(pid)) return;
-    seen.add(pid);
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        for (const child of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) if (child) visit(Number(child));
-      }
-    } catch {
-      // exited meanwhile
-    }
-  };
-  visit(root);
-  return total;
-}
 
 export async function startProcess(cmd: string, args: string[], ready: () => Promise<boolean>): Promise<{ pid: number; stop(): Promise<void> }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });

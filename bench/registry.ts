@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { fmt, printRow, run, spawnUntil, stats, timed } from './lib.js';
+import { cpuSecondsOfTree, fmt, printRow, run, spawnUntil, stats, timed } from './lib.js';
 
 const CREDS = { accessKeyId: 'AKIABENCHBERTH000001', secretAccessKey: 'bench-secret-key-0000000000000000000000' };
 const LAYERS = 5;
@@ -29,6 +29,8 @@ interface Target {
   name: string;
   host: string;
   headers: Record<string, string>;
+  /** The server's process, for its CPU time. */
+  pid: number;
 }
 
 function get(host: string, path: string, agent: Agent, headers: Record<string, string>): Promise<{ status: number; bytes: number; headers: Record<string, string | string[] | undefined> }> {
@@ -109,11 +111,19 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     }
 
     const targets: Target[] = [
-      { name: 'berth', host: berthHost, headers: { authorization: `Basic ${token}` } },
-      { name: 'docker-registry', host: refHost, headers: {} },
+      { name: 'berth', host: berthHost, headers: { authorization: `Basic ${token}` }, pid: berth.child.pid! },
+      { name: 'docker-registry', host: refHost, headers: {}, pid: ref.pid! },
     ];
     const push: Record<string, number[]> = { berth: [], 'docker-registry': [] };
     const pull: Record<string, number[]> = { berth: [], 'docker-registry': [] };
+    // Server CPU seconds per push and pull: on two cores the engine's compression competes with the registry for CPU.
+    const pushCpu: Record<string, number[]> = { berth: [], 'docker-registry': [] };
+    const pullCpu: Record<string, number[]> = { berth: [], 'docker-registry': [] };
+    const measured = async (t: Target, into: Record<string, number[]>, cpu: Record<string, number[]>, args: string[]): Promise<void> => {
+      const before = cpuSecondsOfTree(t.pid);
+      into[t.name]!.push(await timed(() => run('docker', args, dockerEnv)));
+      cpu[t.name]!.push(cpuSecondsOfTree(t.pid) - before);
+    };
     // Rounds alternate which registry goes first, so that neither always meets a cold or a warm engine.
     const inOrder = (round: number): Target[] => (round % 2 === 0 ? targets : [...targets].reverse());
     for (let i = 0; i < opts.rounds; i++) {
@@ -121,7 +131,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
         const ref = `${t.host}/bench/app-${i}:v1`;
         await run('docker', ['tag', locals[i]!, ref], dockerEnv);
         images.push(ref);
-        push[t.name]!.push(await timed(() => run('docker', ['push', ref], dockerEnv)));
+        await measured(t, push, pushCpu, ['push', ref]);
       }
     }
     // Pulls: the pushed images removed locally (the busybox base stays, as on any host that built it).
@@ -129,7 +139,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     for (let i = 0; i < opts.rounds; i++) {
       for (const t of inOrder(i)) {
         const ref = `${t.host}/bench/app-${i}:v1`;
-        pull[t.name]!.push(await timed(() => run('docker', ['pull', ref], dockerEnv)));
+        await measured(t, pull, pullCpu, ['pull', ref]);
         await run('docker', ['rmi', '-f', ref], dockerEnv);
       }
     }
@@ -192,9 +202,14 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     console.log('  (a time ratio below 1 and a throughput ratio above 1 mean Berth is faster)');
     printRow('docker push, 50 MB (median)', median(push.berth!), median(push['docker-registry']!), 'ms', 'docker-registry');
     printRow('docker pull, 50 MB (median)', median(pull.berth!), median(pull['docker-registry']!), 'ms', 'docker-registry');
+    printRow('registry CPU per push (median)', median(pushCpu.berth!) * 1000, median(pushCpu['docker-registry']!) * 1000, 'ms', 'docker-registry');
+    printRow('registry CPU per pull (median)', median(pullCpu.berth!) * 1000, median(pullCpu['docker-registry']!) * 1000, 'ms', 'docker-registry');
     printRow('manifest GET p50', latency.berth!.p50, latency['docker-registry']!.p50, 'ms', 'docker-registry');
     printRow('manifest GET p99', latency.berth!.p99, latency['docker-registry']!.p99, 'ms', 'docker-registry');
     printRow(`blob GET, ${CLIENTS} clients`, throughput.berth!, throughput['docker-registry']!, 'MB/s', 'docker-registry');
+    // Each round's two pushes (and pulls) ran back to back: their ratio is the steadier figure when the machine's speed drifts.
+    const ratios = (xs: Record<string, number[]>) => xs.berth!.map((b, i) => b / xs['docker-registry']![i]!);
+    console.log(`  per-round time ratios: push ${ratios(push).map((x) => fmt(x)).join(', ')} (median ${fmt(median(ratios(push)))}); pull ${ratios(pull).map((x) => fmt(x)).join(', ')} (median ${fmt(median(ratios(pull)))})`);
     console.log(`  push rounds (ms): berth ${push.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${push['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
     console.log(`  pull rounds (ms): berth ${pull.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${pull['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
   } finally {

@@ -369,7 +369,9 @@ export function createRegistryServer(ctx: EcrContext, opts: RegistryServerOption
         res.end();
         return;
       }
-      return sendStream(res, ctx.blobs.read(blobDigest, range));
+      await ctx.blobs.copyTo(blobDigest, res, range);
+      res.end();
+      return;
     }
 
     if (reference !== undefined) {

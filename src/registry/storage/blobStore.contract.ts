@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { DigestMismatchError, RangeNotSatisfiableError, type BlobStore } from './blobStore.js';
 
@@ -12,6 +12,25 @@ export async function readAll(s: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of s) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/**
+ * A writable that keeps a copy of what it is given (as a socket does: a
+ * store may reuse a chunk's memory once its write is done), optionally
+ * pushing back by finishing every `slowEvery`-th write a millisecond late.
+ */
+export function collector(slowEvery = 0): { out: Writable; bytes(): Buffer } {
+  const parts: Buffer[] = [];
+  let n = 0;
+  const out = new Writable({
+    highWaterMark: 64 * 1024,
+    write(chunk: Buffer, _enc, done) {
+      parts.push(Buffer.from(chunk));
+      if (slowEvery && ++n % slowEvery === 0) setTimeout(done, 1);
+      else done();
+    },
+  });
+  return { out, bytes: () => Buffer.concat(parts) };
 }
 
 /** A body that arrives in several chunks, as an HTTP request does. */
@@ -40,6 +59,33 @@ export function blobStoreContract(name: string, open: () => Promise<{ store: Blo
       assert.ok((await readAll(store.read(digest))).equals(content));
       assert.equal((await readAll(store.read(digest, { start: 9998, end: 10001 }))).toString(), 'aabb');
       assert.equal(await store.uploadStatus(id), undefined, 'the session is gone once complete');
+    });
+
+    it('copies a blob into a writable whole and by range, keeping to its backpressure, again and again', async () => {
+      const { store } = await open();
+      // Several MiB, so that copies span many chunks and a slow writable pushes back.
+      const content = Buffer.alloc(5 * 1024 * 1024 + 123);
+      for (let i = 0; i + 4 <= content.length; i += 4) content.writeUInt32LE(i, i);
+      const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+      await store.append(id, chunked(content, 65536));
+      const digest = sha256(content);
+      await store.completeUpload(id, digest);
+      const copy = async (range?: { start: number; end: number }, slowEvery = 0): Promise<Buffer> => {
+        const c = collector(slowEvery);
+        await store.copyTo(digest, c.out, range);
+        return c.bytes();
+      };
+      // Read three times: a store may serve later reads from memory.
+      for (let i = 0; i < 3; i++) assert.ok((await copy(undefined, 2)).equals(content), `copy ${i + 1} differs`);
+      assert.ok((await copy({ start: 1_000_000, end: 3_500_000 })).equals(content.subarray(1_000_000, 3_500_001)));
+      assert.ok((await copy({ start: content.length - 5, end: content.length - 1 })).equals(content.subarray(content.length - 5)));
+      // A writable destroyed part way ends the copy without an error.
+      const gone = new PassThrough({ highWaterMark: 1024 });
+      const copying = store.copyTo(digest, gone);
+      setImmediate(() => gone.destroy());
+      await copying;
+      // ... and the blob still reads whole afterwards.
+      assert.ok((await copy()).equals(content));
     });
 
     it('refuses content whose digest differs, keeping nothing under either digest', async () => {

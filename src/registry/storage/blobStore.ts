@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * Content-addressed blob storage for the registry.
@@ -23,6 +23,15 @@ export interface BlobStore {
   stat(digest: string): Promise<{ size: number } | undefined>;
   /** Streams a stored blob, optionally the inclusive byte range [start, end]. */
   read(digest: string, range?: { start: number; end: number }): Readable;
+  /**
+   * Writes a stored blob (or the inclusive range [start, end]) into `out`,
+   * keeping to its backpressure, without ending it; resolves once every byte
+   * is handed over, or early when `out` is destroyed. The way to serve a blob:
+   * a store may reuse a chunk's memory once `out` calls that chunk's write
+   * callback, so `out` must be done with the bytes by then (a socket or a file
+   * is; a PassThrough, which hands the chunk itself on, is not).
+   */
+  copyTo(digest: string, out: Writable, range?: { start: number; end: number }): Promise<void>;
   /** Stores a small blob given whole (manifests); returns its size. */
   put(digest: string, content: Buffer): Promise<void>;
   /**

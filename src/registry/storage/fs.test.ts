@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { blobStoreContract, chunked, readAll, sha256 } from './blobStore.contract.js';
+import { blobStoreContract, chunked, collector, readAll, sha256 } from './blobStore.contract.js';
 import { FsBlobStore } from './fs.js';
 
 const dirs: string[] = [];
@@ -51,24 +51,42 @@ describe('filesystem blob store', () => {
     assert.equal(await store.stat(sha256(Buffer.from('partial'))), undefined);
   });
 
-  it('serves a blob read whole once from memory, ranges included, and forgets it when deleted', async () => {
+  it('keeps a blob read whole twice in memory, ranges included, and forgets it when deleted; a one-off read is not kept', async () => {
     const root = tempDir();
     const store = await FsBlobStore.open(root, { cacheBytes: 16 * 1024 * 1024 });
+    const pathOf = (digest: string) => join(root, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
+    const push = async (content: Buffer): Promise<string> => {
+      const digest = sha256(content);
+      const id = await store.createUpload({ repository: 'app', startedAt: 1 });
+      await store.append(id, chunked(content, 64 * 1024));
+      await store.completeUpload(id, digest);
+      return digest;
+    };
+    const copied = async (digest: string, range?: { start: number; end: number }): Promise<Buffer> => {
+      const c = collector();
+      await store.copyTo(digest, c.out, range);
+      return c.bytes();
+    };
     const content = Buffer.alloc(3 * 1024 * 1024 + 17);
     for (let i = 0; i < content.length; i++) content[i] = i % 253;
-    const digest = sha256(content);
-    const id = await store.createUpload({ repository: 'app', startedAt: 1 });
-    await store.append(id, chunked(content, 64 * 1024));
-    await store.completeUpload(id, digest);
-    assert.ok((await readAll(store.read(digest))).equals(content), 'first read, from disk');
+    const digest = await push(content);
+    assert.ok((await copied(digest)).equals(content), 'first read, from disk');
+    assert.ok((await copied(digest)).equals(content), 'second read, from disk into memory');
     // Taken away behind the store's back: what follows can only come from memory.
-    rmSync(join(root, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7)));
+    rmSync(pathOf(digest));
+    assert.ok((await copied(digest)).equals(content));
     assert.ok((await readAll(store.read(digest))).equals(content));
     const start = 1024 * 1024 - 5;
     const end = 2 * 1024 * 1024 + 5;
+    assert.ok((await copied(digest, { start, end })).equals(content.subarray(start, end + 1)));
     assert.ok((await readAll(store.read(digest, { start, end }))).equals(content.subarray(start, end + 1)));
     await store.delete(digest);
-    await assert.rejects(readAll(store.read(digest)), /ENOENT/);
+    await assert.rejects(copied(digest), /ENOENT/);
+
+    const once = await push(Buffer.from('read once '.repeat(1000)));
+    assert.equal((await copied(once)).length, 10_000);
+    rmSync(pathOf(once));
+    await assert.rejects(copied(once), /ENOENT/, 'a blob read once is not kept in memory');
   });
 
   it('answers an unknown or malformed upload id with no session', async () => {
