@@ -103,7 +103,8 @@ export async function runPullThroughBench(opts: { rounds: number }): Promise<voi
     console.log(`  rounds (ms): direct ${direct.map((x) => fmt(x, 0)).join(', ')}; cold ${cold.map((x) => fmt(x, 0)).join(', ')}; warm ${warm.map((x) => fmt(x, 0)).join(', ')}`);
   } finally {
     await run('docker', ['rmi', '-f', ...images], dockerEnv).catch(() => undefined);
-    for (const c of children) c.kill('SIGTERM');
+    // The servers finish their clean stop (it writes into `work`) before it goes.
+    await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(undefined) : c.once('exit', resolve).kill('SIGTERM')))));
     rmSync(work, { recursive: true, force: true });
   }
 }

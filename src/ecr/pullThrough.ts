@@ -16,6 +16,7 @@ import {
   ValidationException,
 } from '../core/errors.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
+import { eachChunk } from '../core/streams.js';
 import { BlobNotFoundError } from '../registry/storage/blobStore.js';
 import { AlreadyExistsError, withRetry, type Row } from '../store/store.js';
 import type { EcrContext } from './context.js';
@@ -628,21 +629,22 @@ async function teeToStorage(
   appended.catch(() => undefined);
   const hash = createHash('sha256');
   let received = 0;
-  const write = async (chunk: Buffer): Promise<void> => {
+  /** Hands a chunk to storage and to the reader; a promise when either must drain first. */
+  const write = (chunk: Buffer): Promise<void> | undefined => {
     const waits: Promise<unknown>[] = [];
     if (!toStore.write(chunk)) waits.push(drained(toStore));
     if (!body.destroyed && !body.write(chunk)) waits.push(drained(body));
-    if (waits.length > 0) await Promise.race([Promise.all(waits), appended]);
+    return waits.length > 0 ? Promise.race([Promise.all(waits), appended]).then(() => undefined) : undefined;
   };
   try {
     let held: Buffer | undefined;
-    for await (const chunk of source) {
-      const b = chunk as Buffer;
+    await eachChunk(source, (b) => {
       hash.update(b);
       received += b.length;
-      if (held) await write(held);
+      const previous = held;
       held = b;
-    }
+      return previous ? write(previous) : undefined;
+    });
     // Checked here rather than by the storage, so that the reader does not wait for the disk.
     const actual = `sha256:${hash.digest('hex')}`;
     if (actual !== digest || (t.size !== undefined && t.size !== received)) {

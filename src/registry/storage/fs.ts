@@ -4,6 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
+import { eachChunk } from '../../core/streams.js';
 import {
   DigestMismatchError,
   RangeNotSatisfiableError,
@@ -349,18 +350,17 @@ export class FsBlobStore implements BlobStore {
       try {
         let batch: Buffer[] = [];
         let batched = 0;
-        for await (const piece of body) {
-          const chunk = piece as Buffer;
+        await eachChunk(body, (chunk) => {
           state.hash.update(chunk);
           state.size += chunk.length;
           batch.push(chunk);
           batched += chunk.length;
-          if (batched >= CHUNK_BYTES || batch.length >= 512) {
-            await fh.writev(batch);
-            batch = [];
-            batched = 0;
-          }
-        }
+          if (batched < CHUNK_BYTES && batch.length < 512) return;
+          const full = batch;
+          batch = [];
+          batched = 0;
+          return fh.writev(full).then(() => undefined);
+        });
         if (batch.length > 0) await fh.writev(batch);
       } catch (err) {
         // The hash may have seen bytes the file did not get: rebuild it from disk next time.
