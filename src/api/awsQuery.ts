@@ -21,6 +21,8 @@
  */
 import { AwsError, InvalidAction, MissingAction, ValidationError } from './errors.js';
 import type { ApiRequest, ApiResponse, ServiceProtocol } from './protocol.js';
+import { handlerTable } from './bind.js';
+import type { Models, Operations, ServiceName } from './models/index.js';
 import type { ModelShape, ServiceModel } from './models/model.js';
 import { shapeOf } from './models/model.js';
 import { createValidator, type ValidatorErrors } from './validate.js';
@@ -389,4 +391,13 @@ export function awsQueryService(opts: AwsQueryServiceOptions): ServiceProtocol {
       }
     },
   };
+}
+
+/** Service `S` over the AWS query protocol, with its operations typed by its model. */
+export function awsQueryServiceOf<S extends ServiceName>(
+  service: S,
+  model: Models[S],
+  opts: { operations: Operations<S>; unsupported(operation: string): Error },
+): ServiceProtocol {
+  return awsQueryService({ service, model, operations: handlerTable(opts.operations), unsupported: opts.unsupported });
 }

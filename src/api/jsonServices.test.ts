@@ -9,6 +9,11 @@ import { ecsProtocol } from './ecs/service.js';
 import { logsProtocol } from './logs/service.js';
 import { secretsManagerProtocol } from './secretsmanager/service.js';
 import { ssmProtocol } from './ssm/service.js';
+import { awsJsonServiceOf } from './awsJson.js';
+import { awsQueryServiceOf } from './awsQuery.js';
+import { ELBV2_MODEL } from './models/elbv2.generated.js';
+import { SSM_MODEL } from './models/ssm.generated.js';
+import type { Operations } from './models/index.js';
 import type { ApiRequest, ServiceProtocol } from './protocol.js';
 
 /**
@@ -91,6 +96,23 @@ const CASES: Record<string, Case> = {
     required: ['GetParameter', 'Name', 'ValidationException'],
   },
 };
+
+// Compile-time contract of the generic service builders: each marked line must
+// fail to compile (tsc reports an unused @ts-expect-error otherwise, and the
+// build fails). Never called.
+const unsupportedHere = (name: string) => new Error(name);
+export function mistyped(): unknown[] {
+  return [
+    // @ts-expect-error -- a GetParameter handler that needs `Names`, which GetParameter does not have
+    awsJsonServiceOf('ssm', SSM_MODEL, { operations: { GetParameter: async (input: { Names: string[] }) => input.Names }, unsupported: unsupportedHere }),
+    // @ts-expect-error -- the SSM model served under ACM's name
+    awsJsonServiceOf('acm', SSM_MODEL, { operations: {}, unsupported: unsupportedHere }),
+    // @ts-expect-error -- a CreateLoadBalancer handler that takes `Name` as a number, where the model says string
+    awsQueryServiceOf('elbv2', ELBV2_MODEL, { operations: { CreateLoadBalancer: async (input: { Name: number }) => input.Name }, unsupported: unsupportedHere }),
+    // @ts-expect-error -- an operation SSM does not have
+    ((ops: Operations<'ssm'>) => ops)({ LaunchRocket: async () => ({}) }),
+  ];
+}
 
 function request(target: string, body: string): ApiRequest {
   return {

@@ -13,7 +13,6 @@ export interface RpcV2CborServiceOptions {
   errorNamespace: string;
   model: ApiModel;
   operations: Readonly<Record<string, OperationHandler>>;
-  isKnownOperation(name: string): boolean;
   validate(operation: string, input: unknown): void;
   unsupported(operation: string): Error;
   /** Extra headers for an error response (for example `x-amzn-query-error` of awsQuery-compatible services). */
@@ -98,7 +97,7 @@ export function rpcV2CborService(opts: RpcV2CborServiceOptions): ServiceProtocol
       try {
         const handler = Object.hasOwn(opts.operations, operation) ? opts.operations[operation] : undefined;
         if (!handler) {
-          if (opts.isKnownOperation(operation)) throw opts.unsupported(operation);
+          if (Object.hasOwn(opts.model.operations, operation)) throw opts.unsupported(operation);
           throw new UnknownOperationException(`Operation ${operation.slice(0, 100)} is not supported by ${opts.service}.`);
         }
         let input: unknown = {};

@@ -1,27 +1,17 @@
-import { awsJsonService, type OperationHandler } from '../awsJson.js';
-import { SerializationException, UnknownOperationException, ValidationException } from '../errors.js';
+import { awsJsonServiceOf, jsonProtocolOf } from '../awsJson.js';
+import { ValidationException } from '../errors.js';
 import { AUTOSCALING_MODEL, type AutoscalingOperationName } from '../models/autoscaling.generated.js';
-import type { OperationInput } from '../models/index.js';
-import { isOperationOf } from '../models/model.js';
-import type { ApiRequest, ServiceProtocol } from '../protocol.js';
-import { createValidator } from '../validate.js';
+import type { Handler, OperationInput, Operations } from '../models/index.js';
+import type { ServiceProtocol } from '../protocol.js';
 import type { AutoScalingContext } from '../../autoscaling/model.js';
 import type { MetricsContext } from '../../metrics/context.js';
 import * as ops from '../../autoscaling/ops.js';
 
-export const AUTOSCALING_TARGET_PREFIX = 'AnyScaleFrontendService';
+export const AUTOSCALING_TARGET_PREFIX = jsonProtocolOf(AUTOSCALING_MODEL).targetPrefix;
 
 export type AutoScalingInput<Op extends AutoscalingOperationName> = OperationInput<'autoscaling', Op>;
-export type AutoScalingHandler<Op extends AutoscalingOperationName> = (input: AutoScalingInput<Op>, req: ApiRequest) => Promise<unknown>;
-export type AutoScalingOperations = { readonly [Op in AutoscalingOperationName]?: AutoScalingHandler<Op> };
-
-const validateInput = createValidator(AUTOSCALING_MODEL, {
-  errors: {
-    validation: (message) => new ValidationException(message),
-    serialization: (message) => new SerializationException(message),
-    unknownOperation: (message) => new UnknownOperationException(message),
-  },
-});
+export type AutoScalingHandler<Op extends AutoscalingOperationName> = Handler<'autoscaling', Op>;
+export type AutoScalingOperations = Operations<'autoscaling'>;
 
 /** The Application Auto Scaling operations Berth serves. */
 export function autoScalingOperations(ctx: AutoScalingContext & MetricsContext): AutoScalingOperations {
@@ -41,14 +31,9 @@ export function autoScalingOperations(ctx: AutoScalingContext & MetricsContext):
 
 /** Application Auto Scaling over AWS JSON 1.1 (signing name `application-autoscaling`). */
 export function autoScalingProtocol(ctx: AutoScalingContext & MetricsContext): ServiceProtocol {
-  const handlers = autoScalingOperations(ctx) as Readonly<Record<string, OperationHandler>>;
-  return awsJsonService({
-    service: 'autoscaling',
-    targetPrefix: AUTOSCALING_TARGET_PREFIX,
-    jsonVersion: '1.1',
-    operations: handlers,
-    isKnownOperation: (name) => isOperationOf(AUTOSCALING_MODEL, name),
-    validate: validateInput,
+  return awsJsonServiceOf('autoscaling', AUTOSCALING_MODEL, {
+    operations: autoScalingOperations(ctx),
+    validationError: ValidationException,
     unsupported: (name) => new ValidationException(`Berth does not implement ${name} yet. The README lists the Application Auto Scaling operations that work today.`),
   });
 }

@@ -1,9 +1,9 @@
-import { awsQueryService, type QueryOperationHandler } from '../awsQuery.js';
+import { awsQueryServiceOf } from '../awsQuery.js';
 import { bindContext } from '../bind.js';
 import { ValidationError } from '../errors.js';
-import type { ApiRequest, ServiceProtocol } from '../protocol.js';
+import type { ServiceProtocol } from '../protocol.js';
 import { ELBV2_MODEL, type Elbv2OperationName } from '../models/elbv2.generated.js';
-import type { OperationInput } from '../models/index.js';
+import type { Handler, OperationInput, Operations } from '../models/index.js';
 import type { Elbv2Context } from '../../elbv2/model.js';
 import * as loadBalancers from '../../elbv2/loadBalancers.js';
 import * as targetGroups from '../../elbv2/targetGroups.js';
@@ -13,14 +13,9 @@ import * as rules from '../../elbv2/rules.js';
 import * as tags from '../../elbv2/tags.js';
 import { describeAccountLimits } from '../../elbv2/limits.js';
 
-/** The input of ELBv2 operation `Op` once the ELBv2 model has accepted it. */
 export type Elbv2Input<Op extends Elbv2OperationName> = OperationInput<'elbv2', Op>;
-
-/** A handler of ELBv2 operation `Op`. */
-export type Elbv2Handler<Op extends Elbv2OperationName> = (input: Elbv2Input<Op>, req: ApiRequest) => Promise<unknown>;
-
-/** Handlers by ELBv2 operation name; a handler whose input type does not accept its operation's input does not compile. */
-export type Elbv2Operations = { readonly [Op in Elbv2OperationName]?: Elbv2Handler<Op> };
+export type Elbv2Handler<Op extends Elbv2OperationName> = Handler<'elbv2', Op>;
+export type Elbv2Operations = Operations<'elbv2'>;
 
 /** The ELBv2 operations Berth serves. */
 export function elbv2Operations(ctx: Elbv2Context): Elbv2Operations {
@@ -71,14 +66,8 @@ export function elbv2Operations(ctx: Elbv2Context): Elbv2Operations {
 
 /** ELBv2 over the AWS query protocol (signing name `elasticloadbalancing`). */
 export function elbv2Protocol(ctx: Elbv2Context): ServiceProtocol {
-  // awsQueryService calls a handler only after the ELBv2 model accepted the
-  // decoded input for that handler's operation: the one place where it
-  // becomes Elbv2Input<Op>.
-  const handlers = elbv2Operations(ctx) as Readonly<Record<string, QueryOperationHandler>>;
-  return awsQueryService({
-    service: 'elbv2',
-    model: ELBV2_MODEL,
-    operations: handlers,
+  return awsQueryServiceOf('elbv2', ELBV2_MODEL, {
+    operations: elbv2Operations(ctx),
     unsupported: (name) => new ValidationError(`Berth does not implement ${name} yet. The README lists the ELBv2 operations that work today.`),
   });
 }

@@ -1,25 +1,17 @@
-import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { awsJsonServiceOf, jsonProtocolOf } from '../awsJson.js';
 import { bindContext } from '../bind.js';
 import { InvalidParameterException } from '../errors.js';
 import type { ServiceProtocol } from '../protocol.js';
 import { LOGS_MODEL, type LogsOperationName } from '../models/logs.generated.js';
-import type { OperationInput } from '../models/index.js';
-import { isOperationOf } from '../models/model.js';
-import { createValidator } from '../validate.js';
+import type { Handler, OperationInput, Operations } from '../models/index.js';
 import * as ops from '../../logs/ops.js';
 import type { LogsContext } from '../../logs/ops.js';
 
-export const LOGS_TARGET_PREFIX = 'Logs_20140328';
+export const LOGS_TARGET_PREFIX = jsonProtocolOf(LOGS_MODEL).targetPrefix;
 
-/** The input of CloudWatch Logs operation `Op` once the model has accepted it. */
 export type LogsInput<Op extends LogsOperationName> = OperationInput<'logs', Op>;
-
-/** A handler of operation `Op`; one whose input type does not accept the operation's input does not compile. */
-export type LogsHandler<Op extends LogsOperationName> = (input: LogsInput<Op>) => Promise<unknown>;
-
-export type LogsOperations = { readonly [Op in LogsOperationName]?: LogsHandler<Op> };
-
-const validateLogsInput = createValidator(LOGS_MODEL);
+export type LogsHandler<Op extends LogsOperationName> = Handler<'logs', Op>;
+export type LogsOperations = Operations<'logs'>;
 
 /** The CloudWatch Logs operations Berth serves. */
 export function logsOperations(ctx: LogsContext): LogsOperations {
@@ -47,16 +39,9 @@ export function logsOperations(ctx: LogsContext): LogsOperations {
 
 /** CloudWatch Logs over AWS JSON 1.1 (signing name `logs`). */
 export function logsProtocol(ctx: LogsContext): ServiceProtocol {
-  // awsJsonService calls a handler only after validateLogsInput accepted the
-  // input for that handler's operation.
-  const handlers = logsOperations(ctx) as Readonly<Record<string, OperationHandler>>;
-  return awsJsonService({
-    service: 'logs',
-    targetPrefix: LOGS_TARGET_PREFIX,
-    jsonVersion: '1.1',
-    operations: handlers,
-    isKnownOperation: (name) => isOperationOf(LOGS_MODEL, name),
-    validate: validateLogsInput,
+  // Constraint violations are InvalidParameterException, as CloudWatch Logs answers them.
+  return awsJsonServiceOf('logs', LOGS_MODEL, {
+    operations: logsOperations(ctx),
     unsupported: (name) => new InvalidParameterException(`Berth does not implement ${name} yet. The README lists the CloudWatch Logs operations that work today.`),
   });
 }

@@ -1,27 +1,17 @@
-import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { awsJsonServiceOf, jsonProtocolOf } from '../awsJson.js';
 import { bindContext } from '../bind.js';
 import { InvalidRequestException } from '../errors.js';
-import type { ApiRequest, ServiceProtocol } from '../protocol.js';
+import type { ServiceProtocol } from '../protocol.js';
 import { SECRETSMANAGER_MODEL, type SecretsmanagerOperationName } from '../models/secretsmanager.generated.js';
-import type { OperationInput } from '../models/index.js';
-import { isOperationOf } from '../models/model.js';
-import { createValidator } from '../validate.js';
+import type { Handler, OperationInput, Operations } from '../models/index.js';
 import type { SecretsContext } from '../../secrets/context.js';
 import * as secrets from '../../secrets/secrets.js';
 
-export const SECRETSMANAGER_TARGET_PREFIX = 'secretsmanager';
+export const SECRETSMANAGER_TARGET_PREFIX = jsonProtocolOf(SECRETSMANAGER_MODEL).targetPrefix;
 
-/** The input of Secrets Manager operation `Op` once the model has accepted it. */
 export type SecretsManagerInput<Op extends SecretsmanagerOperationName> = OperationInput<'secretsmanager', Op>;
-
-/** A handler of Secrets Manager operation `Op`. */
-export type SecretsManagerHandler<Op extends SecretsmanagerOperationName> = (input: SecretsManagerInput<Op>, req: ApiRequest) => Promise<unknown>;
-
-/** Handlers by operation name; a handler whose input type does not accept its operation's input does not compile. */
-export type SecretsManagerOperations = { readonly [Op in SecretsmanagerOperationName]?: SecretsManagerHandler<Op> };
-
-// Constraint violations are InvalidParameterException, the error Secrets Manager models for them.
-const validateInput = createValidator(SECRETSMANAGER_MODEL);
+export type SecretsManagerHandler<Op extends SecretsmanagerOperationName> = Handler<'secretsmanager', Op>;
+export type SecretsManagerOperations = Operations<'secretsmanager'>;
 
 /** The Secrets Manager operations Berth serves. */
 export function secretsManagerOperations(ctx: SecretsContext): SecretsManagerOperations {
@@ -49,15 +39,9 @@ export function secretsManagerOperations(ctx: SecretsContext): SecretsManagerOpe
 
 /** Secrets Manager over AWS JSON 1.1 (signing name `secretsmanager`). */
 export function secretsManagerProtocol(ctx: SecretsContext): ServiceProtocol {
-  // awsJsonService calls a handler only after validateInput accepted the input for that handler's operation.
-  const handlers = secretsManagerOperations(ctx) as Readonly<Record<string, OperationHandler>>;
-  return awsJsonService({
-    service: 'secretsmanager',
-    targetPrefix: SECRETSMANAGER_TARGET_PREFIX,
-    jsonVersion: '1.1',
-    operations: handlers,
-    isKnownOperation: (name) => isOperationOf(SECRETSMANAGER_MODEL, name),
-    validate: validateInput,
+  // Constraint violations are InvalidParameterException, the error Secrets Manager models for them.
+  return awsJsonServiceOf('secretsmanager', SECRETSMANAGER_MODEL, {
+    operations: secretsManagerOperations(ctx),
     unsupported: (name) => new InvalidRequestException(`Berth does not implement ${name} yet. The README lists the Secrets Manager operations that work today.`),
   });
 }
