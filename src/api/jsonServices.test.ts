@@ -11,6 +11,7 @@ import { secretsManagerProtocol } from './secretsmanager/service.js';
 import { ssmProtocol } from './ssm/service.js';
 import { awsJsonServiceOf } from './awsJson.js';
 import { awsQueryServiceOf } from './awsQuery.js';
+import { bindOperations } from './bind.js';
 import { ELBV2_MODEL } from './models/elbv2.generated.js';
 import { SSM_MODEL } from './models/ssm.generated.js';
 import type { Operations } from './models/index.js';
@@ -23,78 +24,34 @@ import type { ApiRequest, ServiceProtocol } from './protocol.js';
  * member and a member of the wrong type. No handler is reached, so the
  * services are built without a context.
  */
-interface Case {
-  protocol: () => ServiceProtocol;
-  targetPrefix: string;
-  contentType: string;
-  /** A modelled operation Berth does not serve, with the error and message it answers. */
-  unsupported: [operation: string, type: string, message: string];
-  /** A served operation with a required string member, and the error type of a request without it. */
-  required: [operation: string, member: string, type: string];
-  /** Extra headers of every error answer. */
-  errorHeaders?: Record<string, string>;
-}
+/**
+ * A service's front end, its target prefix, content type, a modelled
+ * operation Berth does not serve with the error type and message it answers,
+ * and a served operation with a required member with the error type of a
+ * request without it.
+ */
+type Case = [
+  protocol: () => ServiceProtocol,
+  targetPrefix: string,
+  contentType: string,
+  unsupported: [operation: string, type: string, message: string],
+  required: [operation: string, member: string, type: string],
+];
 
 const noContext = {} as never;
 const readme = (service: string) => `The README lists the ${service} operations that work today.`;
+const JSON_1_1 = 'application/x-amz-json-1.1';
 
+// prettier-ignore
 const CASES: Record<string, Case> = {
-  acm: {
-    protocol: () => acmProtocol(noContext),
-    targetPrefix: 'CertificateManager',
-    contentType: 'application/x-amz-json-1.1',
-    unsupported: ['RequestCertificate', 'ValidationException', `Berth does not implement RequestCertificate: it imports certificates and does not issue them. ${readme('ACM')}`],
-    required: ['DescribeCertificate', 'CertificateArn', 'ValidationException'],
-  },
-  autoscaling: {
-    protocol: () => autoScalingProtocol(noContext),
-    targetPrefix: 'AnyScaleFrontendService',
-    contentType: 'application/x-amz-json-1.1',
-    unsupported: ['TagResource', 'ValidationException', `Berth does not implement TagResource yet. ${readme('Application Auto Scaling')}`],
-    required: ['DescribeScalableTargets', 'ServiceNamespace', 'ValidationException'],
-  },
-  cloudwatch: {
-    protocol: () => cloudWatchProtocols(noContext)[0]!,
-    targetPrefix: 'GraniteServiceVersion20100801',
-    contentType: 'application/x-amz-json-1.0',
-    unsupported: ['GetDashboard', 'ValidationException', `Berth does not implement GetDashboard yet. ${readme('CloudWatch')}`],
-    required: ['DeleteAlarms', 'AlarmNames', 'ValidationException'],
-  },
-  ecr: {
-    protocol: () => ecrProtocol(noContext),
-    targetPrefix: 'AmazonEC2ContainerRegistry_V20150921',
-    contentType: 'application/x-amz-json-1.1',
-    unsupported: ['DescribeRegistry', 'ValidationException', `Berth does not implement DescribeRegistry yet. ${readme('ECR')}`],
-    required: ['DescribeImages', 'repositoryName', 'InvalidParameterException'],
-  },
-  ecs: {
-    protocol: () => ecsProtocol({ DescribeTaskDefinition: () => Promise.resolve({}) }),
-    targetPrefix: 'AmazonEC2ContainerServiceV20141113',
-    contentType: 'application/x-amz-json-1.1',
-    unsupported: ['CreateService', 'UnsupportedFeatureException', `Berth does not implement CreateService yet. ${readme('ECS')}`],
-    required: ['DescribeTaskDefinition', 'taskDefinition', 'InvalidParameterException'],
-  },
-  logs: {
-    protocol: () => logsProtocol(noContext),
-    targetPrefix: 'Logs_20140328',
-    contentType: 'application/x-amz-json-1.1',
-    unsupported: ['PutDestination', 'InvalidParameterException', `Berth does not implement PutDestination yet. ${readme('CloudWatch Logs')}`],
-    required: ['CreateLogGroup', 'logGroupName', 'InvalidParameterException'],
-  },
-  secretsmanager: {
-    protocol: () => secretsManagerProtocol(noContext),
-    targetPrefix: 'secretsmanager',
-    contentType: 'application/x-amz-json-1.1',
-    unsupported: ['RotateSecret', 'InvalidRequestException', `Berth does not implement RotateSecret yet. ${readme('Secrets Manager')}`],
-    required: ['GetSecretValue', 'SecretId', 'InvalidParameterException'],
-  },
-  ssm: {
-    protocol: () => ssmProtocol(noContext),
-    targetPrefix: 'AmazonSSM',
-    contentType: 'application/x-amz-json-1.1',
-    unsupported: ['SendCommand', 'ValidationException', `Berth does not implement SendCommand yet. ${readme('Systems Manager')}`],
-    required: ['GetParameter', 'Name', 'ValidationException'],
-  },
+  acm: [() => acmProtocol(noContext), 'CertificateManager', JSON_1_1, ['RequestCertificate', 'ValidationException', `Berth does not implement RequestCertificate: it imports certificates and does not issue them. ${readme('ACM')}`], ['DescribeCertificate', 'CertificateArn', 'ValidationException']],
+  autoscaling: [() => autoScalingProtocol(noContext), 'AnyScaleFrontendService', JSON_1_1, ['TagResource', 'ValidationException', `Berth does not implement TagResource yet. ${readme('Application Auto Scaling')}`], ['DescribeScalableTargets', 'ServiceNamespace', 'ValidationException']],
+  cloudwatch: [() => cloudWatchProtocols(noContext)[0]!, 'GraniteServiceVersion20100801', 'application/x-amz-json-1.0', ['GetDashboard', 'ValidationException', `Berth does not implement GetDashboard yet. ${readme('CloudWatch')}`], ['DeleteAlarms', 'AlarmNames', 'ValidationException']],
+  ecr: [() => ecrProtocol(noContext), 'AmazonEC2ContainerRegistry_V20150921', JSON_1_1, ['DescribeRegistry', 'ValidationException', `Berth does not implement DescribeRegistry yet. ${readme('ECR')}`], ['DescribeImages', 'repositoryName', 'InvalidParameterException']],
+  ecs: [() => ecsProtocol({ DescribeTaskDefinition: () => Promise.resolve({}) }), 'AmazonEC2ContainerServiceV20141113', JSON_1_1, ['CreateService', 'UnsupportedFeatureException', `Berth does not implement CreateService yet. ${readme('ECS')}`], ['DescribeTaskDefinition', 'taskDefinition', 'InvalidParameterException']],
+  logs: [() => logsProtocol(noContext), 'Logs_20140328', JSON_1_1, ['PutDestination', 'InvalidParameterException', `Berth does not implement PutDestination yet. ${readme('CloudWatch Logs')}`], ['CreateLogGroup', 'logGroupName', 'InvalidParameterException']],
+  secretsmanager: [() => secretsManagerProtocol(noContext), 'secretsmanager', JSON_1_1, ['RotateSecret', 'InvalidRequestException', `Berth does not implement RotateSecret yet. ${readme('Secrets Manager')}`], ['GetSecretValue', 'SecretId', 'InvalidParameterException']],
+  ssm: [() => ssmProtocol(noContext), 'AmazonSSM', JSON_1_1, ['SendCommand', 'ValidationException', `Berth does not implement SendCommand yet. ${readme('Systems Manager')}`], ['GetParameter', 'Name', 'ValidationException']],
 };
 
 // Compile-time contract of the generic service builders: each marked line must
@@ -111,6 +68,10 @@ export function mistyped(): unknown[] {
     awsQueryServiceOf('elbv2', ELBV2_MODEL, { operations: { CreateLoadBalancer: async (input: { Name: number }) => input.Name }, unsupported: unsupportedHere }),
     // @ts-expect-error -- an operation SSM does not have
     ((ops: Operations<'ssm'>) => ops)({ LaunchRocket: async () => ({}) }),
+    // @ts-expect-error -- a domain function whose input needs `Names`, which GetParameter does not have
+    bindOperations<'ssm', { region: string }>({ region: 'r' }, { GetParameter: async (_ctx, input: { Names: string[] }) => input.Names }),
+    // @ts-expect-error -- a domain function written for another context
+    bindOperations<'ssm', { region: string }>({ region: 'r' }, { GetParameter: async (ctx: { accountId: string }) => ctx.accountId }),
   ];
 }
 
@@ -127,21 +88,21 @@ function request(target: string, body: string): ApiRequest {
 }
 
 describe('the AWS JSON services before their handlers', () => {
-  for (const [service, c] of Object.entries(CASES)) {
+  for (const [service, [protocolOf, targetPrefix, contentType, unsupported, required]] of Object.entries(CASES)) {
     describe(service, () => {
-      const protocol = c.protocol();
+      const protocol = protocolOf();
       const call = async (operation: string, body: unknown) => {
-        const req = request(`${c.targetPrefix}.${operation}`, typeof body === 'string' ? body : JSON.stringify(body));
-        assert.ok(protocol.matches(req), `${service} takes ${c.targetPrefix}.${operation}`);
+        const req = request(`${targetPrefix}.${operation}`, typeof body === 'string' ? body : JSON.stringify(body));
+        assert.ok(protocol.matches(req), `${service} takes ${targetPrefix}.${operation}`);
         const res = await protocol.handle(req);
-        assert.equal(res.headers['content-type'], c.contentType);
+        assert.equal(res.headers['content-type'], contentType);
         return { status: res.status, body: JSON.parse(String(res.body)) as { __type: string; message: string } };
       };
 
       it('answers only its own target prefix', () => {
         assert.equal(protocol.service, service);
-        assert.equal(protocol.matches(request(`Other_20200101.${c.required[0]}`, '{}')), false);
-        assert.equal(protocol.matches(request(`${c.targetPrefix}Other.${c.required[0]}`, '{}')), false);
+        assert.equal(protocol.matches(request(`Other_20200101.${required[0]}`, '{}')), false);
+        assert.equal(protocol.matches(request(`${targetPrefix}Other.${required[0]}`, '{}')), false);
       });
 
       it('answers UnknownOperationException for an operation its model does not have', async () => {
@@ -152,12 +113,12 @@ describe('the AWS JSON services before their handlers', () => {
       });
 
       it('answers its own error for a modelled operation Berth does not serve', async () => {
-        const [operation, type, message] = c.unsupported;
+        const [operation, type, message] = unsupported;
         assert.deepEqual(await call(operation, {}), { status: 400, body: { __type: type, message } });
       });
 
       it('answers its own validation error for a missing required member', async () => {
-        const [operation, member, type] = c.required;
+        const [operation, member, type] = required;
         assert.deepEqual(await call(operation, {}), {
           status: 400,
           body: {
@@ -168,7 +129,7 @@ describe('the AWS JSON services before their handlers', () => {
       });
 
       it('answers SerializationException for a member of the wrong type and for a body that is not JSON', async () => {
-        const [operation, member] = c.required;
+        const [operation, member] = required;
         const wrong = await call(operation, { [member]: true });
         assert.equal(wrong.status, 400);
         assert.equal(wrong.body.__type, 'SerializationException');

@@ -2,8 +2,8 @@ import { awsJsonServiceOf, jsonProtocolOf } from '../awsJson.js';
 import { handlerTable } from '../bind.js';
 import { awsQueryServiceOf } from '../awsQuery.js';
 import { ValidationException } from '../errors.js';
-import { CLOUDWATCH_MODEL, type CloudwatchOperationName } from '../models/cloudwatch.generated.js';
-import type { Handler, OperationInput, Operations } from '../models/index.js';
+import { CLOUDWATCH_MODEL } from '../models/cloudwatch.generated.js';
+import type { Operations } from '../models/index.js';
 import { shapeOf } from '../models/model.js';
 import type { ServiceProtocol } from '../protocol.js';
 import { rpcV2CborService } from '../rpcv2Cbor.js';
@@ -15,16 +15,11 @@ import * as alarms from '../../metrics/alarms.js';
 export const CLOUDWATCH_TARGET_PREFIX = jsonProtocolOf(CLOUDWATCH_MODEL).targetPrefix;
 export const CLOUDWATCH_ERROR_NAMESPACE = 'com.amazonaws.cloudwatch';
 
-export type CloudWatchInput<Op extends CloudwatchOperationName> = OperationInput<'cloudwatch', Op>;
-export type CloudWatchHandler<Op extends CloudwatchOperationName> = Handler<'cloudwatch', Op>;
-/** Handlers by CloudWatch operation name; one table for every wire protocol CloudWatch speaks. */
-export type CloudWatchOperations = Operations<'cloudwatch'>;
-
 /** CloudWatch names a request that breaks the model ValidationError (ValidationException on the JSON and CBOR wires). */
 export const CLOUDWATCH_VALIDATOR_ERRORS: ValidatorErrors = jsonValidatorErrors(ValidationException);
 
-/** The CloudWatch operations Berth serves, independent of the wire protocol. */
-export function cloudWatchOperations(ctx: MetricsContext): CloudWatchOperations {
+/** The CloudWatch operations Berth serves: one table for every wire protocol CloudWatch speaks. */
+export function cloudWatchOperations(ctx: MetricsContext): Operations<'cloudwatch'> {
   const sync =
     <I>(fn: (input: I) => unknown) =>
     (input: I) =>

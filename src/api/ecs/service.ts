@@ -2,7 +2,7 @@ import { awsJsonServiceOf, jsonProtocolOf } from '../awsJson.js';
 import { InvalidParameterException, UnsupportedFeatureException } from '../errors.js';
 import type { ServiceProtocol } from '../protocol.js';
 import { ECS_MODEL, type EcsOperationName } from '../models/ecs.generated.js';
-import type { Handler, OperationInput, Operations } from '../models/index.js';
+import type { OperationInput, Operations } from '../models/index.js';
 import type { DomainContext } from '../../ecs/context.js';
 import * as clusters from '../../ecs/clusters.js';
 import * as instances from '../../ecs/containerInstances.js';
@@ -20,7 +20,6 @@ import { toEcsError } from '../../ecs/errors.js';
 export const ECS_TARGET_PREFIX = jsonProtocolOf(ECS_MODEL).targetPrefix;
 
 export type EcsInput<Op extends EcsOperationName> = OperationInput<'ecs', Op>;
-export type EcsHandler<Op extends EcsOperationName> = Handler<'ecs', Op>;
 export type EcsOperations = Operations<'ecs'>;
 
 /**
