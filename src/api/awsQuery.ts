@@ -20,7 +20,9 @@
  * service name (`signingName`), the one thing every awsQuery request carries.
  */
 import { AwsError, InvalidAction, MissingAction, ValidationError } from './errors.js';
-import type { ApiRequest, ApiResponse, ServiceProtocol } from './protocol.js';
+import { apiResponse, headerOf, type ApiRequest, type Failure, type ServiceProtocol } from './protocol.js';
+import { handlerTable } from './bind.js';
+import type { Models, Operations, ServiceName } from './models/index.js';
 import type { ModelShape, ServiceModel } from './models/model.js';
 import { shapeOf } from './models/model.js';
 import { createValidator, type ValidatorErrors } from './validate.js';
@@ -309,15 +311,10 @@ export function encodeQueryError(model: ServiceModel | undefined, e: QueryWireEr
   return `<ErrorResponse${ns}><Error><Type>${e.type}</Type><Code>${xmlEscape(e.code)}</Code><Message>${xmlEscape(e.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`;
 }
 
-function header(h: ApiRequest['headers'], name: string): string {
-  const v = h[name];
-  return (Array.isArray(v) ? v[0] : v) ?? '';
-}
-
 /** Whether a request looks like an awsQuery call (a form body or a query string with `Action`), for errors raised before dispatch. */
 export function looksLikeQuery(req: { method: string; query: string; headers: ApiRequest['headers'] }): boolean {
-  if (header(req.headers, 'x-amz-target') !== '') return false;
-  if (header(req.headers, 'content-type').startsWith('application/x-www-form-urlencoded')) return true;
+  if (headerOf(req.headers, 'x-amz-target') !== '') return false;
+  if (headerOf(req.headers, 'content-type').startsWith('application/x-www-form-urlencoded')) return true;
   return new URLSearchParams(req.query).has('Action');
 }
 
@@ -336,27 +333,20 @@ export function awsQueryService(opts: AwsQueryServiceOptions): ServiceProtocol {
   const signingName = model.metadata.signingName;
   const validate = createValidator(model, { errors: QUERY_VALIDATOR_ERRORS, memberPaths: 'lower-camel' });
 
-  const respond = (status: number, operation: string, outcome: string, body: string, fault?: unknown, hint?: string): ApiResponse => ({
-    status,
-    headers: { 'content-type': 'text/xml' },
-    body,
-    operation,
-    outcome,
-    ...(fault !== undefined ? { fault } : {}),
-    ...(hint !== undefined ? { hint } : {}),
-  });
+  const respond = (status: number, operation: string, outcome: string, body: string, failure?: Failure) =>
+    apiResponse(status, { 'content-type': 'text/xml' }, body, operation, outcome, failure);
 
   return {
     service: opts.service,
     matches(req) {
-      return req.principal.service === signingName && header(req.headers, 'x-amz-target') === '';
+      return req.principal.service === signingName && headerOf(req.headers, 'x-amz-target') === '';
     },
     async handle(req) {
       let operation = 'unknown';
       try {
         const params: [string, string][] = [...new URLSearchParams(req.query)];
         if (req.method === 'POST') {
-          const type = header(req.headers, 'content-type');
+          const type = headerOf(req.headers, 'content-type');
           const text = req.body.toString('utf8');
           if (text.trim() !== '') {
             if (type !== '' && !type.startsWith('application/x-www-form-urlencoded')) {
@@ -384,9 +374,17 @@ export function awsQueryService(opts: AwsQueryServiceOptions): ServiceProtocol {
         return respond(200, operation, 'ok', encodeXml(model, action, output ?? {}, req.requestId));
       } catch (err) {
         const e = toQueryError(model, err);
-        const hint = err instanceof AwsError ? err.hint : undefined;
-        return respond(e.status, operation, e.code, encodeQueryError(model, e, req.requestId), e.unexpected ? err : undefined, hint);
+        return respond(e.status, operation, e.code, encodeQueryError(model, e, req.requestId), { err, unexpected: e.unexpected });
       }
     },
   };
+}
+
+/** Service `S` over the AWS query protocol, with its operations typed by its model. */
+export function awsQueryServiceOf<S extends ServiceName>(
+  service: S,
+  model: Models[S],
+  opts: { operations: Operations<S>; unsupported(operation: string): Error },
+): ServiceProtocol {
+  return awsQueryService({ service, model, operations: handlerTable(opts.operations), unsupported: opts.unsupported });
 }

@@ -1,3 +1,4 @@
+import { AwsError } from '../core/errors.js';
 import type { Principal } from './auth/sigv4.js';
 
 /** An authenticated API request as the protocol layer sees it. */
@@ -44,4 +45,35 @@ export interface ServiceProtocol {
   /** Whether the request is this protocol's; `principal.service` is the SigV4 credential scope's service name. */
   matches(req: Omit<ApiRequest, 'body' | 'requestId'>): boolean;
   handle(req: ApiRequest): Promise<ApiResponse>;
+}
+
+/** The first value of request header `name` (lower case), or '' when absent. */
+export function headerOf(headers: ApiRequest['headers'], name: string): string {
+  const v = headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+}
+
+/** What went wrong behind an error answer: the thrown value, and whether it was unexpected (to be logged with its stack). */
+export interface Failure {
+  readonly err: unknown;
+  readonly unexpected: boolean;
+}
+
+/**
+ * A protocol's answer. `outcome` is 'ok' or the AWS error type; an error
+ * answer carries its `failure`, whose thrown value becomes `fault` when it was
+ * unexpected and whose operator hint (of an AwsError) is kept for the log.
+ */
+export function apiResponse(status: number, headers: Record<string, string>, body: string | Buffer, operation: string, outcome: string, failure?: Failure): ApiResponse {
+  const fault = failure?.unexpected ? failure.err : undefined;
+  const hint = failure?.err instanceof AwsError ? failure.err.hint : undefined;
+  return {
+    status,
+    headers,
+    body,
+    operation,
+    outcome,
+    ...(fault !== undefined ? { fault } : {}),
+    ...(hint !== undefined ? { hint } : {}),
+  };
 }

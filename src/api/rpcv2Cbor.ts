@@ -1,9 +1,9 @@
 import { decode, encode } from 'cbor-x';
-import { AwsError, SerializationException, UnknownOperationException, toWireError } from './errors.js';
+import { SerializationException, UnknownOperationException, toWireError } from './errors.js';
 import type { OperationHandler } from './awsJson.js';
 import type { ApiModel, ModelShape } from './models/model.js';
 import { shapeOf } from './models/model.js';
-import type { ApiRequest, ApiResponse, ServiceProtocol } from './protocol.js';
+import { apiResponse, headerOf, type Failure, type ServiceProtocol } from './protocol.js';
 
 export interface RpcV2CborServiceOptions {
   service: string;
@@ -13,7 +13,6 @@ export interface RpcV2CborServiceOptions {
   errorNamespace: string;
   model: ApiModel;
   operations: Readonly<Record<string, OperationHandler>>;
-  isKnownOperation(name: string): boolean;
   validate(operation: string, input: unknown): void;
   unsupported(operation: string): Error;
   /** Extra headers for an error response (for example `x-amzn-query-error` of awsQuery-compatible services). */
@@ -67,11 +66,6 @@ function timestampsToDates(model: ApiModel, shapeName: string, value: unknown, d
   }
 }
 
-function header(h: ApiRequest['headers'], name: string): string {
-  const v = h[name];
-  return (Array.isArray(v) ? v[0] : v) ?? '';
-}
-
 /**
  * The Smithy RPC v2 CBOR protocol: `POST /service/<serviceName>/operation/<Operation>`
  * with `smithy-protocol: rpc-v2-cbor` and CBOR bodies both ways. Errors carry
@@ -79,26 +73,19 @@ function header(h: ApiRequest['headers'], name: string): string {
  */
 export function rpcV2CborService(opts: RpcV2CborServiceOptions): ServiceProtocol {
   const prefix = `/service/${opts.serviceName}/operation/`;
-  const respond = (status: number, operation: string, outcome: string, body: unknown, extraHeaders: Record<string, string> = {}, fault?: unknown, hint?: string): ApiResponse => ({
-    status,
-    headers: { 'content-type': CBOR, 'smithy-protocol': 'rpc-v2-cbor', ...extraHeaders },
-    body: Buffer.from(encode(body)),
-    operation,
-    outcome,
-    ...(fault !== undefined ? { fault } : {}),
-    ...(hint !== undefined ? { hint } : {}),
-  });
+  const respond = (status: number, operation: string, outcome: string, body: unknown, extraHeaders: Record<string, string> = {}, failure?: Failure) =>
+    apiResponse(status, { 'content-type': CBOR, 'smithy-protocol': 'rpc-v2-cbor', ...extraHeaders }, Buffer.from(encode(body)), operation, outcome, failure);
   return {
     service: opts.service,
     matches(req) {
-      return req.method === 'POST' && req.path.startsWith(prefix) && header(req.headers, 'smithy-protocol') === 'rpc-v2-cbor';
+      return req.method === 'POST' && req.path.startsWith(prefix) && headerOf(req.headers, 'smithy-protocol') === 'rpc-v2-cbor';
     },
     async handle(req) {
       const operation = decodeURIComponent(req.path.slice(prefix.length));
       try {
         const handler = Object.hasOwn(opts.operations, operation) ? opts.operations[operation] : undefined;
         if (!handler) {
-          if (opts.isKnownOperation(operation)) throw opts.unsupported(operation);
+          if (Object.hasOwn(opts.model.operations, operation)) throw opts.unsupported(operation);
           throw new UnknownOperationException(`Operation ${operation.slice(0, 100)} is not supported by ${opts.service}.`);
         }
         let input: unknown = {};
@@ -117,9 +104,8 @@ export function rpcV2CborService(opts: RpcV2CborServiceOptions): ServiceProtocol
         return respond(200, operation, 'ok', timestampsToDates(opts.model, outShape, output ?? {}));
       } catch (err) {
         const wire = toWireError(err);
-        const hint = err instanceof AwsError ? err.hint : undefined;
         const body = { ...wire.body, __type: `${opts.errorNamespace}#${wire.type}` };
-        return respond(wire.status, operation || 'unknown', wire.type, body, opts.errorHeaders?.(wire.type) ?? {}, wire.unexpected ? err : undefined, hint);
+        return respond(wire.status, operation || 'unknown', wire.type, body, opts.errorHeaders?.(wire.type) ?? {}, { err, unexpected: wire.unexpected });
       }
     },
   };

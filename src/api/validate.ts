@@ -79,12 +79,20 @@ export interface ValidatorOptions {
   readonly memberPaths?: 'as-modelled' | 'lower-camel';
 }
 
+/**
+ * The AWS JSON errors, with constraint violations thrown as `violation`: the
+ * service's own validation error (`ValidationException` on most services).
+ */
+export function jsonValidatorErrors(violation: new (message: string) => Error): ValidatorErrors {
+  return {
+    validation: (message) => new violation(message),
+    serialization: (message) => new SerializationException(message),
+    unknownOperation: (message) => new UnknownOperationException(message),
+  };
+}
+
 /** The AWS JSON errors, with constraint violations as `InvalidParameterException` (as ECS answers). */
-export const JSON_VALIDATOR_ERRORS: ValidatorErrors = {
-  validation: (message) => new InvalidParameterException(message),
-  serialization: (message) => new SerializationException(message),
-  unknownOperation: (message) => new UnknownOperationException(message),
-};
+export const JSON_VALIDATOR_ERRORS: ValidatorErrors = jsonValidatorErrors(InvalidParameterException);
 
 /** A map entry on the path: its key, and whether the key or the value is being checked. */
 interface MapSegment {

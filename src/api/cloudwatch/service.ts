@@ -1,35 +1,25 @@
-import { awsJsonService, type OperationHandler } from '../awsJson.js';
-import { awsQueryService } from '../awsQuery.js';
-import { SerializationException, UnknownOperationException, ValidationException } from '../errors.js';
-import { CLOUDWATCH_MODEL, type CloudwatchOperationName } from '../models/cloudwatch.generated.js';
-import type { OperationInput } from '../models/index.js';
-import { isOperationOf, shapeOf } from '../models/model.js';
-import type { ApiRequest, ServiceProtocol } from '../protocol.js';
+import { awsJsonServiceOf, jsonProtocolOf } from '../awsJson.js';
+import { handlerTable } from '../bind.js';
+import { awsQueryServiceOf } from '../awsQuery.js';
+import { ValidationException } from '../errors.js';
+import { CLOUDWATCH_MODEL } from '../models/cloudwatch.generated.js';
+import type { Operations } from '../models/index.js';
+import { shapeOf } from '../models/model.js';
+import type { ServiceProtocol } from '../protocol.js';
 import { rpcV2CborService } from '../rpcv2Cbor.js';
-import { createValidator, type ValidatorErrors } from '../validate.js';
+import { createValidator, jsonValidatorErrors, type ValidatorErrors } from '../validate.js';
 import type { MetricsContext } from '../../metrics/context.js';
 import * as metrics from '../../metrics/metrics.js';
 import * as alarms from '../../metrics/alarms.js';
 
-export const CLOUDWATCH_TARGET_PREFIX = 'GraniteServiceVersion20100801';
+export const CLOUDWATCH_TARGET_PREFIX = jsonProtocolOf(CLOUDWATCH_MODEL).targetPrefix;
 export const CLOUDWATCH_ERROR_NAMESPACE = 'com.amazonaws.cloudwatch';
 
-export type CloudWatchInput<Op extends CloudwatchOperationName> = OperationInput<'cloudwatch', Op>;
-export type CloudWatchHandler<Op extends CloudwatchOperationName> = (input: CloudWatchInput<Op>, req: ApiRequest) => Promise<unknown>;
-/** Handlers by CloudWatch operation name; one table for every wire protocol CloudWatch speaks. */
-export type CloudWatchOperations = { readonly [Op in CloudwatchOperationName]?: CloudWatchHandler<Op> };
+/** CloudWatch names a request that breaks the model ValidationError (ValidationException on the JSON and CBOR wires). */
+export const CLOUDWATCH_VALIDATOR_ERRORS: ValidatorErrors = jsonValidatorErrors(ValidationException);
 
-/** CloudWatch names a request that breaks the model ValidationError (ValidationException on the JSON wire). */
-export const CLOUDWATCH_VALIDATOR_ERRORS: ValidatorErrors = {
-  validation: (message) => new ValidationException(message),
-  serialization: (message) => new SerializationException(message),
-  unknownOperation: (message) => new UnknownOperationException(message),
-};
-
-const validateCloudWatchInput = createValidator(CLOUDWATCH_MODEL, { errors: CLOUDWATCH_VALIDATOR_ERRORS });
-
-/** The CloudWatch operations Berth serves, independent of the wire protocol. */
-export function cloudWatchOperations(ctx: MetricsContext): CloudWatchOperations {
+/** The CloudWatch operations Berth serves: one table for every wire protocol CloudWatch speaks. */
+export function cloudWatchOperations(ctx: MetricsContext): Operations<'cloudwatch'> {
   const sync =
     <I>(fn: (input: I) => unknown) =>
     (input: I) =>
@@ -77,17 +67,8 @@ const unsupported = (name: string) => new ValidationException(`Berth does not im
  * the model's query codes: `InvalidParameterValue`, `ResourceNotFound`...).
  */
 export function cloudWatchProtocols(ctx: MetricsContext): ServiceProtocol[] {
-  // Each front end calls a handler only after validateCloudWatchInput accepted its input.
-  const handlers = cloudWatchOperations(ctx) as Readonly<Record<string, OperationHandler>>;
-  const json = awsJsonService({
-    service: 'cloudwatch',
-    targetPrefix: CLOUDWATCH_TARGET_PREFIX,
-    jsonVersion: '1.0',
-    operations: handlers,
-    isKnownOperation: (name) => isOperationOf(CLOUDWATCH_MODEL, name),
-    validate: validateCloudWatchInput,
-    unsupported,
-  });
+  const operations = cloudWatchOperations(ctx);
+  const json = awsJsonServiceOf('cloudwatch', CLOUDWATCH_MODEL, { operations, validationError: ValidationException, unsupported });
   const jsonWithQueryErrors: ServiceProtocol = {
     service: json.service,
     matches: (req) => json.matches(req),
@@ -102,17 +83,11 @@ export function cloudWatchProtocols(ctx: MetricsContext): ServiceProtocol[] {
     serviceName: CLOUDWATCH_TARGET_PREFIX,
     errorNamespace: CLOUDWATCH_ERROR_NAMESPACE,
     model: CLOUDWATCH_MODEL,
-    operations: handlers,
-    isKnownOperation: (name) => isOperationOf(CLOUDWATCH_MODEL, name),
-    validate: validateCloudWatchInput,
+    operations: handlerTable(operations),
+    validate: createValidator(CLOUDWATCH_MODEL, { errors: CLOUDWATCH_VALIDATOR_ERRORS }),
     unsupported,
     errorHeaders: queryErrorHeader,
   });
-  const query = awsQueryService({
-    service: 'cloudwatch',
-    model: CLOUDWATCH_MODEL,
-    operations: handlers,
-    unsupported,
-  });
+  const query = awsQueryServiceOf('cloudwatch', CLOUDWATCH_MODEL, { operations, unsupported });
   return [jsonWithQueryErrors, cbor, query];
 }

@@ -1,10 +1,8 @@
-import { awsJsonService, type OperationHandler } from '../awsJson.js';
+import { awsJsonServiceOf, jsonProtocolOf } from '../awsJson.js';
 import { InvalidParameterException, UnsupportedFeatureException } from '../errors.js';
-import type { ApiRequest, ServiceProtocol } from '../protocol.js';
+import type { ServiceProtocol } from '../protocol.js';
 import { ECS_MODEL, type EcsOperationName } from '../models/ecs.generated.js';
-import type { OperationInput } from '../models/index.js';
-import { isOperationOf } from '../models/model.js';
-import { createValidator } from '../validate.js';
+import type { OperationInput, Operations } from '../models/index.js';
 import type { DomainContext } from '../../ecs/context.js';
 import * as clusters from '../../ecs/clusters.js';
 import * as instances from '../../ecs/containerInstances.js';
@@ -19,23 +17,10 @@ import * as taskSets from '../../ecs/taskSets.js';
 import { instanceFilter } from '../../ecs/instanceQuery.js';
 import { toEcsError } from '../../ecs/errors.js';
 
-export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113';
+export const ECS_TARGET_PREFIX = jsonProtocolOf(ECS_MODEL).targetPrefix;
 
-/** The input of ECS operation `Op` once the ECS model has accepted it. */
 export type EcsInput<Op extends EcsOperationName> = OperationInput<'ecs', Op>;
-
-/** A handler of ECS operation `Op`. */
-export type EcsHandler<Op extends EcsOperationName> = (input: EcsInput<Op>, req: ApiRequest) => Promise<unknown>;
-
-/**
- * Handlers by ECS operation name. Each key only takes a handler whose input
- * type accepts that operation's validated input, so a handler wired to the
- * wrong operation, or one that expects a member the operation does not have
- * (or has optional where the handler needs it), is a compile error.
- */
-export type EcsOperations = { readonly [Op in EcsOperationName]?: EcsHandler<Op> };
-
-const validateEcsInput = createValidator(ECS_MODEL);
+export type EcsOperations = Operations<'ecs'>;
 
 /**
  * RunTask's placement lists as the scheduler declares them. The model leaves
@@ -138,17 +123,9 @@ export function coreOperations(ctx: DomainContext): EcsOperations {
 
 /** ECS over AWS JSON 1.1. */
 export function ecsProtocol(operations: EcsOperations): ServiceProtocol {
-  // awsJsonService calls a handler only after validateEcsInput accepted the
-  // input for that handler's operation: the one place where validated JSON
-  // becomes EcsInput<Op>.
-  const handlers = operations as Readonly<Record<string, OperationHandler>>;
-  return awsJsonService({
-    service: 'ecs',
-    targetPrefix: ECS_TARGET_PREFIX,
-    jsonVersion: '1.1',
-    operations: handlers,
-    isKnownOperation: (name) => isOperationOf(ECS_MODEL, name),
-    validate: validateEcsInput,
+  // Constraint violations are InvalidParameterException, as ECS answers them.
+  return awsJsonServiceOf('ecs', ECS_MODEL, {
+    operations,
     unsupported: (name) =>
       new UnsupportedFeatureException(`Berth does not implement ${name} yet. The README lists the ECS operations that work today.`),
   });

@@ -1,9 +1,8 @@
-import { awsQueryService, type QueryOperationHandler } from '../awsQuery.js';
-import { bindContext } from '../bind.js';
+import { awsQueryServiceOf } from '../awsQuery.js';
+import { bindOperations, type ContextOperations } from '../bind.js';
 import { ValidationError } from '../errors.js';
-import type { ApiRequest, ServiceProtocol } from '../protocol.js';
-import { ELBV2_MODEL, type Elbv2OperationName } from '../models/elbv2.generated.js';
-import type { OperationInput } from '../models/index.js';
+import type { ServiceProtocol } from '../protocol.js';
+import { ELBV2_MODEL } from '../models/elbv2.generated.js';
 import type { Elbv2Context } from '../../elbv2/model.js';
 import * as loadBalancers from '../../elbv2/loadBalancers.js';
 import * as targetGroups from '../../elbv2/targetGroups.js';
@@ -13,72 +12,54 @@ import * as rules from '../../elbv2/rules.js';
 import * as tags from '../../elbv2/tags.js';
 import { describeAccountLimits } from '../../elbv2/limits.js';
 
-/** The input of ELBv2 operation `Op` once the ELBv2 model has accepted it. */
-export type Elbv2Input<Op extends Elbv2OperationName> = OperationInput<'elbv2', Op>;
-
-/** A handler of ELBv2 operation `Op`. */
-export type Elbv2Handler<Op extends Elbv2OperationName> = (input: Elbv2Input<Op>, req: ApiRequest) => Promise<unknown>;
-
-/** Handlers by ELBv2 operation name; a handler whose input type does not accept its operation's input does not compile. */
-export type Elbv2Operations = { readonly [Op in Elbv2OperationName]?: Elbv2Handler<Op> };
-
 /** The ELBv2 operations Berth serves. */
-export function elbv2Operations(ctx: Elbv2Context): Elbv2Operations {
-  const op = bindContext(ctx);
-  return {
-    CreateLoadBalancer: op(loadBalancers.createLoadBalancer),
-    DescribeLoadBalancers: op(loadBalancers.describeLoadBalancers),
-    DeleteLoadBalancer: op(loadBalancers.deleteLoadBalancer),
-    DescribeLoadBalancerAttributes: op(loadBalancers.describeLoadBalancerAttributes),
-    ModifyLoadBalancerAttributes: op(loadBalancers.modifyLoadBalancerAttributes),
-    SetSecurityGroups: op(loadBalancers.setSecurityGroups),
-    SetSubnets: op(loadBalancers.setSubnets),
-    SetIpAddressType: op(loadBalancers.setIpAddressType),
+const OPERATIONS: ContextOperations<'elbv2', Elbv2Context> = {
+  CreateLoadBalancer: loadBalancers.createLoadBalancer,
+  DescribeLoadBalancers: loadBalancers.describeLoadBalancers,
+  DeleteLoadBalancer: loadBalancers.deleteLoadBalancer,
+  DescribeLoadBalancerAttributes: loadBalancers.describeLoadBalancerAttributes,
+  ModifyLoadBalancerAttributes: loadBalancers.modifyLoadBalancerAttributes,
+  SetSecurityGroups: loadBalancers.setSecurityGroups,
+  SetSubnets: loadBalancers.setSubnets,
+  SetIpAddressType: loadBalancers.setIpAddressType,
 
-    CreateTargetGroup: op(targetGroups.createTargetGroup),
-    DescribeTargetGroups: op(targetGroups.describeTargetGroups),
-    ModifyTargetGroup: op(targetGroups.modifyTargetGroup),
-    DeleteTargetGroup: op(targetGroups.deleteTargetGroup),
-    DescribeTargetGroupAttributes: op(targetGroups.describeTargetGroupAttributes),
-    ModifyTargetGroupAttributes: op(targetGroups.modifyTargetGroupAttributes),
+  CreateTargetGroup: targetGroups.createTargetGroup,
+  DescribeTargetGroups: targetGroups.describeTargetGroups,
+  ModifyTargetGroup: targetGroups.modifyTargetGroup,
+  DeleteTargetGroup: targetGroups.deleteTargetGroup,
+  DescribeTargetGroupAttributes: targetGroups.describeTargetGroupAttributes,
+  ModifyTargetGroupAttributes: targetGroups.modifyTargetGroupAttributes,
 
-    RegisterTargets: op(targets.registerTargets),
-    DeregisterTargets: op(targets.deregisterTargets),
-    DescribeTargetHealth: op(targets.describeTargetHealth),
+  RegisterTargets: targets.registerTargets,
+  DeregisterTargets: targets.deregisterTargets,
+  DescribeTargetHealth: targets.describeTargetHealth,
 
-    CreateListener: op(listeners.createListener),
-    DescribeListeners: op(listeners.describeListeners),
-    ModifyListener: op(listeners.modifyListener),
-    DeleteListener: op(listeners.deleteListener),
-    DescribeListenerAttributes: op(listeners.describeListenerAttributes),
-    ModifyListenerAttributes: op(listeners.modifyListenerAttributes),
-    DescribeListenerCertificates: op(listeners.describeListenerCertificates),
-    AddListenerCertificates: op(listeners.addListenerCertificates),
-    RemoveListenerCertificates: op(listeners.removeListenerCertificates),
+  CreateListener: listeners.createListener,
+  DescribeListeners: listeners.describeListeners,
+  ModifyListener: listeners.modifyListener,
+  DeleteListener: listeners.deleteListener,
+  DescribeListenerAttributes: listeners.describeListenerAttributes,
+  ModifyListenerAttributes: listeners.modifyListenerAttributes,
+  DescribeListenerCertificates: listeners.describeListenerCertificates,
+  AddListenerCertificates: listeners.addListenerCertificates,
+  RemoveListenerCertificates: listeners.removeListenerCertificates,
 
-    CreateRule: op(rules.createRule),
-    DescribeRules: op(rules.describeRules),
-    ModifyRule: op(rules.modifyRule),
-    DeleteRule: op(rules.deleteRule),
-    SetRulePriorities: op(rules.setRulePriorities),
+  CreateRule: rules.createRule,
+  DescribeRules: rules.describeRules,
+  ModifyRule: rules.modifyRule,
+  DeleteRule: rules.deleteRule,
+  SetRulePriorities: rules.setRulePriorities,
 
-    AddTags: op(tags.addTags),
-    RemoveTags: op(tags.removeTags),
-    DescribeTags: op(tags.describeTags),
-    DescribeAccountLimits: op(describeAccountLimits),
-  };
-}
+  AddTags: tags.addTags,
+  RemoveTags: tags.removeTags,
+  DescribeTags: tags.describeTags,
+  DescribeAccountLimits: describeAccountLimits,
+};
 
 /** ELBv2 over the AWS query protocol (signing name `elasticloadbalancing`). */
 export function elbv2Protocol(ctx: Elbv2Context): ServiceProtocol {
-  // awsQueryService calls a handler only after the ELBv2 model accepted the
-  // decoded input for that handler's operation: the one place where it
-  // becomes Elbv2Input<Op>.
-  const handlers = elbv2Operations(ctx) as Readonly<Record<string, QueryOperationHandler>>;
-  return awsQueryService({
-    service: 'elbv2',
-    model: ELBV2_MODEL,
-    operations: handlers,
+  return awsQueryServiceOf('elbv2', ELBV2_MODEL, {
+    operations: bindOperations(ctx, OPERATIONS),
     unsupported: (name) => new ValidationError(`Berth does not implement ${name} yet. The README lists the ELBv2 operations that work today.`),
   });
 }

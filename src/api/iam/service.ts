@@ -1,4 +1,4 @@
-import { awsQueryService, type QueryOperationHandler } from '../awsQuery.js';
+import { awsQueryServiceOf, type QueryOperationHandler } from '../awsQuery.js';
 import { ValidationError } from '../errors.js';
 import type { ApiRequest, ServiceProtocol } from '../protocol.js';
 import { IAM_MODEL } from '../models/iam.generated.js';
@@ -105,9 +105,7 @@ export function iamOperations(ctx: IamContext, principals: Principals): Readonly
 
 /** IAM over the AWS query protocol (signing name `iam`). */
 export function iamProtocol(ctx: IamContext, principals: Principals): ServiceProtocol {
-  return awsQueryService({
-    service: 'iam',
-    model: IAM_MODEL,
+  return awsQueryServiceOf('iam', IAM_MODEL, {
     operations: iamOperations(ctx, principals),
     unsupported: (name) => new ValidationError(`Berth does not implement ${name} yet. The README lists the IAM operations that work today.`),
   });

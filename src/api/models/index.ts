@@ -17,6 +17,7 @@
  * receives, so Berth derives its own.
  */
 
+import type { ApiRequest } from '../protocol.js';
 import type { ACM_MODEL } from './acm.generated.js';
 import type { AUTOSCALING_MODEL } from './autoscaling.generated.js';
 import type { CLOUDWATCH_MODEL } from './cloudwatch.generated.js';
@@ -109,3 +110,18 @@ export type OperationOutput<S extends ServiceName, Op extends OperationName<S>> 
 }
   ? ShapeValue<S, O>
   : never;
+
+/**
+ * A handler of operation `Op` of service `S`: the input the model accepted,
+ * and the request it came in.
+ */
+export type Handler<S extends ServiceName, Op extends OperationName<S>> = (input: OperationInput<S, Op>, req: ApiRequest) => Promise<unknown>;
+
+/**
+ * Handlers by operation name of service `S`. Each key only takes a handler
+ * whose input type accepts that operation's validated input, so a handler
+ * wired to the wrong operation, or one that expects a member the operation
+ * does not have (or has optional where the handler needs it), is a compile
+ * error.
+ */
+export type Operations<S extends ServiceName> = { readonly [Op in OperationName<S>]?: Handler<S, Op> };

@@ -1,4 +1,4 @@
-import { awsQueryService, type QueryOperationHandler } from '../awsQuery.js';
+import { awsQueryServiceOf, type QueryOperationHandler } from '../awsQuery.js';
 import { ValidationError } from '../errors.js';
 import type { ApiRequest, ServiceProtocol } from '../protocol.js';
 import { STS_MODEL } from '../models/sts.generated.js';
@@ -23,9 +23,7 @@ export function stsOperations(ctx: IamContext, principals: Principals): Readonly
 
 /** STS over the AWS query protocol (signing name `sts`). */
 export function stsProtocol(ctx: IamContext, principals: Principals): ServiceProtocol {
-  return awsQueryService({
-    service: 'sts',
-    model: STS_MODEL,
+  return awsQueryServiceOf('sts', STS_MODEL, {
     operations: stsOperations(ctx, principals),
     unsupported: (name) => new ValidationError(`Berth does not implement ${name} yet. The README lists the STS operations that work today.`),
   });
