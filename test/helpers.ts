@@ -1,11 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ECSClient } from '@aws-sdk/client-ecs';
-import { startServer, type RunningServer } from '../src/server/app.js';
+import assert from 'node:assert/strict';
+import { CreateClusterCommand, DescribeTasksCommand, ECSClient, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { startServer, type RunningServer, type ServerConfig } from '../src/server/app.js';
 import { silentLogger } from '../src/core/log.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -22,8 +23,29 @@ export function ecsClient(endpoint: string, credentials = TEST_CREDENTIALS, regi
   return new ECSClient({ endpoint, region, credentials, maxAttempts: 1 });
 }
 
-/** A server in this process with fixed test credentials and its own data dir. */
-export async function startTestServer(extra: { region?: string; accountId?: string } = {}): Promise<
+/** Every file under `dir`, recursively, as full paths. */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((name) => join(dir, name))
+    .filter((p) => !statSync(p).isDirectory());
+}
+
+/** Expects `p` to reject with an instance of `cls` whose message matches `message`. */
+export async function rejectsWith(p: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
+    if (message) assert.match(err.message, message);
+    return true;
+  });
+}
+
+/**
+ * A server in this process with fixed test credentials and its own data dir;
+ * `options` adds settings of the server (timeouts, garbage collection...).
+ */
+export async function startTestServer(
+  extra: { region?: string; accountId?: string; options?: Partial<Omit<ServerConfig, 'host' | 'port' | 'dataDir' | 'region' | 'accountId'>> } = {},
+): Promise<
   RunningServer & { ecs: ECSClient; dataDir: string; stop(): Promise<void> }
 > {
   const dir = tempDir();
@@ -37,6 +59,7 @@ export async function startTestServer(extra: { region?: string; accountId?: stri
     accountId: extra.accountId ?? '000000000000',
     log: silentLogger(),
     synchronous: 'normal',
+    ...extra.options,
   });
   const ecs = ecsClient(server.url, TEST_CREDENTIALS, extra.region ?? 'us-east-1');
   return {
@@ -207,4 +230,53 @@ export async function removeTaskContainers(taskArns: readonly string[]): Promise
     const ids = stdout.split('\n').filter(Boolean);
     if (ids.length) await run('docker', ['rm', '-f', ...ids]).catch(() => undefined);
   }
+}
+
+/** `berth server` (see spawnServer) with the `default` cluster created, as an agent of an end-to-end test expects. */
+export async function spawnServerWithCluster(dataDir: string, args: string[] = [], env: Record<string, string> = {}, port = 0): Promise<ServerProcess> {
+  const server = await spawnServer(dataDir, args, env, port);
+  const ecs = ecsClient(server.url);
+  await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
+  ecs.destroy();
+  return server;
+}
+
+/** One task of the `default` cluster as DescribeTasks gives it. */
+export async function describeTaskOn(endpoint: string, arn: string): Promise<Task> {
+  const c = ecsClient(endpoint);
+  try {
+    return (await c.send(new DescribeTasksCommand({ cluster: 'default', tasks: [arn] }))).tasks![0]!;
+  } finally {
+    c.destroy();
+  }
+}
+
+/** RunTask of `family` in the `default` cluster, which must place it; adds its ARN to `taskArns` and returns it. */
+export async function runTaskOn(endpoint: string, family: string, taskArns: string[]): Promise<string> {
+  const c = ecsClient(endpoint);
+  try {
+    const out = await c.send(new RunTaskCommand({ cluster: 'default', taskDefinition: family }));
+    assert.deepEqual(out.failures, []);
+    const arn = out.tasks![0]!.taskArn!;
+    taskArns.push(arn);
+    return arn;
+  } finally {
+    c.destroy();
+  }
+}
+
+/**
+ * What an end-to-end test with a server and an agent leaves behind, undone:
+ * its tasks stopped and their containers removed, then the agent and the
+ * server stopped (either may be missing when its start failed).
+ */
+export async function stopServerAndAgent(server: ServerProcess | undefined, agent: AgentProcess | undefined, taskArns: readonly string[]): Promise<void> {
+  if (server) {
+    const c = ecsClient(server.url);
+    for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
+    c.destroy();
+  }
+  await removeTaskContainers(taskArns);
+  await agent?.kill();
+  await server?.kill('SIGTERM');
 }

@@ -15,14 +15,17 @@ import {
   GetLogEventsCommand,
   type OutputLogEvent,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import {
   TEST_CREDENTIALS,
+  describeTaskOn,
   ecsClient,
   freePort,
-  removeTaskContainers,
+  runTaskOn,
   spawnAgent,
   spawnServer,
+  spawnServerWithCluster,
+  stopServerAndAgent,
   tempDir,
   waitFor,
   type AgentProcess,
@@ -90,24 +93,13 @@ describe('awslogs: container output in CloudWatch Logs', { timeout: 600_000 }, (
           ],
         }),
       );
-      const out = await c.send(new RunTaskCommand({ cluster: 'default', taskDefinition: family }));
-      assert.deepEqual(out.failures, []);
-      const arn = out.tasks![0]!.taskArn!;
-      taskArns.push(arn);
-      return arn;
     } finally {
       c.destroy();
     }
+    return runTaskOn(server.url, family, taskArns);
   }
 
-  async function describeTask(arn: string): Promise<Task> {
-    const c = ecsClient(server.url);
-    try {
-      return (await c.send(new DescribeTasksCommand({ cluster: 'default', tasks: [arn] }))).tasks![0]!;
-    } finally {
-      c.destroy();
-    }
-  }
+  const describeTask = (arn: string) => describeTaskOn(server.url, arn);
 
   async function createGroup(name: string): Promise<void> {
     const c = logsClient(server.url);
@@ -141,20 +133,12 @@ describe('awslogs: container output in CloudWatch Logs', { timeout: 600_000 }, (
 
   before(async () => {
     port = await freePort();
-    server = await spawnServer(serverDir, [], {}, port);
-    const ecs = ecsClient(server.url);
-    await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
-    ecs.destroy();
+    server = await spawnServerWithCluster(serverDir, [], {}, port);
     agent = await spawnAgent(server.url, agentDir, { cluster: 'default', cpu: 1024, memory: 512, env: AGENT_ENV });
   });
 
   after(async () => {
-    const c = ecsClient(server.url);
-    for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
-    c.destroy();
-    await removeTaskContainers(taskArns);
-    await agent?.kill();
-    await server?.kill('SIGTERM');
+    await stopServerAndAgent(server, agent, taskArns);
     dir.remove();
   });
 

@@ -22,18 +22,10 @@ import {
   StartImageScanCommand,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
-import { startTestServer } from './helpers.js';
+import { rejectsWith, startTestServer } from './helpers.js';
 import { RegistryClient, ecrClient, sha256 } from './registry-helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
-
-async function rejectsWith(p: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('ECR API (@aws-sdk/client-ecr)', () => {
   let server: Server;
