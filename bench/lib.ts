@@ -218,6 +218,8 @@ export class BenchWorkspace {
   readonly path: string;
   /** The environment for the Docker CLI: its config (the logins) lives in the workspace. */
   readonly dockerEnv: NodeJS.ProcessEnv;
+  /** Image references the benchmark made in the Docker Engine; `remove` removes them. */
+  readonly images: string[] = [];
   private readonly children: ChildProcess[] = [];
 
   constructor(prefix: string) {
@@ -277,8 +279,13 @@ export class BenchWorkspace {
     return ctx;
   }
 
-  /** Stops the servers (SIGTERM) and waits for them to exit, since their clean stop writes into the directory, then deletes it. */
+  /**
+   * Removes the benchmark's images, stops the servers (SIGTERM) and waits
+   * for them to exit, since their clean stop writes into the directory, then
+   * deletes it.
+   */
   async remove(): Promise<void> {
+    if (this.images.length) await run('docker', ['rmi', '-f', ...this.images], this.dockerEnv).catch(() => undefined);
     await Promise.all(this.children.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(undefined) : c.once('exit', resolve).kill('SIGTERM')))));
     rmSync(this.path, { recursive: true, force: true });
   }

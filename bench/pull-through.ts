@@ -19,12 +19,9 @@ const LAYER_BYTES = 10 * 1024 * 1024;
 
 export async function runPullThroughBench(opts: { rounds: number }): Promise<void> {
   const work = new BenchWorkspace('berth-bench-pull-through-');
-  const dockerEnv = work.dockerEnv;
-  const images: string[] = [];
+  const { dockerEnv, images } = work;
   try {
-    const berth = await work.startBerth(CREDS);
-    const berthUrl = berth.url;
-    const berthHost = berth.host;
+    const { url: berthUrl, host: berthHost } = await work.startBerth(CREDS);
     const upstreamHost = (await work.startDockerRegistry('upstream')).host;
 
     const ecr = new ECRClient({ endpoint: berthUrl, region: 'us-east-1', credentials: CREDS });
@@ -59,7 +56,6 @@ export async function runPullThroughBench(opts: { rounds: number }): Promise<voi
     printRow('docker pull, warm cache (median)', median(warm), median(direct), 'ms', 'docker-registry direct');
     console.log(`  rounds (ms): direct ${direct.map((x) => fmt(x, 0)).join(', ')}; cold ${cold.map((x) => fmt(x, 0)).join(', ')}; warm ${warm.map((x) => fmt(x, 0)).join(', ')}`);
   } finally {
-    await run('docker', ['rmi', '-f', ...images], dockerEnv).catch(() => undefined);
     await work.remove();
   }
 }

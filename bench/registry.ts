@@ -44,12 +44,9 @@ function get(host: string, path: string, agent: Agent, headers: Record<string, s
 
 export async function runRegistryBench(opts: { rounds: number; samples: number; seconds: number }): Promise<void> {
   const work = new BenchWorkspace('berth-bench-registry-');
-  const dockerEnv = work.dockerEnv;
-  const images: string[] = [];
+  const { dockerEnv, images } = work;
   try {
-    const berth = await work.startBerth(CREDS);
-    const berthUrl = berth.url;
-    const berthHost = berth.host;
+    const { child: berth, url: berthUrl, host: berthHost } = await work.startBerth(CREDS);
     const { child: ref, host: refHost } = await work.startDockerRegistry('reference', { deleteEnabled: true });
 
     const ecr = new ECRClient({ endpoint: berthUrl, region: 'us-east-1', credentials: CREDS });
@@ -70,7 +67,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     }
 
     const targets: Target[] = [
-      { name: 'berth', host: berthHost, headers: { authorization: `Basic ${token}` }, pid: berth.child.pid! },
+      { name: 'berth', host: berthHost, headers: { authorization: `Basic ${token}` }, pid: berth.pid! },
       { name: 'docker-registry', host: refHost, headers: {}, pid: ref.pid! },
     ];
     const push: Record<string, number[]> = { berth: [], 'docker-registry': [] };
@@ -172,7 +169,6 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     console.log(`  push rounds (ms): berth ${push.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${push['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
     console.log(`  pull rounds (ms): berth ${pull.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${pull['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
   } finally {
-    await run('docker', ['rmi', '-f', ...images], dockerEnv).catch(() => undefined);
     await work.remove();
   }
 }

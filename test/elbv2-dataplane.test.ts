@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -16,7 +16,7 @@ import {
   TargetGroupNotFoundException,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { TEST_CREDENTIALS, freePort, spawnServer, tempDir, type ServerProcess } from './helpers.js';
+import { TEST_CREDENTIALS, freePort, spawnServer, tempDir, type ServerProcess, httpGet } from './helpers.js';
 
 interface Backend {
   server: Server;
@@ -41,20 +41,7 @@ function stopBackend(b: Backend): Promise<void> {
 }
 
 /** One request through the load balancer; status and body, or status 0 when the connection failed. */
-function get(port: number, path: string, host = 'edge.test'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host, connection: 'close' }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve({ status: 0, body: '' }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
-  });
-}
+const get = (port: number, path: string, host = 'edge.test') => httpGet(port, path, host);
 
 /** Polls `probe` until it returns a value (bounded by `ms`); fails with the last thing seen. */
 async function eventually<T>(what: string, ms: number, probe: () => Promise<{ done: T } | { seen: unknown }>): Promise<T> {

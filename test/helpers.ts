@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
-import { CreateClusterCommand, DescribeTasksCommand, ECSClient, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { request } from 'node:http';
+import { CreateClusterCommand, DescribeTasksCommand, ECSClient, paginateListTasks, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
 import { startServer, type RunningServer, type ServerConfig } from '../src/server/app.js';
 import { silentLogger } from '../src/core/log.js';
 
@@ -266,6 +267,21 @@ export async function runTaskOn(endpoint: string, family: string, taskArns: stri
 }
 
 /**
+ * Registers `family` with one essential container `app` (the local busybox
+ * image and 32 MiB unless `container` says otherwise), then runs it as
+ * runTaskOn does.
+ */
+export async function runContainerOn(endpoint: string, family: string, container: Partial<ContainerDefinition>, taskArns: string[]): Promise<string> {
+  const c = ecsClient(endpoint);
+  try {
+    await c.send(new RegisterTaskDefinitionCommand({ family, containerDefinitions: [{ name: 'app', image: 'berth-test/busybox:latest', memory: 32, essential: true, ...container }] }));
+  } finally {
+    c.destroy();
+  }
+  return runTaskOn(endpoint, family, taskArns);
+}
+
+/**
  * What an end-to-end test with a server and an agent leaves behind, undone:
  * its tasks stopped and their containers removed, then the agent and the
  * server stopped (either may be missing when its start failed).
@@ -279,4 +295,53 @@ export async function stopServerAndAgent(server: ServerProcess | undefined, agen
   await removeTaskContainers(taskArns);
   await agent?.kill();
   await server?.kill('SIGTERM');
+}
+
+/**
+ * One HTTP GET on 127.0.0.1:`port` (with `host` as the Host header when
+ * given, the connection closed after it); status and body, or status 0 when
+ * the connection failed or took over 5 s.
+ */
+export function httpGet(port: number, path: string, host?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { ...(host !== undefined ? { host } : {}), connection: 'close' }, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve({ status: 0, body: '' }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, body: '' }));
+    req.end();
+  });
+}
+
+/**
+ * Ends an end-to-end test whose tasks Docker runs: notes every task of
+ * `cluster` (running or stopped; none when the server does not answer),
+ * destroys the clients, stops the processes in the order given (SIGTERM;
+ * agents before their server), then removes the tasks' containers and the
+ * test's directory.
+ */
+export async function tearDown(opts: {
+  ecs: ECSClient;
+  cluster?: string;
+  clients?: { destroy(): void }[];
+  processes: ({ kill(signal?: NodeJS.Signals): Promise<unknown> } | undefined)[];
+  dir: { remove(): void };
+}): Promise<void> {
+  const arns: string[] = [];
+  for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
+    try {
+      for await (const page of paginateListTasks({ client: opts.ecs }, { ...(opts.cluster !== undefined ? { cluster: opts.cluster } : {}), desiredStatus })) arns.push(...(page.taskArns ?? []));
+    } catch {
+      // the server is gone: its tasks' containers are found by what Docker has
+    }
+  }
+  opts.ecs.destroy();
+  for (const c of opts.clients ?? []) c.destroy();
+  for (const p of opts.processes) await p?.kill('SIGTERM');
+  await removeTaskContainers(arns);
+  opts.dir.remove();
 }

@@ -15,22 +15,7 @@ import {
   GetLogEventsCommand,
   type OutputLogEvent,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
-import {
-  TEST_CREDENTIALS,
-  describeTaskOn,
-  ecsClient,
-  freePort,
-  runTaskOn,
-  spawnAgent,
-  spawnServer,
-  spawnServerWithCluster,
-  stopServerAndAgent,
-  tempDir,
-  waitFor,
-  type AgentProcess,
-  type ServerProcess,
-} from './helpers.js';
+import { TEST_CREDENTIALS, describeTaskOn, freePort, spawnAgent, spawnServer, spawnServerWithCluster, stopServerAndAgent, tempDir, waitFor, type AgentProcess, type ServerProcess, runContainerOn } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 const AGENT_ENV = { BERTH_AGENT_LOG_FLUSH_MS: '300' };
@@ -75,29 +60,8 @@ describe('awslogs: container output in CloudWatch Logs', { timeout: 600_000 }, (
   const serverDir = join(dir.path, 'server');
   const agentDir = join(dir.path, 'agent');
 
-  async function runTask(family: string, script: string, options: Record<string, string>): Promise<string> {
-    const c = ecsClient(server.url);
-    try {
-      await c.send(
-        new RegisterTaskDefinitionCommand({
-          family,
-          containerDefinitions: [
-            {
-              name: 'app',
-              image: IMAGE,
-              memory: 32,
-              essential: true,
-              command: ['sh', '-c', script],
-              logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-region': 'us-east-1', ...options } },
-            },
-          ],
-        }),
-      );
-    } finally {
-      c.destroy();
-    }
-    return runTaskOn(server.url, family, taskArns);
-  }
+  const runTask = (family: string, script: string, options: Record<string, string>): Promise<string> =>
+    runContainerOn(server.url, family, { image: IMAGE, command: ['sh', '-c', script], logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-region': 'us-east-1', ...options } } }, taskArns);
 
   const describeTask = (arn: string) => describeTaskOn(server.url, arn);
 

@@ -8,8 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateRepositoryCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
-import { describeTaskOn, ecsClient, runTaskOn, spawnAgent, spawnServerWithCluster, stopServerAndAgent, tempDir, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { describeTaskOn, spawnAgent, spawnServerWithCluster, stopServerAndAgent, tempDir, waitFor, type AgentProcess, type ServerProcess, runContainerOn } from './helpers.js';
 import { ecrClient } from './registry-helpers.js';
 
 function command(cmd: string, args: string[], env: Record<string, string>, input?: string): Promise<{ status: number; out: string }> {
@@ -37,15 +36,7 @@ describe('the agent pulls from the Berth registry by itself', { timeout: 300_000
 
   const describeTask = (arn: string) => describeTaskOn(server.url, arn);
 
-  async function runTask(family: string, image: string): Promise<string> {
-    const c = ecsClient(server.url);
-    try {
-      await c.send(new RegisterTaskDefinitionCommand({ family, containerDefinitions: [{ name: 'app', image, memory: 32, essential: true, command: ['sh', '-c', 'cat /built.txt; sleep 60'] }] }));
-    } finally {
-      c.destroy();
-    }
-    return runTaskOn(server.url, family, taskArns);
-  }
+  const runTask = (family: string, image: string): Promise<string> => runContainerOn(server.url, family, { image, command: ['sh', '-c', 'cat /built.txt; sleep 60'] }, taskArns);
 
   before(async () => {
     server = await spawnServerWithCluster(join(dir.path, 'server'));

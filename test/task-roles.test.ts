@@ -13,21 +13,7 @@ import { RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-e
 import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import {
-  BERTH_BIN,
-  describeTaskOn,
-  ecsClient,
-  filesUnder,
-  runTaskOn,
-  spawnAgent,
-  spawnServerWithCluster,
-  stopServerAndAgent,
-  tempDir,
-  TEST_CREDENTIALS,
-  waitFor,
-  type AgentProcess,
-  type ServerProcess,
-} from './helpers.js';
+import { BERTH_BIN, describeTaskOn, ecsClient, filesUnder, runTaskOn, spawnAgent, spawnServerWithCluster, stopServerAndAgent, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
 const ACCOUNT = '000000000000';

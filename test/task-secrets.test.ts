@@ -7,24 +7,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import {
-  describeTaskOn,
-  ecsClient,
-  filesUnder,
-  runTaskOn,
-  spawnAgent,
-  spawnServerWithCluster,
-  stopServerAndAgent,
-  tempDir,
-  TEST_CREDENTIALS,
-  waitFor,
-  type AgentProcess,
-  type ServerProcess,
-} from './helpers.js';
+import { describeTaskOn, filesUnder, spawnAgent, spawnServerWithCluster, stopServerAndAgent, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess, runContainerOn } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -46,35 +32,23 @@ describe('container secrets', { timeout: 300_000 }, () => {
 
   const describeTask = (arn: string) => describeTaskOn(server.url, arn);
 
-  const runTask = async (
+  const runTask = (
     family: string,
     secrets: { name: string; valueFrom: string }[],
     extra: { image?: string; repositoryCredentials?: { credentialsParameter: string } } = {},
-  ): Promise<string> => {
-    const c = ecsClient(server.url);
-    try {
-      await c.send(
-        new RegisterTaskDefinitionCommand({
-          family,
-          containerDefinitions: [
-            {
-              name: 'app',
-              image: extra.image ?? 'berth-test/busybox:latest',
-              ...(extra.repositoryCredentials ? { repositoryCredentials: extra.repositoryCredentials } : {}),
-              memory: 32,
-              essential: true,
-              environment: [{ name: 'PLAIN', value: 'visible' }],
-              secrets,
-              command: ['sh', '-c', 'echo "P=$DB_PASSWORD U=$DB_USER T=$API_TOKEN A=$API_URL PLAIN=$PLAIN"; sleep 120'],
-            },
-          ],
-        }),
-      );
-    } finally {
-      c.destroy();
-    }
-    return runTaskOn(server.url, family, taskArns);
-  };
+  ): Promise<string> =>
+    runContainerOn(
+      server.url,
+      family,
+      {
+        image: extra.image ?? 'berth-test/busybox:latest',
+        ...(extra.repositoryCredentials ? { repositoryCredentials: extra.repositoryCredentials } : {}),
+        environment: [{ name: 'PLAIN', value: 'visible' }],
+        secrets,
+        command: ['sh', '-c', 'echo "P=$DB_PASSWORD U=$DB_USER T=$API_TOKEN A=$API_URL PLAIN=$PLAIN"; sleep 120'],
+      },
+      taskArns,
+    );
 
   before(async () => {
     server = await spawnServerWithCluster(join(dir.path, 'server'), [], { BERTH_LOG_LEVEL: 'debug' });
