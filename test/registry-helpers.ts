@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { freePort, TEST_CREDENTIALS } from './helpers.js';
+import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { freePort, startTestServer, TEST_CREDENTIALS } from './helpers.js';
 
 export function ecrClient(endpoint: string, credentials = TEST_CREDENTIALS, region = 'us-east-1'): ECRClient {
   return new ECRClient({ endpoint, region, credentials, maxAttempts: 1 });
@@ -72,6 +72,34 @@ export class RegistryClient {
     const response = await this.putManifest(repo, ref, text, manifest.mediaType);
     return { digest: sha256(text), text, response };
   }
+}
+
+/**
+ * A test server with `repositories` created, an ECR client, and a registry
+ * client logged in as `docker login` would be; `host` is the registry host of
+ * image references. `stop` releases all of them.
+ */
+export async function startRegistryServer(repositories: string[] = []): Promise<{
+  server: Awaited<ReturnType<typeof startTestServer>>;
+  ecr: ECRClient;
+  reg: RegistryClient;
+  host: string;
+  stop(): Promise<void>;
+}> {
+  const server = await startTestServer();
+  const ecr = ecrClient(server.url);
+  for (const name of repositories) await ecr.send(new CreateRepositoryCommand({ repositoryName: name }));
+  const reg = await RegistryClient.login(server.url, ecr);
+  return {
+    server,
+    ecr,
+    reg,
+    host: new URL(server.url).host,
+    async stop() {
+      ecr.destroy();
+      await server.stop();
+    },
+  };
 }
 
 export async function registryError(res: Response): Promise<{ code: string; message: string; detail?: unknown }> {
