@@ -6,17 +6,15 @@ import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateRuleCommand,
-  CreateTargetGroupCommand,
   DeregisterTargetsCommand,
   DescribeLoadBalancersCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
-  ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
   TargetGroupNotFoundException,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { TEST_CREDENTIALS, freePort, spawnServer, tempDir, type ServerProcess, httpGet } from './helpers.js';
+import { TEST_CREDENTIALS, freePort, spawnServer, tempDir, type ServerProcess, httpGet, healthCheckedTargetGroup } from './helpers.js';
 
 interface Backend {
   server: Server;
@@ -86,22 +84,7 @@ describe('ELBv2 load balancers served by the HAProxy data plane (end to end)', (
 
   it('routes by path and host to two target groups of ip targets, and answers the fixed response otherwise', async () => {
     const group = async (Name: string, port: number): Promise<string> => {
-      const arn = (
-        await elb.send(
-          new CreateTargetGroupCommand({
-            Name,
-            Protocol: 'HTTP',
-            Port: port,
-            TargetType: 'ip',
-            HealthCheckPath: '/health',
-            HealthCheckIntervalSeconds: 5,
-            HealthCheckTimeoutSeconds: 2,
-            HealthyThresholdCount: 2,
-            UnhealthyThresholdCount: 2,
-          }),
-        )
-      ).TargetGroups![0]!.TargetGroupArn!;
-      await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '2' }] }));
+      const arn = await healthCheckedTargetGroup(elb, { Name, Port: port, TargetType: 'ip' }, 2);
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: '127.0.0.1', Port: port }] }));
       return arn;
     };

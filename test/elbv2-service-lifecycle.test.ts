@@ -9,10 +9,8 @@ import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateRuleCommand,
-  CreateTargetGroupCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
-  ModifyTargetGroupAttributesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   CreateServiceCommand,
@@ -27,7 +25,7 @@ import {
   type ECSClient,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { TEST_CREDENTIALS, ecsClient, freePort, spawnUp, tempDir, waitFor, type ServerProcess, httpGet, tearDown } from './helpers.js';
+import { TEST_CREDENTIALS, ecsClient, freePort, spawnUp, tempDir, waitFor, type ServerProcess, httpGet, tearDown, healthCheckedTargetGroup } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 const run = promisify(execFile);
@@ -66,25 +64,7 @@ describe('ECS services behind an ALB: draining, rolling deployments, ELB health'
     ecs = ecsClient(up.url);
     elb = new ElasticLoadBalancingV2Client({ endpoint: up.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
   };
-  const targetGroup = async (name: string, delaySeconds: number) => {
-    const arn = (
-      await elb.send(
-        new CreateTargetGroupCommand({
-          Name: name,
-          Protocol: 'HTTP',
-          Port: 8080,
-          TargetType: 'instance',
-          HealthCheckPath: '/health',
-          HealthCheckIntervalSeconds: 5,
-          HealthCheckTimeoutSeconds: 2,
-          HealthyThresholdCount: 2,
-          UnhealthyThresholdCount: 2,
-        }),
-      )
-    ).TargetGroups![0]!.TargetGroupArn!;
-    await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(delaySeconds) }] }));
-    return arn;
-  };
+  const targetGroup = (name: string, delaySeconds: number) => healthCheckedTargetGroup(elb, { Name: name, Port: 8080, TargetType: 'instance' }, delaySeconds);
   const route = async (host: string, tgArn: string, priority: number) => {
     await elb.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: priority, Conditions: [{ Field: 'host-header', Values: [host] }], Actions: [{ Type: 'forward', TargetGroupArn: tgArn }] }));
   };

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { CreateClusterCommand, DescribeTasksCommand, ECSClient, paginateListTasks, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
+import { CreateTargetGroupCommand, ModifyTargetGroupAttributesCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { startServer, type RunningServer, type ServerConfig } from '../src/server/app.js';
 import { silentLogger } from '../src/core/log.js';
 
@@ -344,4 +345,29 @@ export async function tearDown(opts: {
   for (const p of opts.processes) await p?.kill('SIGTERM');
   await removeTaskContainers(arns);
   opts.dir.remove();
+}
+
+/**
+ * An HTTP target group health-checked on /health every 5 s (2 s timeout, 2
+ * checks to change state) whose targets drain for `delaySeconds`; its ARN.
+ */
+export async function healthCheckedTargetGroup(
+  elb: ElasticLoadBalancingV2Client,
+  group: { Name: string; Port: number; TargetType: 'ip' | 'instance' },
+  delaySeconds: number,
+): Promise<string> {
+  const created = await elb.send(
+    new CreateTargetGroupCommand({
+      ...group,
+      Protocol: 'HTTP',
+      HealthCheckPath: '/health',
+      HealthCheckIntervalSeconds: 5,
+      HealthCheckTimeoutSeconds: 2,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 2,
+    }),
+  );
+  const arn = created.TargetGroups![0]!.TargetGroupArn!;
+  await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(delaySeconds) }] }));
+  return arn;
 }
