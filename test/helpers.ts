@@ -8,6 +8,9 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { CreateClusterCommand, DescribeTasksCommand, ECSClient, paginateListTasks, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
 import { CreateTargetGroupCommand, ModifyTargetGroupAttributesCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { Hash } from '@smithy/hash-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { startServer, type RunningServer, type ServerConfig } from '../src/server/app.js';
 import { silentLogger } from '../src/core/log.js';
 
@@ -370,4 +373,12 @@ export async function healthCheckedTargetGroup(
   const arn = created.TargetGroups![0]!.TargetGroupArn!;
   await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(delaySeconds) }] }));
   return arn;
+}
+
+/** The headers (host included) of a POST of `body` to `endpoint`'s root, signed with SigV4 for `service` with the test credentials. */
+export async function signedPostHeaders(endpoint: string, service: string, headers: Record<string, string>, body: string, region = 'us-east-1'): Promise<Record<string, string>> {
+  const url = new URL(endpoint);
+  const signer = new SignatureV4({ credentials: TEST_CREDENTIALS, region, service, sha256: Hash.bind(null, 'sha256') });
+  const signed = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers: { host: url.host, ...headers }, body }));
+  return { ...(signed.headers as Record<string, string>) };
 }
