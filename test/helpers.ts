@@ -6,7 +6,21 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { CreateClusterCommand, DescribeTasksCommand, ECSClient, paginateListTasks, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
+import { DeregisterScalableTargetCommand, type ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
+import {
+  CreateClusterCommand,
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  paginateListTasks,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  UpdateServiceCommand,
+  type ContainerDefinition,
+  type Task,
+} from '@aws-sdk/client-ecs';
 import { CreateTargetGroupCommand, ModifyTargetGroupAttributesCommand, type ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -331,11 +345,13 @@ export function httpGet(port: number, path: string, host?: string): Promise<{ st
 export async function tearDown(opts: {
   ecs: ECSClient;
   cluster?: string;
-  clients?: { destroy(): void }[];
+  /** Tasks seen before, removed too (the server may have forgotten them). */
+  taskArns?: Iterable<string>;
+  clients?: ({ destroy(): void } | undefined)[];
   processes: ({ kill(signal?: NodeJS.Signals): Promise<unknown> } | undefined)[];
   dir: { remove(): void };
 }): Promise<void> {
-  const arns: string[] = [];
+  const arns: string[] = [...(opts.taskArns ?? [])];
   for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
     try {
       for await (const page of paginateListTasks({ client: opts.ecs }, { ...(opts.cluster !== undefined ? { cluster: opts.cluster } : {}), desiredStatus })) arns.push(...(page.taskArns ?? []));
@@ -344,7 +360,7 @@ export async function tearDown(opts: {
     }
   }
   opts.ecs.destroy();
-  for (const c of opts.clients ?? []) c.destroy();
+  for (const c of opts.clients ?? []) c?.destroy();
   for (const p of opts.processes) await p?.kill('SIGTERM');
   await removeTaskContainers(arns);
   opts.dir.remove();
@@ -381,4 +397,44 @@ export async function signedPostHeaders(endpoint: string, service: string, heade
   const signer = new SignatureV4({ credentials: TEST_CREDENTIALS, region, service, sha256: Hash.bind(null, 'sha256') });
   const signed = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers: { host: url.host, ...headers }, body }));
   return { ...(signed.headers as Record<string, string>) };
+}
+
+/**
+ * Readers of a service as a scaling test watches it, through `ecs()` (the
+ * test's client of the moment): its desired count, and its running tasks,
+ * each noted in `seen`.
+ */
+export function serviceProbes(ecs: () => ECSClient, cluster: string, service: string, seen: Set<string>) {
+  return {
+    desiredCount: async () => (await ecs().send(new DescribeServicesCommand({ cluster, services: [service] }))).services![0]!.desiredCount,
+    runningTasks: async () => {
+      const arns = (await ecs().send(new ListTasksCommand({ cluster, serviceName: service, desiredStatus: 'RUNNING' }))).taskArns ?? [];
+      arns.forEach((a) => seen.add(a));
+      return arns;
+    },
+  };
+}
+
+/**
+ * Ends an auto scaling test's service: deregisters its scalable target (so
+ * that nothing raises it again while it drains), scales it to 0 and waits
+ * until it runs no task, noting in `seen` every task of the cluster. A step
+ * that fails (setup did not get that far) is skipped.
+ */
+export async function drainScalableService(aas: ApplicationAutoScalingClient, ecs: ECSClient, cluster: string, service: string, seen: Set<string>): Promise<void> {
+  const { runningTasks } = serviceProbes(() => ecs, cluster, service, seen);
+  try {
+    await aas.send(new DeregisterScalableTargetCommand({ ServiceNamespace: 'ecs', ResourceId: `service/${cluster}/${service}`, ScalableDimension: 'ecs:service:DesiredCount' }));
+  } catch {
+    // not registered if setup failed
+  }
+  try {
+    await ecs.send(new UpdateServiceCommand({ cluster, service, desiredCount: 0 }));
+    await waitFor('the service drained', async () => ((await runningTasks()).length === 0 ? true : undefined), 30_000);
+    for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
+      for (const a of (await ecs.send(new ListTasksCommand({ cluster, desiredStatus }))).taskArns ?? []) seen.add(a);
+    }
+  } catch {
+    // the service may not exist if setup failed
+  }
 }
