@@ -1,6 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -190,4 +195,98 @@ export function cpuSecondsOfTree(root: number): number {
   };
   visit(root);
   return total;
+}
+
+/** A loopback port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/** The median of a sample (NaN for none). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/**
+ * A temporary directory for a benchmark's servers (Berth and Debian's
+ * docker-registry as child processes, their data inside it) and the Docker
+ * CLI's configuration; `remove` stops the servers cleanly before deleting it.
+ */
+export class BenchWorkspace {
+  readonly path: string;
+  /** The environment for the Docker CLI: its config (the logins) lives in the workspace. */
+  readonly dockerEnv: NodeJS.ProcessEnv;
+  /** Image references the benchmark made in the Docker Engine; `remove` removes them. */
+  readonly images: string[] = [];
+  private readonly children: ChildProcess[] = [];
+
+  constructor(prefix: string) {
+    this.path = mkdtempSync(join(tmpdir(), prefix));
+    this.dockerEnv = { ...process.env, DOCKER_CONFIG: join(this.path, 'docker-config') };
+  }
+
+  /** `berth server` on a free port with its data in `berth/` and `credentials` as its root pair; resolves once it listens. */
+  async startBerth(credentials: { accessKeyId: string; secretAccessKey: string }): Promise<{ child: ChildProcess; url: string; host: string }> {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const env = { ...process.env, BERTH_ACCESS_KEY_ID: credentials.accessKeyId, BERTH_SECRET_ACCESS_KEY: credentials.secretAccessKey, BERTH_LOG_LEVEL: 'warn' };
+    const berth = await spawnUntil(process.execPath, [join(root, 'bin/berth.js'), 'server', '--port', '0', '--data-dir', join(this.path, 'berth')], /listening on (http:\/\/\S+)/, env);
+    this.children.push(berth.child);
+    const url = berth.match[1]!;
+    return { child: berth.child, url, host: new URL(url).host };
+  }
+
+  /**
+   * Debian's docker-registry, anonymous, on a free loopback port, with its
+   * configuration in `<name>.yml` and its data in `<name>/`; resolves once
+   * it answers.
+   */
+  async startDockerRegistry(name: string, opts: { deleteEnabled?: boolean } = {}): Promise<{ child: ChildProcess; host: string }> {
+    const host = `127.0.0.1:${await freePort()}`;
+    const config = join(this.path, `${name}.yml`);
+    const deletes = opts.deleteEnabled ? '  delete:\n    enabled: true\n' : '';
+    writeFileSync(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(this.path, name)}\n${deletes}http:\n  addr: ${host}\n`);
+    const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
+    this.children.push(child);
+    for (let i = 0; i < 200; i++) {
+      const res = await fetch(`http://${host}/v2/`).catch(() => undefined);
+      if (res?.status === 200 || res?.status === 401) return { child, host };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no registry answered at ${host}`);
+  }
+
+  /** `docker login` to `host` with an ECR authorization token (base64 of AWS:password), into this workspace's config. */
+  async dockerLogin(host: string, token: string): Promise<void> {
+    await run('docker', ['login', '--username', 'AWS', '--password-stdin', host], this.dockerEnv, Buffer.from(token, 'base64').toString().slice(4));
+  }
+
+  /**
+   * A build context `ctx-<n>/` of an image of `layers` fresh random layers of
+   * `layerBytes` each on the local busybox image, so that every push uploads
+   * all of them (a layer pushed before would be mounted, not uploaded).
+   */
+  imageContext(n: number, layers: number, layerBytes: number): string {
+    const ctx = join(this.path, `ctx-${n}`);
+    mkdirSync(ctx);
+    let dockerfile = 'FROM berth-test/busybox:latest\n';
+    for (let i = 0; i < layers; i++) {
+      writeFileSync(join(ctx, `layer-${i}.bin`), randomBytes(layerBytes));
+      dockerfile += `COPY layer-${i}.bin /data/layer-${i}.bin\n`;
+    }
+    writeFileSync(join(ctx, 'Dockerfile'), dockerfile);
+    return ctx;
+  }
+
+  /**
+   * Removes the benchmark's images, stops the servers (SIGTERM) and waits
+   * for them to exit, since their clean stop writes into the directory, then
+   * deletes it.
+   */
+  async remove(): Promise<void> {
+    if (this.images.length) await run('docker', ['rmi', '-f', ...this.images], this.dockerEnv).catch(() => undefined);
+    await Promise.all(this.children.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(undefined) : c.once('exit', resolve).kill('SIGTERM')))));
+    rmSync(this.path, { recursive: true, force: true });
+  }
 }

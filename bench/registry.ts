@@ -9,16 +9,11 @@
 // child processes with their data in a temporary directory; Berth is asked
 // with credentials (Basic, as docker sends after login), the reference
 // anonymously (its default configuration).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { cpuSecondsOfTree, fmt, printRow, run, spawnUntil, stats, timed } from './lib.js';
+import { BenchWorkspace, cpuSecondsOfTree, fmt, median, printRow, run, stats, timed } from './lib.js';
 
 const CREDS = { accessKeyId: 'AKIABENCHBERTH000001', secretAccessKey: 'bench-secret-key-0000000000000000000000' };
 const LAYERS = 5;
@@ -47,63 +42,24 @@ function get(host: string, path: string, agent: Agent, headers: Record<string, s
   });
 }
 
-async function waitForRegistry(host: string): Promise<void> {
-  const agent = new Agent();
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await get(host, '/v2/', agent, {});
-      if (r.status === 200 || r.status === 401) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no registry answered at ${host}`);
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-
 export async function runRegistryBench(opts: { rounds: number; samples: number; seconds: number }): Promise<void> {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const work = mkdtempSync(join(tmpdir(), 'berth-bench-registry-'));
-  const dockerEnv = { ...process.env, DOCKER_CONFIG: join(work, 'docker-config') };
-  const children: ChildProcess[] = [];
-  const images: string[] = [];
+  const work = new BenchWorkspace('berth-bench-registry-');
+  const { dockerEnv, images } = work;
   try {
-    const env = { ...process.env, BERTH_ACCESS_KEY_ID: CREDS.accessKeyId, BERTH_SECRET_ACCESS_KEY: CREDS.secretAccessKey, BERTH_LOG_LEVEL: 'warn' };
-    const berth = await spawnUntil(process.execPath, [join(root, 'bin/berth.js'), 'server', '--port', '0', '--data-dir', join(work, 'berth')], /listening on (http:\/\/\S+)/, env);
-    children.push(berth.child);
-    const berthUrl = berth.match[1]!;
-    const berthHost = new URL(berthUrl).host;
-
-    const refPort = 20000 + Math.floor(Math.random() * 20000);
-    const refHost = `127.0.0.1:${refPort}`;
-    writeFileSync(
-      join(work, 'reference.yml'),
-      `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(work, 'reference')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${refHost}\n`,
-    );
-    const ref = spawn('docker-registry', ['serve', join(work, 'reference.yml')], { stdio: 'ignore' });
-    children.push(ref);
-    await waitForRegistry(refHost);
+    const { child: berth, url: berthUrl, host: berthHost } = await work.startBerth(CREDS);
+    const { child: ref, host: refHost } = await work.startDockerRegistry('reference', { deleteEnabled: true });
 
     const ecr = new ECRClient({ endpoint: berthUrl, region: 'us-east-1', credentials: CREDS });
     const token = (await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!.authorizationToken!;
     for (let i = 0; i < opts.rounds; i++) await ecr.send(new CreateRepositoryCommand({ repositoryName: `bench/app-${i}` }));
     ecr.destroy();
-    await run('docker', ['login', '--username', 'AWS', '--password-stdin', berthHost], dockerEnv, Buffer.from(token, 'base64').toString().slice(4));
+    await work.dockerLogin(berthHost, token);
 
     // Per round, a 50 MB image of five fresh 10 MB layers on the local busybox image, so that
     // every push uploads all of them (a layer pushed before would be mounted, not uploaded).
     const locals: string[] = [];
     for (let round = 0; round < opts.rounds; round++) {
-      const ctx = join(work, `ctx-${round}`);
-      mkdirSync(ctx);
-      let dockerfile = 'FROM berth-test/busybox:latest\n';
-      for (let i = 0; i < LAYERS; i++) {
-        writeFileSync(join(ctx, `layer-${i}.bin`), randomBytes(LAYER_BYTES));
-        dockerfile += `COPY layer-${i}.bin /data/layer-${i}.bin\n`;
-      }
-      writeFileSync(join(ctx, 'Dockerfile'), dockerfile);
+      const ctx = work.imageContext(round, LAYERS, LAYER_BYTES);
       const local = `berth-bench-registry-${process.pid}:round-${round}`;
       await run('docker', ['build', '-q', '-t', local, ctx], dockerEnv);
       images.push(local);
@@ -111,7 +67,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     }
 
     const targets: Target[] = [
-      { name: 'berth', host: berthHost, headers: { authorization: `Basic ${token}` }, pid: berth.child.pid! },
+      { name: 'berth', host: berthHost, headers: { authorization: `Basic ${token}` }, pid: berth.pid! },
       { name: 'docker-registry', host: refHost, headers: {}, pid: ref.pid! },
     ];
     const push: Record<string, number[]> = { berth: [], 'docker-registry': [] };
@@ -213,10 +169,7 @@ export async function runRegistryBench(opts: { rounds: number; samples: number; 
     console.log(`  push rounds (ms): berth ${push.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${push['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
     console.log(`  pull rounds (ms): berth ${pull.berth!.map((x) => fmt(x, 0)).join(', ')}; docker-registry ${pull['docker-registry']!.map((x) => fmt(x, 0)).join(', ')}`);
   } finally {
-    await run('docker', ['rmi', '-f', ...images], dockerEnv).catch(() => undefined);
-    // The servers finish their clean stop (it writes into `work`) before it goes.
-    await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(undefined) : c.once('exit', resolve).kill('SIGTERM')))));
-    rmSync(work, { recursive: true, force: true });
+    await work.remove();
   }
 }
 

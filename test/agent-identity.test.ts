@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { ChannelClient } from '../src/agent/channel/client.js';
 import { silentLogger } from '../src/core/log.js';
-import { ecsClient, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { ecsClient, spawnAgent, spawnServerWithCluster, stopServerAndAgent, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 
 /** The container instance policy of the README's "Agent identity". */
 const AGENT_ACTIONS = [
@@ -44,10 +44,7 @@ describe('agent identity', { timeout: 240_000 }, () => {
   const taskArns: string[] = [];
 
   before(async () => {
-    server = await spawnServer(join(dir.path, 'server'));
-    const ecs = ecsClient(server.url);
-    await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
-    ecs.destroy();
+    server = await spawnServerWithCluster(join(dir.path, 'server'));
     const iam = new IAMClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
     const userWith = async (name: string, actions: string[]) => {
       await iam.send(new CreateUserCommand({ UserName: name }));
@@ -66,12 +63,7 @@ describe('agent identity', { timeout: 240_000 }, () => {
   });
 
   after(async () => {
-    const c = ecsClient(server.url);
-    for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
-    c.destroy();
-    await removeTaskContainers(taskArns);
-    await agent?.kill();
-    await server?.kill('SIGTERM');
+    await stopServerAndAgent(server, agent, taskArns);
     dir.remove();
   });
 

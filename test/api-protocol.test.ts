@@ -4,7 +4,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ListClustersCommand } from '@aws-sdk/client-ecs';
-import { ecsClient, startTestServer, TEST_CREDENTIALS } from './helpers.js';
+import { ecsClient, startTestServer, TEST_CREDENTIALS, signedPostHeaders } from './helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -84,20 +84,7 @@ describe('API protocol and authentication', () => {
   });
 
   it('refuses a body changed after signing', async () => {
-    const url = new URL(server.url);
-    const signer = new SignatureV4({ credentials: TEST_CREDENTIALS, region: 'us-east-1', service: 'ecs', sha256: Hash.bind(null, 'sha256') });
-    const signed = await signer.sign(
-      new HttpRequest({
-        method: 'POST',
-        protocol: 'http:',
-        hostname: url.hostname,
-        port: Number(url.port),
-        path: '/',
-        headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.CreateCluster' },
-        body: '{"clusterName":"a"}',
-      }),
-    );
-    const headers = { ...(signed.headers as Record<string, string>) };
+    const headers = await signedPostHeaders(server.url, 'ecs', { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerServiceV20141113.CreateCluster' }, '{"clusterName":"a"}');
     delete headers.host;
     const res = await fetch(server.url, { method: 'POST', headers, body: '{"clusterName":"b"}' });
     assert.equal(res.status, 403);

@@ -7,14 +7,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ApplicationAutoScalingClient,
-  DeregisterScalableTargetCommand,
   DescribeScalingActivitiesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient, PutMetricAlarmCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { ecsClient, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { CreateClusterCommand, CreateServiceCommand, RegisterTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { ecsClient, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess, drainScalableService, serviceProbes, tearDown } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 const CLUSTER = 'step';
@@ -34,12 +33,7 @@ describe('step scaling on the real Docker Engine', { timeout: 600_000 }, () => {
   let publishing = true;
   let publisher: Promise<void> | undefined;
 
-  const desiredCount = async () => (await ecs.send(new DescribeServicesCommand({ cluster: CLUSTER, services: [SERVICE] }))).services![0]!.desiredCount;
-  const runningTasks = async () => {
-    const arns = (await ecs.send(new ListTasksCommand({ cluster: CLUSTER, serviceName: SERVICE, desiredStatus: 'RUNNING' }))).taskArns ?? [];
-    arns.forEach((a) => taskArns.add(a));
-    return arns;
-  };
+  const { desiredCount, runningTasks } = serviceProbes(() => ecs, CLUSTER, SERVICE, taskArns);
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   before(async () => {
@@ -64,21 +58,8 @@ describe('step scaling on the real Docker Engine', { timeout: 600_000 }, () => {
   after(async () => {
     publishing = false;
     await publisher;
-    await aas.send(new DeregisterScalableTargetCommand({ ServiceNamespace: 'ecs', ResourceId: RESOURCE, ScalableDimension: DIMENSION })).catch(() => undefined);
-    try {
-      await ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: SERVICE, desiredCount: 0 }));
-      await waitFor('the service drained', async () => ((await runningTasks()).length === 0 ? true : undefined), 30_000);
-      for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
-        for (const a of (await ecs.send(new ListTasksCommand({ cluster: CLUSTER, desiredStatus }))).taskArns ?? []) taskArns.add(a);
-      }
-    } catch {
-      // the service may not exist if setup failed
-    }
-    for (const c of [ecs, aas, cw]) c?.destroy();
-    await agent?.kill('SIGTERM').catch(() => undefined);
-    await server?.kill('SIGTERM').catch(() => undefined);
-    await removeTaskContainers([...taskArns]);
-    dir.remove();
+    await drainScalableService(aas, ecs, CLUSTER, SERVICE, taskArns);
+    await tearDown({ ecs, cluster: CLUSTER, taskArns, clients: [aas, cw], processes: [agent, server], dir });
   });
 
   it('scales out by the step the breach falls in, counts a cooldown scale-out toward a larger one, and scales in with MinAdjustmentMagnitude', async () => {

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ApplicationAutoScalingClient,
-  DeregisterScalableTargetCommand,
   DescribeScalableTargetsCommand,
   DescribeScalingActivitiesCommand,
   DescribeScalingPoliciesCommand,
@@ -20,9 +19,9 @@ import {
   RegisterScalableTargetCommand,
 } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, GetMetricStatisticsCommand, ListMetricsCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { CreateClusterCommand, CreateServiceCommand, RegisterTaskDefinitionCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { SmithyRpcV2CborProtocol } from '@smithy/core/cbor';
-import { ecsClient, freePort, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { ecsClient, freePort, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess, drainScalableService, serviceProbes, tearDown } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 const CLUSTER = 'scale';
@@ -40,12 +39,7 @@ describe('metrics, alarms and service auto scaling on the real Docker Engine', {
   const cborProtocols: string[] = [];
   const taskArns = new Set<string>();
 
-  const desiredCount = async () => (await ecs.send(new DescribeServicesCommand({ cluster: CLUSTER, services: [SERVICE] }))).services![0]!.desiredCount;
-  const runningTasks = async () => {
-    const arns = (await ecs.send(new ListTasksCommand({ cluster: CLUSTER, serviceName: SERVICE, desiredStatus: 'RUNNING' }))).taskArns ?? [];
-    arns.forEach((a) => taskArns.add(a));
-    return arns;
-  };
+  const { desiredCount, runningTasks } = serviceProbes(() => ecs, CLUSTER, SERVICE, taskArns);
 
   let port = 0;
   const serverEnv = {
@@ -78,26 +72,8 @@ describe('metrics, alarms and service auto scaling on the real Docker Engine', {
   });
 
   after(async () => {
-    try {
-      // Without its scalable target nothing raises the service again while it drains.
-      await aas.send(new DeregisterScalableTargetCommand({ ServiceNamespace: 'ecs', ResourceId: RESOURCE, ScalableDimension: 'ecs:service:DesiredCount' }));
-    } catch {
-      // not registered if setup failed
-    }
-    try {
-      await ecs.send(new UpdateServiceCommand({ cluster: CLUSTER, service: SERVICE, desiredCount: 0 }));
-      await waitFor('the service drained', async () => ((await runningTasks()).length === 0 ? true : undefined), 30_000);
-      for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
-        for (const a of (await ecs.send(new ListTasksCommand({ cluster: CLUSTER, desiredStatus }))).taskArns ?? []) taskArns.add(a);
-      }
-    } catch {
-      // the service may not exist if setup failed
-    }
-    for (const c of [ecs, aas, cwJson, cwCbor]) c?.destroy();
-    await agent?.kill('SIGTERM').catch(() => undefined);
-    await server?.kill('SIGTERM').catch(() => undefined);
-    await removeTaskContainers([...taskArns]);
-    dir.remove();
+    await drainScalableService(aas, ecs, CLUSTER, SERVICE, taskArns);
+    await tearDown({ ecs, cluster: CLUSTER, taskArns, clients: [aas, cwJson, cwCbor], processes: [agent, server], dir });
   });
 
   it('target tracking adds a task while a busy loop drives CPUUtilization up, and removes it once the load stops', async () => {

@@ -25,7 +25,7 @@ import {
   UpdateServiceCommand,
   type ECSClient,
 } from '@aws-sdk/client-ecs';
-import { TEST_CREDENTIALS, ecsClient, freePort, removeTaskContainers, spawnUp, tempDir, waitFor, type ServerProcess } from './helpers.js';
+import { TEST_CREDENTIALS, ecsClient, freePort, spawnUp, tempDir, waitFor, type ServerProcess, tearDown } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 /** A configuration minute lasts this long on the test server (BERTH_DEPLOYMENT_MINUTE_MS). */
@@ -137,15 +137,7 @@ describe('ECS blue/green, canary and rollback deployments behind ELBv2 listener 
     const testListener = (await elb.send(new CreateListenerCommand({ LoadBalancerArn: lbArn, Protocol: 'HTTP', Port: testPort, DefaultActions: both }))).Listeners![0]!.ListenerArn!;
     testRule = (await elb.send(new DescribeRulesCommand({ ListenerArn: testListener }))).Rules!.find((r) => r.IsDefault)!.RuleArn!;
   });
-  after(async () => {
-    const arns: string[] = [];
-    for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) arns.push(...((await ecs.send(new ListTasksCommand({ desiredStatus })).catch(() => ({ taskArns: [] }))).taskArns ?? []));
-    ecs.destroy();
-    elb.destroy();
-    await up.kill('SIGTERM');
-    await removeTaskContainers(arns);
-    dir.remove();
-  });
+  after(() => tearDown({ ecs, clients: [elb], processes: [up], dir }));
 
   it('refuses blue/green settings ECS refuses: no advancedConfiguration, the same target group twice, a rule that does not forward to both, lifecycle hooks', async () => {
     const create = (lb: Record<string, unknown>, extra: Record<string, unknown> = {}) =>

@@ -67,11 +67,8 @@ import {
   TargetGroupNotFoundException,
   waitUntilLoadBalancerAvailable,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { Hash } from '@smithy/hash-node';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { CA_CERT, EC_CERT, EC_KEY, LEAF_CERT, LEAF_KEY, RSA_CERT, RSA_KEY } from './certificates.js';
-import { TEST_CREDENTIALS, spawnServer, tempDir, type ServerProcess } from './helpers.js';
+import { TEST_CREDENTIALS, spawnServer, tempDir, type ServerProcess, signedPostHeaders } from './helpers.js';
 
 const run = promisify(execFile);
 const REGION = 'us-east-1';
@@ -502,21 +499,9 @@ describe('ELBv2 and ACM APIs (@aws-sdk clients, AWS CLI, raw query protocol)', (
       assert.match(missing.stderr, /An error occurred \(LoadBalancerNotFound\) when calling the DescribeLoadBalancers operation: Load balancers '\[does-not-exist\]' not found/);
     });
 
-    const signer = new SignatureV4({ credentials: TEST_CREDENTIALS, region: REGION, service: 'elasticloadbalancing', sha256: Hash.bind(null, 'sha256') });
     const post = async (body: string): Promise<{ status: number; type: string; text: string }> => {
-      const url = new URL(server.url);
-      const signed = await signer.sign(
-        new HttpRequest({
-          method: 'POST',
-          protocol: 'http:',
-          hostname: url.hostname,
-          port: Number(url.port),
-          path: '/',
-          headers: { host: url.host, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
-          body,
-        }),
-      );
-      const res = await fetch(`${server.url}/`, { method: 'POST', headers: signed.headers, body });
+      const headers = await signedPostHeaders(server.url, 'elasticloadbalancing', { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body, REGION);
+      const res = await fetch(`${server.url}/`, { method: 'POST', headers, body });
       return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
     };
 

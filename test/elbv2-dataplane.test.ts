@@ -1,22 +1,20 @@
 import assert from 'node:assert/strict';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateRuleCommand,
-  CreateTargetGroupCommand,
   DeregisterTargetsCommand,
   DescribeLoadBalancersCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
-  ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
   TargetGroupNotFoundException,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { TEST_CREDENTIALS, freePort, spawnServer, tempDir, type ServerProcess } from './helpers.js';
+import { TEST_CREDENTIALS, freePort, spawnServer, tempDir, type ServerProcess, httpGet, healthCheckedTargetGroup } from './helpers.js';
 
 interface Backend {
   server: Server;
@@ -41,20 +39,7 @@ function stopBackend(b: Backend): Promise<void> {
 }
 
 /** One request through the load balancer; status and body, or status 0 when the connection failed. */
-function get(port: number, path: string, host = 'edge.test'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host, connection: 'close' }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve({ status: 0, body: '' }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
-  });
-}
+const get = (port: number, path: string, host = 'edge.test') => httpGet(port, path, host);
 
 /** Polls `probe` until it returns a value (bounded by `ms`); fails with the last thing seen. */
 async function eventually<T>(what: string, ms: number, probe: () => Promise<{ done: T } | { seen: unknown }>): Promise<T> {
@@ -99,22 +84,7 @@ describe('ELBv2 load balancers served by the HAProxy data plane (end to end)', (
 
   it('routes by path and host to two target groups of ip targets, and answers the fixed response otherwise', async () => {
     const group = async (Name: string, port: number): Promise<string> => {
-      const arn = (
-        await elb.send(
-          new CreateTargetGroupCommand({
-            Name,
-            Protocol: 'HTTP',
-            Port: port,
-            TargetType: 'ip',
-            HealthCheckPath: '/health',
-            HealthCheckIntervalSeconds: 5,
-            HealthCheckTimeoutSeconds: 2,
-            HealthyThresholdCount: 2,
-            UnhealthyThresholdCount: 2,
-          }),
-        )
-      ).TargetGroups![0]!.TargetGroupArn!;
-      await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '2' }] }));
+      const arn = await healthCheckedTargetGroup(elb, { Name, Port: port, TargetType: 'ip' }, 2);
       await elb.send(new RegisterTargetsCommand({ TargetGroupArn: arn, Targets: [{ Id: '127.0.0.1', Port: port }] }));
       return arn;
     };

@@ -3,17 +3,14 @@
 // replacement of tasks that fail ELB health checks, and the health check grace period.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import {
   CreateListenerCommand,
   CreateLoadBalancerCommand,
   CreateRuleCommand,
-  CreateTargetGroupCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
-  ModifyTargetGroupAttributesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import {
   CreateServiceCommand,
@@ -28,25 +25,12 @@ import {
   type ECSClient,
   type Task,
 } from '@aws-sdk/client-ecs';
-import { TEST_CREDENTIALS, ecsClient, freePort, removeTaskContainers, spawnUp, tempDir, waitFor, type ServerProcess } from './helpers.js';
+import { TEST_CREDENTIALS, ecsClient, freePort, spawnUp, tempDir, waitFor, type ServerProcess, httpGet, tearDown, healthCheckedTargetGroup } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 const run = promisify(execFile);
 
-function get(port: number, path: string, host = 'web'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { connection: 'close', host }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve({ status: 0, body: '' }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
-  });
-}
+const get = (port: number, path: string, host = 'web') => httpGet(port, path, host);
 
 /** Whether Docker runs the task's container now. */
 async function containerRunning(task: Task): Promise<boolean> {
@@ -80,25 +64,7 @@ describe('ECS services behind an ALB: draining, rolling deployments, ELB health'
     ecs = ecsClient(up.url);
     elb = new ElasticLoadBalancingV2Client({ endpoint: up.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
   };
-  const targetGroup = async (name: string, delaySeconds: number) => {
-    const arn = (
-      await elb.send(
-        new CreateTargetGroupCommand({
-          Name: name,
-          Protocol: 'HTTP',
-          Port: 8080,
-          TargetType: 'instance',
-          HealthCheckPath: '/health',
-          HealthCheckIntervalSeconds: 5,
-          HealthCheckTimeoutSeconds: 2,
-          HealthyThresholdCount: 2,
-          UnhealthyThresholdCount: 2,
-        }),
-      )
-    ).TargetGroups![0]!.TargetGroupArn!;
-    await elb.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: String(delaySeconds) }] }));
-    return arn;
-  };
+  const targetGroup = (name: string, delaySeconds: number) => healthCheckedTargetGroup(elb, { Name: name, Port: 8080, TargetType: 'instance' }, delaySeconds);
   const route = async (host: string, tgArn: string, priority: number) => {
     await elb.send(new CreateRuleCommand({ ListenerArn: listenerArn, Priority: priority, Conditions: [{ Field: 'host-header', Values: [host] }], Actions: [{ Type: 'forward', TargetGroupArn: tgArn }] }));
   };
@@ -126,15 +92,7 @@ describe('ECS services behind an ALB: draining, rolling deployments, ELB health'
     listenerArn = (await elb.send(new CreateListenerCommand({ LoadBalancerArn: lbArn, Protocol: 'HTTP', Port: listenerPort, DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } }] })))
       .Listeners![0]!.ListenerArn!;
   });
-  after(async () => {
-    const arns: string[] = [];
-    for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) arns.push(...((await ecs.send(new ListTasksCommand({ desiredStatus })).catch(() => ({ taskArns: [] }))).taskArns ?? []));
-    ecs.destroy();
-    elb.destroy();
-    await up.kill('SIGTERM');
-    await removeTaskContainers(arns);
-    dir.remove();
-  });
+  after(() => tearDown({ ecs, clients: [elb], processes: [up], dir }));
 
   it('drains a task before its container stops: DEACTIVATING while its target drains, STOPPED after, even across a server restart', async () => {
     const tgArn = await targetGroup('drain', 12);

@@ -1,6 +1,5 @@
 // ECS services behind an ELBv2 target group, on the real Docker Engine (`berth up`).
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import {
   CreateListenerCommand,
@@ -11,24 +10,11 @@ import {
   ModifyTargetGroupAttributesCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateServiceCommand, DescribeServicesCommand, DescribeTasksCommand, InvalidParameterException, ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { TEST_CREDENTIALS, ecsClient, freePort, removeTaskContainers, spawnUp, tempDir, waitFor, type ServerProcess } from './helpers.js';
+import { TEST_CREDENTIALS, ecsClient, freePort, removeTaskContainers, spawnUp, tempDir, waitFor, type ServerProcess, httpGet } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { connection: 'close' }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve({ status: 0, body: '' }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, body: '' }));
-    req.end();
-  });
-}
+const get = (port: number, path: string) => httpGet(port, path);
 
 describe('ECS services registered with ELBv2 target groups', { timeout: 400_000 }, () => {
   const dir = tempDir('berth-lb-services-');

@@ -15,19 +15,7 @@ import {
   GetLogEventsCommand,
   type OutputLogEvent,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import {
-  TEST_CREDENTIALS,
-  ecsClient,
-  freePort,
-  removeTaskContainers,
-  spawnAgent,
-  spawnServer,
-  tempDir,
-  waitFor,
-  type AgentProcess,
-  type ServerProcess,
-} from './helpers.js';
+import { TEST_CREDENTIALS, describeTaskOn, freePort, spawnAgent, spawnServer, spawnServerWithCluster, stopServerAndAgent, tempDir, waitFor, type AgentProcess, type ServerProcess, runContainerOn } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 const AGENT_ENV = { BERTH_AGENT_LOG_FLUSH_MS: '300' };
@@ -72,42 +60,10 @@ describe('awslogs: container output in CloudWatch Logs', { timeout: 600_000 }, (
   const serverDir = join(dir.path, 'server');
   const agentDir = join(dir.path, 'agent');
 
-  async function runTask(family: string, script: string, options: Record<string, string>): Promise<string> {
-    const c = ecsClient(server.url);
-    try {
-      await c.send(
-        new RegisterTaskDefinitionCommand({
-          family,
-          containerDefinitions: [
-            {
-              name: 'app',
-              image: IMAGE,
-              memory: 32,
-              essential: true,
-              command: ['sh', '-c', script],
-              logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-region': 'us-east-1', ...options } },
-            },
-          ],
-        }),
-      );
-      const out = await c.send(new RunTaskCommand({ cluster: 'default', taskDefinition: family }));
-      assert.deepEqual(out.failures, []);
-      const arn = out.tasks![0]!.taskArn!;
-      taskArns.push(arn);
-      return arn;
-    } finally {
-      c.destroy();
-    }
-  }
+  const runTask = (family: string, script: string, options: Record<string, string>): Promise<string> =>
+    runContainerOn(server.url, family, { image: IMAGE, command: ['sh', '-c', script], logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-region': 'us-east-1', ...options } } }, taskArns);
 
-  async function describeTask(arn: string): Promise<Task> {
-    const c = ecsClient(server.url);
-    try {
-      return (await c.send(new DescribeTasksCommand({ cluster: 'default', tasks: [arn] }))).tasks![0]!;
-    } finally {
-      c.destroy();
-    }
-  }
+  const describeTask = (arn: string) => describeTaskOn(server.url, arn);
 
   async function createGroup(name: string): Promise<void> {
     const c = logsClient(server.url);
@@ -141,20 +97,12 @@ describe('awslogs: container output in CloudWatch Logs', { timeout: 600_000 }, (
 
   before(async () => {
     port = await freePort();
-    server = await spawnServer(serverDir, [], {}, port);
-    const ecs = ecsClient(server.url);
-    await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
-    ecs.destroy();
+    server = await spawnServerWithCluster(serverDir, [], {}, port);
     agent = await spawnAgent(server.url, agentDir, { cluster: 'default', cpu: 1024, memory: 512, env: AGENT_ENV });
   });
 
   after(async () => {
-    const c = ecsClient(server.url);
-    for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
-    c.destroy();
-    await removeTaskContainers(taskArns);
-    await agent?.kill();
-    await server?.kill('SIGTERM');
+    await stopServerAndAgent(server, agent, taskArns);
     dir.remove();
   });
 

@@ -8,8 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateRepositoryCommand, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { ecsClient, spawnAgent, spawnServer, tempDir, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { describeTaskOn, spawnAgent, spawnServerWithCluster, stopServerAndAgent, tempDir, waitFor, type AgentProcess, type ServerProcess, runContainerOn } from './helpers.js';
 import { ecrClient } from './registry-helpers.js';
 
 function command(cmd: string, args: string[], env: Record<string, string>, input?: string): Promise<{ status: number; out: string }> {
@@ -35,34 +34,12 @@ describe('the agent pulls from the Berth registry by itself', { timeout: 300_000
   const taskArns: string[] = [];
   const env = () => ({ DOCKER_CONFIG: join(dir.path, 'docker-config') });
 
-  async function describeTask(arn: string): Promise<Task> {
-    const c = ecsClient(server.url);
-    try {
-      return (await c.send(new DescribeTasksCommand({ cluster: 'default', tasks: [arn] }))).tasks![0]!;
-    } finally {
-      c.destroy();
-    }
-  }
+  const describeTask = (arn: string) => describeTaskOn(server.url, arn);
 
-  async function runTask(family: string, image: string): Promise<string> {
-    const c = ecsClient(server.url);
-    try {
-      await c.send(new RegisterTaskDefinitionCommand({ family, containerDefinitions: [{ name: 'app', image, memory: 32, essential: true, command: ['sh', '-c', 'cat /built.txt; sleep 60'] }] }));
-      const out = await c.send(new RunTaskCommand({ cluster: 'default', taskDefinition: family }));
-      assert.deepEqual(out.failures, []);
-      const arn = out.tasks![0]!.taskArn!;
-      taskArns.push(arn);
-      return arn;
-    } finally {
-      c.destroy();
-    }
-  }
+  const runTask = (family: string, image: string): Promise<string> => runContainerOn(server.url, family, { image, command: ['sh', '-c', 'cat /built.txt; sleep 60'] }, taskArns);
 
   before(async () => {
-    server = await spawnServer(join(dir.path, 'server'));
-    const ecs = ecsClient(server.url);
-    await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
-    ecs.destroy();
+    server = await spawnServerWithCluster(join(dir.path, 'server'));
     const ecr = ecrClient(server.url);
     try {
       uri = (await ecr.send(new CreateRepositoryCommand({ repositoryName: `berth-regagent-${process.pid}/app` }))).repository!.repositoryUri!;
@@ -89,15 +66,7 @@ describe('the agent pulls from the Berth registry by itself', { timeout: 300_000
   });
 
   after(async () => {
-    const c = ecsClient(server.url);
-    for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
-    c.destroy();
-    for (const task of taskArns) {
-      const ids = await command('docker', ['ps', '-a', '-q', '--filter', `label=com.amazonaws.ecs.task-arn=${task}`], {});
-      for (const id of ids.out.split('\n').filter(Boolean)) await command('docker', ['rm', '-f', id], {});
-    }
-    await agent?.kill();
-    await server?.kill('SIGTERM');
+    await stopServerAndAgent(server, agent, taskArns);
     await command('docker', ['rmi', '-f', `${uri}:v1`, ...built], {});
     dir.remove();
   });

@@ -22,35 +22,17 @@ import {
   StartImageScanCommand,
   type ECRClient,
 } from '@aws-sdk/client-ecr';
-import { startTestServer } from './helpers.js';
-import { RegistryClient, ecrClient, sha256 } from './registry-helpers.js';
-
-type Server = Awaited<ReturnType<typeof startTestServer>>;
-
-async function rejectsWith(p: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
+import { rejectsWith } from './helpers.js';
+import { RegistryClient, sha256, startRegistryServer } from './registry-helpers.js';
 
 describe('ECR API (@aws-sdk/client-ecr)', () => {
-  let server: Server;
   let ecr: ECRClient;
   let reg: RegistryClient;
   let host: string;
+  let stop: () => Promise<void>;
 
-  before(async () => {
-    server = await startTestServer();
-    ecr = ecrClient(server.url);
-    host = new URL(server.url).host;
-    reg = await RegistryClient.login(server.url, ecr);
-  });
-  after(async () => {
-    ecr.destroy();
-    await server.stop();
-  });
+  before(async () => ({ ecr, reg, host, stop } = await startRegistryServer()));
+  after(() => stop());
 
   it('creates repositories with their settings and a URI on the registry host, and refuses a second with the same name', async () => {
     const out = await ecr.send(

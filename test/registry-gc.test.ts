@@ -3,33 +3,23 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BatchDeleteImageCommand, CreateRepositoryCommand, type ECRClient } from '@aws-sdk/client-ecr';
-import { startServer, type RunningServer } from '../src/server/app.js';
-import { silentLogger } from '../src/core/log.js';
-import { TEST_CREDENTIALS, tempDir, waitFor } from './helpers.js';
+import { startTestServer, waitFor } from './helpers.js';
 import { RegistryClient, ecrClient, sha256 } from './registry-helpers.js';
 
 const GRACE_MS = 4000;
 const blobFile = (dataDir: string, digest: string) => join(dataDir, 'registry', 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
 
 describe('registry garbage collection (end to end)', () => {
-  const dir = tempDir();
-  let server: RunningServer;
+  let server: Awaited<ReturnType<typeof startTestServer>>;
   let ecr: ECRClient;
   let reg: RegistryClient;
 
   before(async () => {
-    process.env.BERTH_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
-    process.env.BERTH_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
-    server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: dir.path,
-      region: 'us-east-1',
-      accountId: '000000000000',
-      log: silentLogger(),
-      synchronous: 'normal',
-      // No scheduled pass during the test: only the one an image delete triggers.
-      registryGc: { graceMs: GRACE_MS, afterDeleteMs: 1, intervalMs: 3_600_000 },
+    server = await startTestServer({
+      options: {
+        // No scheduled pass during the test: only the one an image delete triggers.
+        registryGc: { graceMs: GRACE_MS, afterDeleteMs: 1, intervalMs: 3_600_000 },
+      },
     });
     ecr = ecrClient(server.url);
     await ecr.send(new CreateRepositoryCommand({ repositoryName: 'gc/app' }));
@@ -37,8 +27,7 @@ describe('registry garbage collection (end to end)', () => {
   });
   after(async () => {
     ecr.destroy();
-    await server.close();
-    dir.remove();
+    await server.stop();
   });
 
   it('deleting an image removes its blobs from disk, while a push in progress keeps everything it uploaded', async () => {
@@ -60,12 +49,12 @@ describe('registry garbage collection (end to end)', () => {
     const passes = server.registryGc;
     const removed = await ecr.send(new BatchDeleteImageCommand({ repositoryName: 'gc/app', imageIds: [{ imageTag: 'old' }] }));
     assert.equal(removed.imageIds?.length, 1);
-    await waitFor('the old image\'s own layer to leave the disk', async () => (existsSync(blobFile(dir.path, oldOnly)) ? undefined : true), 20_000);
+    await waitFor('the old image\'s own layer to leave the disk', async () => (existsSync(blobFile(server.dataDir, oldOnly)) ? undefined : true), 20_000);
     await passes.idle();
     assert.equal((await reg.fetch(`/v2/gc/app/blobs/${oldOnly}`, { method: 'HEAD' })).status, 404);
     // The shared layer and the config are old and now unreferenced too: they go as well.
-    assert.equal(existsSync(blobFile(dir.path, shared)), false);
-    assert.equal(existsSync(blobFile(dir.path, fresh)), true, 'a blob uploaded within the grace period stays');
+    assert.equal(existsSync(blobFile(server.dataDir, shared)), false);
+    assert.equal(existsSync(blobFile(server.dataDir, fresh)), true, 'a blob uploaded within the grace period stays');
 
     // The push under way completes and its manifest finds every blob.
     const rest = await reg.fetch(`${location}${location.includes('?') ? '&' : '?'}digest=${sha256(second)}`, { method: 'PUT', body: second.subarray(20), headers: { 'content-type': 'application/octet-stream' } });

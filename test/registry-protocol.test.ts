@@ -4,7 +4,7 @@ import { CreateRepositoryCommand, PutImageTagMutabilityCommand, type ECRClient }
 import { startServer } from '../src/server/app.js';
 import { silentLogger } from '../src/core/log.js';
 import { startTestServer } from './helpers.js';
-import { RegistryClient, ecrClient, registryError, sha256 } from './registry-helpers.js';
+import { RegistryClient, ecrClient, registryError, sha256, startRegistryServer } from './registry-helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
@@ -17,18 +17,10 @@ describe('registry protocol (/v2/)', () => {
   let ecr: ECRClient;
   let reg: RegistryClient;
   let host: string;
+  let stop: () => Promise<void>;
 
-  before(async () => {
-    server = await startTestServer();
-    ecr = ecrClient(server.url);
-    host = new URL(server.url).host;
-    for (const name of ['proto/app', 'proto/other', 'proto/immutable']) await ecr.send(new CreateRepositoryCommand({ repositoryName: name }));
-    reg = await RegistryClient.login(server.url, ecr);
-  });
-  after(async () => {
-    ecr.destroy();
-    await server.stop();
-  });
+  before(async () => ({ server, ecr, reg, host, stop } = await startRegistryServer(['proto/app', 'proto/other', 'proto/immutable'])));
+  after(() => stop());
 
   describe('authentication', () => {
     it('refuses anonymous requests with UNAUTHORIZED and a Bearer challenge naming the token endpoint', async () => {

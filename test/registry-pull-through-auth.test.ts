@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import bcrypt from 'bcryptjs';
 import {
   CreatePullThroughCacheRuleCommand,
   CreateRepositoryCommand,
@@ -18,65 +13,27 @@ import {
   type ECRClient,
 } from '@aws-sdk/client-ecr';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
-import { RegistryClient, ecrClient, registryError, sha256 } from './registry-helpers.js';
+import { rejectsWith, startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
+import { OCI_MANIFEST, RegistryClient, ecrClient, registryError, sha256, startUpstreamRegistry, type UpstreamRegistry } from './registry-helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 
 /** The refresh interval of cached tags in this file's server (ECR's is 24 hours). */
 const REFRESH_MS = 4000;
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function rejectsWith(p: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('pull-through cache with upstream credentials and refreshed tags', () => {
   let server: Server;
   let ecr: ECRClient;
   let sm: SecretsManagerClient;
-  let upstream: ChildProcess | undefined;
+  let upstream: UpstreamRegistry | undefined;
   let upstreamHost: string;
   let work: { path: string; remove(): void };
   const suffix = `${process.pid}`;
   const user = 'puller';
   const password = `pull-secret-${suffix}`;
-  const upstreamAuth = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
   /** Pushes an OCI image of `layers` to the upstream with its htpasswd credentials; returns the manifest's text. */
-  async function pushUpstreamImage(repository: string, tag: string, layers: string[]): Promise<string> {
-    const base = `http://${upstreamHost}/v2/${repository}`;
-    const headers = { authorization: upstreamAuth };
-    const blob = async (content: string, mediaType: string): Promise<{ mediaType: string; digest: string; size: number }> => {
-      const digest = sha256(content);
-      const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST', headers });
-      assert.equal(started.status, 202, await started.text());
-      const location = new URL(started.headers.get('location')!, `http://${upstreamHost}`);
-      location.searchParams.set('digest', digest);
-      const res = await fetch(location, { method: 'PUT', body: content, headers: { ...headers, 'content-type': 'application/octet-stream' } });
-      assert.equal(res.status, 201, await res.text());
-      return { mediaType, digest, size: Buffer.byteLength(content) };
-    };
-    const config = await blob(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed: layers }), 'application/vnd.oci.image.config.v1+json');
-    const descriptors = [];
-    for (const l of layers) descriptors.push(await blob(l, 'application/vnd.oci.image.layer.v1.tar'));
-    const text = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: descriptors });
-    const res = await fetch(`${base}/manifests/${tag}`, { method: 'PUT', body: text, headers: { ...headers, 'content-type': OCI_MANIFEST } });
-    assert.equal(res.status, 201, await res.text());
-    return text;
-  }
+  const pushUpstreamImage = (repository: string, tag: string, layers: string[]): Promise<string> => upstream!.pushImage(repository, tag, layers, layers);
 
   async function secret(name: string, value: unknown): Promise<string> {
     const created = await sm.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) }));
@@ -95,50 +52,12 @@ describe('pull-through cache with upstream credentials and refreshed tags', () =
     sm = new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
 
     // The upstream: Debian's docker-registry with htpasswd (bcrypt) authentication.
-    writeFileSync(join(work.path, 'htpasswd'), `${user}:${bcrypt.hashSync(password, 8)}\n`);
-    upstreamHost = `127.0.0.1:${await freePort()}`;
-    const config = join(work.path, 'upstream.yml');
-    writeFileSync(
-      config,
-      [
-        'version: 0.1',
-        'log:',
-        '  level: warn',
-        'storage:',
-        '  filesystem:',
-        `    rootdirectory: ${join(work.path, 'upstream-data')}`,
-        'auth:',
-        '  htpasswd:',
-        '    realm: berth-upstream',
-        `    path: ${join(work.path, 'htpasswd')}`,
-        'http:',
-        `  addr: ${upstreamHost}`,
-        '',
-      ].join('\n'),
-    );
-    upstream = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let upstreamLog = '';
-    upstream.stderr?.on('data', (d: Buffer) => (upstreamLog += d.toString()));
-    const until = Date.now() + 20_000;
-    for (;;) {
-      const res = await fetch(`http://${upstreamHost}/v2/`).catch(() => undefined);
-      if (res?.status === 401) break;
-      if (Date.now() > until) assert.fail(`docker-registry did not start:\n${upstreamLog}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    upstream = await startUpstreamRegistry(work.path, { logLevel: 'warn', user: { name: user, password } });
+    upstreamHost = upstream.host;
   });
 
-  async function stopUpstream(): Promise<void> {
-    if (upstream && upstream.exitCode === null) {
-      const exited = new Promise((r) => upstream!.once('exit', r));
-      upstream.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (upstream.exitCode === null) upstream.kill('SIGKILL');
-    }
-  }
-
   after(async () => {
-    await stopUpstream();
+    await upstream?.stop();
     ecr.destroy();
     sm.destroy();
     await server.stop();
@@ -233,7 +152,7 @@ describe('pull-through cache with upstream credentials and refreshed tags', () =
     const images = await ecr.send(new DescribeImagesCommand({ repositoryName }));
     assert.deepEqual(images.imageDetails!.find((i) => i.imageDigest === second)?.imageTags, ['v1']);
 
-    await stopUpstream();
+    await upstream!.stop();
     await new Promise((r) => setTimeout(r, REFRESH_MS + 200));
     const started = Date.now();
     assert.equal(await digestOf(), second, 'the upstream is gone: the cached image is served');

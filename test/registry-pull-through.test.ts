@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -22,35 +20,19 @@ import {
   type ECRClient,
 } from '@aws-sdk/client-ecr';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
-import { RegistryClient, cliRunner, ecrClient, registryError, sha256 } from './registry-helpers.js';
+import { freePort, rejectsWith, startTestServer, tempDir, TEST_CREDENTIALS } from './helpers.js';
+import { RegistryClient, cliRunner, ecrClient, registryError, sha256, startUpstreamRegistry, type UpstreamRegistry } from './registry-helpers.js';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
-
-async function rejectsWith(p: Promise<unknown>, cls: abstract new (...args: never[]) => Error, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof cls, `expected ${cls.name}, got ${String(err)}`);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 describe('pull-through cache from an upstream registry (Debian docker-registry) with the docker CLI', () => {
   let server: Server;
   let ecr: ECRClient;
   let host: string;
-  let upstream: ChildProcess | undefined;
+  let upstream: UpstreamRegistry | undefined;
   let upstreamHost: string;
   /** The upstream's log: its access log names every request it served. */
-  let upstreamLog = '';
+  const upstreamLog = () => upstream!.log();
   let work: { path: string; remove(): void };
   const suffix = `${process.pid}`;
   /** Image references this test created, removed at the end (never anything else). */
@@ -60,26 +42,7 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
   const { run, ok } = cliRunner(() => work.path);
 
   /** Pushes an OCI image of `layers` to the upstream (docker-registry takes blobs as POST then PUT); returns the manifest's text. */
-  async function pushUpstreamImage(repository: string, tag: string, layers: string[]): Promise<string> {
-    const base = `http://${upstreamHost}/v2/${repository}`;
-    const blob = async (content: string, mediaType: string): Promise<{ mediaType: string; digest: string; size: number }> => {
-      const digest = sha256(content);
-      const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
-      assert.equal(started.status, 202, await started.text());
-      const location = new URL(started.headers.get('location')!, `http://${upstreamHost}`);
-      location.searchParams.set('digest', digest);
-      const res = await fetch(location, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } });
-      assert.equal(res.status, 201, await res.text());
-      return { mediaType, digest, size: Buffer.byteLength(content) };
-    };
-    const config = await blob(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, seed: repository }), 'application/vnd.oci.image.config.v1+json');
-    const descriptors = [];
-    for (const l of layers) descriptors.push(await blob(l, 'application/vnd.oci.image.layer.v1.tar'));
-    const text = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: descriptors });
-    const res = await fetch(`${base}/manifests/${tag}`, { method: 'PUT', body: text, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
-    assert.equal(res.status, 201, await res.text());
-    return text;
-  }
+  const pushUpstreamImage = (repository: string, tag: string, layers: string[]): Promise<string> => upstream!.pushImage(repository, tag, layers, repository);
 
   before(async () => {
     work = tempDir('berth-pull-through-');
@@ -88,45 +51,14 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     host = new URL(server.url).host;
 
     // The upstream: Debian's docker-registry on a free loopback port, storing under the temp dir, no auth.
-    const port = await freePort();
-    upstreamHost = `127.0.0.1:${port}`;
-    const config = join(work.path, 'upstream.yml');
-    writeFileSync(
-      config,
-      [
-        'version: 0.1',
-        'log:',
-        '  level: info',
-        'storage:',
-        '  filesystem:',
-        `    rootdirectory: ${join(work.path, 'upstream-data')}`,
-        '  delete:',
-        '    enabled: true',
-        'http:',
-        `  addr: ${upstreamHost}`,
-        '',
-      ].join('\n'),
-    );
-    upstream = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    upstream.stderr?.on('data', (d: Buffer) => (upstreamLog += d.toString()));
-    const until = Date.now() + 20_000;
-    for (;;) {
-      const res = await fetch(`http://${upstreamHost}/v2/`).catch(() => undefined);
-      if (res?.status === 200) break;
-      if (Date.now() > until) assert.fail(`docker-registry did not start:\n${upstreamLog}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    upstream = await startUpstreamRegistry(work.path, { logLevel: 'info', deleteEnabled: true });
+    upstreamHost = upstream.host;
   });
 
   after(async () => {
     for (const ref of [...refs, ...ids]) await run('docker', ['rmi', '-f', ref]);
     await run('docker', ['logout', host]);
-    if (upstream && upstream.exitCode === null) {
-      const exited = new Promise((r) => upstream!.once('exit', r));
-      upstream.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (upstream.exitCode === null) upstream.kill('SIGKILL');
-    }
+    await upstream?.stop();
     ecr.destroy();
     await server.stop();
     work.remove();
@@ -187,13 +119,13 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
 
     const password = (await ok('aws', ['ecr', 'get-login-password', '--endpoint-url', server.url])).trim();
     await ok('docker', ['login', '--username', 'AWS', '--password-stdin', host], password);
-    const fetchesBefore = upstreamLog.split('\n').filter((l) => l.includes('/blobs/sha256:') && l.includes('response completed')).length;
+    const fetchesBefore = upstreamLog().split('\n').filter((l) => l.includes('/blobs/sha256:') && l.includes('response completed')).length;
     const repositoryName = `upstream/team/tool-${suffix}`;
     const cachedRef = `${host}/${repositoryName}:v1`;
     refs.push(cachedRef);
     const pull = await ok('docker', ['pull', cachedRef]);
     assert.ok(pull.includes(digest), pull);
-    const fetches = upstreamLog.split('\n').filter((l) => l.includes('/blobs/sha256:') && l.includes('response completed')).length - fetchesBefore;
+    const fetches = upstreamLog().split('\n').filter((l) => l.includes('/blobs/sha256:') && l.includes('response completed')).length - fetchesBefore;
     assert.ok(fetches > 0, 'the blobs came from the upstream');
     assert.equal((await ok('docker', ['run', '--rm', cachedRef, 'cat', '/app.txt'])).trim(), `through the cache ${suffix}`);
 
@@ -228,22 +160,8 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     assert.equal((await registryError(noRule)).code, 'NAME_UNKNOWN');
   });
   it('caches an image index with every manifest it lists, so each platform is pullable by digest', async () => {
-    const base = `http://${upstreamHost}/v2/multi/app-${suffix}`;
-    /** Pushes a blob to the upstream (POST, then PUT with the content); returns its descriptor. */
-    const blob = async (content: string, mediaType: string): Promise<{ mediaType: string; digest: string; size: number }> => {
-      const digest = sha256(content);
-      const started = await fetch(`${base}/blobs/uploads/`, { method: 'POST' });
-      assert.equal(started.status, 202, await started.text());
-      const location = new URL(started.headers.get('location')!, `http://${upstreamHost}`);
-      location.searchParams.set('digest', digest);
-      const res = await fetch(location, { method: 'PUT', body: content, headers: { 'content-type': 'application/octet-stream' } });
-      assert.equal(res.status, 201, await res.text());
-      return { mediaType, digest, size: Buffer.byteLength(content) };
-    };
-    const putManifest = async (ref: string, body: string, mediaType: string): Promise<void> => {
-      const res = await fetch(`${base}/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': mediaType } });
-      assert.equal(res.status, 201, await res.text());
-    };
+    const blob = (content: string, mediaType: string) => upstream!.pushBlob(`multi/app-${suffix}`, content, mediaType);
+    const putManifest = (ref: string, body: string, mediaType: string) => upstream!.putManifest(`multi/app-${suffix}`, ref, body, mediaType);
     const children: { mediaType: string; digest: string; size: number; platform: { architecture: string; os: string } }[] = [];
     for (const architecture of ['amd64', 'arm64']) {
       const config = await blob(JSON.stringify({ architecture, os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }), 'application/vnd.oci.image.config.v1+json');
@@ -295,7 +213,7 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
       }),
     );
     assert.deepEqual(reads, [layer, layer, layer]);
-    const upstreamGets = upstreamLog.split('\n').filter((l) => l.includes(`/blobs/${layer}`) && l.includes('response completed') && l.includes('method=GET'));
+    const upstreamGets = upstreamLog().split('\n').filter((l) => l.includes(`/blobs/${layer}`) && l.includes('response completed') && l.includes('method=GET'));
     assert.equal(upstreamGets.length, 1, `one upstream fetch of the layer:\n${upstreamGets.join('\n')}`);
 
     const check = await ecr.send(new BatchCheckLayerAvailabilityCommand({ repositoryName, layerDigests: [layer] }));
@@ -312,7 +230,7 @@ describe('pull-through cache from an upstream registry (Debian docker-registry) 
     const layer = sha256(content);
     // The upstream's stored copy goes bad (same length, other bytes); docker-registry serves it as it is.
     const hex = layer.slice('sha256:'.length);
-    writeFileSync(join(work.path, 'upstream-data', 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data'), content.replace(/^./, content[0] === 'a' ? 'b' : 'a'));
+    writeFileSync(join(upstream!.dataDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data'), content.replace(/^./, content[0] === 'a' ? 'b' : 'a'));
 
     const reg = await RegistryClient.login(server.url, ecr);
     const repositoryName = `upstream/corrupt/app-${suffix}`;

@@ -3,9 +3,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { CreateRepositoryCommand, GetAuthorizationTokenCommand, type ECRClient } from '@aws-sdk/client-ecr';
-import { startServer, type RunningServer } from '../src/server/app.js';
-import { silentLogger } from '../src/core/log.js';
-import { TEST_CREDENTIALS, tempDir } from './helpers.js';
+import { startTestServer } from './helpers.js';
 import { RegistryClient, ecrClient, sha256 } from './registry-helpers.js';
 
 /** Short timeouts keep the test fast; the defaults are minutes (`DEFAULT_HTTP_TIMEOUTS`). */
@@ -31,24 +29,16 @@ function rawExchange(port: number, head: string, body = ''): Promise<{ response:
 }
 
 describe('registry request timeouts', () => {
-  const dir = tempDir();
-  let server: RunningServer;
+  let server: Awaited<ReturnType<typeof startTestServer>>;
   let ecr: ECRClient;
   let reg: RegistryClient;
   let basic: string;
 
   before(async () => {
-    process.env.BERTH_ACCESS_KEY_ID = TEST_CREDENTIALS.accessKeyId;
-    process.env.BERTH_SECRET_ACCESS_KEY = TEST_CREDENTIALS.secretAccessKey;
-    server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
-      dataDir: dir.path,
-      region: 'us-east-1',
-      accountId: '000000000000',
-      log: silentLogger(),
-      synchronous: 'normal',
-      httpTimeouts: { idleMs: IDLE_MS, headersMs: IDLE_MS, apiBodyMs: IDLE_MS },
+    server = await startTestServer({
+      options: {
+        httpTimeouts: { idleMs: IDLE_MS, headersMs: IDLE_MS, apiBodyMs: IDLE_MS },
+      },
     });
     ecr = ecrClient(server.url);
     await ecr.send(new CreateRepositoryCommand({ repositoryName: 'slow/app' }));
@@ -57,8 +47,7 @@ describe('registry request timeouts', () => {
   });
   after(async () => {
     ecr.destroy();
-    await server.close();
-    dir.remove();
+    await server.stop();
   });
 
   it('lets a slow but steady chunked upload run far longer than the idle timeout, and stores it whole', async () => {

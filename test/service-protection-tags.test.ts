@@ -19,12 +19,11 @@ import {
   UntagResourceCommand,
   UpdateServiceCommand,
   UpdateTaskProtectionCommand,
-  paginateListTasks,
   waitUntilServicesStable,
   type ECSClient,
   type Tag,
 } from '@aws-sdk/client-ecs';
-import { freePort, removeTaskContainers, spawnAgent, spawnServer, tempDir, ecsClient, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { freePort, spawnAgent, spawnServer, tempDir, ecsClient, waitFor, type AgentProcess, type ServerProcess, tearDown } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 const CLUSTER = 'svc-extras';
@@ -56,17 +55,7 @@ describe('task scale-in protection and service tags on the real Docker Engine', 
     );
   });
 
-  after(async () => {
-    const arns: string[] = [];
-    for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
-      for await (const page of paginateListTasks({ client: ecs }, { cluster: CLUSTER, desiredStatus })) arns.push(...(page.taskArns ?? []));
-    }
-    ecs.destroy();
-    await agent?.kill();
-    await server?.kill('SIGTERM');
-    await removeTaskContainers(arns);
-    dir.remove();
-  });
+  after(() => tearDown({ ecs, cluster: CLUSTER, processes: [agent, server], dir }));
 
   it('keeps protected tasks running when a service of 3 is scaled in to 1, and scales in once protection is removed', async () => {
     await ecs.send(new CreateServiceCommand({ cluster: CLUSTER, serviceName: 'guarded', taskDefinition: 'extras-sleep', desiredCount: 3 }));

@@ -5,15 +5,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, PutUserPolicyCommand } from '@aws-sdk/client-iam';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { BERTH_BIN, ecsClient, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { BERTH_BIN, describeTaskOn, ecsClient, filesUnder, runTaskOn, spawnAgent, spawnServerWithCluster, stopServerAndAgent, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);
 const ACCOUNT = '000000000000';
@@ -36,16 +36,6 @@ interface Fetched {
   body: string;
 }
 
-function files(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...files(p));
-    else out.push(p);
-  }
-  return out;
-}
-
 describe('task roles and execution roles', { timeout: 420_000 }, () => {
   const dir = tempDir('berth-task-roles-');
   let server: ServerProcess;
@@ -55,14 +45,7 @@ describe('task roles and execution roles', { timeout: 420_000 }, () => {
   const taskArns: string[] = [];
   const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 
-  const describeTask = async (arn: string): Promise<Task> => {
-    const c = ecsClient(server.url);
-    try {
-      return (await c.send(new DescribeTasksCommand({ cluster: 'default', tasks: [arn] }))).tasks![0]!;
-    } finally {
-      c.destroy();
-    }
-  };
+  const describeTask = (arn: string) => describeTaskOn(server.url, arn);
 
   const register = async (family: string, roles: { taskRoleArn?: string; executionRoleArn?: string; networkMode?: 'host' }, secrets: { name: string; valueFrom: string }[] = []) => {
     const c = ecsClient(server.url);
@@ -79,18 +62,7 @@ describe('task roles and execution roles', { timeout: 420_000 }, () => {
     }
   };
 
-  const runTask = async (family: string): Promise<string> => {
-    const c = ecsClient(server.url);
-    try {
-      const out = await c.send(new RunTaskCommand({ cluster: 'default', taskDefinition: family }));
-      assert.deepEqual(out.failures, []);
-      const arn = out.tasks![0]!.taskArn!;
-      taskArns.push(arn);
-      return arn;
-    } finally {
-      c.destroy();
-    }
-  };
+  const runTask = (family: string) => runTaskOn(server.url, family, taskArns);
 
   const running = (arn: string) =>
     waitFor('the task to run', async () => {
@@ -128,10 +100,7 @@ describe('task roles and execution roles', { timeout: 420_000 }, () => {
     new STSClient({ endpoint: server.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.Token } });
 
   before(async () => {
-    server = await spawnServer(join(dir.path, 'server'), [], { BERTH_TASK_ROLE_SESSION_SECONDS: String(SESSION_SECONDS), BERTH_LOG_LEVEL: 'debug' });
-    const ecs = ecsClient(server.url);
-    await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
-    ecs.destroy();
+    server = await spawnServerWithCluster(join(dir.path, 'server'), [], { BERTH_TASK_ROLE_SESSION_SECONDS: String(SESSION_SECONDS), BERTH_LOG_LEVEL: 'debug' });
     const iam = new IAMClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
     const ecsTasks = trust({ Service: 'ecs-tasks.amazonaws.com' });
     for (const name of ['app-task', 'other-task', 'exec-denied', 'exec-allowed']) await iam.send(new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: ecsTasks }));
@@ -153,12 +122,7 @@ describe('task roles and execution roles', { timeout: 420_000 }, () => {
   });
 
   after(async () => {
-    const c = ecsClient(server.url);
-    for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
-    c.destroy();
-    await removeTaskContainers(taskArns);
-    await agent?.kill();
-    await server?.kill('SIGTERM');
+    await stopServerAndAgent(server, agent, taskArns);
     dir.remove();
   });
 
@@ -234,7 +198,7 @@ describe('task roles and execution roles', { timeout: 420_000 }, () => {
     // The secret never reaches the task records, the agent's state files or the logs.
     const described = JSON.stringify(await describeTask(a));
     assert.ok(!described.includes(creds.SecretAccessKey) && !described.includes(creds.Token));
-    for (const f of files(join(dir.path, 'agent'))) {
+    for (const f of filesUnder(join(dir.path, 'agent'))) {
       const text = readFileSync(f, 'utf8');
       assert.ok(!text.includes(creds.SecretAccessKey) && !text.includes(creds.Token), `${f} holds the task's credentials`);
     }

@@ -3,15 +3,14 @@
 // container's environment and nowhere else Berth keeps or prints things.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { CreateClusterCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { CreateRepositoryCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { ecsClient, removeTaskContainers, spawnAgent, spawnServer, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { describeTaskOn, filesUnder, spawnAgent, spawnServerWithCluster, stopServerAndAgent, tempDir, TEST_CREDENTIALS, waitFor, type AgentProcess, type ServerProcess, runContainerOn } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -20,17 +19,6 @@ const DB_USER = 'user-canary-77aa';
 const API_TOKEN = 'token-canary-9f3e';
 const API_URL = 'url-canary-5d2c';
 const CANARIES = [DB_PASSWORD, DB_USER, API_TOKEN, API_URL];
-
-/** Every file under `dir`, recursively. */
-function files(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...files(p));
-    else out.push(p);
-  }
-  return out;
-}
 
 describe('container secrets', { timeout: 300_000 }, () => {
   const dir = tempDir('berth-task-secrets-');
@@ -42,54 +30,28 @@ describe('container secrets', { timeout: 300_000 }, () => {
   const taskArns: string[] = [];
   const pushed: string[] = [];
 
-  const describeTask = async (arn: string): Promise<Task> => {
-    const c = ecsClient(server.url);
-    try {
-      return (await c.send(new DescribeTasksCommand({ cluster: 'default', tasks: [arn] }))).tasks![0]!;
-    } finally {
-      c.destroy();
-    }
-  };
+  const describeTask = (arn: string) => describeTaskOn(server.url, arn);
 
-  const runTask = async (
+  const runTask = (
     family: string,
     secrets: { name: string; valueFrom: string }[],
     extra: { image?: string; repositoryCredentials?: { credentialsParameter: string } } = {},
-  ): Promise<string> => {
-    const c = ecsClient(server.url);
-    try {
-      await c.send(
-        new RegisterTaskDefinitionCommand({
-          family,
-          containerDefinitions: [
-            {
-              name: 'app',
-              image: extra.image ?? 'berth-test/busybox:latest',
-              ...(extra.repositoryCredentials ? { repositoryCredentials: extra.repositoryCredentials } : {}),
-              memory: 32,
-              essential: true,
-              environment: [{ name: 'PLAIN', value: 'visible' }],
-              secrets,
-              command: ['sh', '-c', 'echo "P=$DB_PASSWORD U=$DB_USER T=$API_TOKEN A=$API_URL PLAIN=$PLAIN"; sleep 120'],
-            },
-          ],
-        }),
-      );
-      const out = await c.send(new RunTaskCommand({ cluster: 'default', taskDefinition: family }));
-      assert.deepEqual(out.failures, []);
-      const arn = out.tasks![0]!.taskArn!;
-      taskArns.push(arn);
-      return arn;
-    } finally {
-      c.destroy();
-    }
-  };
+  ): Promise<string> =>
+    runContainerOn(
+      server.url,
+      family,
+      {
+        image: extra.image ?? 'berth-test/busybox:latest',
+        ...(extra.repositoryCredentials ? { repositoryCredentials: extra.repositoryCredentials } : {}),
+        environment: [{ name: 'PLAIN', value: 'visible' }],
+        secrets,
+        command: ['sh', '-c', 'echo "P=$DB_PASSWORD U=$DB_USER T=$API_TOKEN A=$API_URL PLAIN=$PLAIN"; sleep 120'],
+      },
+      taskArns,
+    );
 
   before(async () => {
-    server = await spawnServer(join(dir.path, 'server'), [], { BERTH_LOG_LEVEL: 'debug' });
-    const ecs = ecsClient(server.url);
-    await ecs.send(new CreateClusterCommand({ clusterName: 'default' }));
-    ecs.destroy();
+    server = await spawnServerWithCluster(join(dir.path, 'server'), [], { BERTH_LOG_LEVEL: 'debug' });
     const sm = new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1 });
     secretArn = (await sm.send(new CreateSecretCommand({ Name: 'app/db', SecretString: JSON.stringify({ user: DB_USER, password: DB_PASSWORD }) }))).ARN!;
     await sm.send(new CreateSecretCommand({ Name: 'app/password', SecretString: DB_PASSWORD }));
@@ -105,13 +67,8 @@ describe('container secrets', { timeout: 300_000 }, () => {
   });
 
   after(async () => {
-    const c = ecsClient(server.url);
-    for (const task of taskArns) await c.send(new StopTaskCommand({ cluster: 'default', task })).catch(() => undefined);
-    c.destroy();
-    await removeTaskContainers(taskArns);
+    await stopServerAndAgent(server, agent, taskArns);
     for (const ref of pushed) await run('docker', ['rmi', '-f', ref]).catch(() => undefined);
-    await agent?.kill();
-    await server?.kill('SIGTERM');
     dir.remove();
   });
 
@@ -138,7 +95,7 @@ describe('container secrets', { timeout: 300_000 }, () => {
     // Not in DescribeTasks, the container's labels, the agent's state files, nor either log.
     const described = JSON.stringify(await describeTask(arn));
     const inspect = JSON.parse((await run('docker', ['inspect', id])).stdout) as { Config: { Labels: Record<string, string> } }[];
-    const agentFiles = files(join(dir.path, 'agent')).map((f) => [f, readFileSync(f, 'utf8')] as const);
+    const agentFiles = filesUnder(join(dir.path, 'agent')).map((f) => [f, readFileSync(f, 'utf8')] as const);
     for (const canary of CANARIES) {
       assert.ok(!described.includes(canary), `DescribeTasks shows ${canary}`);
       assert.ok(!JSON.stringify(inspect[0]!.Config.Labels).includes(canary), `container labels show ${canary}`);

@@ -19,11 +19,10 @@ import {
   RegisterTaskDefinitionCommand,
   UpdateServicePrimaryTaskSetCommand,
   UpdateTaskSetCommand,
-  paginateListTasks,
   type ECSClient,
   type TaskSet,
 } from '@aws-sdk/client-ecs';
-import { ecsClient, freePort, removeTaskContainers, spawnAgent, spawnServer, tempDir, waitFor, type AgentProcess, type ServerProcess } from './helpers.js';
+import { ecsClient, freePort, spawnAgent, spawnServer, tempDir, waitFor, type AgentProcess, type ServerProcess, tearDown } from './helpers.js';
 
 const IMAGE = 'berth-test/busybox:latest';
 const CLUSTER = 'task-sets';
@@ -63,17 +62,7 @@ describe('task sets of an EXTERNAL service on the real Docker Engine', { timeout
     greenDef = (await def(24)).taskDefinition!.taskDefinitionArn!;
   });
 
-  after(async () => {
-    const arns: string[] = [];
-    for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
-      for await (const page of paginateListTasks({ client: ecs }, { cluster: CLUSTER, desiredStatus })) arns.push(...(page.taskArns ?? []));
-    }
-    ecs.destroy();
-    await agent?.kill();
-    await server?.kill('SIGTERM');
-    await removeTaskContainers(arns);
-    dir.remove();
-  });
+  after(() => tearDown({ ecs, cluster: CLUSTER, processes: [agent, server], dir }));
 
   it('runs two task sets at 100% and 0%, shifts them, switches the primary and deletes the old one', async () => {
     const created = await ecs.send(new CreateServiceCommand({ cluster: CLUSTER, serviceName: SERVICE, desiredCount: 2, deploymentController: { type: 'EXTERNAL' } }));

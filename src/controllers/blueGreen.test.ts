@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCluster } from '../ecs/clusters.js';
-import { registerContainerInstance, type ContainerInstanceDoc } from '../ecs/containerInstances.js';
-import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import type { StoredService } from '../ecs/model.js';
 import { createService, describeServiceDeployments, listServiceDeployments, stopServiceDeployment, updateService } from '../ecs/services.js';
 import { registerTaskDefinition } from '../ecs/taskDefinitions.js';
 import { describeTasks, listTasks, submitTaskStateChange } from '../ecs/tasks.js';
+import { connectedInstance, memoryContext } from '../ecs/testing.js';
 import { createListener } from '../elbv2/listeners.js';
 import { createLoadBalancer } from '../elbv2/loadBalancers.js';
 import type { RuleDoc, TargetDoc } from '../elbv2/model.js';
@@ -15,7 +14,6 @@ import { createTargetGroup } from '../elbv2/targetGroups.js';
 import { registerTargets } from '../elbv2/targets.js';
 import { putMetricAlarm, setAlarmState } from '../metrics/alarms.js';
 import type { MetricsContext } from '../metrics/context.js';
-import { openSqliteStore } from '../store/sqlite.js';
 import { BlueGreenController } from './blueGreen.js';
 import { ServiceController } from './services/controller.js';
 
@@ -27,23 +25,11 @@ const SERVICE = 'arn:aws:ecs:us-east-1:000000000000:service/c1/web';
  * states) and the data plane (targets and their health).
  */
 async function fixture() {
-  const store = await openSqliteStore({ path: ':memory:' });
   let now = Date.parse('2026-12-01T12:00:00Z');
-  const ctx: DomainContext = { store, region: 'us-east-1', accountId: '000000000000', now: () => now, state: createReadModels(store, { plain: true }) };
+  const { ctx, close } = await memoryContext(() => now);
+  const store = ctx.store;
   await createCluster(ctx, { clusterName: 'c1' });
-  const reg = await registerContainerInstance(ctx, {
-    cluster: 'c1',
-    instanceIdentityDocument: JSON.stringify({ instanceId: 'i-00000001', availabilityZone: 'us-east-1a' }),
-    totalResources: [
-      { name: 'CPU', type: 'INTEGER', integerValue: 4096 },
-      { name: 'MEMORY', type: 'INTEGER', integerValue: 2048 },
-    ],
-  });
-  const instanceArn = reg.containerInstance.containerInstanceArn;
-  await store.transaction(async (tx) => {
-    const row = (await tx.get<ContainerInstanceDoc>('containerInstance', instanceArn))!;
-    await tx.update('containerInstance', { ...row, doc: { ...row.doc, agentConnected: true } });
-  });
+  await connectedInstance(ctx, 'c1', { memory: 2048 });
   for (const v of ['v1', 'v2', 'v3']) {
     await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', memory: 64, command: [v], portMappings: [{ containerPort: 8080, hostPort: 0 }] }] });
   }
@@ -105,6 +91,24 @@ async function fixture() {
     const arn = (await listServiceDeployments(ctx, { cluster: 'c1', service: 'web' })).serviceDeployments[0]!.serviceDeploymentArn;
     return (await describeServiceDeployments(ctx, { serviceDeploymentArns: [arn] })).serviceDeployments[0] as { serviceDeploymentArn: string; status: string; lifecycleStage?: string };
   };
+  /**
+   * Creates the service `web` on web:1 behind the blue/green pair (a live, b
+   * alternate, the test listener rule when `testRule`) and brings its first
+   * tasks up healthy in a.
+   */
+  const startBlue = async (desiredCount: number, deploymentConfiguration: Parameters<typeof createService>[1]['deploymentConfiguration'], testRule = false) => {
+    await createService(ctx, {
+      cluster: 'c1',
+      serviceName: 'web',
+      taskDefinition: 'web:1',
+      desiredCount,
+      deploymentConfiguration,
+      loadBalancers: [{ targetGroupArn: a, containerName: 'web', containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: b, productionListenerRule: prod, ...(testRule ? { testListenerRule: test } : {}) } }],
+    });
+    await round();
+    await runPending(a);
+    await round();
+  };
   // Alarm operations read and write only the store; no metric data is needed here.
   const metrics: MetricsContext = { store, storage: undefined as unknown as MetricsContext['storage'], region: 'us-east-1', accountId: '000000000000', now: () => now };
   return {
@@ -122,28 +126,16 @@ async function fixture() {
     running,
     stored,
     record,
+    startBlue,
     advance: (ms: number) => (now += ms),
-    close: async () => {
-      closeReadModels(ctx.state);
-      await store.close();
-    },
+    close,
   };
 }
 
 describe('blue/green controller', () => {
   it('LINEAR: scales green up beside blue, moves the production weights step by step, bakes, cleans up, and swaps the target groups for the next deployment', async () => {
     const f = await fixture();
-    await createService(f.ctx, {
-      cluster: 'c1',
-      serviceName: 'web',
-      taskDefinition: 'web:1',
-      desiredCount: 2,
-      deploymentConfiguration: { strategy: 'LINEAR', linearConfiguration: { stepPercent: 50, stepBakeTimeInMinutes: 2 }, bakeTimeInMinutes: 3 },
-      loadBalancers: [{ targetGroupArn: f.a, containerName: 'web', containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: f.b, productionListenerRule: f.prod, testListenerRule: f.test } }],
-    });
-    await f.round();
-    await f.runPending(f.a);
-    await f.round();
+    await f.startBlue(2, { strategy: 'LINEAR', linearConfiguration: { stepPercent: 50, stepBakeTimeInMinutes: 2 }, bakeTimeInMinutes: 3 }, true);
     assert.deepEqual(await f.running(), ['1', '1']);
 
     await updateService(f.ctx, { cluster: 'c1', service: 'web', taskDefinition: 'web:2' });
@@ -199,17 +191,7 @@ describe('blue/green controller', () => {
 
   it('rolls back when a watched CloudWatch alarm goes into ALARM during the bake', async () => {
     const f = await fixture();
-    await createService(f.ctx, {
-      cluster: 'c1',
-      serviceName: 'web',
-      taskDefinition: 'web:1',
-      desiredCount: 1,
-      deploymentConfiguration: { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 10, alarms: { alarmNames: ['web-5xx'], enable: true, rollback: true } },
-      loadBalancers: [{ targetGroupArn: f.a, containerName: 'web', containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: f.b, productionListenerRule: f.prod } }],
-    });
-    await f.round();
-    await f.runPending(f.a);
-    await f.round();
+    await f.startBlue(1, { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 10, alarms: { alarmNames: ['web-5xx'], enable: true, rollback: true } });
     await putMetricAlarm(f.metrics, { AlarmName: 'web-5xx', MetricName: 'HTTPCode_Target_5XX_Count', Namespace: 'AWS/ApplicationELB', Statistic: 'Sum', Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     await updateService(f.ctx, { cluster: 'c1', service: 'web', taskDefinition: 'web:2' });
     await f.round();
@@ -234,17 +216,7 @@ describe('blue/green controller', () => {
 
   it('the circuit breaker keeps production on blue: failed green tasks end the deployment in a rollback to blue, not in a new deployment', async () => {
     const f = await fixture();
-    await createService(f.ctx, {
-      cluster: 'c1',
-      serviceName: 'web',
-      taskDefinition: 'web:1',
-      desiredCount: 1,
-      deploymentConfiguration: { strategy: 'BLUE_GREEN', deploymentCircuitBreaker: { enable: true, rollback: true } },
-      loadBalancers: [{ targetGroupArn: f.a, containerName: 'web', containerPort: 8080, advancedConfiguration: { alternateTargetGroupArn: f.b, productionListenerRule: f.prod } }],
-    });
-    await f.round();
-    await f.runPending(f.a);
-    await f.round();
+    await f.startBlue(1, { strategy: 'BLUE_GREEN', deploymentCircuitBreaker: { enable: true, rollback: true } });
     await updateService(f.ctx, { cluster: 'c1', service: 'web', taskDefinition: 'web:2' });
     for (let i = 0; i < 10 && (await f.stored()).blueGreen?.progress !== undefined; i++) {
       await f.round();

@@ -2,34 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ServiceController } from '../controllers/services/controller.js';
 import { createCluster } from '../ecs/clusters.js';
-import { registerContainerInstance, type ContainerInstanceDoc } from '../ecs/containerInstances.js';
-import { closeReadModels, createReadModels, type DomainContext } from '../ecs/context.js';
 import { createService } from '../ecs/services.js';
 import { registerTaskDefinition } from '../ecs/taskDefinitions.js';
 import { listTasks, submitTaskStateChange } from '../ecs/tasks.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { connectedInstance, memoryContext } from '../ecs/testing.js';
 import { EcsMetricsPublisher } from './ecs.js';
 import { aggregateByPeriod, MetricStorage, statisticValue } from './storage.js';
 
 describe('ECS metrics', () => {
   it('computes AWS/ECS utilization and reservation as ECS defines them', async () => {
-    const store = await openSqliteStore({ path: ':memory:' });
-    const ctx: DomainContext = { store, region: 'us-east-1', accountId: '000000000000', now: Date.now, state: createReadModels(store, { plain: true }) };
+    const { ctx, close } = await memoryContext();
     await createCluster(ctx, { clusterName: 'c1', settings: [{ name: 'containerInsights', value: 'enhanced' }] });
     const clusterArn = 'arn:aws:ecs:us-east-1:000000000000:cluster/c1';
     await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', cpu: 128, memory: 128 }] });
-    const r = await registerContainerInstance(ctx, {
-      cluster: 'c1',
-      instanceIdentityDocument: JSON.stringify({ instanceId: 'i-00000001', availabilityZone: 'us-east-1a' }),
-      totalResources: [
-        { name: 'CPU', type: 'INTEGER', integerValue: 4096 },
-        { name: 'MEMORY', type: 'INTEGER', integerValue: 8192 },
-      ],
-    });
-    await store.transaction(async (tx) => {
-      const row = (await tx.get<ContainerInstanceDoc>('containerInstance', r.containerInstance.containerInstanceArn))!;
-      await tx.update('containerInstance', { ...row, doc: { ...row.doc, agentConnected: true } });
-    });
+    await connectedInstance(ctx, 'c1');
     const created = await createService(ctx, { cluster: 'c1', serviceName: 'api', taskDefinition: 'web', desiredCount: 2 });
     await new ServiceController(ctx).sync(created.service.serviceArn);
     const tasks = (await listTasks(ctx, { cluster: 'c1', serviceName: 'api' })).taskArns;
@@ -37,7 +23,7 @@ describe('ECS metrics', () => {
     for (const task of tasks) await submitTaskStateChange(ctx, { cluster: 'c1', task, status: 'RUNNING' });
 
     const storage = new MetricStorage();
-    const publisher = new EcsMetricsPublisher(store, storage, { intervalMs: 10_000 });
+    const publisher = new EcsMetricsPublisher(ctx.store, storage, { intervalMs: 10_000 });
     const now = Date.now();
     publisher.report(clusterArn, {
       type: 'stats',
@@ -69,7 +55,6 @@ describe('ECS metrics', () => {
     // A task that stops reporting drops out after two intervals.
     const later = await publisher.publish(now + 25_000);
     assert.deepEqual(later.services, []);
-    closeReadModels(ctx.state);
-    await store.close();
+    await close();
   });
 });

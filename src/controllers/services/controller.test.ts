@@ -1,34 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createCluster } from '../../ecs/clusters.js';
-import { registerContainerInstance, type ContainerInstanceDoc } from '../../ecs/containerInstances.js';
-import { closeReadModels, createReadModels, type DomainContext } from '../../ecs/context.js';
 import type { StoredService } from '../../ecs/model.js';
 import { createService, deleteService, describeServices } from '../../ecs/services.js';
 import { registerTaskDefinition } from '../../ecs/taskDefinitions.js';
 import { listTasks, submitTaskStateChange } from '../../ecs/tasks.js';
-import { openSqliteStore } from '../../store/sqlite.js';
+import { connectedInstance, memoryContext } from '../../ecs/testing.js';
 import { ServiceController } from './controller.js';
 
 /** A cluster with one connected instance of 1024 CPU / 256 MiB, a clock the test moves, and a controller it drives by hand. */
 async function fixture() {
-  const store = await openSqliteStore({ path: ':memory:' });
   let now = Date.parse('2026-12-01T12:00:00Z');
-  const ctx: DomainContext = { store, region: 'us-east-1', accountId: '000000000000', now: () => now, state: createReadModels(store, { plain: true }) };
+  const { ctx, close } = await memoryContext(() => now);
   await createCluster(ctx, { clusterName: 'c1' });
-  const reg = await registerContainerInstance(ctx, {
-    cluster: 'c1',
-    instanceIdentityDocument: JSON.stringify({ instanceId: 'i-00000001', availabilityZone: 'us-east-1a' }),
-    totalResources: [
-      { name: 'CPU', type: 'INTEGER', integerValue: 1024 },
-      { name: 'MEMORY', type: 'INTEGER', integerValue: 256 },
-    ],
-  });
-  const instanceArn = reg.containerInstance.containerInstanceArn;
-  await store.transaction(async (tx) => {
-    const row = (await tx.get<ContainerInstanceDoc>('containerInstance', instanceArn))!;
-    await tx.update('containerInstance', { ...row, doc: { ...row.doc, agentConnected: true } });
-  });
+  await connectedInstance(ctx, 'c1', { cpu: 1024, memory: 256 });
   await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', memory: 64 }] });
   await registerTaskDefinition(ctx, { family: 'big', containerDefinitions: [{ name: 'web', image: 'busybox', memory: 512 }] });
   const controller = new ServiceController(ctx);
@@ -42,10 +27,7 @@ async function fixture() {
     advance: (ms: number) => (now += ms),
     sync: (name: string) => controller.sync(`arn:aws:ecs:us-east-1:000000000000:service/c1/${name}`),
     report: (task: string, status: string, extra: Record<string, unknown> = {}) => submitTaskStateChange(ctx, { cluster: 'c1', task, status, ...extra }),
-    close: async () => {
-      closeReadModels(ctx.state);
-      await store.close();
-    },
+    close,
   };
 }
 

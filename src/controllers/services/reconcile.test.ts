@@ -24,6 +24,34 @@ function task(deploymentId: string, extra: Partial<ServiceTask> = {}): ServiceTa
 const PRIMARY = (extra: Partial<ServiceDeployment> = {}): ServiceDeployment => ({ id: 'new', status: 'PRIMARY', rolloutState: 'IN_PROGRESS', failedTasks: 0, ...extra });
 const OLD: ServiceDeployment = { id: 'old', status: 'ACTIVE', rolloutState: 'COMPLETED', failedTasks: 0 };
 
+/**
+ * The state one round after `plan` in a simulated rollout: the tasks it stops
+ * are gone, those it starts are pending, some pending tasks (as `flips` says)
+ * came up healthy, drained deployments left, and a completed rollout left the
+ * primary alone. Undefined once the service converged, which asserts it then
+ * runs `desired` tasks.
+ */
+function nextRound(
+  plan: ReturnType<typeof reconcile>,
+  tasks: ServiceTask[],
+  deployments: ServiceDeployment[],
+  desired: number,
+  flips: Iterator<boolean>,
+): { tasks: ServiceTask[]; deployments: ServiceDeployment[] } | undefined {
+  const stopped = new Set(plan.stop.map((s) => s.arn));
+  const after = tasks.filter((t) => !stopped.has(t.arn));
+  if (plan.steady || (plan.completed && after.every((t) => t.deploymentId === 'new'))) {
+    assert.equal(after.length, desired);
+    return undefined;
+  }
+  let nextDeployments = deployments.filter((d) => !plan.deployments.find((v) => v.id === d.id)?.drained);
+  let nextTasks = [...after, ...Array.from({ length: plan.start }, () => task('new', { running: false, healthy: false }))];
+  // Some pending tasks come up healthy each round.
+  nextTasks = nextTasks.map((t) => (!t.healthy && flips.next().value === true ? { ...t, running: true, healthy: true } : t));
+  if (plan.completed) nextDeployments = [PRIMARY({ rolloutState: 'COMPLETED' })];
+  return { tasks: nextTasks, deployments: nextDeployments };
+}
+
 function input(extra: Partial<ReconcileInput>): ReconcileInput {
   return {
     schedulingStrategy: 'REPLICA',
@@ -151,15 +179,9 @@ describe('service reconciler', () => {
           assert.ok(healthyAfter >= Math.min(minHealthy, healthyBefore), `healthy ${healthyBefore} → ${healthyAfter} below ${minHealthy}`);
           const total = after.length + plan.start;
           assert.ok(plan.start === 0 || total <= maxTotal, `would run ${total} > ${maxTotal}`);
-          if (plan.steady || (plan.completed && after.every((t) => t.deploymentId === 'new'))) {
-            assert.equal(after.length, desired);
-            return;
-          }
-          deployments = deployments.filter((d) => !plan.deployments.find((v) => v.id === d.id)?.drained);
-          tasks = [...after, ...Array.from({ length: plan.start }, () => task('new', { running: false, healthy: false }))];
-          // Some pending tasks come up healthy each round.
-          tasks = tasks.map((t) => (!t.healthy && flips.next().value === true ? { ...t, running: true, healthy: true } : t));
-          if (plan.completed) deployments = [PRIMARY({ rolloutState: 'COMPLETED' })];
+          const next = nextRound(plan, tasks, deployments, desired, flips);
+          if (!next) return;
+          ({ tasks, deployments } = next);
         }
         assert.fail('did not converge in 200 rounds');
       }),
@@ -211,16 +233,9 @@ describe('service reconciler', () => {
               assert.ok(!(t.protected && (s.reason === 'deployment' || s.reason === 'scale-in')), `protected ${t.arn} stopped for ${s.reason}`);
             }
             if (step < lapseAt) assert.equal(plan.completed && tasks.some((t) => t.protected && t.deploymentId === 'old'), false, 'no completion while protected old tasks run');
-            const stopped = new Set(plan.stop.map((s) => s.arn));
-            const after = tasks.filter((t) => !stopped.has(t.arn));
-            if (plan.steady || (plan.completed && after.every((t) => t.deploymentId === 'new'))) {
-              assert.equal(after.length, desired);
-              return;
-            }
-            deployments = deployments.filter((d) => !plan.deployments.find((v) => v.id === d.id)?.drained);
-            tasks = [...after, ...Array.from({ length: plan.start }, () => task('new', { running: false, healthy: false }))];
-            tasks = tasks.map((t) => (!t.healthy && flips.next().value === true ? { ...t, running: true, healthy: true } : t));
-            if (plan.completed) deployments = [PRIMARY({ rolloutState: 'COMPLETED' })];
+            const next = nextRound(plan, tasks, deployments, desired, flips);
+            if (!next) return;
+            ({ tasks, deployments } = next);
           }
           assert.fail('did not converge in 200 rounds');
         },

@@ -1,35 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ServiceController } from './controller.js';
-import { openSqliteStore } from '../../store/sqlite.js';
 import { createCluster } from '../../ecs/clusters.js';
-import { registerContainerInstance, type ContainerInstanceDoc } from '../../ecs/containerInstances.js';
-import { closeReadModels, createReadModels, type DomainContext } from '../../ecs/context.js';
 import { createService, describeServices, updateService } from '../../ecs/services.js';
 import { getTaskProtection, updateTaskProtection } from '../../ecs/taskProtection.js';
 import { registerTaskDefinition } from '../../ecs/taskDefinitions.js';
 import { listTasks, runTask, submitTaskStateChange } from '../../ecs/tasks.js';
+import { connectedInstance, memoryContext } from '../../ecs/testing.js';
 
 const MINUTE = 60_000;
 
 async function fixture() {
-  const store = await openSqliteStore({ path: ':memory:' });
   let clock = Date.UTC(2026, 0, 1);
-  const ctx: DomainContext = { store, region: 'us-east-1', accountId: '000000000000', now: () => clock, state: createReadModels(store, { plain: true }) };
+  const { ctx, close } = await memoryContext(() => clock);
   await createCluster(ctx, { clusterName: 'c1' });
   await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', cpu: 128, memory: 128 }] });
-  const r = await registerContainerInstance(ctx, {
-    cluster: 'c1',
-    instanceIdentityDocument: JSON.stringify({ instanceId: 'i-00000001', availabilityZone: 'us-east-1a' }),
-    totalResources: [
-      { name: 'CPU', type: 'INTEGER', integerValue: 4096 },
-      { name: 'MEMORY', type: 'INTEGER', integerValue: 8192 },
-    ],
-  });
-  await store.transaction(async (tx) => {
-    const row = (await tx.get<ContainerInstanceDoc>('containerInstance', r.containerInstance.containerInstanceArn))!;
-    await tx.update('containerInstance', { ...row, doc: { ...row.doc, agentConnected: true } });
-  });
+  await connectedInstance(ctx, 'c1');
   const controller = new ServiceController(ctx);
   const created = await createService(ctx, { cluster: 'c1', serviceName: 'api', taskDefinition: 'web', desiredCount: 3 });
   const serviceArn = created.service.serviceArn;
@@ -38,10 +24,6 @@ async function fixture() {
   const sync = async () => {
     await controller.sync(serviceArn);
     for (const task of await running()) await submitTaskStateChange(ctx, { cluster: 'c1', task, status: 'RUNNING' });
-  };
-  const close = async () => {
-    closeReadModels(ctx.state);
-    await store.close();
   };
   return { ctx, sync, controllerSync: () => controller.sync(serviceArn), running, advance: (ms: number) => (clock += ms), now: () => clock, close };
 }

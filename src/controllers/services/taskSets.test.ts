@@ -1,40 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ServiceController } from './controller.js';
-import { openSqliteStore } from '../../store/sqlite.js';
 import { createCluster } from '../../ecs/clusters.js';
-import { registerContainerInstance, type ContainerInstanceDoc } from '../../ecs/containerInstances.js';
-import { closeReadModels, createReadModels, type DomainContext } from '../../ecs/context.js';
+import type { DomainContext } from '../../ecs/context.js';
 import type { ServiceDoc } from '../../ecs/model.js';
 import { createService, deleteService, describeServices, updateService } from '../../ecs/services.js';
 import { registerTaskDefinition } from '../../ecs/taskDefinitions.js';
 import { listTagsForResource, tagResource, untagResource } from '../../ecs/tagging.js';
 import { createTaskSet, deleteTaskSet, describeTaskSets, updateServicePrimaryTaskSet, updateTaskSet } from '../../ecs/taskSets.js';
 import { describeTasks, listTasks, submitTaskStateChange } from '../../ecs/tasks.js';
+import { connectedInstance, memoryContext } from '../../ecs/testing.js';
 import type { TaskSetView } from '../../ecs/taskSetView.js';
 
 const ARN_PREFIX = 'arn:aws:ecs:us-east-1:000000000000';
 
 /** A cluster with one connected instance, an EXTERNAL service `ext` of 4, and a controller the test drives. */
 async function fixture() {
-  const store = await openSqliteStore({ path: ':memory:' });
   let clock = Date.parse('2026-12-01T12:00:00Z');
-  const ctx: DomainContext = { store, region: 'us-east-1', accountId: '000000000000', now: () => clock, state: createReadModels(store, { plain: true }) };
+  const { ctx, close } = await memoryContext(() => clock);
   await createCluster(ctx, { clusterName: 'c1' });
   await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', memory: 32 }] });
   await registerTaskDefinition(ctx, { family: 'web', containerDefinitions: [{ name: 'web', image: 'busybox', memory: 48 }] });
-  const r = await registerContainerInstance(ctx, {
-    cluster: 'c1',
-    instanceIdentityDocument: JSON.stringify({ instanceId: 'i-00000001', availabilityZone: 'us-east-1a' }),
-    totalResources: [
-      { name: 'CPU', type: 'INTEGER', integerValue: 4096 },
-      { name: 'MEMORY', type: 'INTEGER', integerValue: 8192 },
-    ],
-  });
-  await store.transaction(async (tx) => {
-    const row = (await tx.get<ContainerInstanceDoc>('containerInstance', r.containerInstance.containerInstanceArn))!;
-    await tx.update('containerInstance', { ...row, doc: { ...row.doc, agentConnected: true } });
-  });
+  await connectedInstance(ctx, 'c1');
   const controller = new ServiceController(ctx);
   const serviceArn = `${ARN_PREFIX}:service/c1/ext`;
   const running = async () => (await listTasks(ctx, { cluster: 'c1', serviceName: 'ext' })).taskArns;
@@ -49,10 +36,7 @@ async function fixture() {
     service: async () => (await describeServices(ctx, { cluster: 'c1', services: ['ext'] })).services[0] as Omit<ServiceDoc, 'taskSets'> & { taskSets: TaskSetView[] },
     sets: async () => (await describeTaskSets(ctx, { cluster: 'c1', service: 'ext' })).taskSets,
     advance: (ms: number) => (clock += ms),
-    close: async () => {
-      closeReadModels(ctx.state);
-      await store.close();
-    },
+    close,
   };
 }
 
