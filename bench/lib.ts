@@ -239,14 +239,16 @@ export class BenchWorkspace {
 
   /**
    * Debian's docker-registry, anonymous, on a free loopback port, with its
-   * configuration in `<name>.yml` and its data in `<name>/`; resolves once
-   * it answers.
+   * configuration in `<name>.yml` and its data in `<name>/` (with `proxyOf`,
+   * a pull-through cache of that registry URL); resolves once it answers.
    */
-  async startDockerRegistry(name: string, opts: { deleteEnabled?: boolean } = {}): Promise<{ child: ChildProcess; host: string }> {
+  async startDockerRegistry(name: string, opts: { deleteEnabled?: boolean; proxyOf?: string } = {}): Promise<{ child: ChildProcess; host: string }> {
     const host = `127.0.0.1:${await freePort()}`;
     const config = join(this.path, `${name}.yml`);
     const deletes = opts.deleteEnabled ? '  delete:\n    enabled: true\n' : '';
-    writeFileSync(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(this.path, name)}\n${deletes}http:\n  addr: ${host}\n`);
+    // `proxy`: the registry as a pull-through cache of another (its own mirror mode).
+    const proxy = opts.proxyOf !== undefined ? `proxy:\n  remoteurl: ${opts.proxyOf}\n` : '';
+    writeFileSync(config, `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${join(this.path, name)}\n${deletes}http:\n  addr: ${host}\n${proxy}`);
     const child = spawn('docker-registry', ['serve', config], { stdio: 'ignore' });
     this.children.push(child);
     for (let i = 0; i < 200; i++) {
