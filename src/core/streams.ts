@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 
 /**
@@ -51,4 +51,17 @@ export async function eachChunk(body: Readable, onChunk: (chunk: Buffer) => void
   }
   await pending;
   if (failure !== undefined) throw failure;
+}
+
+/** Resolves when `out` may take more writes, or when it is gone (closed or destroyed). */
+export function drained(out: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      out.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    out.on('close', done);
+  });
 }

@@ -16,7 +16,7 @@ import {
   ValidationException,
 } from '../core/errors.js';
 import { decodeToken, encodeToken, pageSize } from '../core/pagination.js';
-import { eachChunk } from '../core/streams.js';
+import { drained, eachChunk } from '../core/streams.js';
 import { BlobNotFoundError } from '../registry/storage/blobStore.js';
 import { AlreadyExistsError, withRetry, type Row } from '../store/store.js';
 import type { EcrContext } from './context.js';
@@ -664,19 +664,6 @@ async function teeToStorage(
     if (err instanceof UnableToGetUpstreamLayerException) throw err;
     throw new UnableToGetUpstreamLayerException(`The layer '${digest}' could not be copied from the upstream registry: ${(err as Error).message}`);
   }
-}
-
-/** Resolves when `stream` may take more writes (or is gone). */
-function drained(stream: PassThrough): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }
 
 /** Notes that the upstream was just asked where `tag` points (the refresh interval starts again). */

@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
-import { eachChunk } from '../../core/streams.js';
+import { drained, eachChunk } from '../../core/streams.js';
 import {
   DigestMismatchError,
   RangeNotSatisfiableError,
@@ -57,19 +57,6 @@ class BufferPool {
   give(buf: Buffer): void {
     if (this.free.length < this.keep) this.free.push(buf);
   }
-}
-
-/** Resolves when `out` may take more bytes, or when it is gone. */
-function drained(out: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      out.off('drain', done);
-      out.off('close', done);
-      resolve();
-    };
-    out.on('drain', done);
-    out.on('close', done);
-  });
 }
 
 /** Memory for hot blobs by default: 128 MiB, blobs up to a quarter of it each. */
@@ -161,26 +148,10 @@ export class FsBlobStore implements BlobStore {
   read(digest: string, range?: { start: number; end: number }): Readable {
     const cached = this.hot?.get(digest);
     if (cached) return Readable.from(range ? slice(cached, range.start, range.end + 1) : cached, { objectMode: false });
-    // 1 MiB reads: layers are large and read whole; fewer, larger chunks cost less per byte served.
-    const stream = createReadStream(this.blobPath(digest), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
-    const size = this.sizes.get(digest);
-    if (this.hot && !range && size !== undefined && size <= this.hotEntryMax && !this.filling.has(digest) && !this.firstRead(digest)) {
-      // Blobs are immutable: the bytes read whole, once complete, are the blob.
-      this.filling.add(digest);
-      const chunks: Buffer[] = [];
-      let read = 0;
-      stream.on('data', (c: Buffer | string) => {
-        const b = c as Buffer;
-        chunks.push(b);
-        read += b.length;
-      });
-      stream.on('close', () => {
-        this.filling.delete(digest);
-        if (read === size && this.sizes.has(digest)) this.hot?.set(digest, chunks);
-      });
-    }
-    return stream;
+    // Serving goes through copyTo, which also decides what is kept in memory.
+    return createReadStream(this.blobPath(digest), { highWaterMark: CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
   }
+
 
   async copyTo(digest: string, out: Writable, range?: { start: number; end: number }): Promise<void> {
     const cached = this.hot?.get(digest);
