@@ -183,7 +183,7 @@ describe('task engine on Docker', { concurrency: true }, () => {
         {
           name: 'db',
           command: ['sh', '-c', 'sleep 1; touch /tmp/ready; exec sleep 3600'],
-          healthCheck: { command: ['CMD-SHELL', 'test -f /tmp/ready'], interval: 1, timeout: 1, retries: 1 },
+          healthCheck: { command: ['CMD-SHELL', 'test -f /tmp/ready'], interval: 1, timeout: 5, retries: 3 },
           stopTimeout: 1,
         },
         {
